@@ -1,0 +1,56 @@
+import { timingSafeEqual } from 'node:crypto'
+
+/** CONNACK return codes for authentication (MQTT 3.1.1 §3.2.2.3). */
+export const ConnackCode = {
+  accepted: 0,
+  unacceptableProtocolVersion: 1,
+  identifierRejected: 2,
+  serverUnavailable: 3,
+  badUserNameOrPassword: 4,
+  notAuthorized: 5,
+} as const
+
+export interface Credentials {
+  clientId: string
+  username?: string | undefined
+  password?: Buffer | undefined
+  address: string
+}
+
+export type AuthResult =
+  | typeof ConnackCode.accepted
+  | typeof ConnackCode.badUserNameOrPassword
+  | typeof ConnackCode.notAuthorized
+
+/**
+ * The single user of OpenBeken's MQTTServer (ms_user / ms_pass). When no user is set the
+ * broker is open to anonymous clients; once one is set every client must present it.
+ */
+export class SingleUserAuth {
+  private user: string | undefined
+  private pass: Buffer | undefined
+
+  constructor(user?: string, pass?: string) {
+    this.set(user, pass)
+  }
+
+  set(user: string | undefined, pass: string | undefined): void {
+    this.user = user === '' ? undefined : user
+    this.pass = pass === undefined ? undefined : Buffer.from(pass)
+  }
+
+  get username(): string | undefined {
+    return this.user
+  }
+
+  check(credentials: Credentials): AuthResult {
+    if (this.user === undefined) return ConnackCode.accepted
+    if (credentials.username === undefined) return ConnackCode.notAuthorized
+    if (credentials.username !== this.user) return ConnackCode.badUserNameOrPassword
+    const expected = this.pass ?? Buffer.alloc(0)
+    const given = credentials.password ?? Buffer.alloc(0)
+    return expected.length === given.length && timingSafeEqual(expected, given)
+      ? ConnackCode.accepted
+      : ConnackCode.badUserNameOrPassword
+  }
+}

@@ -1,0 +1,155 @@
+import type { Socket } from 'node:net'
+import { encodeAck, encodePublish } from './protocol/encode.ts'
+import { Framer } from './protocol/framer.ts'
+import { PacketType, type Will } from './protocol/packets.ts'
+import type { Session, SessionOutlet } from './sessions.ts'
+import type { ClientInfo, Message, ProtocolVersion, QoS } from './types.ts'
+
+/** What a connection reports to its broker. */
+export interface ConnectionOwner {
+  /** May throw: a ProtocolError (or any bug) closes this connection only. */
+  handlePacket(connection: Connection, header: number, body: Buffer): void
+  protocolError(connection: Connection, error: unknown): void
+  connectionClosed(connection: Connection): void
+}
+
+/**
+ * Encoded QoS 0 PUBLISH bytes cached on the message, so fan-out to many MQTT 3.x subscribers
+ * encodes once and writes the same buffer to every socket.
+ */
+const wireQos0 = Symbol('wireQos0')
+type CachedMessage = Message & { [wireQos0]?: Buffer }
+
+/** Above this many unsent bytes a client counts as not reading; its QoS 0 messages are shed. */
+const maxBufferedBytes = 8 * 1024 * 1024
+
+/** One TCP connection: framing in, batched writes out, keepalive bookkeeping. */
+export class Connection implements SessionOutlet {
+  state: 'connecting' | 'connected' | 'closed' = 'connecting'
+  version: ProtocolVersion = 4
+  clientId = ''
+  username: string | undefined
+  keepalive = 0
+  cleanSession = true
+  session: Session | undefined
+  will: Will | undefined
+  /** Set once DISCONNECT arrived: the will is discarded [MQTT-3.14.4-3]. */
+  disconnected = false
+  closeReason = ''
+  lastActivity = Date.now()
+  readonly createdAt = Date.now()
+  connectedAt: Date | undefined
+  readonly address: string
+  readonly remotePort: number
+  bytesIn = 0
+  bytesOut = 0
+  packetsIn = 0
+  packetsOut = 0
+
+  private readonly framer: Framer
+  private corked = false
+  private readonly uncork = (): void => {
+    this.corked = false
+    this.socket.uncork()
+  }
+
+  constructor(
+    readonly socket: Socket,
+    private readonly owner: ConnectionOwner,
+    maxPacketSize: number,
+  ) {
+    this.address = socket.remoteAddress ?? ''
+    this.remotePort = socket.remotePort ?? 0
+    this.framer = new Framer(maxPacketSize, (header, body) => {
+      this.packetsIn++
+      owner.handlePacket(this, header, body)
+    })
+    socket.setNoDelay(true)
+    socket.on('data', (chunk: Buffer) => this.onData(chunk))
+    socket.on('error', () => {
+      // 'close' follows and does the cleanup; the reason is recorded there.
+      this.closeReason ||= 'socket error'
+    })
+    socket.on('close', () => {
+      this.closeReason ||= 'connection lost'
+      this.framer.stop()
+      this.owner.connectionClosed(this)
+    })
+  }
+
+  get writable(): boolean {
+    return this.socket.writableLength < maxBufferedBytes
+  }
+
+  get info(): ClientInfo {
+    return {
+      clientId: this.clientId,
+      address: this.address,
+      port: this.remotePort,
+      protocolVersion: this.version,
+      cleanSession: this.cleanSession,
+      keepalive: this.keepalive,
+      username: this.username,
+      connectedAt: this.connectedAt ?? new Date(this.createdAt),
+    }
+  }
+
+  /** The one place where framing and handler errors are caught, so none leaves the event loop. */
+  private onData(chunk: Buffer): void {
+    this.bytesIn += chunk.length
+    this.lastActivity = Date.now()
+    try {
+      this.framer.push(chunk)
+    } catch (error) {
+      this.owner.protocolError(this, error)
+    }
+  }
+
+  /** Writes are corked for the rest of this tick, so many small packets leave in one syscall. */
+  write(data: Buffer): void {
+    if (this.state === 'closed') return
+    if (!this.corked) {
+      this.corked = true
+      this.socket.cork()
+      process.nextTick(this.uncork)
+    }
+    this.bytesOut += data.length
+    this.packetsOut++
+    this.socket.write(data)
+  }
+
+  sendPublish(message: Message, qos: QoS, retain: boolean, dup: boolean, messageId?: number): void {
+    if (qos === 0 && !retain) {
+      const cached = message as CachedMessage
+      let wire = cached[wireQos0]
+      if (!wire) {
+        wire = encodePublish({
+          topic: message.topic,
+          payload: message.payload,
+          qos: 0,
+          retain: false,
+          dup: false,
+        })
+        cached[wireQos0] = wire
+      }
+      this.write(wire)
+      return
+    }
+    this.write(encodePublish({ topic: message.topic, payload: message.payload, qos, retain, dup, messageId }))
+  }
+
+  sendPubrel(messageId: number): void {
+    this.write(encodeAck(PacketType.pubrel, messageId))
+  }
+
+  /** Stops reading; flushes what was written (a CONNACK, say), then closes the socket. */
+  close(reason: string): void {
+    if (this.state === 'closed') return
+    this.closeReason ||= reason
+    this.state = 'closed'
+    this.framer.stop()
+    this.socket.end()
+    // A peer that never reads would keep a half-closed socket forever.
+    setTimeout(() => this.socket.destroy(), 2000).unref()
+  }
+}

@@ -1,0 +1,33 @@
+import type { BrokerCore } from '../broker.ts'
+import type { Connection } from '../connection.ts'
+import { encodeAck } from '../protocol/encode.ts'
+import { type AckPacket, PacketType } from '../protocol/packets.ts'
+
+/** PUBACK, PUBREC, PUBREL and PUBCOMP: the two halves of the QoS 1 and QoS 2 handshakes. */
+export function handleAck(broker: BrokerCore, connection: Connection, packet: AckPacket): void {
+  const session = connection.session!
+  const id = packet.messageId
+  let known: boolean
+  switch (packet.cmd) {
+    case 'puback':
+      known = session.complete(id, 'publish')
+      break
+    case 'pubrec':
+      known = session.received(id)
+      break
+    case 'pubcomp':
+      known = session.complete(id, 'pubrel')
+      break
+    case 'pubrel':
+      // Always answered, even for an unknown id: the client may be retrying after we
+      // already released it [MQTT-4.3.3-2].
+      session.incomingQos2.delete(id)
+      connection.write(encodeAck(PacketType.pubcomp, id))
+      return
+  }
+  if (!known)
+    broker.logger.debug(
+      { clientId: connection.clientId, messageId: id },
+      `${packet.cmd} for unknown packet id`,
+    )
+}

@@ -1,0 +1,53 @@
+import type { BrokerCore } from '../broker.ts'
+import type { Connection } from '../connection.ts'
+import { decodeConnect, decodePacket } from '../protocol/decode.ts'
+import { ProtocolError, Reason } from '../protocol/errors.ts'
+import { PacketType } from '../protocol/packets.ts'
+import { handleAck } from './acks.ts'
+import { handleConnect } from './connect.ts'
+import { handleDisconnect } from './disconnect.ts'
+import { handlePing } from './ping.ts'
+import { handlePublish } from './publish.ts'
+import { handleSubscribe } from './subscribe.ts'
+import { handleUnsubscribe } from './unsubscribe.ts'
+
+/**
+ * Checks the connection's state, decodes, and sends each packet to its handler. Handlers
+ * throw ProtocolError; the connection turns that into a logged close of this client only.
+ */
+export function dispatch(broker: BrokerCore, connection: Connection, header: number, body: Buffer): void {
+  if (connection.state === 'closed') return
+  if (connection.state === 'connecting') {
+    if (header >> 4 !== PacketType.connect) {
+      throw new ProtocolError('first packet must be CONNECT [MQTT-3.1.0-1]', Reason.protocolError)
+    }
+    handleConnect(broker, connection, decodeConnect(header, body))
+    return
+  }
+  const packet = decodePacket(header, body, connection.version)
+  switch (packet.cmd) {
+    case 'publish':
+      handlePublish(broker, connection, packet)
+      return
+    case 'puback':
+    case 'pubrec':
+    case 'pubrel':
+    case 'pubcomp':
+      handleAck(broker, connection, packet)
+      return
+    case 'subscribe':
+      handleSubscribe(broker, connection, packet)
+      return
+    case 'unsubscribe':
+      handleUnsubscribe(broker, connection, packet)
+      return
+    case 'pingreq':
+      handlePing(connection)
+      return
+    case 'disconnect':
+      handleDisconnect(broker, connection)
+      return
+    default:
+      throw new ProtocolError(`unexpected ${packet.cmd} packet`, Reason.protocolError)
+  }
+}

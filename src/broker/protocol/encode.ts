@@ -1,0 +1,85 @@
+import mqttPacket from 'mqtt-packet'
+import type { ProtocolVersion, QoS } from '../types.ts'
+import { PacketType } from './packets.ts'
+
+/**
+ * The one module that turns packets into bytes. MQTT 3.x packets are written by hand (they
+ * are a few fixed bytes, and PUBLISH is the hot path); MQTT 5 packets, with their
+ * properties, go through mqtt-packet's generator.
+ */
+
+export function encodeConnack(version: ProtocolVersion, sessionPresent: boolean, code: number): Buffer {
+  if (version === 5) {
+    return mqttPacket.generate({ cmd: 'connack', sessionPresent, reasonCode: code }, { protocolVersion: 5 })
+  }
+  return Buffer.from([PacketType.connack << 4, 2, sessionPresent ? 1 : 0, code])
+}
+
+export interface PublishFields {
+  topic: string
+  payload: Buffer
+  qos: QoS
+  retain: boolean
+  dup: boolean
+  messageId?: number | undefined
+}
+
+/** MQTT 3.1 / 3.1.1 PUBLISH, written into one buffer (header, topic, id, payload). */
+export function encodePublish(p: PublishFields): Buffer {
+  const topicLength = Buffer.byteLength(p.topic)
+  const length = 2 + topicLength + (p.qos > 0 ? 2 : 0) + p.payload.length
+  const headerLength = 1 + varintSize(length)
+  const out = Buffer.allocUnsafe(headerLength + length)
+  out[0] = (PacketType.publish << 4) | (p.dup ? 8 : 0) | (p.qos << 1) | (p.retain ? 1 : 0)
+  let pos = writeVarint(out, 1, length)
+  out.writeUInt16BE(topicLength, pos)
+  pos += 2
+  pos += out.write(p.topic, pos)
+  if (p.qos > 0) {
+    out.writeUInt16BE(p.messageId ?? 0, pos)
+    pos += 2
+  }
+  p.payload.copy(out, pos)
+  return out
+}
+
+/** PUBACK, PUBREC, PUBREL (flags 0b0010) and PUBCOMP in MQTT 3.x. */
+export function encodeAck(type: 4 | 5 | 6 | 7, messageId: number): Buffer {
+  return Buffer.from([
+    (type << 4) | (type === PacketType.pubrel ? 2 : 0),
+    2,
+    messageId >> 8,
+    messageId & 0xff,
+  ])
+}
+
+export function encodeSuback(messageId: number, granted: readonly number[]): Buffer {
+  const length = 2 + granted.length
+  const out = Buffer.allocUnsafe(1 + varintSize(length) + length)
+  out[0] = PacketType.suback << 4
+  let pos = writeVarint(out, 1, length)
+  out.writeUInt16BE(messageId, pos)
+  pos += 2
+  for (const code of granted) out[pos++] = code
+  return out
+}
+
+export function encodeUnsuback(messageId: number): Buffer {
+  return Buffer.from([PacketType.unsuback << 4, 2, messageId >> 8, messageId & 0xff])
+}
+
+export const pingresp: Buffer = Buffer.from([PacketType.pingresp << 4, 0])
+
+function varintSize(n: number): number {
+  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4
+}
+
+function writeVarint(out: Buffer, pos: number, n: number): number {
+  do {
+    let byte = n % 128
+    n = Math.floor(n / 128)
+    if (n > 0) byte |= 0x80
+    out[pos++] = byte
+  } while (n > 0)
+  return pos
+}

@@ -1,0 +1,24 @@
+/**
+ * Reason codes a protocol failure maps to. The numbers are MQTT 5's; for 3.1.1 only the
+ * CONNACK return codes go on the wire, every other failure just closes the connection.
+ */
+export const Reason = {
+  unspecified: 0x80,
+  malformedPacket: 0x81,
+  protocolError: 0x82,
+  notAuthorized: 0x87,
+  topicNameInvalid: 0x90,
+  packetTooLarge: 0x95,
+} as const
+
+export type ReasonCode = (typeof Reason)[keyof typeof Reason]
+
+/** A peer broke the protocol: the connection is closed, the reason logged at warn. */
+export class ProtocolError extends Error {
+  readonly reason: ReasonCode
+  constructor(message: string, reason: ReasonCode = Reason.malformedPacket) {
+    super(message)
+    this.name = 'ProtocolError'
+    this.reason = reason
+  }
+}

@@ -1,0 +1,120 @@
+import { ProtocolError, Reason } from './errors.ts'
+
+/** Called once per complete packet; `body` is a view that is only valid until the next read. */
+export type PacketSink = (header: number, body: Buffer) => void
+
+/**
+ * Required low-nibble flags per packet type [MQTT-2.2.2-1]; -1 = PUBLISH (flags carry
+ * dup/qos/retain), undefined = reserved type (0) or AUTH handled per version.
+ */
+const requiredFlags: readonly (number | undefined)[] = [
+  undefined, // 0 reserved
+  0, // CONNECT
+  0, // CONNACK
+  -1, // PUBLISH
+  0, // PUBACK
+  0, // PUBREC
+  2, // PUBREL
+  0, // PUBCOMP
+  2, // SUBSCRIBE
+  0, // SUBACK
+  2, // UNSUBSCRIBE
+  0, // UNSUBACK
+  0, // PINGREQ
+  0, // PINGRESP
+  0, // DISCONNECT
+  0, // AUTH (MQTT 5 only; the decoder refuses it for 3.x)
+]
+
+/**
+ * The per-connection receive buffer: turns a byte stream cut anywhere (one byte per write)
+ * or glued together (several packets per segment, as Tasmota's PubSubClient sends) into
+ * whole packets. Sizes are checked as soon as the fixed header is known, so an oversize
+ * packet is refused before its body is buffered.
+ */
+export class Framer {
+  private chunks: Buffer[] = []
+  private buffered = 0
+  /** Bytes needed before parsing can progress; 0 = unknown yet (header incomplete). */
+  private needed = 0
+  private stopped = false
+
+  constructor(
+    private readonly maxPacketSize: number,
+    private readonly sink: PacketSink,
+  ) {}
+
+  /** Stop delivering packets (the connection is closing); later data is ignored. */
+  stop(): void {
+    this.stopped = true
+    this.chunks = []
+    this.buffered = 0
+  }
+
+  /** Throws ProtocolError on a framing violation; the caller closes the connection. */
+  push(chunk: Buffer): void {
+    if (this.stopped) return
+    if (this.buffered > 0) {
+      this.chunks.push(chunk)
+      this.buffered += chunk.length
+      // Waiting for a large body: don't concatenate until all of it is here (avoids O(n²)).
+      if (this.buffered < this.needed) return
+      chunk = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered)
+      this.chunks = []
+      this.buffered = 0
+    }
+    this.needed = 0
+    const end = chunk.length
+    let pos = 0
+    while (pos < end && !this.stopped) {
+      const header = chunk[pos]!
+      const type = header >> 4
+      const flags = requiredFlags[type]
+      if (flags === undefined) throw new ProtocolError(`reserved packet type ${type}`)
+      if (flags >= 0 ? (header & 0x0f) !== flags : (header & 0x06) === 0x06) {
+        throw new ProtocolError(
+          `invalid fixed-header flags 0x${(header & 0x0f).toString(16)} for type ${type}`,
+        )
+      }
+      // Remaining length: 1–4 bytes, 7 bits each, high bit = continuation.
+      let length = 0
+      let multiplier = 1
+      let i = pos + 1
+      let complete = false
+      for (let n = 0; n < 4 && i < end; n++) {
+        const byte = chunk[i++]!
+        length += (byte & 0x7f) * multiplier
+        multiplier *= 128
+        if ((byte & 0x80) === 0) {
+          complete = true
+          break
+        }
+        if (n === 3) throw new ProtocolError('remaining length longer than 4 bytes')
+      }
+      if (!complete) {
+        this.keep(chunk, pos, 0)
+        return
+      }
+      const total = i - pos + length
+      if (total > this.maxPacketSize) {
+        throw new ProtocolError(
+          `packet of ${total} bytes exceeds maxPacketSize ${this.maxPacketSize}`,
+          Reason.packetTooLarge,
+        )
+      }
+      if (end - i < length) {
+        this.keep(chunk, pos, total)
+        return
+      }
+      this.sink(header, chunk.subarray(i, i + length))
+      pos = i + length
+    }
+  }
+
+  private keep(chunk: Buffer, from: number, needed: number): void {
+    const rest = chunk.subarray(from)
+    this.chunks = [rest]
+    this.buffered = rest.length
+    this.needed = needed
+  }
+}

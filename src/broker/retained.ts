@@ -1,0 +1,115 @@
+import type { Message } from './types.ts'
+
+interface Node {
+  readonly children: Map<string, Node>
+  message: Message | undefined
+  readonly parent: Node | undefined
+  readonly key: string
+}
+
+function newNode(parent: Node | undefined, key: string): Node {
+  return { children: new Map(), message: undefined, parent, key }
+}
+
+/**
+ * Retained messages in a tree keyed by topic level (Mosquitto's retain.c), searched by
+ * filter: a subscription to `a/+/c` visits only the `a` branch, not every retained topic.
+ */
+export class RetainedTree {
+  private readonly root = newNode(undefined, '')
+  private count = 0
+
+  get size(): number {
+    return this.count
+  }
+
+  /** Stores the message, or deletes the topic's retained message when the payload is empty. */
+  set(message: Message): void {
+    if (message.payload.length === 0) {
+      this.delete(message.topic)
+      return
+    }
+    let node = this.root
+    for (const level of message.topic.split('/')) {
+      let child = node.children.get(level)
+      if (!child) {
+        child = newNode(node, level)
+        node.children.set(level, child)
+      }
+      node = child
+    }
+    if (!node.message) this.count++
+    node.message = message
+  }
+
+  get(topic: string): Message | undefined {
+    let node: Node | undefined = this.root
+    for (const level of topic.split('/')) {
+      node = node.children.get(level)
+      if (!node) return undefined
+    }
+    return node.message
+  }
+
+  delete(topic: string): void {
+    let node: Node | undefined = this.root
+    for (const level of topic.split('/')) {
+      node = node.children.get(level)
+      if (!node) return
+    }
+    if (!node.message) return
+    node.message = undefined
+    this.count--
+    while (node.parent && !node.message && node.children.size === 0) {
+      node.parent.children.delete(node.key)
+      node = node.parent
+    }
+  }
+
+  /** Every retained message whose topic matches the filter. */
+  match(filter: string): Message[] {
+    const out: Message[] = []
+    this.walk(this.root, filter.split('/'), 0, out)
+    return out
+  }
+
+  /** Every retained message, in tree order. */
+  all(): Message[] {
+    const out: Message[] = []
+    collect(this.root, out, false)
+    return out
+  }
+
+  private walk(node: Node, levels: string[], depth: number, out: Message[]): void {
+    if (depth === levels.length) {
+      if (node.message) out.push(node.message)
+      return
+    }
+    const level = levels[depth]!
+    // A leading wildcard never matches a `$` topic [MQTT-4.7.2-1].
+    const skipDollar = depth === 0
+    if (level === '#') {
+      // `a/#` matches `a` itself as well as everything below it.
+      if (node.message && depth > 0) out.push(node.message)
+      collect(node, out, skipDollar)
+      return
+    }
+    if (level === '+') {
+      for (const [key, child] of node.children) {
+        if (skipDollar && key.startsWith('$')) continue
+        this.walk(child, levels, depth + 1, out)
+      }
+      return
+    }
+    const child = node.children.get(level)
+    if (child) this.walk(child, levels, depth + 1, out)
+  }
+}
+
+function collect(node: Node, out: Message[], skipDollar: boolean): void {
+  for (const [key, child] of node.children) {
+    if (skipDollar && key.startsWith('$')) continue
+    if (child.message) out.push(child.message)
+    collect(child, out, false)
+  }
+}
