@@ -1,11 +1,11 @@
 import { EventEmitter } from 'node:events'
-import { createServer, type Server, type Socket } from 'node:net'
+import { createServer, type Server } from 'node:net'
 import type { Logger } from 'pino'
 import { createLogger } from '../log.ts'
 import { MemoryStore } from '../store/memory.ts'
 import type { Store } from '../store/store.ts'
 import { SingleUserAuth } from './auth.ts'
-import { Connection, type ConnectionOwner } from './connection.ts'
+import { type ClientStream, Connection, type ConnectionOwner } from './connection.ts'
 import { dispatch } from './handlers/index.ts'
 import { UnsupportedProtocolError } from './protocol/decode.ts'
 import { encodeConnack } from './protocol/encode.ts'
@@ -14,6 +14,7 @@ import { RetainedTree } from './retained.ts'
 import { type DropReason, Session, type Subscription, sessionRecord } from './sessions.ts'
 import { isValidFilter, SubscriptionTree, topicNameError } from './topics.ts'
 import type {
+  AccessControl,
   BrokerEvents,
   BrokerOptions,
   ClientInfo,
@@ -52,6 +53,8 @@ const sweepIntervalMs = 500
 export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwner {
   readonly logger: Logger
   readonly auth: SingleUserAuth
+  /** Access control hooks; replace at run time with setAccessControl. */
+  access: AccessControl | undefined
   readonly retained = new RetainedTree()
   /** Connected clients by client id. */
   readonly clients = new Map<string, Connection>()
@@ -85,6 +88,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     }
     this.logger = options.logger ?? createLogger(options.logLevel ?? 'info')
     this.auth = new SingleUserAuth(options.user, options.pass)
+    this.access = options.access
     this.store = options.store ?? new MemoryStore()
     this.ownsStore = options.store === undefined
   }
@@ -128,6 +132,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   /** Sets the single user for new connections (OpenBeken's ms_user / ms_pass). */
   setCredentials(user: string | undefined, pass: string | undefined): void {
     this.auth.set(user, pass)
+  }
+
+  setAccessControl(access: AccessControl | undefined): void {
+    this.access = access
+  }
+
+  /** Whether access control lets this session receive a message on the topic. */
+  mayRead(session: Session, topic: string): boolean {
+    return !this.access?.canRead || this.access.canRead(session, topic)
   }
 
   /** Publishes as the broker itself. A publish made while routing is queued and delivered after it. */
@@ -218,7 +231,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
    * clean), its will published unless it said DISCONNECT, and the socket closed.
    */
   dropConnection(connection: Connection, reason: string): void {
-    if (connection.state === 'closed' && !this.connections.has(connection)) return
     const wasConnected = connection.state === 'connected'
     connection.close(reason)
     if (!wasConnected) return
@@ -303,8 +315,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     // Normal delivery clears the retain flag [MQTT-3.3.1-9].
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i]!
-      if (target instanceof Session) target.deliver(message, target.routeQos, false)
-      else this.callHandler(target, message.retain ? { ...message, retain: false } : message)
+      if (target instanceof Session) {
+        if (this.mayRead(target, message.topic)) target.deliver(message, target.routeQos, false)
+      } else this.callHandler(target, message.retain ? { ...message, retain: false } : message)
     }
     targets.length = 0
   }
@@ -349,12 +362,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     })
   }
 
-  private accept(socket: Socket): void {
+  /**
+   * Takes a new client stream from any listener (TCP here; TLS and WebSocket listeners hand
+   * theirs in the same way). `listener` names the listener in logs and client info.
+   */
+  accept(socket: ClientStream, listener = 'mqtt'): void {
     if (this.state !== 'running') {
       socket.destroy()
       return
     }
-    this.connections.add(new Connection(socket, this, this.options.maxPacketSize))
+    this.connections.add(new Connection(socket, this, this.options.maxPacketSize, listener))
   }
 
   /** Closes connections that never sent CONNECT, or went silent past 1.5 × keepalive [MQTT-3.1.2-24]. */

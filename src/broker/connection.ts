@@ -1,9 +1,19 @@
-import type { Socket } from 'node:net'
+import type { Duplex } from 'node:stream'
 import { encodeAck, encodePublish } from './protocol/encode.ts'
 import { Framer } from './protocol/framer.ts'
 import { PacketType, type Will } from './protocol/packets.ts'
 import type { Session, SessionOutlet } from './sessions.ts'
 import type { ClientInfo, Message, ProtocolVersion, QoS } from './types.ts'
+
+/**
+ * A client's byte stream: a TCP socket, a TLS socket, or a WebSocket wrapped as a Duplex
+ * (which has no address of its own, so the listener passes it along).
+ */
+export type ClientStream = Duplex & {
+  remoteAddress?: string | undefined
+  remotePort?: number | undefined
+  setNoDelay?: (noDelay?: boolean) => unknown
+}
 
 /** What a connection reports to its broker. */
 export interface ConnectionOwner {
@@ -54,9 +64,10 @@ export class Connection implements SessionOutlet {
   }
 
   constructor(
-    readonly socket: Socket,
+    readonly socket: ClientStream,
     private readonly owner: ConnectionOwner,
     maxPacketSize: number,
+    readonly listener = 'mqtt',
   ) {
     this.address = socket.remoteAddress ?? ''
     this.remotePort = socket.remotePort ?? 0
@@ -64,7 +75,7 @@ export class Connection implements SessionOutlet {
       this.packetsIn++
       owner.handlePacket(this, header, body)
     })
-    socket.setNoDelay(true)
+    socket.setNoDelay?.(true)
     socket.on('data', (chunk: Buffer) => this.onData(chunk))
     socket.on('error', () => {
       // 'close' follows and does the cleanup; the reason is recorded there.

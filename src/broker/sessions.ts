@@ -49,6 +49,8 @@ export class Session {
   /** QoS 2 packet ids received and routed, not yet released by PUBREL [MQTT-4.3.3-2]. */
   readonly incomingQos2 = new Set<number>()
   outlet: SessionOutlet | undefined
+  /** The user name its client last connected with (for access checks while offline). */
+  username: string | undefined
   /** Routing scratch space: which routing pass last saw this session, at what granted QoS. */
   routeEpoch = 0
   routeQos: QoS = 0

@@ -43,6 +43,35 @@ export interface ClientInfo {
   connectedAt: Date
 }
 
+/** Who a client is, as access control sees it (also for sessions whose client is offline). */
+export interface ClientIdentity {
+  clientId: string
+  username?: string | undefined
+}
+
+export interface Credentials {
+  clientId: string
+  username?: string | undefined
+  password?: Buffer | undefined
+  address: string
+}
+
+/** CONNACK 0 (accepted), 4 (bad user name or password) or 5 (not authorized). */
+export type AuthResult = 0 | 4 | 5
+
+/**
+ * Hooks that decide who may connect, publish, subscribe and receive. Each is optional;
+ * a missing hook allows. Scripts and broker.publish/subscribe are trusted and bypass them.
+ */
+export interface AccessControl {
+  /** Replaces the single-user check (which stays reachable as broker.auth.check). */
+  authenticate?(credentials: Credentials): AuthResult
+  canPublish?(client: ClientIdentity, topic: string): boolean
+  canSubscribe?(client: ClientIdentity, filter: string): boolean
+  /** Checked per delivery, so a filter granted with wildcards cannot read a denied topic. */
+  canRead?(client: ClientIdentity, topic: string): boolean
+}
+
 export interface BrokerEvents {
   /** A client finished CONNECT and got CONNACK 0. */
   clientConnect: [client: ClientInfo]
@@ -70,6 +99,8 @@ export interface BrokerOptions {
   maxQueuedMessages?: number
   /** Seconds a new connection may take to send CONNECT (default 10). */
   connectTimeout?: number
+  /** Access control hooks (password file, ACL …); default: the single user, everything allowed. */
+  access?: AccessControl | undefined
   /** A pino logger; when absent one is created at `logLevel`. */
   logger?: Logger
   logLevel?: string

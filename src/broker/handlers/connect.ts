@@ -29,12 +29,15 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
     const problem = topicNameError(packet.will.topic)
     if (problem) throw new ProtocolError(`will topic: ${problem}`, Reason.topicNameInvalid)
   }
-  const auth = broker.auth.check({
+  const credentials = {
     clientId,
     username: packet.username,
     password: packet.password,
     address: connection.address,
-  })
+  }
+  const auth = broker.access?.authenticate
+    ? broker.access.authenticate(credentials)
+    : broker.auth.check(credentials)
   if (auth !== ConnackCode.accepted) {
     const why = auth === ConnackCode.notAuthorized ? 'no credentials' : 'bad user name or password'
     refuse(broker, connection, auth, `authentication failed: ${why}`, { ...log, username: packet.username })
@@ -50,6 +53,7 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
   connection.cleanSession = clean
   connection.will = packet.will
   const { session, present } = broker.openSession(clientId, clean)
+  session.username = packet.username
   connection.session = session
   connection.state = 'connected'
   connection.connectedAt = new Date()

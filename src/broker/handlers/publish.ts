@@ -10,6 +10,17 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
   const problem = topicNameError(packet.topic)
   if (problem) throw new ProtocolError(problem, Reason.topicNameInvalid)
   const { qos } = packet
+  const allowed = !broker.access?.canPublish || broker.access.canPublish(connection.session!, packet.topic)
+  if (!allowed) {
+    // MQTT 3.1.1 has no way to refuse a PUBLISH: it is acknowledged and dropped.
+    broker.logger.warn(
+      { clientId: connection.clientId, topic: packet.topic },
+      'publish denied by access control',
+    )
+    if (qos === 1) connection.write(encodeAck(PacketType.puback, packet.messageId!))
+    else if (qos === 2) connection.write(encodeAck(PacketType.pubrec, packet.messageId!))
+    return
+  }
   // The payload is a view into the socket's read buffer. A message that may be kept (queued,
   // in flight, retained) gets its own copy, so it doesn't pin a whole 64 KiB read chunk.
   const keep = qos > 0 || packet.retain

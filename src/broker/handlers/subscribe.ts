@@ -18,6 +18,11 @@ export function handleSubscribe(broker: BrokerCore, connection: Connection, pack
       granted.push(failure)
       continue
     }
+    if (broker.access?.canSubscribe && !broker.access.canSubscribe(session, filter)) {
+      broker.logger.warn({ clientId: connection.clientId, filter }, 'subscription denied by access control')
+      granted.push(failure)
+      continue
+    }
     broker.addSubscription(session, filter, { qos })
     granted.push(qos)
     accepted.push({ filter, qos })
@@ -25,6 +30,8 @@ export function handleSubscribe(broker: BrokerCore, connection: Connection, pack
   connection.write(encodeSuback(packet.messageId, granted))
   // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-8].
   for (const { filter, qos } of accepted) {
-    for (const message of broker.retained.match(filter)) session.deliver(message, qos, true)
+    for (const message of broker.retained.match(filter)) {
+      if (broker.mayRead(session, message.topic)) session.deliver(message, qos, true)
+    }
   }
 }
