@@ -8,10 +8,12 @@ import { SingleUserAuth } from './auth.ts'
 import { type ClientStream, Connection, type ConnectionOwner } from './connection.ts'
 import { dispatch } from './handlers/index.ts'
 import { UnsupportedProtocolError } from './protocol/decode.ts'
-import { encodeConnack } from './protocol/encode.ts'
-import { ProtocolError } from './protocol/errors.ts'
+import { encodeConnack, encodeDisconnect } from './protocol/encode.ts'
+import { ProtocolError, Reason } from './protocol/errors.ts'
+import type { Will } from './protocol/packets.ts'
 import { RetainedTree } from './retained.ts'
-import { type DropReason, Session, type Subscription, sessionRecord } from './sessions.ts'
+import { type DropReason, neverExpires, Session, type Subscription, sessionRecord } from './sessions.ts'
+import { parseSharedFilter, SharedGroup } from './shared.ts'
 import { isValidFilter, SubscriptionTree, topicNameError } from './topics.ts'
 import type {
   AccessControl,
@@ -20,6 +22,7 @@ import type {
   ClientInfo,
   Message,
   MessageHandler,
+  MessageProperties,
   PublishInput,
   QoS,
   SubscribeOptions,
@@ -29,10 +32,12 @@ import type {
 class HandlerSubscriber {
   routeEpoch = 0
   routeQos: QoS = 0
+  routeRetain = false
+  routeIds: number[] | undefined
   constructor(readonly handler: MessageHandler) {}
 }
 
-type Subscriber = Session | HandlerSubscriber
+type Subscriber = Session | HandlerSubscriber | SharedGroup
 
 interface ResolvedOptions {
   port: number
@@ -40,6 +45,9 @@ interface ResolvedOptions {
   maxPacketSize: number
   maxInflight: number
   maxQueuedMessages: number
+  receiveMaximum: number
+  topicAliasMaximum: number
+  maxKeepalive: number
   connectTimeout: number
 }
 
@@ -73,6 +81,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   private readonly backlog: Message[] = []
   private epoch = 0
   private readonly targets: Subscriber[] = []
+  private readonly sharedGroups = new Map<string, SharedGroup>()
+  private readonly closeHooks: (() => Promise<void>)[] = []
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new'
   private closing: Promise<void> | undefined
 
@@ -84,6 +94,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       maxPacketSize: options.maxPacketSize ?? 2_000_000,
       maxInflight: Math.min(Math.max(options.maxInflight ?? 20, 1), 65_535),
       maxQueuedMessages: options.maxQueuedMessages ?? 1000,
+      receiveMaximum: Math.min(Math.max(options.receiveMaximum ?? 65_535, 1), 65_535),
+      topicAliasMaximum: Math.min(Math.max(options.topicAliasMaximum ?? 10, 0), 65_535),
+      maxKeepalive: Math.min(Math.max(options.maxKeepalive ?? 0, 0), 65_535),
       connectTimeout: options.connectTimeout ?? 10,
     }
     this.logger = options.logger ?? createLogger(options.logLevel ?? 'info')
@@ -105,9 +118,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     const state = await this.store.load()
     for (const message of state.retained) this.retained.set(message)
     for (const record of state.sessions) {
-      const session = this.newSession(record.clientId, false)
-      for (const { filter, qos } of record.subscriptions) this.addSubscription(session, filter, { qos })
+      const session = this.newSession(record.clientId, record.expiryInterval)
+      for (const { filter, ...sub } of record.subscriptions) this.addSubscription(session, filter, sub)
       session.restore(record)
+      this.scheduleExpiry(session)
     }
     this.server = await this.bind(this.options.port)
     this.state = 'running'
@@ -149,7 +163,14 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     if (problem) throw new Error(`invalid topic ${JSON.stringify(input.topic)}: ${problem}`)
     const qos = input.qos ?? 0
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`invalid QoS ${String(qos)}`)
-    this.route({ topic: input.topic, payload: toBuffer(input.payload), qos, retain: input.retain === true })
+    this.route({
+      topic: input.topic,
+      payload: toBuffer(input.payload),
+      qos,
+      retain: input.retain === true,
+      properties: input.properties,
+      expiresAt: expiryFrom(input.properties?.messageExpiryInterval),
+    })
   }
 
   /**
@@ -169,6 +190,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     }
   }
 
+  /**
+   * Runs `hook` first when the broker closes, before clients are dropped (latest added runs
+   * first). Add-ons that live beside the broker — scripts, extra listeners, the dashboard —
+   * stop through this, so `broker.close()` stays the one way to shut everything down.
+   */
+  addCloseHook(hook: () => Promise<void>): void {
+    this.closeHooks.unshift(hook)
+  }
+
   /** The connected clients. */
   clientList(): ClientInfo[] {
     return [...this.clients.values()].map((c) => c.info)
@@ -185,13 +215,24 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       return
     }
     this.state = 'closing'
+    for (const hook of this.closeHooks) {
+      try {
+        await hook()
+      } catch (error) {
+        this.logger.error({ err: error }, 'error while closing an add-on')
+      }
+    }
     clearInterval(this.sweepTimer)
     const server = this.server
     const serverClosed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
-    for (const connection of this.connections) this.dropConnection(connection, 'broker shutting down')
+    for (const connection of this.connections) {
+      this.dropConnection(connection, 'broker shutting down', Reason.serverShuttingDown)
+    }
     for (const connection of this.connections) connection.socket.destroy()
     for (const session of this.sessions.values()) {
-      if (!session.clean) this.store.putSession(sessionRecord(session))
+      clearTimeout(session.expiryTimer)
+      clearTimeout(session.willTimer)
+      if (session.expiryInterval > 0) this.store.putSession(sessionRecord(session))
     }
     await serverClosed
     await this.store.flush()
@@ -214,11 +255,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       if (error instanceof UnsupportedProtocolError && connection.state === 'connecting') {
         connection.write(encodeConnack(4, false, 1))
       }
+      this.dropConnection(connection, reason, error.reason)
     } else {
       // A bug in a handler: this client goes, the broker carries on.
       this.logger.error({ ...log, err: error }, 'internal error while handling a packet, closing connection')
+      this.dropConnection(connection, reason, Reason.unspecified)
     }
-    this.dropConnection(connection, reason)
   }
 
   connectionClosed(connection: Connection): void {
@@ -227,51 +269,145 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   }
 
   /**
-   * Takes a connection out of service, once: its session is detached (or discarded when
-   * clean), its will published unless it said DISCONNECT, and the socket closed.
+   * Takes a connection out of service, once: its session is detached (or discarded when it
+   * ends with the connection), its will published or scheduled unless it said DISCONNECT,
+   * and the socket closed. MQTT 5 clients are told why with `reasonCode`.
    */
-  dropConnection(connection: Connection, reason: string): void {
+  dropConnection(connection: Connection, reason: string, reasonCode?: number): void {
     const wasConnected = connection.state === 'connected'
+    if (wasConnected && connection.version === 5 && reasonCode !== undefined && !connection.disconnected) {
+      connection.write(encodeDisconnect(reasonCode, reasonCode >= 0x80 ? reason : undefined))
+    }
     connection.close(reason)
     if (!wasConnected) return
     const { clientId, session } = connection
     if (this.clients.get(clientId) === connection) this.clients.delete(clientId)
-    if (session && session.outlet === connection) {
-      session.outlet = undefined
-      if (session.clean) this.discardSession(session)
-      else this.store.putSession(sessionRecord(session))
-    }
     const will = connection.will
     connection.will = undefined
-    if (will && this.state === 'running') {
-      this.logger.debug({ clientId, topic: will.topic }, 'publishing will')
-      this.route({ topic: will.topic, payload: will.payload, qos: will.qos, retain: will.retain, clientId })
+    const willMessage: Message | undefined = will && {
+      topic: will.topic,
+      payload: will.payload,
+      qos: will.qos,
+      retain: will.retain,
+      clientId,
+      properties: willProperties(will.properties),
+      expiresAt: expiryFrom(will.properties?.messageExpiryInterval),
+    }
+    if (session && session.outlet === connection) {
+      session.outlet = undefined
+      if (session.expiryInterval === 0) {
+        if (willMessage) this.publishWill(willMessage)
+        this.discardSession(session)
+      } else {
+        this.store.putSession(sessionRecord(session))
+        if (willMessage) this.scheduleWill(session, willMessage, will?.properties?.willDelayInterval ?? 0)
+        this.scheduleExpiry(session)
+      }
+    } else if (willMessage) {
+      this.publishWill(willMessage)
     }
     this.logger.info({ clientId, address: connection.address, reason }, 'client disconnected')
     this.emit('clientDisconnect', connection.info, reason)
   }
 
-  /** Finds or creates the session for a CONNECT; a clean session replaces any stored one. */
-  openSession(clientId: string, clean: boolean): { session: Session; present: boolean } {
+  /**
+   * Finds or creates the session for a CONNECT. Clean Start (clean session) replaces any
+   * stored one; a resumed session's pending will and expiry are cancelled [MQTT-3.1.3-9].
+   */
+  openSession(
+    clientId: string,
+    cleanStart: boolean,
+    expiryInterval: number,
+  ): { session: Session; present: boolean } {
     let session = this.sessions.get(clientId)
-    if (session && clean) {
+    if (session && cleanStart) {
       this.discardSession(session)
       session = undefined
     }
     if (session) {
-      session.clean = clean
+      clearTimeout(session.expiryTimer)
+      clearTimeout(session.willTimer)
+      session.expiryTimer = undefined
+      session.willTimer = undefined
+      session.pendingWill = undefined
+      session.expiryInterval = expiryInterval
       return { session, present: true }
     }
-    return { session: this.newSession(clientId, clean), present: false }
+    return { session: this.newSession(clientId, expiryInterval), present: false }
   }
 
-  addSubscription(session: Session, filter: string, subscription: Subscription): void {
+  /** Adds or replaces a subscription; returns whether the session already had one on this filter. */
+  addSubscription(session: Session, filter: string, subscription: Subscription): boolean {
+    const existed = session.subscriptions.has(filter)
     session.subscriptions.set(filter, subscription)
-    this.tree.add(filter, session, subscription)
+    const shared = parseSharedFilter(filter)
+    if (shared === 'invalid') throw new Error(`invalid shared subscription ${filter}`)
+    if (shared) {
+      const key = `${shared.group}\u0000${shared.filter}`
+      let group = this.sharedGroups.get(key)
+      if (!group) {
+        group = new SharedGroup(shared.group, shared.filter)
+        this.sharedGroups.set(key, group)
+        this.tree.add(shared.filter, group, { qos: 2 })
+      }
+      group.members.set(session, subscription)
+    } else {
+      this.tree.add(filter, session, subscription)
+    }
+    return existed
   }
 
-  removeSubscription(session: Session, filter: string): void {
-    if (session.subscriptions.delete(filter)) this.tree.remove(filter, session)
+  /** Returns whether the session had a subscription on this filter. */
+  removeSubscription(session: Session, filter: string): boolean {
+    if (!session.subscriptions.delete(filter)) return false
+    const shared = parseSharedFilter(filter)
+    if (shared && shared !== 'invalid') {
+      const key = `${shared.group}\u0000${shared.filter}`
+      const group = this.sharedGroups.get(key)
+      if (group) {
+        group.members.delete(session)
+        if (group.members.size === 0) {
+          this.sharedGroups.delete(key)
+          this.tree.remove(shared.filter, group)
+        }
+      }
+    } else {
+      this.tree.remove(filter, session)
+    }
+    return true
+  }
+
+  private publishWill(will: Message): void {
+    if (this.state !== 'running') return
+    this.logger.debug({ clientId: will.clientId, topic: will.topic }, 'publishing will')
+    this.route(will)
+  }
+
+  /** MQTT 5 Will Delay: the will goes out at the earlier of the delay and the session's end. */
+  private scheduleWill(session: Session, will: Message, delaySeconds: number): void {
+    if (delaySeconds <= 0) {
+      this.publishWill(will)
+      return
+    }
+    session.pendingWill = will
+    session.willTimer = setTimeout(() => {
+      session.willTimer = undefined
+      const pending = session.pendingWill
+      session.pendingWill = undefined
+      if (pending) this.publishWill(pending)
+    }, delaySeconds * 1000)
+    session.willTimer.unref()
+  }
+
+  private scheduleExpiry(session: Session): void {
+    if (session.expiryInterval >= neverExpires) return
+    session.expiryTimer = setTimeout(() => {
+      session.expiryTimer = undefined
+      if (session.outlet) return
+      this.logger.info({ clientId: session.clientId }, 'session expired')
+      this.discardSession(session)
+    }, session.expiryInterval * 1000)
+    session.expiryTimer.unref()
   }
 
   /**
@@ -303,23 +439,50 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.emit('message', message)
     const epoch = ++this.epoch
     const targets = this.targets
-    this.tree.match(message.topic, (subscriber, { qos }) => {
+    const publisher = message.clientId
+    this.tree.match(message.topic, (subscriber, sub) => {
+      // MQTT 5 No Local: not back to the client that published it [MQTT-3.8.3-3].
+      if (sub.noLocal && publisher !== undefined && (subscriber as Session).clientId === publisher) return
       if (subscriber.routeEpoch !== epoch) {
         subscriber.routeEpoch = epoch
-        subscriber.routeQos = qos
+        subscriber.routeQos = sub.qos
+        subscriber.routeRetain = sub.retainAsPublished === true
+        subscriber.routeIds = sub.identifier === undefined ? undefined : [sub.identifier]
         targets.push(subscriber)
-      } else if (qos > subscriber.routeQos) {
-        subscriber.routeQos = qos
+        return
+      }
+      // One copy per client for overlapping subscriptions, at the highest QoS, carrying
+      // every matching subscription identifier [MQTT-3.3.4-2, 3.3.4-3].
+      if (sub.qos > subscriber.routeQos) subscriber.routeQos = sub.qos
+      if (sub.retainAsPublished) subscriber.routeRetain = true
+      if (sub.identifier !== undefined) {
+        if (subscriber.routeIds) subscriber.routeIds.push(sub.identifier)
+        else subscriber.routeIds = [sub.identifier]
       }
     })
-    // Normal delivery clears the retain flag [MQTT-3.3.1-9].
+    // Normal delivery clears the retain flag unless Retain As Published [MQTT-3.3.1-9, 3.3.1-12].
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i]!
       if (target instanceof Session) {
-        if (this.mayRead(target, message.topic)) target.deliver(message, target.routeQos, false)
-      } else this.callHandler(target, message.retain ? { ...message, retain: false } : message)
+        if (this.mayRead(target, message.topic)) {
+          target.deliver(message, target.routeQos, message.retain && target.routeRetain, target.routeIds)
+        }
+      } else if (target instanceof SharedGroup) {
+        this.deliverShared(target, message)
+      } else {
+        this.callHandler(target, message.retain ? { ...message, retain: false } : message)
+      }
     }
     targets.length = 0
+  }
+
+  private deliverShared(group: SharedGroup, message: Message): void {
+    const picked = group.pick()
+    if (!picked) return
+    const [session, sub] = picked
+    if (!this.mayRead(session, message.topic)) return
+    const ids = sub.identifier === undefined ? undefined : [sub.identifier]
+    session.deliver(message, sub.qos, message.retain && sub.retainAsPublished === true, ids)
   }
 
   private callHandler(subscriber: HandlerSubscriber, message: Message): void {
@@ -330,15 +493,22 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     }
   }
 
-  private newSession(clientId: string, clean: boolean): Session {
-    const session = new Session(clientId, clean, this.options, this.onDrop)
+  private newSession(clientId: string, expiryInterval: number): Session {
+    const session = new Session(clientId, expiryInterval, this.options, this.onDrop)
     this.sessions.set(clientId, session)
     return session
   }
 
   private discardSession(session: Session): void {
-    for (const filter of session.subscriptions.keys()) this.tree.remove(filter, session)
-    session.subscriptions.clear()
+    clearTimeout(session.expiryTimer)
+    clearTimeout(session.willTimer)
+    session.expiryTimer = undefined
+    session.willTimer = undefined
+    // A delayed will goes out when its session ends, whichever comes first.
+    const pending = session.pendingWill
+    session.pendingWill = undefined
+    if (pending) this.publishWill(pending)
+    for (const filter of [...session.subscriptions.keys()]) this.removeSubscription(session, filter)
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
     this.store.deleteSession(session.clientId)
   }
@@ -388,7 +558,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
         now - connection.lastActivity > connection.keepalive * 1500
       ) {
         this.logger.info({ clientId: connection.clientId, address: connection.address }, 'keepalive expired')
-        this.dropConnection(connection, 'keepalive timeout')
+        this.dropConnection(connection, 'keepalive timeout', Reason.keepAliveTimeout)
       }
     }
   }
@@ -396,6 +566,18 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 
 /** The view of the broker its packet handlers get. */
 export type BrokerCore = Broker
+
+/** When a message with this Message Expiry Interval (seconds) expires; undefined = never. */
+export function expiryFrom(interval: number | undefined): number | undefined {
+  return interval === undefined ? undefined : Date.now() + interval * 1000
+}
+
+/** The will properties that become the will message's PUBLISH properties. */
+function willProperties(p: Will['properties']): MessageProperties | undefined {
+  if (!p) return undefined
+  const { willDelayInterval: _delay, messageExpiryInterval: _expiry, ...rest } = p
+  return rest
+}
 
 function toBuffer(payload: PublishInput['payload']): Buffer {
   if (payload === undefined) return Buffer.alloc(0)

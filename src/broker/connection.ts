@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream'
-import { encodeAck, encodePublish } from './protocol/encode.ts'
+import { encodeAck, encodePublish, encodePublish5, type OutgoingProperties } from './protocol/encode.ts'
 import { Framer } from './protocol/framer.ts'
 import { PacketType, type Will } from './protocol/packets.ts'
 import type { Session, SessionOutlet } from './sessions.ts'
@@ -51,6 +51,15 @@ export class Connection implements SessionOutlet {
   connectedAt: Date | undefined
   readonly address: string
   readonly remotePort: number
+  /** MQTT 5 limits the client announced in CONNECT (3.x clients get the defaults). */
+  receiveMaximum = 65_535
+  maxPacketSize = Number.POSITIVE_INFINITY
+  topicAliasMaximum = 0
+  /** MQTT 5 Request Problem Information: when false, no reason strings on acknowledgements. */
+  problemInformation = true
+  /** Topic aliases the client set towards us, and the ones we set towards it. */
+  readonly inboundAliases = new Map<number, string>()
+  private readonly outboundAliases = new Map<string, number>()
   bytesIn = 0
   bytesOut = 0
   packetsIn = 0
@@ -129,7 +138,15 @@ export class Connection implements SessionOutlet {
     this.socket.write(data)
   }
 
-  sendPublish(message: Message, qos: QoS, retain: boolean, dup: boolean, messageId?: number): void {
+  sendPublish(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    dup: boolean,
+    messageId?: number,
+    subscriptionIds?: number[],
+  ): boolean {
+    if (this.version === 5) return this.sendPublish5(message, qos, retain, dup, messageId, subscriptionIds)
     if (qos === 0 && !retain) {
       const cached = message as CachedMessage
       let wire = cached[wireQos0]
@@ -144,13 +161,53 @@ export class Connection implements SessionOutlet {
         cached[wireQos0] = wire
       }
       this.write(wire)
-      return
+      return true
     }
     this.write(encodePublish({ topic: message.topic, payload: message.payload, qos, retain, dup, messageId }))
+    return true
+  }
+
+  private sendPublish5(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    dup: boolean,
+    messageId: number | undefined,
+    subscriptionIds: number[] | undefined,
+  ): boolean {
+    const properties: OutgoingProperties = { ...message.properties }
+    if (message.expiresAt !== undefined) {
+      // Forward what is left of the interval, not what the publisher set [MQTT-3.3.2-6].
+      properties.messageExpiryInterval = Math.max(0, Math.ceil((message.expiresAt - Date.now()) / 1000))
+    }
+    if (subscriptionIds)
+      properties.subscriptionIdentifier = subscriptionIds.length === 1 ? subscriptionIds[0]! : subscriptionIds
+    let topic = message.topic
+    let newAlias: number | undefined
+    if (this.topicAliasMaximum > 0) {
+      const alias = this.outboundAliases.get(topic)
+      if (alias !== undefined) {
+        properties.topicAlias = alias
+        topic = ''
+      } else if (this.outboundAliases.size < this.topicAliasMaximum) {
+        newAlias = this.outboundAliases.size + 1
+        properties.topicAlias = newAlias
+      }
+    }
+    const wire = encodePublish5({ topic, payload: message.payload, qos, retain, dup, messageId }, properties)
+    if (wire.length > this.maxPacketSize) return false
+    if (newAlias !== undefined) this.outboundAliases.set(message.topic, newAlias)
+    this.write(wire)
+    return true
   }
 
   sendPubrel(messageId: number): void {
-    this.write(encodeAck(PacketType.pubrel, messageId))
+    this.write(encodeAck(PacketType.pubrel, messageId, this.version))
+  }
+
+  /** A reason string for an MQTT 5 acknowledgement, unless the client asked for none. */
+  reasonString(text: string): string | undefined {
+    return this.problemInformation ? text : undefined
   }
 
   /** Stops reading; flushes what was written (a CONNACK, say), then closes the socket. */

@@ -1,9 +1,17 @@
 import type { SessionRecord } from '../store/store.ts'
 import type { Message, QoS } from './types.ts'
 
-/** What a client asked for on one filter. MQTT 5 options (no local, retain as published …) go here. */
+/** What a client asked for on one filter, with the MQTT 5 subscription options. */
 export interface Subscription {
   qos: QoS
+  /** MQTT 5: don't send the client its own publications. */
+  noLocal?: boolean
+  /** MQTT 5: keep the retain flag as published on normal delivery. */
+  retainAsPublished?: boolean
+  /** MQTT 5: 0 send retained on subscribe, 1 only for a new subscription, 2 never. */
+  retainHandling?: 0 | 1 | 2
+  /** MQTT 5 Subscription Identifier, echoed on every message this subscription delivers. */
+  identifier?: number
 }
 
 /** An outgoing QoS 1/2 message waiting for its acknowledgement. */
@@ -12,6 +20,7 @@ export interface Inflight {
   readonly qos: 1 | 2
   readonly retain: boolean
   readonly messageId: number
+  readonly subscriptionIds?: number[] | undefined
   /** `publish`: waiting for PUBACK/PUBREC; `pubrel`: PUBREL sent, waiting for PUBCOMP. */
   state: 'publish' | 'pubrel'
 }
@@ -20,14 +29,25 @@ interface Queued {
   readonly message: Message
   readonly qos: 1 | 2
   readonly retain: boolean
+  readonly subscriptionIds?: number[] | undefined
 }
 
 /** The session's view of its live connection: just enough to put packets on the wire. */
 export interface SessionOutlet {
-  sendPublish(message: Message, qos: QoS, retain: boolean, dup: boolean, messageId?: number): void
+  /** False when the message was dropped because it exceeds the client's Maximum Packet Size. */
+  sendPublish(
+    message: Message,
+    qos: QoS,
+    retain: boolean,
+    dup: boolean,
+    messageId?: number,
+    subscriptionIds?: number[],
+  ): boolean
   sendPubrel(messageId: number): void
   /** False when the socket is backed up: QoS 0 messages are dropped rather than buffered. */
   readonly writable: boolean
+  /** The client's Receive Maximum (MQTT 5; 65535 otherwise). */
+  readonly receiveMaximum: number
 }
 
 export interface SessionLimits {
@@ -35,12 +55,15 @@ export interface SessionLimits {
   maxQueuedMessages: number
 }
 
-export type DropReason = 'queue full' | 'slow consumer'
+export type DropReason = 'queue full' | 'slow consumer' | 'too large for the client'
+
+/** Session Expiry Interval meaning "never" (MQTT 3.x clean session 0). */
+export const neverExpires = 0xffffffff
 
 /**
  * One client's state across connections: subscriptions, the outgoing in-flight window and
- * queue, and the incoming QoS 2 packet ids not yet released. Outlives its connection when
- * the client asked for a persistent session.
+ * queue, and the incoming QoS 2 packet ids not yet released. Outlives its connection unless
+ * its expiry interval is 0 (MQTT 3.x clean session 1).
  */
 export class Session {
   readonly subscriptions = new Map<string, Subscription>()
@@ -51,27 +74,39 @@ export class Session {
   outlet: SessionOutlet | undefined
   /** The user name its client last connected with (for access checks while offline). */
   username: string | undefined
-  /** Routing scratch space: which routing pass last saw this session, at what granted QoS. */
+  /** Seconds the session outlives its connection; 0 = ends with it, neverExpires = kept. */
+  expiryInterval: number
+  /** Pending timers while offline: session expiry and a delayed will. */
+  expiryTimer: NodeJS.Timeout | undefined
+  willTimer: NodeJS.Timeout | undefined
+  pendingWill: Message | undefined
+  /** Routing scratch space: which routing pass last saw this session, and what it gathered. */
   routeEpoch = 0
   routeQos: QoS = 0
+  routeRetain = false
+  routeIds: number[] | undefined
 
-  private queue: Queued[] = []
+  private queue: (Queued | undefined)[] = []
   private queueHead = 0
   private nextId = 1
+  private window: number
 
   constructor(
     readonly clientId: string,
-    public clean: boolean,
+    expiryInterval: number,
     private readonly limits: SessionLimits,
     private readonly onDrop: (session: Session, message: Message, reason: DropReason) => void,
-  ) {}
+  ) {
+    this.expiryInterval = expiryInterval
+    this.window = limits.maxInflight
+  }
 
   get queued(): number {
     return this.queue.length - this.queueHead
   }
 
   /** Hands a routed message to the client at min(published, granted) QoS [MQTT-3.8.4-6]. */
-  deliver(message: Message, granted: QoS, retain: boolean): void {
+  deliver(message: Message, granted: QoS, retain: boolean, subscriptionIds?: number[]): void {
     const qos = (message.qos < granted ? message.qos : granted) as QoS
     const outlet = this.outlet
     if (qos === 0) {
@@ -81,18 +116,20 @@ export class Session {
         this.onDrop(this, message, 'slow consumer')
         return
       }
-      outlet.sendPublish(message, 0, retain, false)
+      if (!outlet.sendPublish(message, 0, retain, false, undefined, subscriptionIds)) {
+        this.onDrop(this, message, 'too large for the client')
+      }
       return
     }
-    if (outlet && this.queued === 0 && this.inflight.size < this.limits.maxInflight) {
-      this.send(outlet, message, qos, retain)
+    if (outlet && this.queued === 0 && this.inflight.size < this.window) {
+      this.send(outlet, { message, qos, retain, subscriptionIds })
       return
     }
     if (this.queued >= this.limits.maxQueuedMessages) {
       this.onDrop(this, message, 'queue full')
       return
     }
-    this.queue.push({ message, qos, retain })
+    this.queue.push({ message, qos, retain, subscriptionIds })
   }
 
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2) completed an outgoing message. */
@@ -105,32 +142,49 @@ export class Session {
   }
 
   /** PUBREC: the client has the QoS 2 message; answer PUBREL and wait for PUBCOMP. */
-  received(messageId: number): boolean {
+  received(messageId: number, failed = false): boolean {
     const entry = this.inflight.get(messageId)
     if (entry?.qos !== 2) return false
+    if (failed) {
+      // MQTT 5: a PUBREC with an error reason ends the exchange [MQTT-4.3.3-4].
+      this.inflight.delete(messageId)
+      this.pump()
+      return true
+    }
     entry.state = 'pubrel'
     this.outlet?.sendPubrel(messageId)
     return true
   }
 
-  /** A persistent session got a connection again: re-send the window with DUP, then the queue. */
+  /** A session got a connection (again): re-send the window with DUP, then the queue. */
   resume(outlet: SessionOutlet): void {
     this.outlet = outlet
+    this.window = Math.min(this.limits.maxInflight, outlet.receiveMaximum)
     for (const entry of this.inflight.values()) {
       if (entry.state === 'pubrel') outlet.sendPubrel(entry.messageId)
-      else outlet.sendPublish(entry.message, entry.qos, entry.retain, true, entry.messageId)
+      else
+        outlet.sendPublish(
+          entry.message,
+          entry.qos,
+          entry.retain,
+          true,
+          entry.messageId,
+          entry.subscriptionIds,
+        )
     }
     this.pump()
   }
 
-  /** Moves queued messages into the in-flight window while there is room. */
+  /** Moves queued messages into the in-flight window while there is room; expired ones are dropped. */
   pump(): void {
     const outlet = this.outlet
     if (!outlet) return
-    while (this.queueHead < this.queue.length && this.inflight.size < this.limits.maxInflight) {
+    const now = Date.now()
+    while (this.queueHead < this.queue.length && this.inflight.size < this.window) {
       const next = this.queue[this.queueHead]!
-      this.queue[this.queueHead++] = undefined as unknown as Queued
-      this.send(outlet, next.message, next.qos, next.retain)
+      this.queue[this.queueHead++] = undefined
+      if (next.message.expiresAt !== undefined && next.message.expiresAt <= now) continue
+      this.send(outlet, next)
     }
     if (this.queueHead === this.queue.length) {
       this.queue = []
@@ -151,14 +205,19 @@ export class Session {
   }
 
   /** Messages waiting behind the window, oldest first (for persistence and inspection). */
-  pending(): readonly Queued[] {
-    return this.queue.slice(this.queueHead)
+  pending(): Queued[] {
+    return this.queue.slice(this.queueHead) as Queued[]
   }
 
-  private send(outlet: SessionOutlet, message: Message, qos: 1 | 2, retain: boolean): void {
+  private send(outlet: SessionOutlet, entry: Queued): void {
     const messageId = this.allocateId()
-    this.inflight.set(messageId, { message, qos, retain, messageId, state: 'publish' })
-    outlet.sendPublish(message, qos, retain, false, messageId)
+    const { message, qos, retain, subscriptionIds } = entry
+    // A message too large for the client is discarded as if it had been delivered [MQTT-3.1.2-25].
+    if (!outlet.sendPublish(message, qos, retain, false, messageId, subscriptionIds)) {
+      this.onDrop(this, message, 'too large for the client')
+      return
+    }
+    this.inflight.set(messageId, { message, qos, retain, messageId, subscriptionIds, state: 'publish' })
   }
 
   private allocateId(): number {
@@ -175,15 +234,10 @@ export class Session {
 export function sessionRecord(session: Session): SessionRecord {
   return {
     clientId: session.clientId,
-    subscriptions: [...session.subscriptions].map(([filter, sub]) => ({ filter, qos: sub.qos })),
-    inflight: [...session.inflight.values()].map((e) => ({
-      messageId: e.messageId,
-      qos: e.qos,
-      retain: e.retain,
-      state: e.state,
-      message: e.message,
-    })),
-    queued: session.pending().map((q) => ({ qos: q.qos, retain: q.retain, message: q.message })),
+    expiryInterval: session.expiryInterval,
+    subscriptions: [...session.subscriptions].map(([filter, sub]) => ({ filter, ...sub })),
+    inflight: [...session.inflight.values()].map((e) => ({ ...e })),
+    queued: session.pending().map((q) => ({ ...q })),
     incomingQos2: [...session.incomingQos2],
   }
 }

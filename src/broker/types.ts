@@ -5,6 +5,19 @@ export type QoS = 0 | 1 | 2
 /** MQTT protocol level: 3 = MQTT 3.1 (MQIsdp), 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
 export type ProtocolVersion = 3 | 4 | 5
 
+export type UserProperties = Record<string, string | string[]>
+
+/** MQTT 5 PUBLISH properties that travel with a message from publisher to subscribers. */
+export interface MessageProperties {
+  payloadFormatIndicator?: boolean
+  /** Seconds the message stays deliverable, as the publisher set it. */
+  messageExpiryInterval?: number
+  contentType?: string
+  responseTopic?: string
+  correlationData?: Buffer
+  userProperties?: UserProperties
+}
+
 /** A message as the broker routes it. The payload is shared, never copied per subscriber. */
 export interface Message {
   topic: string
@@ -13,6 +26,9 @@ export interface Message {
   retain: boolean
   /** Client id of the publisher when it was an MQTT client; undefined for broker.publish. */
   clientId?: string | undefined
+  properties?: MessageProperties | undefined
+  /** When the message expires (ms since the epoch), from its Message Expiry Interval. */
+  expiresAt?: number | undefined
 }
 
 /** What embedders hand to broker.publish. */
@@ -21,6 +37,7 @@ export interface PublishInput {
   payload?: string | Buffer | Uint8Array
   qos?: QoS
   retain?: boolean
+  properties?: MessageProperties
 }
 
 /** An internal subscriber (embedder, scripting host, dashboard). Called synchronously during routing. */
@@ -97,6 +114,12 @@ export interface BrokerOptions {
   maxInflight?: number
   /** Messages queued per client beyond the in-flight window, online or offline (default 1000). */
   maxQueuedMessages?: number
+  /** MQTT 5: unacknowledged incoming QoS 1/2 messages a client may have (default 65535). */
+  receiveMaximum?: number
+  /** MQTT 5: topic aliases a client may use towards the broker (default 10). */
+  topicAliasMaximum?: number
+  /** MQTT 5: longest keepalive granted (seconds); larger or zero requests get Server Keep Alive. 0 = no cap (default). */
+  maxKeepalive?: number
   /** Seconds a new connection may take to send CONNECT (default 10). */
   connectTimeout?: number
   /** Access control hooks (password file, ACL …); default: the single user, everything allowed. */

@@ -1,9 +1,12 @@
-import type { Message, QoS } from '../broker/types.ts'
+import type { Subscription } from '../broker/sessions.ts'
+import type { Message } from '../broker/types.ts'
 
 /** A persistent session as it is stored: enough to resume it after a restart. */
 export interface SessionRecord {
   clientId: string
-  subscriptions: { filter: string; qos: QoS }[]
+  /** Seconds the session outlives its connection (0xffffffff: never expires). */
+  expiryInterval: number
+  subscriptions: ({ filter: string } & Subscription)[]
   /** Outgoing QoS 1/2 messages sent and not yet acknowledged, in send order. */
   inflight: {
     messageId: number
@@ -11,9 +14,10 @@ export interface SessionRecord {
     retain: boolean
     state: 'publish' | 'pubrel'
     message: Message
+    subscriptionIds?: number[] | undefined
   }[]
   /** Outgoing messages waiting behind the in-flight window, oldest first. */
-  queued: { qos: 1 | 2; retain: boolean; message: Message }[]
+  queued: { qos: 1 | 2; retain: boolean; message: Message; subscriptionIds?: number[] | undefined }[]
   /** Incoming QoS 2 packet ids received but not yet released. */
   incomingQos2: number[]
 }

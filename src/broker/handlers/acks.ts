@@ -13,7 +13,7 @@ export function handleAck(broker: BrokerCore, connection: Connection, packet: Ac
       known = session.complete(id, 'publish')
       break
     case 'pubrec':
-      known = session.received(id)
+      known = session.received(id, (packet.reasonCode ?? 0) >= 0x80)
       break
     case 'pubcomp':
       known = session.complete(id, 'pubrel')
@@ -22,7 +22,7 @@ export function handleAck(broker: BrokerCore, connection: Connection, packet: Ac
       // Always answered, even for an unknown id: the client may be retrying after we
       // already released it [MQTT-4.3.3-2].
       session.incomingQos2.delete(id)
-      connection.write(encodeAck(PacketType.pubcomp, id))
+      connection.write(encodeAck(PacketType.pubcomp, id, connection.version))
       return
   }
   if (!known)

@@ -2,28 +2,36 @@ import { randomUUID } from 'node:crypto'
 import { ConnackCode } from '../auth.ts'
 import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
-import { encodeConnack } from '../protocol/encode.ts'
+import { type ConnackProperties, encodeConnack } from '../protocol/encode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import type { ConnectPacket } from '../protocol/packets.ts'
+import { neverExpires } from '../sessions.ts'
 import { topicNameError } from '../topics.ts'
 
+/** MQTT 5 CONNACK reason codes for the 3.1.1 return codes 1–5. */
+const v5Codes: Record<number, number> = { 1: 0x84, 2: 0x85, 3: 0x88, 4: 0x86, 5: 0x87 }
+
 export function handleConnect(broker: BrokerCore, connection: Connection, packet: ConnectPacket): void {
+  const v5 = packet.protocolVersion === 5
   connection.version = packet.protocolVersion
+  const props = packet.properties ?? {}
   const log = { clientId: packet.clientId, address: connection.address }
-  if (packet.protocolVersion === 5) {
-    // MQTT 5 is not spoken yet: answer in its own format so the client can fall back.
-    refuse(broker, connection, 0x84, 'MQTT 5 is not supported yet')
+  if (props.authenticationMethod !== undefined) {
+    // Enhanced authentication (AUTH exchanges) is not offered.
+    refuse(broker, connection, 0x8c, 'enhanced authentication is not supported', log)
     return
   }
-  const clean = packet.clean !== false
+  const cleanStart = packet.clean !== false
   let clientId = packet.clientId
+  let assigned = false
   if (clientId === '') {
-    // [MQTT-3.1.3-7, 3.1.3-8]: an empty id only makes sense for a session nobody resumes.
-    if (!clean) {
+    // 3.1.1: an empty id only makes sense for a session nobody resumes [MQTT-3.1.3-7, 3.1.3-8].
+    if (!v5 && !cleanStart) {
       refuse(broker, connection, ConnackCode.identifierRejected, 'empty client id without clean session', log)
       return
     }
     clientId = `tinymqtt-${randomUUID()}`
+    assigned = true
   }
   if (packet.will) {
     const problem = topicNameError(packet.will.topic)
@@ -43,34 +51,69 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
     refuse(broker, connection, auth, `authentication failed: ${why}`, { ...log, username: packet.username })
     return
   }
+  if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) {
+    throw new ProtocolError('Receive Maximum and Maximum Packet Size must not be 0', Reason.protocolError)
+  }
 
   const previous = broker.clients.get(clientId)
-  if (previous) broker.dropConnection(previous, 'taken over by a new connection')
+  if (previous) broker.dropConnection(previous, 'taken over by a new connection', Reason.sessionTakenOver)
+
+  const expiryInterval = v5 ? (props.sessionExpiryInterval ?? 0) : cleanStart ? 0 : neverExpires
+  let keepalive = packet.keepalive ?? 0
+  const { maxKeepalive } = broker.options
+  const capKeepalive = v5 && maxKeepalive > 0 && (keepalive === 0 || keepalive > maxKeepalive)
+  if (capKeepalive) keepalive = maxKeepalive
 
   connection.clientId = clientId
   connection.username = packet.username
-  connection.keepalive = packet.keepalive ?? 0
-  connection.cleanSession = clean
+  connection.keepalive = keepalive
+  connection.cleanSession = cleanStart
   connection.will = packet.will
-  const { session, present } = broker.openSession(clientId, clean)
+  if (v5) {
+    connection.receiveMaximum = props.receiveMaximum ?? 65_535
+    connection.maxPacketSize = props.maximumPacketSize ?? Number.POSITIVE_INFINITY
+    connection.topicAliasMaximum = props.topicAliasMaximum ?? 0
+    connection.problemInformation = props.requestProblemInformation !== false
+  }
+  const { session, present } = broker.openSession(clientId, cleanStart, expiryInterval)
   session.username = packet.username
   connection.session = session
   connection.state = 'connected'
   connection.connectedAt = new Date()
   broker.clients.set(clientId, connection)
-  connection.write(encodeConnack(connection.version, present, ConnackCode.accepted))
+  let properties: ConnackProperties | undefined
+  if (v5) {
+    properties = capabilities(broker)
+    if (assigned) properties.assignedClientIdentifier = clientId
+    if (capKeepalive) properties.serverKeepAlive = keepalive
+    if (props.requestResponseInformation) properties.responseInformation = `tinymqtt/response/${clientId}`
+  }
+  connection.write(encodeConnack(connection.version, present, ConnackCode.accepted, properties))
   session.resume(connection)
   broker.logger.info(
     {
       clientId,
       address: connection.address,
       protocolVersion: connection.version,
-      clean,
+      cleanStart,
       sessionPresent: present,
     },
     'client connected',
   )
   broker.emit('clientConnect', connection.info)
+}
+
+/** What CONNACK tells an MQTT 5 client about the broker; absent Maximum QoS means 2. */
+function capabilities(broker: BrokerCore): ConnackProperties {
+  return {
+    receiveMaximum: broker.options.receiveMaximum,
+    maximumPacketSize: broker.options.maxPacketSize,
+    topicAliasMaximum: broker.options.topicAliasMaximum,
+    retainAvailable: true,
+    wildcardSubscriptionAvailable: true,
+    subscriptionIdentifiersAvailable: true,
+    sharedSubscriptionAvailable: true,
+  }
 }
 
 function refuse(
@@ -80,7 +123,8 @@ function refuse(
   reason: string,
   log: Record<string, unknown> = { address: connection.address },
 ): void {
-  broker.logger.warn({ ...log, returnCode: code }, `connection refused: ${reason}`)
-  connection.write(encodeConnack(connection.version, false, code))
+  const wire = connection.version === 5 && code < 0x80 ? (v5Codes[code] ?? 0x80) : code
+  broker.logger.warn({ ...log, returnCode: wire }, `connection refused: ${reason}`)
+  connection.write(encodeConnack(connection.version, false, wire))
   broker.dropConnection(connection, reason)
 }

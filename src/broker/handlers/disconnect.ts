@@ -1,9 +1,30 @@
+import type { IDisconnectPacket } from 'mqtt-packet'
 import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
+import { ProtocolError, Reason } from '../protocol/errors.ts'
 
-export function handleDisconnect(broker: BrokerCore, connection: Connection): void {
-  // A clean DISCONNECT discards the will [MQTT-3.14.4-3].
+/** MQTT 5 reason 0x04: disconnect, but publish the will anyway. */
+const withWill = 0x04
+
+export function handleDisconnect(
+  broker: BrokerCore,
+  connection: Connection,
+  packet: IDisconnectPacket,
+): void {
+  const session = connection.session!
+  const expiry = packet.properties?.sessionExpiryInterval
+  if (expiry !== undefined) {
+    // A session that was to end with its connection cannot be made persistent now [MQTT-3.14.2-2].
+    if (session.expiryInterval === 0 && expiry > 0) {
+      throw new ProtocolError(
+        'Session Expiry Interval set in DISCONNECT after 0 in CONNECT',
+        Reason.protocolError,
+      )
+    }
+    session.expiryInterval = expiry
+  }
+  // A normal DISCONNECT discards the will [MQTT-3.14.4-3].
+  if (packet.reasonCode !== withWill) connection.will = undefined
   connection.disconnected = true
-  connection.will = undefined
   broker.dropConnection(connection, 'client disconnected')
 }

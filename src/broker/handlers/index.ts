@@ -45,7 +45,7 @@ export function dispatch(broker: BrokerCore, connection: Connection, header: num
       handlePing(connection)
       return
     case 'disconnect':
-      handleDisconnect(broker, connection)
+      handleDisconnect(broker, connection, packet)
       return
     default:
       throw new ProtocolError(`unexpected ${packet.cmd} packet`, Reason.protocolError)

@@ -1,41 +1,58 @@
-import type { BrokerCore } from '../broker.ts'
+import { isUtf8 } from 'node:buffer'
+import { type BrokerCore, expiryFrom } from '../broker.ts'
 import type { Connection } from '../connection.ts'
 import { encodeAck } from '../protocol/encode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import { PacketType, type PublishPacket } from '../protocol/packets.ts'
 import { topicNameError } from '../topics.ts'
-import type { Message } from '../types.ts'
+import type { Message, MessageProperties } from '../types.ts'
 
 export function handlePublish(broker: BrokerCore, connection: Connection, packet: PublishPacket): void {
-  const problem = topicNameError(packet.topic)
+  const v5 = connection.version === 5
+  const topic = v5 ? resolveAlias(broker, connection, packet) : packet.topic
+  const problem = topicNameError(topic)
   if (problem) throw new ProtocolError(problem, Reason.topicNameInvalid)
   const { qos } = packet
-  const allowed = !broker.access?.canPublish || broker.access.canPublish(connection.session!, packet.topic)
-  if (!allowed) {
-    // MQTT 3.1.1 has no way to refuse a PUBLISH: it is acknowledged and dropped.
-    broker.logger.warn(
-      { clientId: connection.clientId, topic: packet.topic },
-      'publish denied by access control',
-    )
-    if (qos === 1) connection.write(encodeAck(PacketType.puback, packet.messageId!))
-    else if (qos === 2) connection.write(encodeAck(PacketType.pubrec, packet.messageId!))
+  const session = connection.session!
+  const messageId = packet.messageId!
+
+  let refusal: { code: number; text: string } | undefined
+  if (broker.access?.canPublish && !broker.access.canPublish(session, topic)) {
+    broker.logger.warn({ clientId: connection.clientId, topic }, 'publish denied by access control')
+    refusal = { code: Reason.notAuthorized, text: 'not authorized to publish on this topic' }
+  } else if (v5 && packet.properties?.payloadFormatIndicator && !isUtf8(packet.payload)) {
+    // A payload announced as UTF-8 must be UTF-8 [MQTT-3.3.2-4 … 3.3.2.3.2].
+    if (qos === 0) throw new ProtocolError('payload is not valid UTF-8', Reason.payloadFormatInvalid)
+    refusal = { code: Reason.payloadFormatInvalid, text: 'payload is not valid UTF-8' }
+  }
+  if (refusal) {
+    // 3.1.1 has no way to refuse a PUBLISH: it is acknowledged and dropped. MQTT 5 says why.
+    const text = connection.reasonString(refusal.text)
+    if (qos === 1)
+      connection.write(encodeAck(PacketType.puback, messageId, connection.version, refusal.code, text))
+    if (qos === 2)
+      connection.write(encodeAck(PacketType.pubrec, messageId, connection.version, refusal.code, text))
     return
   }
+
   // The payload is a view into the socket's read buffer. A message that may be kept (queued,
   // in flight, retained) gets its own copy, so it doesn't pin a whole 64 KiB read chunk.
   const keep = qos > 0 || packet.retain
   const message: Message = {
-    topic: packet.topic,
+    topic,
     payload: keep ? Buffer.from(packet.payload) : packet.payload,
     qos,
     retain: packet.retain,
     clientId: connection.clientId,
   }
+  if (v5 && packet.properties) {
+    message.properties = forwarded(packet.properties)
+    message.expiresAt = expiryFrom(packet.properties.messageExpiryInterval)
+  }
   if (qos === 0) {
     broker.route(message)
     return
   }
-  const messageId = packet.messageId!
   if (qos === 1) {
     broker.route(message)
     connection.write(encodeAck(PacketType.puback, messageId))
@@ -43,10 +60,40 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
   }
   // QoS 2, delivered on receipt; the id is remembered until PUBREL so a re-sent PUBLISH
   // (DUP) is acknowledged again but not delivered again [MQTT-4.3.3-2].
-  const session = connection.session!
   if (!session.incomingQos2.has(messageId)) {
+    if (v5 && session.incomingQos2.size >= broker.options.receiveMaximum) {
+      throw new ProtocolError(
+        'more unacknowledged QoS 2 messages than Receive Maximum',
+        Reason.receiveMaximumExceeded,
+      )
+    }
     session.incomingQos2.add(messageId)
     broker.route(message)
   }
   connection.write(encodeAck(PacketType.pubrec, messageId))
+}
+
+/** MQTT 5 Topic Alias: an alias with a topic sets it, an alias with an empty topic uses it. */
+function resolveAlias(broker: BrokerCore, connection: Connection, packet: PublishPacket): string {
+  const alias = packet.properties?.topicAlias
+  if (alias === undefined) return packet.topic
+  if (alias === 0 || alias > broker.options.topicAliasMaximum) {
+    throw new ProtocolError(
+      `topic alias ${alias} outside 1..${broker.options.topicAliasMaximum}`,
+      Reason.topicAliasInvalid,
+    )
+  }
+  if (packet.topic !== '') {
+    connection.inboundAliases.set(alias, packet.topic)
+    return packet.topic
+  }
+  const topic = connection.inboundAliases.get(alias)
+  if (topic === undefined) throw new ProtocolError(`topic alias ${alias} was never set`, Reason.protocolError)
+  return topic
+}
+
+/** The properties that travel on to subscribers: not the alias, not subscription ids. */
+function forwarded(p: NonNullable<PublishPacket['properties']>): MessageProperties | undefined {
+  const { topicAlias: _alias, subscriptionIdentifier: _ids, messageExpiryInterval: _expiry, ...rest } = p
+  return Object.keys(rest).length > 0 ? rest : undefined
 }

@@ -1,37 +1,59 @@
 import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
 import { encodeSuback } from '../protocol/encode.ts'
+import { ProtocolError, Reason } from '../protocol/errors.ts'
 import type { SubscribePacket } from '../protocol/packets.ts'
+import type { Subscription } from '../sessions.ts'
+import { parseSharedFilter } from '../shared.ts'
 import { isValidFilter } from '../topics.ts'
-import type { QoS } from '../types.ts'
 
 const failure = 0x80
 
 export function handleSubscribe(broker: BrokerCore, connection: Connection, packet: SubscribePacket): void {
   const session = connection.session!
+  const v5 = connection.version === 5
+  const identifier = packet.properties?.subscriptionIdentifier
+  if (identifier === 0) throw new ProtocolError('subscription identifier 0', Reason.protocolError)
   const granted: number[] = []
-  const accepted: { filter: string; qos: QoS }[] = []
-  for (const { topic: filter, qos } of packet.subscriptions) {
+  const retainedFor: { filter: string; sub: Subscription }[] = []
+  for (const { topic: filter, qos, nl, rap, rh } of packet.subscriptions) {
+    const shared = parseSharedFilter(filter)
+    const valid = shared !== 'invalid' && isValidFilter(shared ? shared.filter : filter)
     // A bad filter fails only its own entry, the rest of the packet stands [MQTT-3.9.3-2].
-    if (!isValidFilter(filter)) {
+    if (!valid) {
       broker.logger.info({ clientId: connection.clientId, filter }, 'invalid topic filter refused')
-      granted.push(failure)
+      granted.push(v5 ? Reason.topicFilterInvalid : failure)
       continue
     }
+    if (shared && nl)
+      throw new ProtocolError('No Local on a shared subscription [MQTT-3.8.3-4]', Reason.protocolError)
     if (broker.access?.canSubscribe && !broker.access.canSubscribe(session, filter)) {
       broker.logger.warn({ clientId: connection.clientId, filter }, 'subscription denied by access control')
-      granted.push(failure)
+      granted.push(v5 ? Reason.notAuthorized : failure)
       continue
     }
-    broker.addSubscription(session, filter, { qos })
+    const sub: Subscription = { qos }
+    if (v5) {
+      if (nl) sub.noLocal = true
+      if (rap) sub.retainAsPublished = true
+      if (rh) sub.retainHandling = rh as 1 | 2
+      if (identifier !== undefined) sub.identifier = identifier
+    }
+    const existed = broker.addSubscription(session, filter, sub)
     granted.push(qos)
-    accepted.push({ filter, qos })
+    // Retain Handling: 0 always, 1 only for a new subscription, 2 never; and never for a
+    // shared subscription [MQTT-3.8.4-3, 4.8.2-?].
+    const handling = sub.retainHandling ?? 0
+    if (!shared && (handling === 0 || (handling === 1 && !existed))) retainedFor.push({ filter, sub })
   }
-  connection.write(encodeSuback(packet.messageId, granted))
+  connection.write(encodeSuback(packet.messageId, granted, connection.version))
   // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-8].
-  for (const { filter, qos } of accepted) {
+  const now = Date.now()
+  for (const { filter, sub } of retainedFor) {
+    const ids = sub.identifier === undefined ? undefined : [sub.identifier]
     for (const message of broker.retained.match(filter)) {
-      if (broker.mayRead(session, message.topic)) session.deliver(message, qos, true)
+      if (message.expiresAt !== undefined && message.expiresAt <= now) continue
+      if (broker.mayRead(session, message.topic)) session.deliver(message, sub.qos, true, ids)
     }
   }
 }

@@ -39,6 +39,7 @@ export function decodeConnect(header: number, body: Buffer): ConnectPacket {
   const connect = packet as unknown as ConnectPacket
   if (hasReplacementChar(connect.clientId)) throw new ProtocolError('client id is not valid UTF-8')
   if (connect.will) {
+    if ((connect.will.qos ?? 0) > 2) throw new ProtocolError('will QoS 3 [MQTT-3.1.2-14]')
     if (hasReplacementChar(connect.will.topic)) throw new ProtocolError('will topic is not valid UTF-8')
     connect.will.payload = toBuffer(connect.will.payload)
     connect.will.qos = (connect.will.qos ?? 0) as QoS
@@ -82,14 +83,21 @@ export function decodePacket(header: number, body: Buffer, version: ProtocolVers
   const packet = parseWithLibrary(header, body, version)
   if (packet.cmd === 'publish') {
     const publish = packet as unknown as PublishPacket
+    if (hasReplacementChar(publish.topic))
+      throw new ProtocolError('PUBLISH topic is not valid UTF-8', Reason.topicNameInvalid)
     publish.payload = toBuffer(publish.payload)
     return publish
   }
   if (packet.cmd === 'subscribe') {
+    if (packet.subscriptions.length === 0)
+      throw new ProtocolError('SUBSCRIBE without a topic filter [MQTT-3.8.3-3]')
     for (const sub of packet.subscriptions) {
       if (hasReplacementChar(sub.topic)) throw new ProtocolError('topic filter is not valid UTF-8')
     }
   } else if (packet.cmd === 'unsubscribe') {
+    if (packet.unsubscriptions.length === 0) {
+      throw new ProtocolError('UNSUBSCRIBE without a topic filter [MQTT-3.10.3-2]')
+    }
     for (const filter of packet.unsubscriptions) {
       if (hasReplacementChar(filter)) throw new ProtocolError('topic filter is not valid UTF-8')
     }

@@ -7,8 +7,15 @@ export const Reason = {
   malformedPacket: 0x81,
   protocolError: 0x82,
   notAuthorized: 0x87,
+  serverShuttingDown: 0x8b,
+  keepAliveTimeout: 0x8d,
+  sessionTakenOver: 0x8e,
+  topicFilterInvalid: 0x8f,
   topicNameInvalid: 0x90,
+  receiveMaximumExceeded: 0x93,
+  topicAliasInvalid: 0x94,
   packetTooLarge: 0x95,
+  payloadFormatInvalid: 0x99,
 } as const
 
 export type ReasonCode = (typeof Reason)[keyof typeof Reason]
