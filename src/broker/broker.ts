@@ -7,12 +7,13 @@ import type { Store } from '../store/store.ts'
 import { SingleUserAuth } from './auth.ts'
 import { type ClientStream, Connection, type ConnectionOwner } from './connection.ts'
 import { dispatch } from './handlers/index.ts'
+import { Persistence } from './persistence.ts'
 import { UnsupportedProtocolError } from './protocol/decode.ts'
 import { encodeConnack, encodeDisconnect } from './protocol/encode.ts'
 import { ProtocolError, Reason } from './protocol/errors.ts'
 import type { Will } from './protocol/packets.ts'
 import { RetainedTree } from './retained.ts'
-import { type DropReason, neverExpires, Session, type Subscription, sessionRecord } from './sessions.ts'
+import { type DropReason, neverExpires, Session, type Subscription } from './sessions.ts'
 import { parseSharedFilter, SharedGroup } from './shared.ts'
 import { isValidFilter, SubscriptionTree, topicNameError } from './topics.ts'
 import type {
@@ -75,6 +76,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   private readonly connections = new Set<Connection>()
   private readonly tree = new SubscriptionTree<Subscriber, Subscription>()
   private readonly store: Store
+  /** Every change to durable state, and the acknowledgements that wait for it. */
+  readonly persistence: Persistence
   private readonly ownsStore: boolean
   private sweepTimer: NodeJS.Timeout | undefined
   private routing = false
@@ -104,6 +107,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.access = options.access
     this.store = options.store ?? new MemoryStore()
     this.ownsStore = options.store === undefined
+    this.persistence = new Persistence(this.store, this.logger)
   }
 
   /** The bound MQTT port (after start). */
@@ -119,8 +123,12 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     for (const message of state.retained) this.retained.set(message)
     for (const record of state.sessions) {
       const session = this.newSession(record.clientId, record.expiryInterval)
-      for (const { filter, ...sub } of record.subscriptions) this.addSubscription(session, filter, sub)
+      for (const { filter, ...sub } of record.subscriptions) {
+        session.subscriptions.set(filter, sub)
+        this.index(session, filter, sub)
+      }
       session.restore(record)
+      session.journal = this.persistence.journalFor(session)
       this.scheduleExpiry(session)
     }
     this.server = await this.bind(this.options.port)
@@ -128,7 +136,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs)
     this.sweepTimer.unref()
     this.logger.info({ host: this.options.host, port: this.port }, 'MQTT listener started')
-    this.emit('listening', this.port)
+    this.notify('listening', this.port)
   }
 
   /** Moves the MQTT listener to another port; connected clients stay. Rejects (keeping the old listener) when the port can't be bound. */
@@ -139,7 +147,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.server = next
     old?.close()
     this.logger.info({ host: this.options.host, port: this.port }, 'MQTT listener moved')
-    this.emit('listening', this.port)
+    this.notify('listening', this.port)
     return this.port
   }
 
@@ -232,16 +240,25 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     for (const session of this.sessions.values()) {
       clearTimeout(session.expiryTimer)
       clearTimeout(session.willTimer)
-      if (session.expiryInterval > 0) this.store.putSession(sessionRecord(session))
+      if (session.expiryInterval > 0 && !this.persistence.durable) this.persistence.snapshot(session)
     }
     await serverClosed
-    await this.store.flush()
+    await this.persistence.flush()
     if (this.ownsStore) await this.store.close()
     this.state = 'closed'
     this.logger.info('broker closed')
   }
 
   // ---- internals used by the handlers (src/broker/handlers) ----
+
+  /** Emits an event; a listener that throws is logged and never breaks routing or a client. */
+  notify<K extends keyof BrokerEvents>(event: K, ...args: BrokerEvents[K]): void {
+    try {
+      ;(this.emit as (event: K, ...args: BrokerEvents[K]) => boolean)(event, ...args)
+    } catch (error) {
+      this.logger.error({ err: error, event }, 'broker event listener threw')
+    }
+  }
 
   handlePacket(connection: Connection, header: number, body: Buffer): void {
     dispatch(this, connection, header, body)
@@ -299,7 +316,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
         if (willMessage) this.publishWill(willMessage)
         this.discardSession(session)
       } else {
-        this.store.putSession(sessionRecord(session))
+        if (this.persistence.durable) this.persistence.putSession(session)
+        else this.persistence.snapshot(session)
         if (willMessage) this.scheduleWill(session, willMessage, will?.properties?.willDelayInterval ?? 0)
         this.scheduleExpiry(session)
       }
@@ -307,7 +325,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       this.publishWill(willMessage)
     }
     this.logger.info({ clientId, address: connection.address, reason }, 'client disconnected')
-    this.emit('clientDisconnect', connection.info, reason)
+    this.notify('clientDisconnect', connection.info, reason)
   }
 
   /**
@@ -331,15 +349,32 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       session.willTimer = undefined
       session.pendingWill = undefined
       session.expiryInterval = expiryInterval
+      this.makePersistent(session)
       return { session, present: true }
     }
-    return { session: this.newSession(clientId, expiryInterval), present: false }
+    session = this.newSession(clientId, expiryInterval)
+    this.makePersistent(session)
+    return { session, present: false }
+  }
+
+  /** A session that outlives its connection is written to the store, and journals its changes. */
+  private makePersistent(session: Session): void {
+    if (session.expiryInterval === 0 || !this.persistence.durable) return
+    session.journal ??= this.persistence.journalFor(session)
+    this.persistence.putSession(session)
   }
 
   /** Adds or replaces a subscription; returns whether the session already had one on this filter. */
   addSubscription(session: Session, filter: string, subscription: Subscription): boolean {
     const existed = session.subscriptions.has(filter)
     session.subscriptions.set(filter, subscription)
+    this.index(session, filter, subscription)
+    if (session.journal) this.persistence.putSession(session)
+    return existed
+  }
+
+  /** Puts a session's subscription into the tree (or its shared group). */
+  private index(session: Session, filter: string, subscription: Subscription): void {
     const shared = parseSharedFilter(filter)
     if (shared === 'invalid') throw new Error(`invalid shared subscription ${filter}`)
     if (shared) {
@@ -354,7 +389,6 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     } else {
       this.tree.add(filter, session, subscription)
     }
-    return existed
   }
 
   /** Returns whether the session had a subscription on this filter. */
@@ -374,6 +408,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     } else {
       this.tree.remove(filter, session)
     }
+    if (session.journal) this.persistence.putSession(session)
     return true
   }
 
@@ -434,9 +469,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.messagesRouted++
     if (message.retain) {
       this.retained.set(message)
-      this.store.putRetained(message)
+      this.persistence.putRetained(message)
     }
-    this.emit('message', message)
+    if (this.listenerCount('message') > 0) this.notify('message', message)
     const epoch = ++this.epoch
     const targets = this.targets
     const publisher = message.clientId
@@ -500,6 +535,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   }
 
   private discardSession(session: Session): void {
+    session.journal = undefined
     clearTimeout(session.expiryTimer)
     clearTimeout(session.willTimer)
     session.expiryTimer = undefined
@@ -510,7 +546,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     if (pending) this.publishWill(pending)
     for (const filter of [...session.subscriptions.keys()]) this.removeSubscription(session, filter)
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
-    this.store.deleteSession(session.clientId)
+    this.persistence.deleteSession(session.clientId)
   }
 
   private readonly onDrop = (session: Session, message: Message, reason: DropReason): void => {

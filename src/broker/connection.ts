@@ -60,6 +60,8 @@ export class Connection implements SessionOutlet {
   /** Topic aliases the client set towards us, and the ones we set towards it. */
   readonly inboundAliases = new Map<number, string>()
   private readonly outboundAliases = new Map<string, number>()
+  /** Acknowledgements waiting for the store to flush (see Persistence.acknowledge). */
+  heldAcks: { packet: Buffer; after: number }[] | undefined
   bytesIn = 0
   bytesOut = 0
   packetsIn = 0

@@ -1,4 +1,4 @@
-import type { SessionRecord } from '../store/store.ts'
+import type { SessionMeta, SessionRecord, StoredMessage } from '../store/store.ts'
 import type { Message, QoS } from './types.ts'
 
 /** What a client asked for on one filter, with the MQTT 5 subscription options. */
@@ -14,22 +14,22 @@ export interface Subscription {
   identifier?: number
 }
 
-/** An outgoing QoS 1/2 message waiting for its acknowledgement. */
-export interface Inflight {
-  readonly message: Message
-  readonly qos: 1 | 2
-  readonly retain: boolean
-  readonly messageId: number
-  readonly subscriptionIds?: number[] | undefined
-  /** `publish`: waiting for PUBACK/PUBREC; `pubrel`: PUBREL sent, waiting for PUBCOMP. */
-  state: 'publish' | 'pubrel'
+/**
+ * An outgoing QoS 1/2 message: queued until there is room in the window, then in flight
+ * with a packet id until acknowledged (`publish`: waiting for PUBACK/PUBREC; `pubrel`:
+ * PUBREL sent, waiting for PUBCOMP). Its stored form is the same object.
+ */
+export interface Outgoing extends StoredMessage {
+  messageId?: number
+  state?: 'publish' | 'pubrel'
 }
 
-interface Queued {
-  readonly message: Message
-  readonly qos: 1 | 2
-  readonly retain: boolean
-  readonly subscriptionIds?: number[] | undefined
+/** Where a persistent session writes its changes when the store is durable. */
+export interface SessionJournal {
+  putMessage(entry: Outgoing): void
+  deleteMessage(seq: number): void
+  putIncomingQos2(messageId: number): void
+  deleteIncomingQos2(messageId: number): void
 }
 
 /** The session's view of its live connection: just enough to put packets on the wire. */
@@ -68,9 +68,11 @@ export const neverExpires = 0xffffffff
 export class Session {
   readonly subscriptions = new Map<string, Subscription>()
   /** Insertion order is send order, which is the order a resumed session re-sends in. */
-  readonly inflight = new Map<number, Inflight>()
+  readonly inflight = new Map<number, Outgoing>()
   /** QoS 2 packet ids received and routed, not yet released by PUBREL [MQTT-4.3.3-2]. */
   readonly incomingQos2 = new Set<number>()
+  /** Set while the session is persistent and the store durable. */
+  journal: SessionJournal | undefined
   outlet: SessionOutlet | undefined
   /** The user name its client last connected with (for access checks while offline). */
   username: string | undefined
@@ -86,9 +88,10 @@ export class Session {
   routeRetain = false
   routeIds: number[] | undefined
 
-  private queue: (Queued | undefined)[] = []
+  private queue: (Outgoing | undefined)[] = []
   private queueHead = 0
   private nextId = 1
+  private nextSeq = 1
   private window: number
 
   constructor(
@@ -121,15 +124,27 @@ export class Session {
       }
       return
     }
+    const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain, subscriptionIds }
     if (outlet && this.queued === 0 && this.inflight.size < this.window) {
-      this.send(outlet, { message, qos, retain, subscriptionIds })
+      this.send(outlet, entry)
       return
     }
     if (this.queued >= this.limits.maxQueuedMessages) {
       this.onDrop(this, message, 'queue full')
       return
     }
-    this.queue.push({ message, qos, retain, subscriptionIds })
+    this.queue.push(entry)
+    this.journal?.putMessage(entry)
+  }
+
+  /** A QoS 2 PUBLISH was received and routed; its id is kept until PUBREL. */
+  addIncomingQos2(messageId: number): void {
+    this.incomingQos2.add(messageId)
+    this.journal?.putIncomingQos2(messageId)
+  }
+
+  releaseIncomingQos2(messageId: number): void {
+    if (this.incomingQos2.delete(messageId)) this.journal?.deleteIncomingQos2(messageId)
   }
 
   /** PUBACK (QoS 1) or PUBCOMP (QoS 2) completed an outgoing message. */
@@ -137,6 +152,7 @@ export class Session {
     const entry = this.inflight.get(messageId)
     if (!entry || entry.state !== expected || (expected === 'publish' && entry.qos !== 1)) return false
     this.inflight.delete(messageId)
+    this.journal?.deleteMessage(entry.seq)
     this.pump()
     return true
   }
@@ -148,10 +164,12 @@ export class Session {
     if (failed) {
       // MQTT 5: a PUBREC with an error reason ends the exchange [MQTT-4.3.3-4].
       this.inflight.delete(messageId)
+      this.journal?.deleteMessage(entry.seq)
       this.pump()
       return true
     }
     entry.state = 'pubrel'
+    this.journal?.putMessage(entry)
     this.outlet?.sendPubrel(messageId)
     return true
   }
@@ -161,7 +179,7 @@ export class Session {
     this.outlet = outlet
     this.window = Math.min(this.limits.maxInflight, outlet.receiveMaximum)
     for (const entry of this.inflight.values()) {
-      if (entry.state === 'pubrel') outlet.sendPubrel(entry.messageId)
+      if (entry.state === 'pubrel') outlet.sendPubrel(entry.messageId!)
       else
         outlet.sendPublish(
           entry.message,
@@ -183,7 +201,10 @@ export class Session {
     while (this.queueHead < this.queue.length && this.inflight.size < this.window) {
       const next = this.queue[this.queueHead]!
       this.queue[this.queueHead++] = undefined
-      if (next.message.expiresAt !== undefined && next.message.expiresAt <= now) continue
+      if (next.message.expiresAt !== undefined && next.message.expiresAt <= now) {
+        this.journal?.deleteMessage(next.seq)
+        continue
+      }
       this.send(outlet, next)
     }
     if (this.queueHead === this.queue.length) {
@@ -197,27 +218,37 @@ export class Session {
 
   /** Puts back what a stored session had in flight and queued (the subscriptions go through the broker). */
   restore(record: SessionRecord): void {
-    for (const e of record.inflight) this.inflight.set(e.messageId, { ...e })
-    for (const q of record.queued) this.queue.push(q)
+    for (const stored of record.messages) {
+      const entry: Outgoing = { ...stored }
+      if (entry.messageId !== undefined) {
+        this.inflight.set(entry.messageId, entry)
+        this.nextId = entry.messageId === 0xffff ? 1 : entry.messageId + 1
+      } else {
+        this.queue.push(entry)
+      }
+      if (entry.seq >= this.nextSeq) this.nextSeq = entry.seq + 1
+    }
     for (const id of record.incomingQos2) this.incomingQos2.add(id)
-    const last = record.inflight.at(-1)
-    if (last) this.nextId = last.messageId === 0xffff ? 1 : last.messageId + 1
   }
 
-  /** Messages waiting behind the window, oldest first (for persistence and inspection). */
-  pending(): Queued[] {
-    return this.queue.slice(this.queueHead) as Queued[]
+  /** Every outgoing message, in flight first, then queued (for persistence and inspection). */
+  outgoing(): Outgoing[] {
+    return [...this.inflight.values(), ...(this.queue.slice(this.queueHead) as Outgoing[])]
   }
 
-  private send(outlet: SessionOutlet, entry: Queued): void {
+  private send(outlet: SessionOutlet, entry: Outgoing): void {
     const messageId = this.allocateId()
     const { message, qos, retain, subscriptionIds } = entry
     // A message too large for the client is discarded as if it had been delivered [MQTT-3.1.2-25].
     if (!outlet.sendPublish(message, qos, retain, false, messageId, subscriptionIds)) {
+      this.journal?.deleteMessage(entry.seq)
       this.onDrop(this, message, 'too large for the client')
       return
     }
-    this.inflight.set(messageId, { message, qos, retain, messageId, subscriptionIds, state: 'publish' })
+    entry.messageId = messageId
+    entry.state = 'publish'
+    this.inflight.set(messageId, entry)
+    this.journal?.putMessage(entry)
   }
 
   private allocateId(): number {
@@ -230,14 +261,11 @@ export class Session {
   }
 }
 
-/** The stored form of a session (see store/store.ts), taken when its client goes. */
-export function sessionRecord(session: Session): SessionRecord {
+/** The stored form of a session without its messages. */
+export function sessionMeta(session: Session): SessionMeta {
   return {
     clientId: session.clientId,
     expiryInterval: session.expiryInterval,
     subscriptions: [...session.subscriptions].map(([filter, sub]) => ({ filter, ...sub })),
-    inflight: [...session.inflight.values()].map((e) => ({ ...e })),
-    queued: session.pending().map((q) => ({ ...q })),
-    incomingQos2: [...session.incomingQos2],
   }
 }

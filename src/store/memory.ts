@@ -1,5 +1,11 @@
 import type { Message } from '../broker/types.ts'
-import type { SessionRecord, Store, StoredState } from './store.ts'
+import type { SessionMeta, SessionRecord, Store, StoredMessage, StoredState } from './store.ts'
+
+interface SessionEntry {
+  meta: SessionMeta
+  messages: Map<number, StoredMessage>
+  incomingQos2: Set<number>
+}
 
 /**
  * Keeps state in this process only. A broker closed and started again on the same
@@ -7,11 +13,17 @@ import type { SessionRecord, Store, StoredState } from './store.ts'
  * persistent sessions again; nothing survives the process.
  */
 export class MemoryStore implements Store {
+  readonly durable = false
   private readonly retained = new Map<string, Message>()
-  private readonly sessions = new Map<string, SessionRecord>()
+  private readonly sessions = new Map<string, SessionEntry>()
 
   async load(): Promise<StoredState> {
-    return { retained: [...this.retained.values()], sessions: [...this.sessions.values()] }
+    const sessions: SessionRecord[] = [...this.sessions.values()].map((s) => ({
+      ...s.meta,
+      messages: [...s.messages.values()].sort((a, b) => a.seq - b.seq),
+      incomingQos2: [...s.incomingQos2],
+    }))
+    return { retained: [...this.retained.values()], sessions }
   }
 
   putRetained(message: Message): void {
@@ -19,12 +31,30 @@ export class MemoryStore implements Store {
     else this.retained.set(message.topic, message)
   }
 
-  putSession(session: SessionRecord): void {
-    this.sessions.set(session.clientId, session)
+  putSession(meta: SessionMeta): void {
+    const entry = this.sessions.get(meta.clientId)
+    if (entry) entry.meta = meta
+    else this.sessions.set(meta.clientId, { meta, messages: new Map(), incomingQos2: new Set() })
   }
 
   deleteSession(clientId: string): void {
     this.sessions.delete(clientId)
+  }
+
+  putMessage(clientId: string, message: StoredMessage): void {
+    this.sessions.get(clientId)?.messages.set(message.seq, message)
+  }
+
+  deleteMessage(clientId: string, seq: number): void {
+    this.sessions.get(clientId)?.messages.delete(seq)
+  }
+
+  putIncomingQos2(clientId: string, messageId: number): void {
+    this.sessions.get(clientId)?.incomingQos2.add(messageId)
+  }
+
+  deleteIncomingQos2(clientId: string, messageId: number): void {
+    this.sessions.get(clientId)?.incomingQos2.delete(messageId)
   }
 
   async flush(): Promise<void> {}

@@ -94,7 +94,9 @@ export class FileAccessControl implements AccessControl {
   }
 
   canSubscribe(client: ClientIdentity, filter: string): boolean {
-    return this.allows(client, 'subscribe', filter)
+    // A shared subscription is judged by the topics it reads: `$share/<group>/<filter>`.
+    const shared = /^\$share\/[^/]+\/(.+)$/.exec(filter)
+    return this.allows(client, 'subscribe', shared ? shared[1]! : filter)
   }
 
   canRead(client: ClientIdentity, topic: string): boolean {
@@ -139,7 +141,8 @@ export async function installFileAccess(
   options: FileAccessOptions & { certificateUsers?: boolean },
 ): Promise<FileAccessControl | undefined> {
   if (!options.passwordFile && !options.aclFile && !options.certificateUsers) return undefined
-  if (broker.access) throw new Error('access control given twice: use either `access` or the password/ACL files')
+  if (broker.access)
+    throw new Error('access control given twice: use either `access` or the password/ACL files')
   const access = await FileAccessControl.create(broker, options)
   broker.setAccessControl(access)
   broker.addCloseHook(() => access.close())

@@ -6,7 +6,10 @@ type Input = Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unkno
  * A password for `tinymqtt passwd`: typed without echo (asked twice, like mosquitto_passwd)
  * when the input is a terminal, otherwise the first line of the piped input.
  */
-export async function readPassword(input: Input = process.stdin, output: Writable = process.stderr): Promise<string> {
+export async function readPassword(
+  input: Input = process.stdin,
+  output: Writable = process.stderr,
+): Promise<string> {
   if (!input.isTTY || !input.setRawMode) return firstLine(input)
   const first = await readHidden(input, output, 'Password: ')
   const second = await readHidden(input, output, 'Reenter password: ')
@@ -39,8 +42,14 @@ function readHidden(input: Input, output: Writable, prompt: string): Promise<str
     }
     const onData = (chunk: Buffer): void => {
       for (const char of chunk.toString('utf8')) {
-        if (char === '\r' || char === '\n') return done()
-        if (char === '\u0003' || char === '\u0004') return done(new Error('cancelled'))
+        if (char === '\r' || char === '\n') {
+          done()
+          return
+        }
+        if (char === '\u0003' || char === '\u0004') {
+          done(new Error('cancelled'))
+          return
+        }
         if (char === '\u007f' || char === '\b') text = text.slice(0, -1)
         else text += char
       }

@@ -21,8 +21,8 @@ export function handleAck(broker: BrokerCore, connection: Connection, packet: Ac
     case 'pubrel':
       // Always answered, even for an unknown id: the client may be retrying after we
       // already released it [MQTT-4.3.3-2].
-      session.incomingQos2.delete(id)
-      connection.write(encodeAck(PacketType.pubcomp, id, connection.version))
+      session.releaseIncomingQos2(id)
+      broker.persistence.acknowledge(connection, encodeAck(PacketType.pubcomp, id, connection.version))
       return
   }
   if (!known)

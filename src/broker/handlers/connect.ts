@@ -100,7 +100,7 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
     },
     'client connected',
   )
-  broker.emit('clientConnect', connection.info)
+  broker.notify('clientConnect', connection.info)
 }
 
 /** What CONNACK tells an MQTT 5 client about the broker; absent Maximum QoS means 2. */

@@ -29,9 +29,15 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
     // 3.1.1 has no way to refuse a PUBLISH: it is acknowledged and dropped. MQTT 5 says why.
     const text = connection.reasonString(refusal.text)
     if (qos === 1)
-      connection.write(encodeAck(PacketType.puback, messageId, connection.version, refusal.code, text))
+      broker.persistence.acknowledge(
+        connection,
+        encodeAck(PacketType.puback, messageId, connection.version, refusal.code, text),
+      )
     if (qos === 2)
-      connection.write(encodeAck(PacketType.pubrec, messageId, connection.version, refusal.code, text))
+      broker.persistence.acknowledge(
+        connection,
+        encodeAck(PacketType.pubrec, messageId, connection.version, refusal.code, text),
+      )
     return
   }
 
@@ -55,7 +61,7 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
   }
   if (qos === 1) {
     broker.route(message)
-    connection.write(encodeAck(PacketType.puback, messageId))
+    broker.persistence.acknowledge(connection, encodeAck(PacketType.puback, messageId))
     return
   }
   // QoS 2, delivered on receipt; the id is remembered until PUBREL so a re-sent PUBLISH
@@ -67,10 +73,10 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
         Reason.receiveMaximumExceeded,
       )
     }
-    session.incomingQos2.add(messageId)
+    session.addIncomingQos2(messageId)
     broker.route(message)
   }
-  connection.write(encodeAck(PacketType.pubrec, messageId))
+  broker.persistence.acknowledge(connection, encodeAck(PacketType.pubrec, messageId))
 }
 
 /** MQTT 5 Topic Alias: an alias with a topic sets it, an alias with an empty topic uses it. */

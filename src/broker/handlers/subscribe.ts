@@ -46,7 +46,7 @@ export function handleSubscribe(broker: BrokerCore, connection: Connection, pack
     const handling = sub.retainHandling ?? 0
     if (!shared && (handling === 0 || (handling === 1 && !existed))) retainedFor.push({ filter, sub })
   }
-  connection.write(encodeSuback(packet.messageId, granted, connection.version))
+  broker.persistence.acknowledge(connection, encodeSuback(packet.messageId, granted, connection.version))
   // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-8].
   const now = Date.now()
   for (const { filter, sub } of retainedFor) {

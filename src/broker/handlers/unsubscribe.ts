@@ -16,5 +16,5 @@ export function handleUnsubscribe(
     broker.removeSubscription(session, filter) ? success : noSubscriptionExisted,
   )
   // Answered even when nothing matched [MQTT-3.10.4-5].
-  connection.write(encodeUnsuback(packet.messageId, connection.version, reasons))
+  broker.persistence.acknowledge(connection, encodeUnsuback(packet.messageId, connection.version, reasons))
 }
