@@ -13,7 +13,7 @@ import { encodeConnack, encodeDisconnect } from './protocol/encode.ts'
 import { ProtocolError, Reason } from './protocol/errors.ts'
 import type { Will } from './protocol/packets.ts'
 import { RetainedTree } from './retained.ts'
-import { type DropReason, neverExpires, Session, type Subscription } from './sessions.ts'
+import { type DropReason, neverExpires, type PendingWill, Session, type Subscription } from './sessions.ts'
 import { parseSharedFilter, SharedGroup } from './shared.ts'
 import { isValidFilter, SubscriptionTree, topicNameError } from './topics.ts'
 import type {
@@ -50,6 +50,7 @@ interface ResolvedOptions {
   topicAliasMaximum: number
   maxKeepalive: number
   connectTimeout: number
+  maxConnections: number
 }
 
 /** How often keepalive and connect timeouts are checked; one timer for all connections. */
@@ -101,6 +102,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       topicAliasMaximum: Math.min(Math.max(options.topicAliasMaximum ?? 10, 0), 65_535),
       maxKeepalive: Math.min(Math.max(options.maxKeepalive ?? 0, 0), 65_535),
       connectTimeout: options.connectTimeout ?? 10,
+      maxConnections: Math.max(options.maxConnections ?? 0, 0),
     }
     this.logger = options.logger ?? createLogger(options.logLevel ?? 'info')
     this.auth = new SingleUserAuth(options.user, options.pass)
@@ -171,14 +173,18 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     if (problem) throw new Error(`invalid topic ${JSON.stringify(input.topic)}: ${problem}`)
     const qos = input.qos ?? 0
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`invalid QoS ${String(qos)}`)
+    const retain = input.retain === true
+    const payload = toBuffer(input.payload)
     this.route({
       topic: input.topic,
-      payload: toBuffer(input.payload),
+      // A message that may be kept gets its own copy: the caller may reuse its buffer.
+      payload: qos > 0 || retain ? Buffer.from(payload) : payload,
       qos,
-      retain: input.retain === true,
+      retain,
       properties: input.properties,
       expiresAt: expiryFrom(input.properties?.messageExpiryInterval),
     })
+    if (this.persistence.durable) await this.persistence.flush()
   }
 
   /**
@@ -189,7 +195,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     if (!isValidFilter(filter)) throw new Error(`invalid topic filter ${JSON.stringify(filter)}`)
     const subscriber = new HandlerSubscriber(handler)
     this.tree.add(filter, subscriber, { qos: options.qos ?? 2 })
-    for (const message of this.retained.match(filter)) this.callHandler(subscriber, message)
+    const now = Date.now()
+    for (const message of this.retained.match(filter)) {
+      if (message.expiresAt === undefined || message.expiresAt > now) this.callHandler(subscriber, message)
+    }
     let active = true
     return () => {
       if (!active) return
@@ -293,7 +302,11 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   dropConnection(connection: Connection, reason: string, reasonCode?: number): void {
     const wasConnected = connection.state === 'connected'
     if (wasConnected && connection.version === 5 && reasonCode !== undefined && !connection.disconnected) {
-      connection.write(encodeDisconnect(reasonCode, reasonCode >= 0x80 ? reason : undefined))
+      const packet =
+        reasonCode >= 0x80
+          ? connection.withReason((text) => encodeDisconnect(reasonCode, text), reason, true)
+          : encodeDisconnect(reasonCode)
+      connection.write(packet)
     }
     connection.close(reason)
     if (!wasConnected) return
@@ -301,14 +314,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     if (this.clients.get(clientId) === connection) this.clients.delete(clientId)
     const will = connection.will
     connection.will = undefined
-    const willMessage: Message | undefined = will && {
-      topic: will.topic,
-      payload: will.payload,
-      qos: will.qos,
-      retain: will.retain,
-      clientId,
-      properties: willProperties(will.properties),
-      expiresAt: expiryFrom(will.properties?.messageExpiryInterval),
+    const willMessage: PendingWill | undefined = will && {
+      message: {
+        topic: will.topic,
+        payload: will.payload,
+        qos: will.qos,
+        retain: will.retain,
+        clientId,
+        properties: willProperties(will.properties),
+      },
+      expiryInterval: will.properties?.messageExpiryInterval,
     }
     if (session && session.outlet === connection) {
       session.outlet = undefined
@@ -412,14 +427,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     return true
   }
 
-  private publishWill(will: Message): void {
+  private publishWill(will: PendingWill): void {
     if (this.state !== 'running') return
-    this.logger.debug({ clientId: will.clientId, topic: will.topic }, 'publishing will')
-    this.route(will)
+    const { message } = will
+    this.logger.debug({ clientId: message.clientId, topic: message.topic }, 'publishing will')
+    this.route({ ...message, expiresAt: expiryFrom(will.expiryInterval) })
   }
 
   /** MQTT 5 Will Delay: the will goes out at the earlier of the delay and the session's end. */
-  private scheduleWill(session: Session, will: Message, delaySeconds: number): void {
+  private scheduleWill(session: Session, will: PendingWill, delaySeconds: number): void {
     if (delaySeconds <= 0) {
       this.publishWill(will)
       return
@@ -554,11 +570,23 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       { clientId: session.clientId, topic: message.topic, qos: message.qos, reason },
       `message dropped for ${session.clientId}: ${reason}`,
     )
+    // An MQTT 5 client that is connected but lets its queue overflow is told so and
+    // disconnected (Quota exceeded); its session, with what was queued, stays for it.
+    const connection = this.clients.get(session.clientId)
+    if (reason === 'queue full' && connection?.version === 5 && connection.session === session) {
+      this.dropConnection(connection, 'message queue full', Reason.quotaExceeded)
+    }
   }
 
   private bind(port: number): Promise<Server> {
     return new Promise((resolve, reject) => {
       const server = createServer((socket) => this.accept(socket))
+      if (this.options.maxConnections > 0) {
+        server.maxConnections = this.options.maxConnections
+        server.on('drop', (info) =>
+          this.logger.warn({ address: info?.remoteAddress }, 'connection limit reached, connection refused'),
+        )
+      }
       server.once('error', reject)
       server.listen(port, this.options.host, () => {
         server.off('error', reject)

@@ -207,9 +207,17 @@ export class Connection implements SessionOutlet {
     this.write(encodeAck(PacketType.pubrel, messageId, this.version))
   }
 
-  /** A reason string for an MQTT 5 acknowledgement, unless the client asked for none. */
-  reasonString(text: string): string | undefined {
-    return this.problemInformation ? text : undefined
+  /**
+   * Encodes an MQTT 5 packet with a reason string when the client wants one (Request Problem
+   * Information; `always` for CONNACK/DISCONNECT, which ignore it) and it still fits the
+   * client's Maximum Packet Size [MQTT-3.4.2-2, 3.14.2-3]; without it otherwise.
+   */
+  withReason(encode: (reasonString?: string) => Buffer, text: string, always = false): Buffer {
+    if (always || this.problemInformation) {
+      const full = encode(text)
+      if (full.length <= this.maxPacketSize) return full
+    }
+    return encode(undefined)
   }
 
   /** Stops reading; flushes what was written (a CONNACK, say), then closes the socket. */

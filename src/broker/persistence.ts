@@ -95,8 +95,9 @@ export class Persistence {
 
   /** Resolves once everything written so far is durable. */
   async flush(): Promise<void> {
+    const target = this.writes
     await this.store.flush()
-    this.durableWrites = this.writes
+    if (target > this.durableWrites) this.durableWrites = target
   }
 
   private touch(): void {
@@ -123,7 +124,7 @@ export class Persistence {
       }, retryMs).unref()
       return
     }
-    this.durableWrites = target
+    if (target > this.durableWrites) this.durableWrites = target
     this.flushing = false
     this.release()
     if (this.writes !== this.durableWrites) this.schedule()

@@ -24,6 +24,12 @@ export interface Outgoing extends StoredMessage {
   state?: 'publish' | 'pubrel'
 }
 
+/** A will waiting to be published; its expiry counts from publication, not from the disconnect. */
+export interface PendingWill {
+  message: Message
+  expiryInterval: number | undefined
+}
+
 /** Where a persistent session writes its changes when the store is durable. */
 export interface SessionJournal {
   putMessage(entry: Outgoing): void
@@ -81,7 +87,7 @@ export class Session {
   /** Pending timers while offline: session expiry and a delayed will. */
   expiryTimer: NodeJS.Timeout | undefined
   willTimer: NodeJS.Timeout | undefined
-  pendingWill: Message | undefined
+  pendingWill: PendingWill | undefined
   /** Routing scratch space: which routing pass last saw this session, and what it gathered. */
   routeEpoch = 0
   routeQos: QoS = 0
@@ -92,6 +98,8 @@ export class Session {
   private queueHead = 0
   private nextId = 1
   private nextSeq = 1
+  /** In-flight messages still to be re-sent after a reconnect, held back by the window. */
+  private resend: Outgoing[] = []
   private window: number
 
   constructor(
@@ -125,7 +133,7 @@ export class Session {
       return
     }
     const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain, subscriptionIds }
-    if (outlet && this.queued === 0 && this.inflight.size < this.window) {
+    if (outlet && this.queued === 0 && this.resend.length === 0 && this.inflight.size < this.window) {
       this.send(outlet, entry)
       return
     }
@@ -178,18 +186,8 @@ export class Session {
   resume(outlet: SessionOutlet): void {
     this.outlet = outlet
     this.window = Math.min(this.limits.maxInflight, outlet.receiveMaximum)
-    for (const entry of this.inflight.values()) {
-      if (entry.state === 'pubrel') outlet.sendPubrel(entry.messageId!)
-      else
-        outlet.sendPublish(
-          entry.message,
-          entry.qos,
-          entry.retain,
-          true,
-          entry.messageId,
-          entry.subscriptionIds,
-        )
-    }
+    // Re-sent in order, but never more at once than the client's (new) Receive Maximum.
+    this.resend = [...this.inflight.values()]
     this.pump()
   }
 
@@ -197,6 +195,28 @@ export class Session {
   pump(): void {
     const outlet = this.outlet
     if (!outlet) return
+    while (this.resend.length > 0 && this.inflight.size - this.resend.length < this.window) {
+      const entry = this.resend.shift()!
+      if (!this.inflight.has(entry.messageId!)) continue
+      if (entry.state === 'pubrel') {
+        outlet.sendPubrel(entry.messageId!)
+      } else if (
+        !outlet.sendPublish(
+          entry.message,
+          entry.qos,
+          entry.retain,
+          true,
+          entry.messageId,
+          entry.subscriptionIds,
+        )
+      ) {
+        // Too large for the client's new Maximum Packet Size: discarded as if delivered [MQTT-3.1.2-25].
+        this.inflight.delete(entry.messageId!)
+        this.journal?.deleteMessage(entry.seq)
+        this.onDrop(this, entry.message, 'too large for the client')
+      }
+    }
+    if (this.resend.length > 0) return
     const now = Date.now()
     while (this.queueHead < this.queue.length && this.inflight.size < this.window) {
       const next = this.queue[this.queueHead]!

@@ -120,6 +120,8 @@ export interface BrokerOptions {
   topicAliasMaximum?: number
   /** MQTT 5: longest keepalive granted (seconds); larger or zero requests get Server Keep Alive. 0 = no cap (default). */
   maxKeepalive?: number
+  /** Connections the MQTT TCP listener accepts at once; more are refused and logged (default 0: no limit). */
+  maxConnections?: number
   /** Seconds a new connection may take to send CONNECT (default 10). */
   connectTimeout?: number
   /** Access control hooks (password file, ACL …); default: the single user, everything allowed. */

@@ -3,8 +3,8 @@ import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 
-/** MQTT 5 reason 0x04: disconnect, but publish the will anyway. */
-const withWill = 0x04
+/** Only a normal disconnection (0x00) discards the will; 0x04 and error reasons keep it [MQTT-3.1.2-8]. */
+const normal = 0x00
 
 export function handleDisconnect(
   broker: BrokerCore,
@@ -24,7 +24,7 @@ export function handleDisconnect(
     session.expiryInterval = expiry
   }
   // A normal DISCONNECT discards the will [MQTT-3.14.4-3].
-  if (packet.reasonCode !== withWill) connection.will = undefined
+  if ((packet.reasonCode ?? normal) === normal) connection.will = undefined
   connection.disconnected = true
   broker.dropConnection(connection, 'client disconnected')
 }

@@ -27,17 +27,15 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
   }
   if (refusal) {
     // 3.1.1 has no way to refuse a PUBLISH: it is acknowledged and dropped. MQTT 5 says why.
-    const text = connection.reasonString(refusal.text)
-    if (qos === 1)
-      broker.persistence.acknowledge(
-        connection,
-        encodeAck(PacketType.puback, messageId, connection.version, refusal.code, text),
+    if (qos > 0) {
+      const type = qos === 1 ? PacketType.puback : PacketType.pubrec
+      const { code, text } = refusal
+      const ack = connection.withReason(
+        (reason) => encodeAck(type, messageId, connection.version, code, reason),
+        text,
       )
-    if (qos === 2)
-      broker.persistence.acknowledge(
-        connection,
-        encodeAck(PacketType.pubrec, messageId, connection.version, refusal.code, text),
-      )
+      broker.persistence.acknowledge(connection, ack)
+    }
     return
   }
 

@@ -45,6 +45,11 @@ export function decodeConnect(header: number, body: Buffer): ConnectPacket {
     connect.will.qos = (connect.will.qos ?? 0) as QoS
     connect.will.retain = connect.will.retain === true
   }
+  if (connect.username !== undefined && hasReplacementChar(connect.username)) {
+    throw new ProtocolError('user name is not valid UTF-8')
+  }
+  checkStrings(connect.properties, 'CONNECT properties')
+  checkStrings(connect.will?.properties, 'will properties')
   if (connect.password !== undefined && connect.username === undefined && level !== 5) {
     throw new ProtocolError('password without user name [MQTT-3.1.2-22]')
   }
@@ -81,6 +86,7 @@ export function decodePacket(header: number, body: Buffer, version: ProtocolVers
     throw new ProtocolError('second CONNECT on one connection [MQTT-3.1.0-2]', Reason.protocolError)
   }
   const packet = parseWithLibrary(header, body, version)
+  if ('properties' in packet) checkStrings(packet.properties, `${packet.cmd.toUpperCase()} properties`)
   if (packet.cmd === 'publish') {
     const publish = packet as unknown as PublishPacket
     if (hasReplacementChar(publish.topic))
@@ -169,6 +175,24 @@ function frameHeader(header: number, length: number): Buffer {
 function toBuffer(value: string | Buffer | undefined): Buffer {
   if (value === undefined) return Buffer.alloc(0)
   return typeof value === 'string' ? Buffer.from(value) : value
+}
+
+/**
+ * Every UTF-8 string in MQTT 5 properties (content type, response topic, reason string,
+ * user property names and values …) must be well-formed [MQTT-1.5.4-1]; binary data
+ * (correlation data, authentication data) is Buffers and is left alone.
+ */
+function checkStrings(value: unknown, where: string): void {
+  if (typeof value === 'string') {
+    if (hasReplacementChar(value)) throw new ProtocolError(`ill-formed UTF-8 in ${where}`)
+  } else if (Array.isArray(value)) {
+    for (const item of value) checkStrings(item, where)
+  } else if (typeof value === 'object' && value !== null && !Buffer.isBuffer(value)) {
+    for (const [key, item] of Object.entries(value)) {
+      checkStrings(key, where)
+      checkStrings(item, where)
+    }
+  }
 }
 
 /** mqtt-packet decodes strings leniently; invalid UTF-8 shows up as U+FFFD. */

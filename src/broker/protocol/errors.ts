@@ -15,6 +15,7 @@ export const Reason = {
   receiveMaximumExceeded: 0x93,
   topicAliasInvalid: 0x94,
   packetTooLarge: 0x95,
+  quotaExceeded: 0x97,
   payloadFormatInvalid: 0x99,
 } as const
 
