@@ -20,6 +20,8 @@ import type {
   AccessControl,
   BrokerEvents,
   BrokerOptions,
+  BrokerStats,
+  ClientDetails,
   ClientInfo,
   Message,
   MessageHandler,
@@ -27,6 +29,7 @@ import type {
   PublishInput,
   QoS,
   SubscribeOptions,
+  TrafficCounters,
 } from './types.ts'
 
 /** An in-process subscriber (embedder, scripting host, dashboard): just a function. */
@@ -71,7 +74,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   readonly sessions = new Map<string, Session>()
   readonly options: ResolvedOptions
   readonly startedAt = new Date()
-  messagesRouted = 0
+  /** Traffic totals since start; read through stats(). */
+  private readonly totals: TrafficCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 }
 
   private server: Server | undefined
   private readonly connections = new Set<Connection>()
@@ -90,7 +94,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new'
   private closing: Promise<void> | undefined
 
-  constructor(options: BrokerOptions & { store?: Store } = {}) {
+  /** `ownsStore`: close the given store when the broker closes, after its last writes. */
+  constructor(options: BrokerOptions & { store?: Store | undefined; ownsStore?: boolean } = {}) {
     super()
     this.options = {
       port: options.port ?? 1883,
@@ -108,7 +113,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     this.auth = new SingleUserAuth(options.user, options.pass)
     this.access = options.access
     this.store = options.store ?? new MemoryStore()
-    this.ownsStore = options.store === undefined
+    this.ownsStore = options.ownsStore ?? options.store === undefined
     this.persistence = new Persistence(this.store, this.logger)
   }
 
@@ -131,6 +136,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       }
       session.restore(record)
       session.journal = this.persistence.journalFor(session)
+      // Expiry counts from when the client went, not from this start [MQTT-3.1.2-23].
+      session.disconnectedAt = record.disconnectedAt ?? Date.now()
       this.scheduleExpiry(session)
     }
     this.server = await this.bind(this.options.port)
@@ -219,6 +226,54 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   /** The connected clients. */
   clientList(): ClientInfo[] {
     return [...this.clients.values()].map((c) => c.info)
+  }
+
+  /** The connected clients with traffic counters and subscriptions. */
+  clientDetails(): ClientDetails[] {
+    return [...this.clients.values()].map((c) => {
+      const session = c.session
+      return {
+        ...c.info,
+        listener: c.listener,
+        bytesIn: c.bytesIn,
+        bytesOut: c.bytesOut,
+        packetsIn: c.packetsIn,
+        packetsOut: c.packetsOut,
+        subscriptions: session
+          ? [...session.subscriptions].map(([filter, sub]) => ({ filter, qos: sub.qos }))
+          : [],
+        inflight: session?.inflight.size ?? 0,
+        queued: session?.queued ?? 0,
+      }
+    })
+  }
+
+  /** Closes a client's connection as if it had gone away (its will is published). Returns false when not connected. */
+  disconnectClient(clientId: string, reason = 'disconnected by the broker'): boolean {
+    const connection = this.clients.get(clientId)
+    if (!connection) return false
+    this.dropConnection(connection, reason, Reason.administrativeAction)
+    return true
+  }
+
+  /** Retained messages matching a filter (default: all but `$` topics). */
+  retainedMessages(filter = '#'): Message[] {
+    return this.retained.match(filter)
+  }
+
+  stats(): BrokerStats {
+    const memory = process.memoryUsage()
+    return {
+      ...this.totals,
+      startedAt: this.startedAt,
+      uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
+      connections: this.connections.size,
+      clients: this.clients.size,
+      sessions: this.sessions.size,
+      subscriptions: this.tree.size,
+      retained: this.retained.size,
+      memory: { rss: memory.rss, heapUsed: memory.heapUsed },
+    }
   }
 
   async close(): Promise<void> {
@@ -327,6 +382,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     }
     if (session && session.outlet === connection) {
       session.outlet = undefined
+      session.disconnectedAt = Date.now()
       if (session.expiryInterval === 0) {
         if (willMessage) this.publishWill(willMessage)
         this.discardSession(session)
@@ -363,6 +419,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       session.expiryTimer = undefined
       session.willTimer = undefined
       session.pendingWill = undefined
+      session.disconnectedAt = undefined
       session.expiryInterval = expiryInterval
       this.makePersistent(session)
       return { session, present: true }
@@ -374,7 +431,13 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 
   /** A session that outlives its connection is written to the store, and journals its changes. */
   private makePersistent(session: Session): void {
-    if (session.expiryInterval === 0 || !this.persistence.durable) return
+    if (!this.persistence.durable) return
+    if (session.expiryInterval === 0) {
+      // Resumed as a session that ends with its connection: a crash must not bring it back.
+      if (session.journal) this.persistence.deleteSession(session.clientId)
+      session.journal = undefined
+      return
+    }
     session.journal ??= this.persistence.journalFor(session)
     this.persistence.putSession(session)
   }
@@ -452,12 +515,16 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 
   private scheduleExpiry(session: Session): void {
     if (session.expiryInterval >= neverExpires) return
-    session.expiryTimer = setTimeout(() => {
-      session.expiryTimer = undefined
-      if (session.outlet) return
-      this.logger.info({ clientId: session.clientId }, 'session expired')
-      this.discardSession(session)
-    }, session.expiryInterval * 1000)
+    const elapsed = Date.now() - (session.disconnectedAt ?? Date.now())
+    session.expiryTimer = setTimeout(
+      () => {
+        session.expiryTimer = undefined
+        if (session.outlet) return
+        this.logger.info({ clientId: session.clientId }, 'session expired')
+        this.discardSession(session)
+      },
+      Math.max(0, session.expiryInterval * 1000 - elapsed),
+    )
     session.expiryTimer.unref()
   }
 
@@ -482,7 +549,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   }
 
   private deliver(message: Message): void {
-    this.messagesRouted++
+    this.totals.messagesIn++
     if (message.retain) {
       this.retained.set(message)
       this.persistence.putRetained(message)
@@ -605,7 +672,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       socket.destroy()
       return
     }
-    this.connections.add(new Connection(socket, this, this.options.maxPacketSize, listener))
+    this.connections.add(new Connection(socket, this, this.options.maxPacketSize, listener, this.totals))
   }
 
   /** Closes connections that never sent CONNECT, or went silent past 1.5 × keepalive [MQTT-3.1.2-24]. */

@@ -3,7 +3,7 @@ import { encodeAck, encodePublish, encodePublish5, type OutgoingProperties } fro
 import { Framer } from './protocol/framer.ts'
 import { PacketType, type Will } from './protocol/packets.ts'
 import type { Session, SessionOutlet } from './sessions.ts'
-import type { ClientInfo, Message, ProtocolVersion, QoS } from './types.ts'
+import type { ClientInfo, Message, ProtocolVersion, QoS, TrafficCounters } from './types.ts'
 
 /**
  * A client's byte stream: a TCP socket, a TLS socket, or a WebSocket wrapped as a Duplex
@@ -79,6 +79,7 @@ export class Connection implements SessionOutlet {
     private readonly owner: ConnectionOwner,
     maxPacketSize: number,
     readonly listener = 'mqtt',
+    private readonly totals: TrafficCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
   ) {
     this.address = socket.remoteAddress ?? ''
     this.remotePort = socket.remotePort ?? 0
@@ -119,6 +120,7 @@ export class Connection implements SessionOutlet {
   /** The one place where framing and handler errors are caught, so none leaves the event loop. */
   private onData(chunk: Buffer): void {
     this.bytesIn += chunk.length
+    this.totals.bytesIn += chunk.length
     this.lastActivity = Date.now()
     try {
       this.framer.push(chunk)
@@ -136,6 +138,7 @@ export class Connection implements SessionOutlet {
       process.nextTick(this.uncork)
     }
     this.bytesOut += data.length
+    this.totals.bytesOut += data.length
     this.packetsOut++
     this.socket.write(data)
   }
@@ -148,6 +151,7 @@ export class Connection implements SessionOutlet {
     messageId?: number,
     subscriptionIds?: number[],
   ): boolean {
+    this.totals.messagesOut++
     if (this.version === 5) return this.sendPublish5(message, qos, retain, dup, messageId, subscriptionIds)
     if (qos === 0 && !retain) {
       const cached = message as CachedMessage
@@ -197,7 +201,10 @@ export class Connection implements SessionOutlet {
       }
     }
     const wire = encodePublish5({ topic, payload: message.payload, qos, retain, dup, messageId }, properties)
-    if (wire.length > this.maxPacketSize) return false
+    if (wire.length > this.maxPacketSize) {
+      this.totals.messagesOut--
+      return false
+    }
     if (newAlias !== undefined) this.outboundAliases.set(message.topic, newAlias)
     this.write(wire)
     return true

@@ -84,6 +84,8 @@ export class Session {
   username: string | undefined
   /** Seconds the session outlives its connection; 0 = ends with it, neverExpires = kept. */
   expiryInterval: number
+  /** When its client went (ms since the epoch), undefined while connected. */
+  disconnectedAt: number | undefined
   /** Pending timers while offline: session expiry and a delayed will. */
   expiryTimer: NodeJS.Timeout | undefined
   willTimer: NodeJS.Timeout | undefined
@@ -287,5 +289,6 @@ export function sessionMeta(session: Session): SessionMeta {
     clientId: session.clientId,
     expiryInterval: session.expiryInterval,
     subscriptions: [...session.subscriptions].map(([filter, sub]) => ({ filter, ...sub })),
+    disconnectedAt: session.disconnectedAt,
   }
 }

@@ -89,6 +89,43 @@ export interface AccessControl {
   canRead?(client: ClientIdentity, topic: string): boolean
 }
 
+/** Traffic totals since the broker started (all connections, including closed ones). */
+export interface TrafficCounters {
+  /** PUBLISH packets received from clients, plus broker.publish calls and wills. */
+  messagesIn: number
+  /** PUBLISH packets sent to clients. */
+  messagesOut: number
+  bytesIn: number
+  bytesOut: number
+}
+
+export interface BrokerStats extends TrafficCounters {
+  startedAt: Date
+  uptimeSeconds: number
+  /** Open network connections, including ones that have not sent CONNECT yet. */
+  connections: number
+  /** Clients that completed CONNECT. */
+  clients: number
+  /** Sessions held, connected or not. */
+  sessions: number
+  subscriptions: number
+  retained: number
+  memory: { rss: number; heapUsed: number }
+}
+
+/** A connected client with its traffic and subscriptions (for dashboards). */
+export interface ClientDetails extends ClientInfo {
+  listener: string
+  bytesIn: number
+  bytesOut: number
+  packetsIn: number
+  packetsOut: number
+  subscriptions: { filter: string; qos: QoS }[]
+  /** Outgoing QoS 1/2 messages awaiting acknowledgement, and queued behind them. */
+  inflight: number
+  queued: number
+}
+
 export interface BrokerEvents {
   /** A client finished CONNECT and got CONNACK 0. */
   clientConnect: [client: ClientInfo]

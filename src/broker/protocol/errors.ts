@@ -8,6 +8,7 @@ export const Reason = {
   protocolError: 0x82,
   notAuthorized: 0x87,
   serverShuttingDown: 0x8b,
+  administrativeAction: 0x98,
   keepAliveTimeout: 0x8d,
   sessionTakenOver: 0x8e,
   topicFilterInvalid: 0x8f,
