@@ -20,6 +20,8 @@ export interface SessionMeta {
   /** Seconds the session outlives its connection (0xffffffff: never expires). */
   expiryInterval: number
   subscriptions: ({ filter: string } & Subscription)[]
+  /** When its client went (ms since the epoch); absent while connected. Expiry counts from here. */
+  disconnectedAt?: number | undefined
 }
 
 /** A persistent session as it is loaded: enough to resume it after a restart. */
