@@ -36,6 +36,7 @@ measure('mqtt-packet parser', () => {
 
 measure('tinymqtt decoder', () => {
   let bytes = 0
-  for (let i = 0; i < count; i++) bytes += (decodePacket(header, body, 4) as { payload: Buffer }).payload.length
+  for (let i = 0; i < count; i++)
+    bytes += (decodePacket(header, body, 4) as { payload: Buffer }).payload.length
   if (bytes !== count * 64) throw new Error('wrong payload size')
 })

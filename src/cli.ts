@@ -1,9 +1,13 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs'
 import { Command, InvalidArgumentError } from 'commander'
+import { updatePasswordFile } from './broker/access/password-file.ts'
+import { readPassword } from './broker/access/password-prompt.ts'
 import { type FileConfig, readConfigFile } from './config.ts'
 import { startBroker } from './index.ts'
+import { listenersFromShorthands } from './listeners/config.ts'
 import { createLogger } from './log.ts'
+import { resetDataDir } from './store/reset.ts'
 
 function integer(value: string): number {
   const n = Number(value)
@@ -22,40 +26,89 @@ const program = new Command()
     '-s, --scripts <path>',
     'script file or folder to load and watch (default ./autoexec.js if it exists)',
   )
+  .option('-d, --data <dir>', 'where persistent state lives (default ./tinymqtt-data)')
+  .option('--memory', 'keep everything in memory (no data directory)')
   .option('--config <file>', 'read settings from a JSON file (command-line options win)')
   .option('--max-packet-size <bytes>', 'largest accepted packet (default 2000000)', integer)
   .option('--max-inflight <n>', 'outgoing QoS 1/2 messages in flight per client (default 20)', integer)
   .option('--max-queued-messages <n>', 'queued messages per client (default 1000)', integer)
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+  .option('--tls-port <n>', 'MQTT over TLS listener (needs --cert and --key)', integer)
+  .option('--ws-port <n>', 'MQTT over WebSocket listener (path /mqtt)', integer)
+  .option('--wss-port <n>', 'MQTT over WebSocket with TLS listener (needs --cert and --key)', integer)
+  .option('--cert <file>', 'PEM certificate (chain) for the TLS listeners')
+  .option('--key <file>', 'PEM private key for the TLS listeners')
+  .option('--ca <file>', 'PEM CA bundle: TLS clients must present a certificate it signed')
+  .option('--use-identity-as-username', "with --ca: the client certificate's CN is the user name")
+  .option('--password-file <file>', 'Mosquitto password file (re-read when it changes)')
+  .option('--acl-file <file>', 'Mosquitto ACL file (re-read when it changes)')
+  .option('--http <port>', 'serve the web dashboard on this port (same bind address as MQTT)', integer)
+
+program
+  .command('passwd')
+  .description('add or change a user in a Mosquitto-format password file (created if missing)')
+  .argument('<file>', 'password file')
+  .argument('<user>', 'user name')
+  .option('--password <password>', 'the password (default: prompted, or read from standard input)')
+  .option('-D, --delete', 'remove the user instead')
+  .action(async (file: string, user: string, options: { password?: string; delete?: boolean }) => {
+    const password = options.delete ? undefined : (options.password ?? (await readPassword()))
+    const existed = await updatePasswordFile(file, user, password)
+    if (options.delete && !existed) throw new Error(`user "${user}" is not in ${file}`)
+  })
+
+program
+  .command('reset-data')
+  .description("delete the stored state (retained messages, sessions) in a broker's data directory")
+  .argument('<dir>', 'data directory')
+  .action((dir: string) => {
+    for (const file of resetDataDir(dir)) process.stdout.write(`removed ${file}\n`)
+  })
 
 interface CliOptions extends FileConfig {
   config?: string
 }
 
 async function main(): Promise<void> {
-  program.parse()
+  // The broker is the default command; `passwd` and `reset-data` are subcommands.
+  program.action(runBroker)
+  await program.parseAsync()
+}
+
+async function runBroker(): Promise<void> {
   const cli = program.opts<CliOptions>()
   const { config: configPath, ...flags } = cli
   const fromFile = configPath ? await readConfigFile(configPath) : {}
   const settings: FileConfig = { ...fromFile, ...stripUndefined(flags) }
   if (settings.scripts === undefined && existsSync('autoexec.js')) settings.scripts = 'autoexec.js'
+  // The default data directory is the CLI's: embedders (and tests) stay in memory unless they say.
+  if (!settings.memory) settings.data ??= './tinymqtt-data'
+  const { tlsPort, wsPort, wssPort, cert, key, ca, useIdentityAsUsername, listeners, ...brokerSettings } =
+    settings
+  const shorthands = { tlsPort, wsPort, wssPort, cert, key, ca, useIdentityAsUsername }
+  const allListeners = [...(listeners ?? []), ...listenersFromShorthands(shorthands)]
   const logger = createLogger(settings.logLevel ?? 'info')
-  const broker = await startBroker({ ...settings, logger })
+  // Signals are handled from the start: one that arrives while the broker is still starting
+  // (scripts loading, say) shuts it down cleanly once it is up.
+  const starting = startBroker({ ...brokerSettings, listeners: allListeners, logger })
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return
     stopping = true
     logger.info({ signal }, 'shutting down')
-    broker.close().then(
-      () => process.exit(0),
-      (error: unknown) => {
-        logger.error({ err: error }, 'error during shutdown')
-        process.exit(1)
-      },
-    )
+    starting
+      .then((broker) => broker.close())
+      .then(
+        () => process.exit(0),
+        (error: unknown) => {
+          logger.error({ err: error }, 'error during shutdown')
+          process.exit(1)
+        },
+      )
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+  await starting
 }
 
 function stripUndefined<T extends object>(value: T): Partial<T> {

@@ -1,8 +1,10 @@
 import { readFile } from 'node:fs/promises'
 import type { StartOptions } from './index.ts'
+import { type ListenerShorthands, parseListenerSpecs } from './listeners/config.ts'
+import type { ListenerSpec } from './listeners/types.ts'
 
 /** The settings a config file may hold: the CLI's, in JSON, with the same names. */
-export interface FileConfig {
+export interface FileConfig extends ListenerShorthands {
   port?: number
   host?: string
   user?: string
@@ -13,10 +15,42 @@ export interface FileConfig {
   maxInflight?: number
   maxQueuedMessages?: number
   connectTimeout?: number
+  passwordFile?: string
+  aclFile?: string
+  /** Data directory of the durable store (the CLI defaults it to ./tinymqtt-data). */
+  data?: string
+  /** Keep everything in memory: no data directory. */
+  memory?: boolean
+  /** Any number of extra listeners (tcp, tls, ws, wss); see src/listeners/types.ts. */
+  listeners?: ListenerSpec[]
+  /** HTTP port of the web dashboard (off when unset). */
+  http?: number
 }
 
-const numberKeys = ['port', 'maxPacketSize', 'maxInflight', 'maxQueuedMessages', 'connectTimeout'] as const
-const stringKeys = ['host', 'user', 'pass', 'scripts', 'logLevel'] as const
+const numberKeys = [
+  'port',
+  'maxPacketSize',
+  'maxInflight',
+  'maxQueuedMessages',
+  'connectTimeout',
+  'tlsPort',
+  'wsPort',
+  'wssPort',
+  'http',
+] as const
+const stringKeys = [
+  'host',
+  'user',
+  'pass',
+  'scripts',
+  'logLevel',
+  'passwordFile',
+  'aclFile',
+  'data',
+  'cert',
+  'key',
+  'ca',
+] as const
 
 /** Reads a JSON config file; unknown keys and wrong types are errors that name the key. */
 export async function readConfigFile(path: string): Promise<FileConfig> {
@@ -33,7 +67,12 @@ export async function readConfigFile(path: string): Promise<FileConfig> {
   }
   const config: FileConfig = {}
   for (const [key, value] of Object.entries(parsed)) {
-    if ((numberKeys as readonly string[]).includes(key)) {
+    if (key === 'listeners') {
+      config.listeners = parseListenerSpecs(value, `config file ${path}`)
+    } else if (key === 'useIdentityAsUsername' || key === 'memory') {
+      if (typeof value !== 'boolean') throw new Error(`config file ${path}: "${key}" must be true or false`)
+      config[key] = value
+    } else if ((numberKeys as readonly string[]).includes(key)) {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {
         throw new Error(`config file ${path}: "${key}" must be a non-negative integer`)
       }

@@ -43,6 +43,11 @@ export class SingleUserAuth {
     return this.user
   }
 
+  /** The single user's password, so a script's ms_user can change the user and keep it. */
+  get password(): string | undefined {
+    return this.pass?.toString()
+  }
+
   check(credentials: Credentials): AuthResult {
     if (this.user === undefined) return ConnackCode.accepted
     if (credentials.username === undefined) return ConnackCode.notAuthorized

@@ -88,7 +88,9 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
     if (capKeepalive) properties.serverKeepAlive = keepalive
     if (props.requestResponseInformation) properties.responseInformation = `tinymqtt/response/${clientId}`
   }
-  connection.write(encodeConnack(connection.version, present, ConnackCode.accepted, properties))
+  // MQTT 3.1 has no session-present flag: that CONNACK byte is reserved (0).
+  const sessionPresent = present && connection.version !== 3
+  connection.write(encodeConnack(connection.version, sessionPresent, ConnackCode.accepted, properties))
   session.resume(connection)
   broker.logger.info(
     {

@@ -1,0 +1,16 @@
+// Wildcard subscription: keeps track of every device that reports stat/<device>/POWER
+// and publishes, retained, the sorted list of devices that are switched on.
+// A dashboard (or another script) subscribed to tinymqtt/power/on always sees the
+// current list, even when it connects later.
+
+const on = new Set()
+
+ms_subscribe('stat/+/POWER', (topic, payload) => {
+  const device = topic.split('/')[1]
+  const wasOn = on.has(device)
+  if (payload.toUpperCase() === 'ON') on.add(device)
+  else on.delete(device)
+  if (wasOn !== on.has(device)) {
+    ms_publish('tinymqtt/power/on', [...on].sort(), { retain: true })
+  }
+})

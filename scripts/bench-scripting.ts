@@ -1,0 +1,204 @@
+/**
+ * Scripting host benchmark (not a test): MQTT-to-script callbacks per second, script-to-MQTT
+ * publishes per second, and save-to-live latency of a script reload.
+ *
+ *   node --import tsx scripts/bench-scripting.ts [--messages 200000] [--reloads 15]
+ *
+ * SKIP=1a,1b,2 skips sections (1a in-process, 1b over MQTT, 2 script publishes);
+ * BENCH_LOG=info shows the broker log.
+ */
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pathToFileURL } from 'node:url'
+import { parseArgs } from 'node:util'
+import { Worker } from 'node:worker_threads'
+import { connectAsync, type MqttClient } from 'mqtt'
+import { pino } from 'pino'
+import { Broker } from '../src/broker/broker.ts'
+import { startScripting } from '../src/scripting/index.ts'
+
+const { values } = parseArgs({
+  options: {
+    messages: { type: 'string', default: '200000' },
+    reloads: { type: 'string', default: '15' },
+  },
+})
+const N = Number(values.messages)
+const RELOADS = Number(values.reloads)
+const PAYLOAD = Buffer.alloc(20, 'x')
+
+/** Resolves with the next payload on `topic`, or undefined after `timeoutMs`. */
+function waitFor(client: MqttClient, topic: string, timeoutMs = 60_000) {
+  return new Promise<string | undefined>((resolve) => {
+    const timer = setTimeout(() => {
+      client.off('message', onMessage)
+      resolve(undefined)
+    }, timeoutMs)
+    const onMessage = (t: string, p: Buffer) => {
+      if (t !== topic) return
+      clearTimeout(timer)
+      client.off('message', onMessage)
+      resolve(p.toString())
+    }
+    client.on('message', onMessage)
+  })
+}
+
+const rate = (count: number, ms: number) => Math.round((count / ms) * 1000).toLocaleString('en-US')
+const dir = await mkdtemp(join(tmpdir(), 'tinymqtt-bench-'))
+const code = (version: string) => `
+const N = ${N}
+let n = 0
+ms_subscribe('bench/in', () => { if (++n === N) { ms_publish('bench/done', String(n)); n = 0 } })
+ms_subscribe('bench/go', () => { for (let i = 0; i < N; i++) ms_publish('bench/out', 'xxxxxxxxxxxxxxxxxxxx') })
+ms_subscribe('bench/ping', () => ms_publish('bench/pong', '${version}'))
+`
+await writeFile(join(dir, 'bench.js'), code('v0'))
+const broker = new Broker({
+  port: 0,
+  host: '127.0.0.1',
+  logger: pino({ level: process.env.BENCH_LOG ?? 'silent' }),
+})
+await broker.start()
+const host = await startScripting(broker, {
+  path: dir,
+  publishRatePerSecond: 1e9,
+  cpuLimitMs: 30_000,
+  hardCpuLimitMs: 60_000,
+})
+const url = `mqtt://127.0.0.1:${broker.port}`
+const client = await connectAsync(url, { reconnectPeriod: 0 })
+await client.subscribeAsync(['bench/done', 'bench/pong'])
+
+console.log(`node ${process.version}, ${N.toLocaleString('en-US')} messages of ${PAYLOAD.length} bytes`)
+
+// 1a. In-process: broker.publish → script callback (no socket in the way).
+if (!process.env.SKIP?.includes('1a')) {
+  const done = waitFor(client, 'bench/done')
+  const t0 = performance.now()
+  // In slices, as messages arrive from sockets, so routing and the scripts' worker overlap.
+  for (let i = 0; i < N; i++) {
+    void broker.publish({ topic: 'bench/in', payload: PAYLOAD })
+    if (i % 1000 === 999) await new Promise((r) => setImmediate(r))
+  }
+  await done
+  const ms = performance.now() - t0
+  console.log(`broker.publish -> script callbacks: ${rate(N, ms)}/s (${ms.toFixed(0)} ms)`)
+}
+
+/**
+ * One MQTT.js client in its own thread (so it does not compete with the broker's event loop)
+ * publishing N QoS 0 messages to `topic`; resolves with the milliseconds until `done` settles.
+ */
+async function publishFromClientThread(topic: string, done: Promise<unknown>): Promise<number> {
+  const mqttEntry = pathToFileURL(createRequire(import.meta.url).resolve('mqtt')).href
+  const publisher = new Worker(
+    `const { workerData, parentPort } = require('node:worker_threads')
+    import(workerData.mqttEntry).then(async (m) => {
+      const mqtt = m.default ?? m
+      const c = await mqtt.connectAsync(workerData.url, { reconnectPeriod: 0 })
+      parentPort.postMessage('ready')
+      await new Promise((r) => parentPort.once('message', r))
+      const payload = Buffer.alloc(20, 'x')
+      for (let i = 0; i < workerData.n; i++) {
+        c.publish(workerData.topic, payload)
+        if (i % 1000 === 999) await new Promise((r) => setImmediate(r))
+      }
+      await new Promise((r) => parentPort.once('message', r))
+      await c.endAsync()
+    })`,
+    { eval: true, workerData: { url, n: N, mqttEntry, topic } },
+  )
+  await new Promise((r) => publisher.once('message', r))
+  const t0 = performance.now()
+  publisher.postMessage('go')
+  await done
+  const ms = performance.now() - t0
+  publisher.postMessage('stop')
+  await new Promise((r) => publisher.once('exit', r))
+  return ms
+}
+
+// 1b. Over MQTT → script callbacks; and, for scale, the same traffic into an in-process
+// broker.subscribe handler with no script at all.
+if (!process.env.SKIP?.includes('1b')) {
+  const ms = await publishFromClientThread('bench/in', waitFor(client, 'bench/done'))
+  console.log(`MQTT client -> script callbacks:   ${rate(N, ms)}/s (${ms.toFixed(0)} ms)`)
+  let seen = 0
+  let unsubscribe = () => {}
+  const all = new Promise<void>((resolve) => {
+    unsubscribe = broker.subscribe('bench/plain', () => {
+      if (++seen === N) resolve()
+    })
+  })
+  const plainMs = await publishFromClientThread('bench/plain', all)
+  unsubscribe()
+  console.log(`  (same into a plain broker.subscribe handler, no script: ${rate(N, plainMs)}/s)`)
+}
+
+// 2. Script → broker → MQTT client. The broker may drop QoS 0 messages for a client that
+// cannot keep up (its slow-consumer limit), so routed and received are counted separately.
+if (!process.env.SKIP?.includes('2')) {
+  const receiver = await connectAsync(url, { reconnectPeriod: 0 })
+  await receiver.subscribeAsync('bench/out')
+  let routed = 0
+  let received = 0
+  let routedMs = 0
+  const t0 = performance.now()
+  const allRouted = new Promise<void>((resolve) => {
+    const onMessage = (m: { topic: string }) => {
+      if (m.topic !== 'bench/out' || ++routed < N) return
+      routedMs = performance.now() - t0
+      broker.off('message', onMessage)
+      resolve()
+    }
+    broker.on('message', onMessage)
+  })
+  let lastReceived = performance.now()
+  receiver.on('message', () => {
+    received++
+    lastReceived = performance.now()
+  })
+  client.publish('bench/go', '')
+  await allRouted
+  lastReceived = Math.max(lastReceived, performance.now())
+  // Wait until the receiver has been quiet for 500 ms.
+  while (received < N && performance.now() - lastReceived < 500) await new Promise((r) => setTimeout(r, 50))
+  const receivedMs = lastReceived - t0
+  console.log(`script ms_publish -> broker:       ${rate(N, routedMs)}/s (${routedMs.toFixed(0)} ms)`)
+  console.log(
+    `  ... -> one MQTT.js subscriber:   ${rate(received, receivedMs)}/s (${received.toLocaleString('en-US')} of ${N.toLocaleString('en-US')} received)`,
+  )
+  await receiver.endAsync(true)
+}
+
+// 3. Save to live: from writeFile to the new version answering a ping.
+{
+  const latencies: number[] = []
+  for (let i = 1; i <= RELOADS; i++) {
+    const version = `v${i}`
+    const t0 = performance.now()
+    await writeFile(join(dir, 'bench.js'), code(version))
+    for (;;) {
+      const reply = waitFor(client, 'bench/pong', 100)
+      client.publish('bench/ping', '')
+      const answer = await reply
+      if (answer === version) break
+      await new Promise((r) => setTimeout(r, 2))
+    }
+    latencies.push(performance.now() - t0)
+  }
+  latencies.sort((a, b) => a - b)
+  const pick = (q: number) =>
+    latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))]!.toFixed(0)
+  console.log(
+    `save -> new version live:          median ${pick(0.5)} ms, p90 ${pick(0.9)} ms, max ${pick(1)} ms (${RELOADS} saves, 100 ms debounce included)`,
+  )
+}
+
+await client.endAsync(true)
+await host.close()
+await broker.close()
+await rm(dir, { recursive: true, force: true })

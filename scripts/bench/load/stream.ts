@@ -1,0 +1,190 @@
+/**
+ * Full-speed streams: N publishers → M subscribers, QoS 0 or 1. Used for fan-in,
+ * fan-out, QoS 1 end to end, and (with zero publishers or subscribers) for measuring
+ * the generator itself against the sink.
+ *
+ * QoS 0 publishers write a pre-encoded batch of many PUBLISHes per socket write and stop
+ * on backpressure. A window on (sent − delivered per subscriber) keeps the broker from
+ * queueing without bound, so the figure is what the broker sustains, not what it buffers.
+ */
+import type { Conn } from './conn.ts'
+import { openClient, subscribe } from './conn.ts'
+import type { StreamJob, StreamResult } from './jobs.ts'
+import {
+  DISCONNECT,
+  PUBACK,
+  PUBLISH,
+  publishMessageId,
+  publishPacket,
+  repeat,
+  writePuback,
+} from './packets.ts'
+import { cpuFraction, ErrorLog, settle, sleep } from './util.ts'
+
+/** Writes per pump turn before yielding, so timers (the end of the window) still fire. */
+const WRITES_PER_TURN = 32
+
+interface Publisher {
+  conn: Conn
+  /** QoS 0: the batch written per call. */
+  batch: Buffer
+  /** QoS 1: one pre-encoded PUBLISH per packet id 1..inflight (index = id). */
+  byId: Buffer[]
+  /** QoS 1: packet ids free to send. */
+  free: number[]
+  waitingDrain: boolean
+  scheduled: boolean
+}
+
+export async function runStream(
+  job: StreamJob,
+  mark: (name: 'measure-start' | 'measure-end') => void,
+): Promise<StreamResult> {
+  const errors = new ErrorLog()
+  const tag = `${process.pid}`
+  const subs: Conn[] = []
+  const pubs: Publisher[] = []
+  let sent = 0
+  let delivered = 0
+  let running = true
+
+  try {
+    for (let j = 0; j < job.subscribers; j++) {
+      const conn = await openClient(job.port, `bs-${tag}-${j}`)
+      subs.push(conn)
+      await subscribe(conn, job.filter, job.qos)
+    }
+    const payload = Buffer.alloc(job.payloadBytes, 0x61)
+    for (let i = 0; i < job.publishers; i++) {
+      const conn = await openClient(job.port, `bp-${tag}-${i}`)
+      const topic = job.perPublisherTopic ? `${job.topic}${i}` : job.topic
+      const one = publishPacket(topic, payload, 0)
+      const byId: Buffer[] = [Buffer.alloc(0)]
+      const free: number[] = []
+      if (job.qos === 1) {
+        for (let id = 1; id <= job.inflight; id++) {
+          byId.push(publishPacket(topic, payload, 1, id))
+          free.push(id)
+        }
+      }
+      pubs.push({ conn, batch: repeat(one, job.batch), byId, free, waitingDrain: false, scheduled: false })
+    }
+
+    const perMessage = Math.max(1, subs.length)
+    const windowOpen = (): boolean =>
+      sent < job.maxMessages &&
+      (job.window === 0 ||
+        subs.length === 0 ||
+        pubs.length === 0 ||
+        sent - delivered / perMessage < job.window)
+
+    const pumpQos0 = (p: Publisher): void => {
+      p.scheduled = false
+      if (p.waitingDrain) return
+      for (let k = 0; k < WRITES_PER_TURN; k++) {
+        if (!running || p.conn.closed || !windowOpen()) return
+        sent += job.batch
+        if (!p.conn.socket.write(p.batch)) {
+          p.waitingDrain = true
+          p.conn.socket.once('drain', () => {
+            p.waitingDrain = false
+            pumpQos0(p)
+          })
+          return
+        }
+      }
+      p.scheduled = true
+      setImmediate(pumpQos0, p)
+    }
+
+    const sendQos1 = (p: Publisher): void => {
+      if (p.free.length === 0 || p.conn.closed) return
+      p.conn.socket.cork()
+      while (running && p.free.length > 0 && windowOpen()) {
+        p.conn.socket.write(p.byId[p.free.pop()!]!)
+        sent++
+      }
+      p.conn.socket.uncork()
+    }
+
+    const resume = (): void => {
+      for (const p of pubs) {
+        if (job.qos === 1) sendQos1(p)
+        else if (!p.waitingDrain && !p.scheduled) pumpQos0(p)
+      }
+    }
+
+    // Deliveries: count them; at QoS 1 collect the PUBACKs of one read into one write.
+    for (const conn of subs) {
+      let acks = Buffer.allocUnsafe(4096)
+      let ackLen = 0
+      conn.handler = (buf, start, body) => {
+        const head = buf[start]!
+        if (head >> 4 !== PUBLISH) return
+        delivered++
+        if ((head & 0x06) === 0x02) {
+          if (ackLen + 4 > acks.length) {
+            const bigger = Buffer.allocUnsafe(acks.length * 2)
+            acks.copy(bigger, 0, 0, ackLen)
+            acks = bigger
+          }
+          writePuback(acks, ackLen, publishMessageId(buf, body))
+          ackLen += 4
+        }
+      }
+      conn.afterChunk = () => {
+        if (ackLen > 0) {
+          conn.socket.write(Buffer.from(acks.subarray(0, ackLen)))
+          ackLen = 0
+        }
+        resume()
+      }
+    }
+
+    // Publisher side: at QoS 1 each PUBACK frees its packet id for the next message.
+    for (const p of pubs) {
+      p.conn.handler = (buf, start, body) => {
+        if (buf[start]! >> 4 === PUBACK) p.free.push(buf.readUInt16BE(body))
+      }
+      p.conn.afterChunk = () => {
+        if (job.qos === 1) sendQos1(p)
+      }
+    }
+
+    resume()
+    await sleep(job.warmupMs)
+    const t0 = performance.now()
+    const cpu0 = process.cpuUsage()
+    const sent0 = sent
+    const delivered0 = delivered
+    mark('measure-start')
+    await sleep(job.measureMs)
+    const wallMs = performance.now() - t0
+    const sent1 = sent
+    const delivered1 = delivered
+    const cpu = cpuFraction(cpu0, wallMs)
+    mark('measure-end')
+    running = false
+
+    // Let in-flight messages arrive before counting what never will.
+    // A second of quiet: a busy machine can stall a broker for hundreds of ms, which is not loss.
+    if (subs.length > 0 && pubs.length > 0) await settle(() => delivered, 1000, job.drainMs)
+    for (const c of [...subs, ...pubs.map((p) => p.conn)]) if (c.error !== undefined) errors.add(c.error)
+    const seconds = wallMs / 1000
+    const expected = subs.length > 0 && pubs.length > 0 ? sent * subs.length : delivered
+    return {
+      kind: 'stream',
+      seconds,
+      sendRate: (sent1 - sent0) / seconds,
+      deliverRate: (delivered1 - delivered0) / seconds,
+      sent,
+      delivered,
+      lost: Math.max(0, expected - delivered),
+      cpu,
+      errors: errors.list,
+    }
+  } finally {
+    running = false
+    for (const c of [...subs, ...pubs.map((p) => p.conn)]) c.end(DISCONNECT)
+  }
+}

@@ -1,0 +1,18 @@
+/** All scenarios in the order they run and appear in the table. */
+import type { ScenarioId } from '../options.ts'
+import { connects } from './connects.ts'
+import { latency } from './latency.ts'
+import { memory } from './memory.ts'
+import { soak } from './soak.ts'
+import { fanIn, fanOut, qos1 } from './stream.ts'
+import type { Scenario } from './types.ts'
+
+export const SCENARIOS: Record<ScenarioId, Scenario> = {
+  'fan-in': fanIn,
+  'fan-out': fanOut,
+  qos1,
+  latency,
+  connects,
+  memory,
+  soak,
+}

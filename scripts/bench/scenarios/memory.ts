@@ -1,0 +1,137 @@
+/**
+ * Broker RSS per idle connected client at 1,000 and 8,000 clients, each level on a fresh
+ * broker. The baseline is taken after a small warm-up crowd has come and gone, so code
+ * paths compiled or pools allocated on the first connections are not billed per client.
+ * Clients are spread over several worker processes to keep each one's descriptor count low.
+ */
+import { spawnSync } from 'node:child_process'
+import type { RunningBroker } from '../brokers.ts'
+import { sleep } from '../load/util.ts'
+import type { Options } from '../options.ts'
+import { rssBytes } from '../procs.ts'
+import { startWorker } from '../workers.ts'
+import { type Measurement, type Scenario, withBroker } from './types.ts'
+
+export const LEVELS = [1000, 8000] as const
+const CLIENTS_PER_WORKER = 2000
+const WARMUP_CLIENTS = 50
+const HOLD_MAX_MS = 120_000
+
+/** The shell's open-file limit, which the brokers and workers inherit. */
+export function fdLimit(): number {
+  const out = spawnSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).stdout.trim()
+  return out === 'unlimited' ? Number.POSITIVE_INFINITY : Number(out)
+}
+
+interface Crowd {
+  connected: number
+  /** Filled by release(): what the workers reported. */
+  errors: string[]
+  release(): Promise<void>
+}
+
+/** Connects `clients` idle clients over several workers and resolves once all are in. */
+async function gather(port: number, clients: number, tag: string): Promise<Crowd> {
+  const workers = Math.ceil(clients / CLIENTS_PER_WORKER)
+  const started = Array.from({ length: workers }, (_, w) => {
+    const count = Math.min(CLIENTS_PER_WORKER, clients - w * CLIENTS_PER_WORKER)
+    let onReady: (connected: number) => void = () => {}
+    const ready = new Promise<number>((resolve) => {
+      onReady = resolve
+    })
+    const job = {
+      kind: 'idle',
+      port,
+      clients: count,
+      idPrefix: `idle-${tag}-${w}`,
+      concurrency: 100,
+      holdMaxMs: HOLD_MAX_MS,
+    } as const
+    const worker = startWorker(job, HOLD_MAX_MS + 30_000, { onReady })
+    // A worker that ends before it is ready (crash, deadline) must fail the gathering now,
+    // not after the others have held their clients for HOLD_MAX_MS.
+    const readyOrFailed = Promise.race([
+      ready,
+      worker.result.then(() => {
+        throw new Error('an idle worker finished before reporting ready')
+      }),
+    ])
+    return { worker, ready: readyOrFailed }
+  })
+  let connected: number[]
+  try {
+    connected = await Promise.all(started.map((s) => s.ready))
+  } catch (err) {
+    for (const s of started) s.worker.stop()
+    await Promise.allSettled(started.map((s) => s.worker.result))
+    throw err
+  }
+  const errors: string[] = []
+  return {
+    connected: connected.reduce((a, b) => a + b, 0),
+    errors,
+    async release() {
+      for (const s of started) s.worker.stop()
+      const results = await Promise.allSettled(started.map((s) => s.worker.result))
+      for (const r of results) {
+        if (r.status === 'rejected') errors.push(String(r.reason))
+        else if (r.value.kind === 'idle') errors.push(...r.value.errors)
+      }
+    },
+  }
+}
+
+interface Level {
+  rssBefore: number
+  rssAfter: number
+  connected: number
+  perClient: number
+  errors: string[]
+}
+
+async function perClient(broker: RunningBroker, clients: number, options: Options): Promise<Level> {
+  const warm = await gather(broker.port, WARMUP_CLIENTS, 'warm')
+  await warm.release()
+  await sleep(options.timings.settleMs)
+  const before = rssBytes(broker.pid)
+  const crowd = await gather(broker.port, clients, 'n')
+  let after: number | undefined
+  try {
+    await sleep(options.timings.settleMs)
+    after = rssBytes(broker.pid)
+  } finally {
+    await crowd.release()
+  }
+  if (before === undefined || after === undefined) throw new Error('broker exited during the memory scenario')
+  const perClient = crowd.connected > 0 ? (after - before) / crowd.connected : Number.NaN
+  return { rssBefore: before, rssAfter: after, connected: crowd.connected, perClient, errors: crowd.errors }
+}
+
+export const memory: Scenario = {
+  id: 'memory',
+  metrics: LEVELS.map((n) => ({
+    id: `memory-${n}`,
+    label: `RSS per idle client at ${n.toLocaleString('en')} (bytes)`,
+    unit: 'bytes' as const,
+    better: 'lower' as const,
+  })),
+  async run(launcher, options): Promise<Measurement> {
+    const limit = fdLimit()
+    const values: Record<string, number> = {}
+    const details: Record<string, unknown> = { fdLimit: limit }
+    const notes: string[] = []
+    for (const n of LEVELS) {
+      // The broker holds one descriptor per client plus a few of its own.
+      if (limit < n + 100) {
+        notes.push(`skipped ${n} clients: ulimit -n is ${limit}`)
+        continue
+      }
+      const level = await withBroker(launcher, (broker) => perClient(broker, n, options))
+      values[`memory-${n}`] = level.perClient
+      details[`clients-${n}`] = level
+      if (level.connected < n) notes.push(`${n - level.connected} of ${n} idle clients failed to connect`)
+      notes.push(...level.errors.map((e) => `error at ${n} clients: ${e}`))
+    }
+    return { values, details, notes }
+  },
+}

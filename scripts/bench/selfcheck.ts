@@ -1,0 +1,115 @@
+/**
+ * How fast the load generator is on its own, against the do-nothing sink on the broker
+ * core: publishes it can send, deliveries it can take in, connections it can make.
+ * A broker figure is trustworthy only well below these.
+ */
+import { type BrokerName, sinkLauncher } from './brokers.ts'
+import type { Options } from './options.ts'
+import { format, percent, type Results } from './report.ts'
+import { CONNECT_CONCURRENCY } from './scenarios/connects.ts'
+import { FAN_IN, streamDeadline, streamJob } from './scenarios/stream.ts'
+import { withBroker } from './scenarios/types.ts'
+import { nativeGenerator, runJob } from './workers.ts'
+
+export interface SelfCheck {
+  /** Publishes/s the 8 fan-in publisher connections can write. */
+  sendRate: number
+  /** Deliveries/s one subscriber connection can frame and count. */
+  receiveRate: number
+  /** Send and receive sharing one core, as in fan-in: 1 / (1/send + 1/receive). */
+  combinedRate: number
+  connectsPerSec: number
+  /** Generator CPU (fraction of a core) in each check: near 1 means the generator was the limit. */
+  sendCpu: number
+  receiveCpu: number
+  connectsCpu: number
+}
+
+export function selfCheck(options: Options): Promise<SelfCheck> {
+  return withBroker(sinkLauncher(nativeGenerator()), async (broker) => {
+    const deadline = streamDeadline(options)
+    const send = await runJob(
+      streamJob(broker.port, { ...FAN_IN, subscribers: 0, window: 0 }, options),
+      deadline,
+    )
+    const receive = await runJob(
+      streamJob(broker.port, { ...FAN_IN, publishers: 0, subscribers: 1, filter: 'bench/sink' }, options),
+      deadline,
+    )
+    const { warmupMs, measureMs } = options.timings
+    const connects = await runJob(
+      {
+        kind: 'connects',
+        port: broker.port,
+        concurrency: CONNECT_CONCURRENCY,
+        warmupMs,
+        measureMs,
+        maxConnects: 2_000_000,
+      },
+      deadline,
+    )
+    return {
+      sendRate: send.sendRate,
+      receiveRate: receive.deliverRate,
+      combinedRate: 1 / (1 / send.sendRate + 1 / receive.deliverRate),
+      connectsPerSec: connects.perSec,
+      sendCpu: send.cpu,
+      receiveCpu: receive.cpu,
+      connectsCpu: connects.cpu,
+    }
+  })
+}
+
+export function describeSelfCheck(check: SelfCheck): string[] {
+  // Against a sink on one core the sink can be the limit too; per CPU-second bounds the generator alone.
+  const perCpu = check.connectsCpu > 0 ? check.connectsPerSec / check.connectsCpu : Number.NaN
+  return [
+    'generator capacity against the sink (a fake broker that only acks and streams):',
+    `  send     ${format(check.sendRate, 'msg/s')} publishes/s over 8 connections  (load cpu ${percent(check.sendCpu)})`,
+    `  receive  ${format(check.receiveRate, 'msg/s')} deliveries/s on 1 connection  (load cpu ${percent(check.receiveCpu)})`,
+    `  both on one core (fan-in shape) ≈ ${format(check.combinedRate, 'msg/s')} msg/s`,
+    `  connects ${format(check.connectsPerSec, 'conn/s')}/s  (load cpu ${percent(check.connectsCpu)} → ≈${format(perCpu, 'conn/s')}/s per generator CPU-second)`,
+  ]
+}
+
+/** The fastest broker's figure in one metric, to set against the generator's capacity. */
+function fastest(results: Results, scenario: string, metric: string): [BrokerName, number] | undefined {
+  let top: [BrokerName, number] | undefined
+  for (const name of ['tinymqtt', 'mosquitto', 'aedes'] as const) {
+    const outcome = results[name]?.[scenario]
+    if (outcome === undefined || 'error' in outcome) continue
+    const v = outcome.values[metric]
+    if (v !== undefined && (top === undefined || v > top[1])) top = [name, v]
+  }
+  return top
+}
+
+/** How far the generator's capacity is above what the fastest broker reached. */
+export function headroom(check: SelfCheck, results: Results): string[] {
+  const lines: string[] = []
+  const fan = fastest(results, 'fan-in', 'fan-in')
+  if (fan !== undefined) {
+    const x = check.combinedRate / fan[1]
+    const warn = x < 2 ? '  ← TOO CLOSE: figures may be generator-bound' : ''
+    lines.push(
+      `generator self-check: fan-in capacity ${format(check.combinedRate, 'msg/s')} = ${x.toFixed(1)}× the fastest broker (${fan[0]} ${format(fan[1], 'msg/s')})${warn}`,
+    )
+  }
+  const conn = fastest(results, 'connects', 'connects')
+  if (conn !== undefined) {
+    // The sink shares the broker core and pays its half of every handshake, so it often
+    // stops first; the generator's rate per CPU-second is then the better bound.
+    const perCpu = check.connectsCpu > 0 ? check.connectsPerSec / check.connectsCpu : 0
+    const capacity = Math.max(check.connectsPerSec, perCpu)
+    const how =
+      check.connectsCpu < 0.9 && capacity > check.connectsPerSec
+        ? ' (from generator CPU: the sink was the limit)'
+        : ''
+    const x = capacity / conn[1]
+    const warn = x < 1.5 ? '  ← TOO CLOSE: check the load cpu column' : ''
+    lines.push(
+      `generator self-check: connects capacity ${format(capacity, 'conn/s')}${how} = ${x.toFixed(1)}× the fastest broker (${conn[0]} ${format(conn[1], 'conn/s')})${warn}`,
+    )
+  }
+  return lines
+}

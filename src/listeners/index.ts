@@ -1,0 +1,64 @@
+import type { CertificateIdentities } from '../broker/access/certificate-identities.ts'
+import type { Broker } from '../broker/broker.ts'
+import { startTcpListener } from './tcp.ts'
+import { startTlsListener } from './tls.ts'
+import type { Listener, ListenerSpec } from './types.ts'
+import { startWebSocketListener } from './websocket.ts'
+
+export { checkListenerSpec, listenersFromShorthands, parseListenerSpecs } from './config.ts'
+export type { Listener, ListenerSpec, ListenerType, TlsFiles } from './types.ts'
+export { attachMqttWebSocket } from './websocket.ts'
+
+const running = new WeakMap<Broker, Listener[]>()
+
+/** The extra listeners started for a broker by startListeners (its own TCP listener not included). */
+export function listenersOf(broker: Broker): readonly Listener[] {
+  return running.get(broker) ?? []
+}
+
+/**
+ * Starts every listener in `specs` next to the broker's own TCP listener and registers their
+ * closing with the broker. All or nothing: when one cannot start, those already started stop.
+ * `identities` is needed by listeners that take the user name from the client certificate.
+ */
+export async function startListeners(
+  broker: Broker,
+  specs: readonly ListenerSpec[],
+  identities?: CertificateIdentities,
+): Promise<Listener[]> {
+  const started: Listener[] = []
+  try {
+    for (const spec of specs) {
+      const listener = await startListener(broker, spec, identities)
+      started.push(listener)
+      broker.logger.info(
+        { listener: listener.name, host: spec.host ?? broker.options.host, port: listener.port },
+        `${listener.type.toUpperCase()} listener started`,
+      )
+    }
+  } catch (error) {
+    await Promise.all(started.map((listener) => listener.close()))
+    throw error
+  }
+  running.set(broker, [...(running.get(broker) ?? []), ...started])
+  broker.addCloseHook(async () => {
+    await Promise.all(started.map((listener) => listener.close()))
+  })
+  return started
+}
+
+function startListener(
+  broker: Broker,
+  spec: ListenerSpec,
+  identities: CertificateIdentities | undefined,
+): Promise<Listener> {
+  switch (spec.type) {
+    case 'tcp':
+      return startTcpListener(broker, spec)
+    case 'tls':
+      return startTlsListener(broker, spec, identities)
+    case 'ws':
+    case 'wss':
+      return startWebSocketListener(broker, spec, identities)
+  }
+}

@@ -1,0 +1,114 @@
+import type { Message, MessageProperties } from '../broker/types.ts'
+import { DELIVERY_STRIDE, type FromWorker, type ToWorker } from './protocol.ts'
+import { type JsonProperties, propertiesForScript } from './script-properties.ts'
+
+/**
+ * Packs messages bound for script subscriptions into one transferable batch. Cloning one
+ * object (and one ArrayBuffer) per message dominated the main thread's cost; here a batch is
+ * one Int32Array, two string arrays and one payload buffer, moved to the worker without a copy.
+ * Payloads are copied once into the batch buffer, which also detaches them from the socket
+ * chunk a broker Buffer may be a view of.
+ */
+export class DeliveryPacker {
+  private meta = new Int32Array(256 * DELIVERY_STRIDE)
+  private topics: string[] = []
+  private clientIds: Array<string | null> = []
+  private payloads: Buffer[] = []
+  private payloadBytes = 0
+  private properties: Array<[number, JsonProperties]> = []
+
+  get count(): number {
+    return this.topics.length
+  }
+
+  add(vmId: number, subId: number, message: Message): void {
+    let m = this.topics.length * DELIVERY_STRIDE
+    if (m + DELIVERY_STRIDE > this.meta.length) {
+      const grown = new Int32Array(this.meta.length * 2)
+      grown.set(this.meta)
+      this.meta = grown
+    }
+    const meta = this.meta
+    meta[m++] = vmId
+    meta[m++] = subId
+    meta[m++] = message.qos | (message.retain ? 4 : 0)
+    meta[m] = message.payload.length
+    this.topics.push(message.topic)
+    if (message.properties) {
+      const p = propertiesForScript(message.properties, message.expiresAt, Date.now())
+      if (p) this.properties.push([this.topics.length - 1, p])
+    }
+    this.clientIds.push(message.clientId ?? null)
+    this.payloads.push(message.payload)
+    this.payloadBytes += message.payload.length
+  }
+
+  /** The batch so far, or undefined when empty; starts a new one. */
+  seal(): (ToWorker & { t: 'deliveries' }) | undefined {
+    if (this.topics.length === 0) return undefined
+    const payloads = new Uint8Array(this.payloadBytes)
+    let offset = 0
+    for (const p of this.payloads) {
+      payloads.set(p, offset)
+      offset += p.length
+    }
+    const batch = {
+      t: 'deliveries' as const,
+      meta: this.meta.slice(0, this.topics.length * DELIVERY_STRIDE),
+      topics: this.topics,
+      clientIds: this.clientIds,
+      payloads,
+      properties: this.properties,
+    }
+    this.properties = []
+    this.topics = []
+    this.clientIds = []
+    this.payloads = []
+    this.payloadBytes = 0
+    return batch
+  }
+}
+
+/** The worker's counterpart: packs script publishes for the main thread. */
+export class PublishPacker {
+  private properties: Array<[number, MessageProperties]> = []
+  private meta: number[] = []
+  private topics: string[] = []
+  private payloads: Uint8Array[] = []
+  private payloadBytes = 0
+
+  get empty(): boolean {
+    return this.topics.length === 0
+  }
+
+  add(msg: FromWorker & { t: 'pub' }): void {
+    if (msg.properties) this.properties.push([this.topics.length, msg.properties])
+    this.meta.push(msg.vmId, msg.qos | (msg.retain ? 4 : 0), msg.payload.length)
+    this.topics.push(msg.topic)
+    this.payloads.push(msg.payload)
+    this.payloadBytes += msg.payload.length
+  }
+
+  seal(): (FromWorker & { t: 'pubs' }) | undefined {
+    if (this.topics.length === 0) return undefined
+    const payloads = new Uint8Array(this.payloadBytes)
+    let offset = 0
+    for (const p of this.payloads) {
+      payloads.set(p, offset)
+      offset += p.length
+    }
+    const batch = {
+      t: 'pubs' as const,
+      meta: Int32Array.from(this.meta),
+      topics: this.topics,
+      payloads,
+      properties: this.properties,
+    }
+    this.properties = []
+    this.meta = []
+    this.topics = []
+    this.payloads = []
+    this.payloadBytes = 0
+    return batch
+  }
+}

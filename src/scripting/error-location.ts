@@ -1,0 +1,39 @@
+import type { ScriptError } from './protocol.ts'
+
+const FRAME = /([^\s()]+):(\d+):(\d+)/
+const MAX_STACK_LINES = 6
+
+/** The raw parts QuickJS gives for a thrown value. */
+export interface ThrownParts {
+  name?: string | undefined
+  message: string
+  stack?: string | undefined
+  fileName?: string | undefined
+  lineNumber?: number | undefined
+}
+
+/**
+ * Turns a QuickJS error into `file:line:column` plus message. The first frame that names
+ * the script wins; syntax errors have only that frame. Long stacks are cut so one bad
+ * script cannot flood the log.
+ */
+export function locateError(file: string, parts: ThrownParts): ScriptError {
+  const lines = (parts.stack ?? '').split('\n').filter((l) => l.trim() !== '')
+  let where = file
+  for (const line of lines) {
+    const m = FRAME.exec(line)
+    if (m && m[1] === file) {
+      where = `${m[1]}:${m[2]}:${m[3]}`
+      break
+    }
+  }
+  if (where === file && parts.lineNumber !== undefined) where = `${file}:${parts.lineNumber}:1`
+  const message = parts.name && parts.name !== 'Error' ? `${parts.name}: ${parts.message}` : parts.message
+  const kept = lines.slice(0, MAX_STACK_LINES)
+  if (lines.length > MAX_STACK_LINES) kept.push(`    … ${lines.length - MAX_STACK_LINES} more frames`)
+  return { where, message, stack: kept.length > 0 ? kept.join('\n') : undefined }
+}
+
+export function formatScriptError(error: ScriptError): string {
+  return `${error.where} ${error.message}`
+}

@@ -1,0 +1,26 @@
+/**
+ * The scripting host: sandboxed QuickJS scripts (one VM each, in a worker thread) with
+ * the ms_* API, CPU/memory/stack/publish limits and hot reload. Built only on the
+ * broker's embedding API; nothing in src/broker imports from here.
+ */
+import type { ScriptingOptions } from './options.ts'
+import { resolveOptions } from './options.ts'
+import { type ScriptBroker, type ScriptingHost, ScriptRunner } from './scripting-host.ts'
+
+export type { ScriptingOptions } from './options.ts'
+export type { ScriptBroker, ScriptingHost, ScriptState, ScriptStatus } from './scripting-host.ts'
+
+/** Loads the scripts at `options.path`, watches them, and resolves once the initial load has settled. */
+export async function startScripting(
+  broker: ScriptBroker,
+  options: ScriptingOptions,
+): Promise<ScriptingHost> {
+  const runner = new ScriptRunner(broker, resolveOptions(options))
+  try {
+    await runner.start()
+  } catch (error) {
+    await runner.close()
+    throw error
+  }
+  return runner
+}

@@ -1,0 +1,77 @@
+/** Options of the scripting host. Every limit has a default; all are per script unless noted. */
+export interface ScriptingOptions {
+  /** A script file, or a folder whose top-level `.js`/`.mjs` files are each one script. */
+  path: string
+  /** Cap on a script's whole WebAssembly memory (QuickJS heap, stack and static data). Default 32 MiB, minimum 20 MiB. */
+  memoryLimitBytes?: number
+  /** CPU time one call into a script (top level, init, a callback, a timer) may take before it is interrupted. Default 250 ms. */
+  cpuLimitMs?: number
+  /** Hard stop: when one call runs this long despite the interrupt, the VM worker is terminated and restarted without that script. Default 1000 ms. */
+  hardCpuLimitMs?: number
+  /** QuickJS stack size. Default 256 KiB. */
+  maxStackSizeBytes?: number
+  /** Sustained ms_publish rate; publishes above it are dropped and the script is named in the log. Default 1000/s. */
+  publishRatePerSecond?: number
+  /** Publishes allowed in a burst above the sustained rate. Default equal to publishRatePerSecond. */
+  publishBurst?: number
+  /** Log lines (print/console) per second before lines are dropped. Default 200/s. */
+  logRatePerSecond?: number
+  /** Live subscriptions per script. Default 1000. */
+  maxSubscriptions?: number
+  /** Live timers per script. Default 1000. */
+  maxTimers?: number
+  /** Quiet period after the last file event before a script is reloaded. Default 100 ms. */
+  reloadDebounceMs?: number
+  /** Watch the files and reload on change. Default true. */
+  watch?: boolean
+}
+
+export interface ScriptLimits {
+  memoryLimitBytes: number
+  cpuLimitMs: number
+  hardCpuLimitMs: number
+  maxStackSizeBytes: number
+  publishRatePerSecond: number
+  publishBurst: number
+  logRatePerSecond: number
+  maxSubscriptions: number
+  maxTimers: number
+}
+
+export interface ResolvedScriptingOptions extends ScriptLimits {
+  path: string
+  reloadDebounceMs: number
+  watch: boolean
+}
+
+const MIB = 1024 * 1024
+/** The QuickJS build reserves 16 MiB at start; below ~20 MiB a script could not even load. */
+const MIN_MEMORY_BYTES = 20 * MIB
+
+function positive(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback
+  if (!Number.isFinite(value) || value <= 0)
+    throw new RangeError(`scripting option ${name} must be a positive number`)
+  return value
+}
+
+export function resolveOptions(options: ScriptingOptions): ResolvedScriptingOptions {
+  const publishRatePerSecond = positive('publishRatePerSecond', options.publishRatePerSecond, 1000)
+  return {
+    path: options.path,
+    memoryLimitBytes: Math.max(
+      MIN_MEMORY_BYTES,
+      positive('memoryLimitBytes', options.memoryLimitBytes, 32 * MIB),
+    ),
+    cpuLimitMs: positive('cpuLimitMs', options.cpuLimitMs, 250),
+    hardCpuLimitMs: positive('hardCpuLimitMs', options.hardCpuLimitMs, 1000),
+    maxStackSizeBytes: positive('maxStackSizeBytes', options.maxStackSizeBytes, 256 * 1024),
+    publishRatePerSecond,
+    publishBurst: positive('publishBurst', options.publishBurst, publishRatePerSecond),
+    logRatePerSecond: positive('logRatePerSecond', options.logRatePerSecond, 200),
+    maxSubscriptions: positive('maxSubscriptions', options.maxSubscriptions, 1000),
+    maxTimers: positive('maxTimers', options.maxTimers, 1000),
+    reloadDebounceMs: positive('reloadDebounceMs', options.reloadDebounceMs, 100),
+    watch: options.watch ?? true,
+  }
+}

@@ -1,0 +1,93 @@
+/**
+ * Messages between the scripting host (main thread) and the VM worker.
+ * Both directions are batched: one postMessage carries every message of one turn.
+ */
+
+import type { MessagePort } from 'node:worker_threads'
+import type { MessageProperties, QoS } from '../broker/types.ts'
+import type { ScriptLimits } from './options.ts'
+import type { JsonProperties } from './script-properties.ts'
+import type { WasmModule } from './wasm.ts'
+
+/** Int32 slots per message in a 'deliveries' batch. */
+export const DELIVERY_STRIDE = 4
+/** Int32 slots per message in a 'pubs' batch. */
+export const PUBLISH_STRIDE = 3
+
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
+
+/** A script error, already located: `where` is `file:line:column` when the stack had a frame. */
+export interface ScriptError {
+  where: string
+  message: string
+  stack?: string | undefined
+}
+
+export type ToWorker =
+  | { t: 'load'; name: string; vmId: number; code: string }
+  | { t: 'unload'; name: string }
+  /** Deinit and dispose a replaced version, once the host has routed the new version's subscriptions. */
+  | { t: 'retire'; name: string; vmId: number }
+  /** Messages for script subscriptions, packed: see DeliveryPacker. */
+  | {
+      t: 'deliveries'
+      /** Per message: vmId, subId, qos | retain << 2, payload length. */
+      meta: Int32Array
+      topics: string[]
+      clientIds: Array<string | null>
+      /** All payloads back to back. */
+      payloads: Uint8Array
+      /** MQTT 5 properties of the messages that have any: [index, properties]. */
+      properties: Array<[number, JsonProperties]>
+    }
+  | { t: 'close' }
+
+export type FromWorker =
+  | { t: 'loaded'; name: string; vmId: number; replaces: number | undefined }
+  | { t: 'loadFailed'; name: string; vmId: number; error: ScriptError }
+  | { t: 'unloaded'; name: string; vmId: number }
+  /** The running version crashed (WebAssembly fault) and was abandoned. */
+  | { t: 'stopped'; name: string; vmId: number; error: ScriptError }
+  /** The VM is gone; the host drops its broker subscriptions. */
+  | { t: 'disposed'; vmId: number }
+  | { t: 'sub'; vmId: number; subId: number; filter: string }
+  | { t: 'unsub'; vmId: number; subId: number }
+  | {
+      t: 'pub'
+      vmId: number
+      topic: string
+      payload: Uint8Array
+      qos: QoS
+      retain: boolean
+      properties?: MessageProperties | undefined
+    }
+  /** Many 'pub' packed for the trip to the main thread: per message vmId, qos | retain << 2, payload length. */
+  | {
+      t: 'pubs'
+      meta: Int32Array
+      topics: string[]
+      payloads: Uint8Array
+      properties: Array<[number, MessageProperties]>
+    }
+  | { t: 'timers'; vmId: number; count: number }
+  | { t: 'credentials'; user?: string | undefined; pass?: string | undefined }
+  | { t: 'log'; name: string; level: LogLevel; msg: string; error?: ScriptError | undefined }
+  | { t: 'closed' }
+
+/** A synchronous request from the worker, answered through a MessagePort while the worker waits on Atomics. */
+export type SyncRequest = { t: 'port'; port: number }
+export type SyncReply = { ok: true } | { ok: false; message: string }
+
+/** Layout of the shared watchdog buffer (Float64Array). */
+export const BUSY_SINCE = 0
+export const BUSY_VM = 1
+
+export interface WorkerData {
+  limits: ScriptLimits
+  wasmModule: WasmModule
+  /** Float64Array view: [BUSY_SINCE] = Date.now() when a call into a VM started, 0 when idle; [BUSY_VM] = its vmId. */
+  busy: SharedArrayBuffer
+  /** Int32Array view used to wake the worker when a SyncReply is ready. */
+  syncFlag: SharedArrayBuffer
+  syncPort: MessagePort
+}

@@ -1,0 +1,36 @@
+import { readdir, stat } from 'node:fs/promises'
+import { basename, dirname, join, resolve } from 'node:path'
+
+/** Where scripts come from: every script file directly in `dir`, or just `only` in it. */
+export interface ScriptSource {
+  dir: string
+  only?: string | undefined
+}
+
+export interface ScriptFile {
+  /** The name scripts are known by in logs and error locations: the file name. */
+  name: string
+  file: string
+}
+
+/** Script files: `.js` / `.mjs`, not hidden (editor swap and backup files start with a dot or end in `~`). */
+export function isScriptName(name: string): boolean {
+  return !name.startsWith('.') && (name.endsWith('.js') || name.endsWith('.mjs'))
+}
+
+export async function resolveScriptSource(path: string): Promise<ScriptSource> {
+  const full = resolve(path)
+  const info = await stat(full)
+  if (info.isDirectory()) return { dir: full }
+  return { dir: dirname(full), only: basename(full) }
+}
+
+export function belongsTo(source: ScriptSource, name: string): boolean {
+  return source.only !== undefined ? name === source.only : isScriptName(name)
+}
+
+export async function listScripts(source: ScriptSource): Promise<ScriptFile[]> {
+  const names =
+    source.only !== undefined ? [source.only] : (await readdir(source.dir)).filter(isScriptName).sort()
+  return names.map((name) => ({ name, file: join(source.dir, name) }))
+}

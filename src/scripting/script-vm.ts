@@ -1,0 +1,539 @@
+import {
+  newQuickJSWASMModuleFromVariant,
+  newVariant,
+  type QuickJSContext,
+  type QuickJSHandle,
+  type QuickJSRuntime,
+  RELEASE_SYNC,
+} from 'quickjs-emscripten'
+import { type Delivery, packDeliveries } from './delivery-batch.ts'
+import { formatScriptError, locateError, type ThrownParts } from './error-location.ts'
+import { PRELUDE_FILE, PRELUDE_SOURCE } from './guest-prelude.ts'
+import { HandleRegistry } from './handle-registry.ts'
+import type { ScriptLimits } from './options.ts'
+import type { FromWorker, LogLevel, ScriptError, SyncReply, SyncRequest } from './protocol.ts'
+import { readPublishChunk } from './publish-chunk.ts'
+import { RateLimiter } from './rate-limiter.ts'
+import { readThrown } from './thrown-value.ts'
+import { topicFilterProblem, topicNameProblem } from './topic-rules.ts'
+import { type WasmMemory, type WasmModule, wasm } from './wasm.ts'
+
+/** What a VM needs from the worker around it. */
+export interface VmHost {
+  send(msg: FromWorker): void
+  syncRequest(req: SyncRequest): SyncReply
+  /** Brackets every call into a VM so the watchdog on the main thread can see it running. */
+  enterCall(vmId: number): void
+  leaveCall(): void
+  /** The VM's WebAssembly instance failed (abort, memory fault); it is abandoned, not disposed. */
+  onCrash(vm: ScriptVm, error: ScriptError): void
+}
+
+const PAGE = 65536
+const INITIAL_PAGES = 256 // the QuickJS build's own INITIAL_MEMORY (16 MiB)
+/** Headroom between QuickJS's malloc limit and the WebAssembly cap so QuickJS fails first, cleanly. */
+const WASM_HEADROOM = 2 * 1024 * 1024
+const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
+/** Messages per guest call; bounds the packed strings and the work between deadline checks. */
+const MAX_BATCH = 1024
+
+/**
+ * One script version: its own WebAssembly instance with capped memory, one runtime and
+ * one context. Every call into the guest goes through `run()`, which arms the CPU deadline,
+ * tells the watchdog, and defers disposal of handles (or of the whole VM) until the
+ * outermost call has returned.
+ */
+export class ScriptVm {
+  private readonly subs: HandleRegistry
+  private readonly timers: HandleRegistry
+  private readonly hostTimers = new Map<number, NodeJS.Timeout>()
+  private readonly publishLimiter: RateLimiter
+  private readonly logLimiter: RateLimiter
+  private throttleReportAt = 0
+  private logDropReportAt = 0
+  private nextSubId = 1
+  private nextTimerId = 1
+  private reportedTimers = 0
+  private depth = 0
+  private deadline = 0
+  private disposeRequested = false
+  private dead = false
+  private dispatch: QuickJSHandle | undefined
+  private resume: QuickJSHandle | undefined
+  private position: QuickJSHandle | undefined
+  private drain: QuickJSHandle | undefined
+  private droppedPublishes = 0
+  private inbox: Delivery[] = []
+  /** The deliveries of the batch being dispatched, for naming the topic in error logs. */
+  private batch: Delivery[] | undefined
+  private namespace: QuickJSHandle | undefined
+
+  private constructor(
+    readonly name: string,
+    readonly vmId: number,
+    private readonly limits: ScriptLimits,
+    private readonly host: VmHost,
+    private readonly runtime: QuickJSRuntime,
+    private readonly ctx: QuickJSContext,
+    private readonly memory: WasmMemory,
+  ) {
+    this.subs = new HandleRegistry(() => this.depth > 0)
+    this.timers = new HandleRegistry(() => this.depth > 0)
+    this.publishLimiter = new RateLimiter(limits.publishRatePerSecond, limits.publishBurst)
+    this.logLimiter = new RateLimiter(limits.logRatePerSecond, limits.logRatePerSecond)
+  }
+
+  static async create(
+    name: string,
+    vmId: number,
+    limits: ScriptLimits,
+    wasmModule: WasmModule,
+    host: VmHost,
+  ): Promise<ScriptVm> {
+    const maximum = Math.max(INITIAL_PAGES + 1, Math.floor(limits.memoryLimitBytes / PAGE))
+    const wasmMemory = new wasm.Memory({ initial: INITIAL_PAGES, maximum })
+    const module = await newQuickJSWASMModuleFromVariant(newVariant(RELEASE_SYNC, { wasmModule, wasmMemory }))
+    const runtime = module.newRuntime()
+    runtime.setMemoryLimit(Math.max(1024 * 1024, maximum * PAGE - INITIAL_PAGES * PAGE - WASM_HEADROOM))
+    runtime.setMaxStackSize(limits.maxStackSizeBytes)
+    const ctx = runtime.newContext()
+    const vm = new ScriptVm(name, vmId, limits, host, runtime, ctx, wasmMemory)
+    runtime.setInterruptHandler(() => Date.now() > vm.deadline)
+    // The prelude is ours; it runs before any deadline applies.
+    vm.deadline = Number.POSITIVE_INFINITY
+    vm.installApi()
+    vm.deadline = 0
+    return vm
+  }
+
+  /** Bytes of WebAssembly memory this VM holds; never above the cap. */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength
+  }
+
+  get alive(): boolean {
+    return !this.dead && !this.disposeRequested
+  }
+
+  /** Evaluates the script as an ES module; returns the error if the top level failed. */
+  evaluate(code: string): ScriptError | undefined {
+    return this.run('load', () => {
+      const result = this.ctx.evalCode(code, this.name, { type: 'module', strict: true })
+      if (result.error) return this.takeError(result.error)
+      const settled = this.settle(result.value)
+      if ('error' in settled) return settled.error
+      this.namespace = settled.value
+      return undefined
+    })
+  }
+
+  /** Calls an optional export (`init` / `deinit`); missing exports are fine. */
+  callExport(exportName: 'init' | 'deinit'): ScriptError | undefined {
+    const ns = this.namespace
+    if (!ns || !this.alive) return undefined
+    return this.run(exportName, () => {
+      const fn = this.ctx.getProp(ns, exportName)
+      try {
+        if (this.ctx.typeof(fn) !== 'function') return undefined
+        const result = this.ctx.callFunction(fn, this.ctx.undefined)
+        if (result.error) return this.takeError(result.error)
+        const settled = this.settle(result.value)
+        if ('error' in settled) return settled.error
+        settled.value.dispose()
+        return undefined
+      } finally {
+        fn.dispose()
+      }
+    })
+  }
+
+  /** Queues a message for a subscription; flushDeliveries() hands the queue to the guest in batches. */
+  enqueue(delivery: Delivery): void {
+    if (this.alive) this.inbox.push(delivery)
+  }
+
+  flushDeliveries(): void {
+    const inbox = this.inbox
+    this.inbox = []
+    for (let i = 0; i < inbox.length && this.alive; i += MAX_BATCH) {
+      this.deliverBatch(inbox.length <= MAX_BATCH ? inbox : inbox.slice(i, i + MAX_BATCH))
+    }
+  }
+
+  /**
+   * One guest call for many messages: host→guest calls dominate the cost of a callback, so
+   * topics and payloads travel packed (see the prelude's dispatcher). The guest re-arms the
+   * CPU deadline through host.tick() whenever its clock moves, so the limit still applies
+   * per callback; when one is interrupted the batch resumes after it.
+   */
+  private deliverBatch(chunk: Delivery[]): void {
+    const dispatch = this.dispatch
+    if (!dispatch) return
+    const { live, callbacks, text, meta, clientIds, binary, properties } = packDeliveries(chunk, (subId) =>
+      this.subs.get(subId),
+    )
+    if (live.length === 0) return
+    const ctx = this.ctx
+    this.batch = live
+    try {
+      // The handles are released inside the call's own scope: if the VM is disposed when the
+      // call returns (a deferred dispose), nothing of ours may still be alive in it.
+      let error = this.run('callback', () => {
+        const handles: QuickJSHandle[] = []
+        const own = (h: QuickJSHandle) => {
+          handles.push(h)
+          return h
+        }
+        try {
+          const callbackArray = own(ctx.newArray())
+          for (let i = 0; i < callbacks.length; i++) ctx.setProp(callbackArray, i, callbacks[i]!)
+          return this.callGuest(dispatch, [
+            own(ctx.newString(text)),
+            own(ctx.newArrayBuffer(meta)),
+            callbackArray,
+            own(ctx.newString(clientIds)),
+            binary ? own(ctx.newArrayBuffer(binary)) : ctx.undefined,
+            own(ctx.newString(properties)),
+          ])
+        } finally {
+          for (const h of handles) h.dispose()
+        }
+      })
+      for (let resumes = 0; error && this.alive && resumes <= live.length; resumes++) {
+        const failed = live[this.guestPosition() - 1]
+        this.logError(`error in ms_subscribe callback for ${failed?.topic ?? '?'}`, error)
+        error = this.run('callback', () => this.callGuest(this.resume!, []))
+      }
+      if (error && !this.alive) this.logError('error in ms_subscribe callback', error)
+    } finally {
+      this.batch = undefined
+    }
+  }
+
+  private callGuest(fn: QuickJSHandle, args: QuickJSHandle[]): ScriptError | undefined {
+    const result = this.ctx.callFunction(fn, this.ctx.undefined, ...args)
+    if (result.error) return this.takeError(result.error)
+    result.value.dispose()
+    return undefined
+  }
+
+  private guestPosition(): number {
+    if (!this.position || this.dead) return 0
+    this.deadline = Date.now() + this.limits.cpuLimitMs
+    const result = this.ctx.callFunction(this.position, this.ctx.undefined)
+    if (result.error) {
+      result.error.dispose()
+      return 0
+    }
+    const n = this.ctx.getNumber(result.value)
+    result.value.dispose()
+    return n
+  }
+
+  /** Disposes now, or when the call in progress returns. Safe to call more than once. */
+  dispose(): void {
+    if (this.dead) return
+    this.disposeRequested = true
+    if (this.depth > 0) return
+    this.dead = true
+    for (const t of this.hostTimers.values()) clearTimeout(t)
+    this.hostTimers.clear()
+    this.subs.disposeAll()
+    this.timers.disposeAll()
+    this.dispatch?.dispose()
+    this.resume?.dispose()
+    this.position?.dispose()
+    this.drain?.dispose()
+    this.namespace?.dispose()
+    this.ctx.dispose()
+    this.runtime.dispose()
+    this.host.send({ t: 'disposed', vmId: this.vmId })
+  }
+
+  /** Forgets the VM without touching its WebAssembly memory (after a crash nothing in it can be trusted). */
+  abandon(): void {
+    if (this.dead) return
+    this.dead = true
+    for (const t of this.hostTimers.values()) clearTimeout(t)
+    this.hostTimers.clear()
+    this.host.send({ t: 'disposed', vmId: this.vmId })
+  }
+
+  private run(what: string, body: () => ScriptError | undefined): ScriptError | undefined {
+    if (this.dead) return undefined
+    const outermost = this.depth === 0
+    if (outermost) {
+      this.deadline = Date.now() + this.limits.cpuLimitMs
+      this.host.enterCall(this.vmId)
+    }
+    this.depth++
+    let error: ScriptError | undefined
+    let crash: unknown
+    try {
+      error = body()
+      if (outermost) {
+        error = this.runPendingJobs() ?? error
+        this.drainPublishes()
+      }
+    } catch (e) {
+      crash = e
+    } finally {
+      this.depth--
+    }
+    if (!outermost) {
+      if (crash !== undefined) throw crash
+      return error
+    }
+    this.host.leaveCall()
+    if (crash !== undefined) {
+      const message = crash instanceof Error ? `${crash.name}: ${crash.message}` : String(crash)
+      const scriptError = {
+        where: this.name,
+        message: `VM crashed during ${what} (${message}); script stopped`,
+      }
+      this.abandon()
+      this.host.onCrash(this, scriptError)
+      return scriptError
+    }
+    this.subs.flushGraveyard()
+    this.timers.flushGraveyard()
+    if (this.timers.size !== this.reportedTimers) {
+      this.reportedTimers = this.timers.size
+      this.host.send({ t: 'timers', vmId: this.vmId, count: this.reportedTimers })
+    }
+    if (this.disposeRequested) this.dispose()
+    return error
+  }
+
+  /** Runs promise jobs queued by the call, under the same deadline. */
+  private runPendingJobs(): ScriptError | undefined {
+    if (!this.runtime.hasPendingJob()) return undefined
+    const result = this.runtime.executePendingJobs(-1)
+    if (result.error) return this.takeError(result.error)
+    return undefined
+  }
+
+  /** Resolves a value that may be a promise (module evaluation with top-level await, async init). */
+  private settle(handle: QuickJSHandle): { value: QuickJSHandle } | { error: ScriptError } {
+    if (this.runtime.hasPendingJob()) {
+      const jobs = this.runtime.executePendingJobs(-1)
+      if (jobs.error) {
+        handle.dispose()
+        return { error: this.takeError(jobs.error) }
+      }
+    }
+    const state = this.ctx.getPromiseState(handle)
+    if (state.type === 'fulfilled') {
+      if (state.notAPromise) return { value: handle }
+      handle.dispose()
+      return { value: state.value }
+    }
+    handle.dispose()
+    if (state.type === 'rejected') return { error: this.takeError(state.error) }
+    return { error: { where: this.name, message: 'top-level await or async init() did not settle' } }
+  }
+
+  /** Reads a thrown value and disposes its handle. */
+  private takeError(handle: QuickJSHandle): ScriptError {
+    try {
+      return locateError(this.name, this.thrownParts(handle))
+    } finally {
+      handle.dispose()
+    }
+  }
+
+  private thrownParts(handle: QuickJSHandle): ThrownParts {
+    return readThrown(this.ctx, handle, this.limits)
+  }
+
+  private log(level: LogLevel, msg: string, error?: ScriptError): void {
+    if (!this.logLimiter.take()) {
+      const now = Date.now()
+      if (now - this.logDropReportAt >= 1000) {
+        this.logDropReportAt = now
+        this.host.send({
+          t: 'log',
+          name: this.name,
+          level: 'warn',
+          msg: 'log rate limit reached; dropping lines',
+        })
+      }
+      return
+    }
+    this.host.send({ t: 'log', name: this.name, level, msg, error })
+  }
+
+  private logError(context: string, error: ScriptError): void {
+    this.log('error', `${formatScriptError(error)} (${context})`, error)
+  }
+
+  private installApi(): void {
+    const ctx = this.ctx
+    const hostApi = ctx.newObject()
+    const fns: Record<string, (...args: QuickJSHandle[]) => QuickJSHandle | undefined> = {
+      log: (level, text) => {
+        const lvl = ctx.getString(level!)
+        this.log(LOG_LEVELS.find((l) => l === lvl) ?? 'info', ctx.getString(text!))
+        return undefined
+      },
+      subscribe: (filter, callback) => this.subscribe(ctx.getString(filter!), callback!),
+      unsubscribe: (id) => (this.unsubscribe(ctx.getNumber(id!)) ? ctx.true : ctx.false),
+      credentials: (kind, value) => {
+        const v = ctx.typeof(value!) === 'string' ? ctx.getString(value!) : undefined
+        this.host.send(
+          ctx.getString(kind!) === 'user' ? { t: 'credentials', user: v } : { t: 'credentials', pass: v },
+        )
+        return undefined
+      },
+      port: (port) => {
+        // Publishes made before ms_port reach the broker before the listener moves.
+        this.drainPublishes()
+        const reply = this.host.syncRequest({ t: 'port', port: ctx.getNumber(port!) })
+        if (!reply.ok) throw new Error(`ms_port: ${reply.message}`)
+        return undefined
+      },
+      setTimer: (callback, ms, repeat) =>
+        ctx.newNumber(this.setTimer(callback!, ctx.getNumber(ms!), ctx.dump(repeat!) === true)),
+      publishBatch: (batch) => {
+        this.forwardPublishes(batch!)
+        return undefined
+      },
+      tick: () => {
+        this.deadline = Date.now() + this.limits.cpuLimitMs
+        this.host.enterCall(this.vmId)
+        return undefined
+      },
+      callbackError: (error, index) => {
+        const failed = this.batch?.[ctx.getNumber(index!)]
+        const parts = this.thrownParts(error!)
+        this.logError(
+          `error in ms_subscribe callback for ${failed?.topic ?? '?'}`,
+          locateError(this.name, parts),
+        )
+        return undefined
+      },
+      asyncError: (error, what) => {
+        this.logError(`error in ${ctx.getString(what!)}`, locateError(this.name, this.thrownParts(error!)))
+        return undefined
+      },
+      clearTimer: (id) => {
+        this.clearTimer(ctx.getNumber(id!))
+        return undefined
+      },
+    }
+    for (const [key, impl] of Object.entries(fns)) {
+      const fn = ctx.newFunction(key, impl)
+      ctx.setProp(hostApi, key, fn)
+      fn.dispose()
+    }
+    const maxQueued = ctx.newNumber(Math.min(Math.ceil(this.limits.publishBurst) + 1, 1_000_000))
+    ctx.setProp(hostApi, 'maxQueuedPublishes', maxQueued)
+    maxQueued.dispose()
+    const factory = ctx.unwrapResult(
+      ctx.evalCode(PRELUDE_SOURCE, PRELUDE_FILE, { type: 'global', strict: true }),
+    )
+    const api = ctx.callFunction(factory, ctx.undefined, hostApi)
+    factory.dispose()
+    hostApi.dispose()
+    const apiObject = ctx.unwrapResult(api)
+    this.dispatch = ctx.getProp(apiObject, 'dispatch')
+    this.resume = ctx.getProp(apiObject, 'resume')
+    this.position = ctx.getProp(apiObject, 'position')
+    this.drain = ctx.getProp(apiObject, 'drain')
+    apiObject.dispose()
+  }
+
+  private subscribe(filter: string, callback: QuickJSHandle): QuickJSHandle {
+    const problem = topicFilterProblem(filter)
+    if (problem) throw new TypeError(`ms_subscribe: ${problem}`)
+    if (this.subs.size >= this.limits.maxSubscriptions) {
+      throw new RangeError(`ms_subscribe: limit of ${this.limits.maxSubscriptions} subscriptions reached`)
+    }
+    const subId = this.nextSubId++
+    this.subs.add(subId, callback.dup())
+    this.host.send({ t: 'sub', vmId: this.vmId, subId, filter })
+    return this.ctx.newNumber(subId)
+  }
+
+  private unsubscribe(subId: number): boolean {
+    if (!this.subs.remove(subId)) return false
+    this.host.send({ t: 'unsub', vmId: this.vmId, subId })
+    return true
+  }
+
+  /** Takes the publishes the guest queued and forwards those within the rate limit. */
+  private drainPublishes(): void {
+    const drain = this.drain
+    if (!drain || this.dead) return
+    const ctx = this.ctx
+    const result = ctx.callFunction(drain, ctx.undefined)
+    if (result.error) {
+      this.logError('queued publishes lost', this.takeError(result.error))
+      return
+    }
+    try {
+      this.forwardPublishes(result.value)
+    } finally {
+      result.value.dispose()
+    }
+  }
+
+  /** Forwards one packed chunk of guest publishes (borrowed handle) within the rate limit. */
+  private forwardPublishes(chunk: QuickJSHandle): void {
+    const { publishes, dropped } = readPublishChunk(this.ctx, chunk)
+    let refused = dropped
+    for (const p of publishes) {
+      if (topicNameProblem(p.topic) !== undefined) continue // the prelude already threw for these
+      if (this.publishLimiter.take()) this.host.send({ t: 'pub', vmId: this.vmId, ...p })
+      else refused++
+    }
+    if (refused > 0) this.reportThrottled(refused)
+  }
+
+  private reportThrottled(dropped: number): void {
+    this.droppedPublishes += dropped
+    const now = Date.now()
+    if (now - this.throttleReportAt < 1000) return
+    this.throttleReportAt = now
+    this.host.send({
+      t: 'log',
+      name: this.name,
+      level: 'warn',
+      msg: `${this.name} is throttled: ms_publish above ${this.limits.publishRatePerSecond}/s, dropped ${this.droppedPublishes} publishes`,
+    })
+    this.droppedPublishes = 0
+  }
+
+  private setTimer(callback: QuickJSHandle, ms: number, repeat: boolean): number {
+    if (this.timers.size >= this.limits.maxTimers) {
+      throw new RangeError(`timer limit of ${this.limits.maxTimers} reached`)
+    }
+    const id = this.nextTimerId++
+    this.timers.add(id, callback.dup())
+    const fire = () => this.fireTimer(id, repeat)
+    // Node clamps 0 to 1 ms; an interval of 0 would otherwise spin the worker.
+    const delay = Math.min(Math.max(ms, repeat ? 1 : 0), 2 ** 31 - 1)
+    this.hostTimers.set(id, repeat ? setInterval(fire, delay) : setTimeout(fire, delay))
+    return id
+  }
+
+  private clearTimer(id: number): void {
+    const t = this.hostTimers.get(id)
+    if (t) clearTimeout(t)
+    this.hostTimers.delete(id)
+    this.timers.remove(id)
+  }
+
+  private fireTimer(id: number, repeat: boolean): void {
+    const callback = this.timers.get(id)
+    if (!callback || !this.alive) return
+    const error = this.run('timer', () => {
+      if (!repeat) this.clearTimer(id)
+      const result = this.ctx.callFunction(callback, this.ctx.undefined)
+      if (result.error) return this.takeError(result.error)
+      result.value.dispose()
+      return undefined
+    })
+    if (error) this.logError(repeat ? 'error in setInterval callback' : 'error in setTimeout callback', error)
+  }
+}

@@ -1,0 +1,437 @@
+import { createHash } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { join } from 'node:path'
+import type { Logger } from 'pino'
+import type { Message, MessageHandler, MessageProperties, PublishInput, QoS } from '../broker/types.ts'
+import { formatScriptError } from './error-location.ts'
+import type { ResolvedScriptingOptions } from './options.ts'
+import {
+  type FromWorker,
+  type LogLevel,
+  PUBLISH_STRIDE,
+  type ScriptError,
+  type SyncReply,
+  type SyncRequest,
+} from './protocol.ts'
+import { listScripts, resolveScriptSource, type ScriptSource } from './script-files.ts'
+import { ScriptWatcher } from './script-watcher.ts'
+import { VmThread } from './vm-thread.ts'
+
+/** The part of the broker the scripting host uses. */
+export interface ScriptBroker {
+  readonly logger: Logger
+  publish(input: PublishInput): Promise<void>
+  subscribe(filter: string, handler: MessageHandler): () => void
+  setCredentials(user: string | undefined, pass: string | undefined): void
+  /** When present, the user configured at start, so ms_pass alone keeps it. */
+  readonly auth?: { readonly username: string | undefined; readonly password?: string | undefined }
+  listen(port: number): Promise<number>
+  readonly port: number
+}
+
+export type ScriptState = 'loading' | 'running' | 'error' | 'stopped'
+
+export interface ScriptStatus {
+  name: string
+  file: string
+  status: ScriptState
+  /** The last load or runtime failure, `file:line:column message`. Cleared by a successful load. */
+  error?: string | undefined
+  subscriptions: number
+  timers: number
+  lastReload?: Date | undefined
+}
+
+export interface ScriptingHost {
+  /** Runs every script's deinit(), disposes the VMs, drops their subscriptions, stops watching. Idempotent. */
+  close(): Promise<void>
+  scripts(): ScriptStatus[]
+}
+
+interface ScriptRecord {
+  name: string
+  file: string
+  status: ScriptState
+  error: string | undefined
+  /** Hash of the content last tried, so an unchanged file is not reloaded. */
+  hash: string | undefined
+  activeVmId: number | undefined
+  /** Source of the running version, reloaded after a worker restart. */
+  activeCode: string | undefined
+  lastReload: Date | undefined
+  /** Syncs of one file run one after another. */
+  chain: Promise<void>
+}
+
+interface PendingLoad {
+  record: ScriptRecord
+  code: string
+  done: () => void
+}
+
+/** Restarts allowed in RESTART_WINDOW_MS before the host gives up on a worker that keeps crashing. */
+const MAX_RESTARTS = 5
+const RESTART_WINDOW_MS = 30_000
+
+function hashOf(code: string): string {
+  return createHash('sha1').update(code).digest('hex')
+}
+
+/**
+ * Main-thread side of scripting: keeps the record of each script, mirrors the VMs'
+ * subscriptions onto the broker, forwards publishes, and restarts the VM worker (without
+ * the offending script) when the watchdog kills it.
+ */
+export class ScriptRunner implements ScriptingHost {
+  private readonly records = new Map<string, ScriptRecord>()
+  private readonly subs = new Map<number, Map<number, () => void>>()
+  private readonly timers = new Map<number, number>()
+  private readonly pending = new Map<number, PendingLoad>()
+  private readonly log: Logger
+  private source: ScriptSource | undefined
+  private watcher: ScriptWatcher | undefined
+  private thread: VmThread | undefined
+  private threadReady: Promise<void> = Promise.resolve()
+  private nextVmId = 1
+  private user: string | undefined
+  private pass: string | undefined
+  private restarts: number[] = []
+  private closing: Promise<void> | undefined
+
+  constructor(
+    private readonly broker: ScriptBroker,
+    private readonly options: ResolvedScriptingOptions,
+  ) {
+    this.log = broker.logger.child({ component: 'scripting' })
+    // ms_user alone must keep the password set at start (and ms_pass alone the user).
+    this.user = broker.auth?.username
+    this.pass = broker.auth?.password
+  }
+
+  async start(): Promise<void> {
+    const source = await resolveScriptSource(this.options.path)
+    this.source = source
+    this.thread = await this.startThread()
+    if (this.options.watch) {
+      this.watcher = await ScriptWatcher.start(source, this.options.reloadDebounceMs, (name) => {
+        void this.sync(name)
+      })
+    }
+    const files = await listScripts(source)
+    await Promise.all(files.map((f) => this.sync(f.name)))
+  }
+
+  scripts(): ScriptStatus[] {
+    return [...this.records.values()].map((r) => {
+      const vmId = r.activeVmId
+      return {
+        name: r.name,
+        file: r.file,
+        status: r.status,
+        error: r.error,
+        subscriptions: vmId === undefined ? 0 : (this.subs.get(vmId)?.size ?? 0),
+        timers: vmId === undefined ? 0 : (this.timers.get(vmId) ?? 0),
+        lastReload: r.lastReload,
+      }
+    })
+  }
+
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.watcher?.close()
+      await this.threadReady
+      await this.thread?.close()
+      for (const vmId of [...this.subs.keys()]) this.dropVm(vmId)
+      for (const p of this.pending.values()) p.done()
+      this.pending.clear()
+    })()
+    return this.closing
+  }
+
+  /** Brings one script in line with its file: load, reload, or unload. */
+  private sync(name: string): Promise<void> {
+    const source = this.source!
+    let record = this.records.get(name)
+    if (!record) {
+      record = {
+        name,
+        file: join(source.dir, name),
+        status: 'loading',
+        error: undefined,
+        hash: undefined,
+        activeVmId: undefined,
+        activeCode: undefined,
+        lastReload: undefined,
+        chain: Promise.resolve(),
+      }
+      this.records.set(name, record)
+    }
+    const r = record
+    r.chain = r.chain
+      .then(() => this.syncNow(r))
+      .catch((e: unknown) => this.log.error({ err: e, script: name }))
+    return r.chain
+  }
+
+  private async syncNow(record: ScriptRecord): Promise<void> {
+    if (this.closing) return
+    let code: string
+    try {
+      code = await readFile(record.file, 'utf8')
+    } catch {
+      await this.unload(record)
+      return
+    }
+    const hash = hashOf(code)
+    if (hash === record.hash) return
+    record.hash = hash
+    await this.load(record, code)
+  }
+
+  private async load(record: ScriptRecord, code: string): Promise<void> {
+    await this.threadReady
+    const thread = this.thread
+    if (this.closing) return
+    if (!thread) {
+      record.status = 'stopped'
+      record.error = 'the scripting worker is stopped'
+      return
+    }
+    const vmId = this.nextVmId++
+    if (record.activeVmId === undefined) record.status = 'loading'
+    await new Promise<void>((done) => {
+      this.pending.set(vmId, { record, code, done })
+      thread.send({ t: 'load', name: record.name, vmId, code })
+    })
+  }
+
+  private async unload(record: ScriptRecord): Promise<void> {
+    this.records.delete(record.name)
+    if (record.activeVmId === undefined) return
+    await this.threadReady
+    this.thread?.send({ t: 'unload', name: record.name })
+    this.log.info({ script: record.name, file: record.file }, 'script unloaded')
+  }
+
+  private async startThread(): Promise<VmThread> {
+    return VmThread.start(this.options, {
+      onMessages: (batch) => {
+        for (const msg of batch) this.onWorkerMessage(msg)
+      },
+      onSyncRequest: (req) => this.onSyncRequest(req),
+      onExit: ({ offenderVmId, reason }) => {
+        this.threadReady = this.restart(offenderVmId, reason)
+      },
+    })
+  }
+
+  private async onSyncRequest(req: SyncRequest): Promise<SyncReply> {
+    // autoexec scripts often name the port the broker already has (ms_port(1883) at start);
+    // binding it a second time would fail, so that is a no-op.
+    if (req.port === this.broker.port) return { ok: true }
+    try {
+      const port = await this.broker.listen(req.port)
+      return port === req.port || req.port === 0 ? { ok: true } : { ok: false, message: `bound ${port}` }
+    } catch (e) {
+      return {
+        ok: false,
+        message: `cannot listen on port ${req.port}: ${e instanceof Error ? e.message : String(e)}`,
+      }
+    }
+  }
+
+  private onWorkerMessage(msg: FromWorker): void {
+    switch (msg.t) {
+      case 'sub':
+        this.subscribe(msg.vmId, msg.subId, msg.filter)
+        return
+      case 'unsub': {
+        const byVm = this.subs.get(msg.vmId)
+        byVm?.get(msg.subId)?.()
+        byVm?.delete(msg.subId)
+        return
+      }
+      case 'pub':
+        this.publish(msg.topic, msg.payload, msg.qos, msg.retain, msg.properties)
+        return
+      case 'pubs': {
+        const { meta, topics, payloads } = msg
+        const properties = new Map(msg.properties)
+        let offset = 0
+        for (let i = 0; i < topics.length; i++) {
+          const m = i * PUBLISH_STRIDE
+          const flags = meta[m + 1]!
+          const length = meta[m + 2]!
+          const retain = (flags & 4) !== 0
+          const qos = (flags & 3) as QoS
+          // Retained and QoS>0 messages may be kept for long; they get their own copy of the bytes
+          // instead of a view that would pin the whole batch buffer.
+          const view = Buffer.from(payloads.buffer, payloads.byteOffset + offset, length)
+          const payload = retain || qos > 0 ? Buffer.from(view) : view
+          this.publish(topics[i]!, payload, qos, retain, properties.get(i))
+          offset += length
+        }
+        return
+      }
+      case 'timers':
+        this.timers.set(msg.vmId, msg.count)
+        return
+      case 'credentials':
+        if ('user' in msg) this.user = msg.user
+        if ('pass' in msg) this.pass = msg.pass
+        this.broker.setCredentials(this.user, this.pass)
+        return
+      case 'log':
+        this.scriptLog(msg.name, msg.level, msg.msg, msg.error)
+        return
+      case 'loaded':
+        this.loaded(msg.vmId)
+        if (msg.replaces !== undefined) {
+          // The new version's subscriptions came in the same batch, just before this message,
+          // so from here on the broker routes to the new version only; what is already on its
+          // way to the old one reaches it before 'retire' does.
+          this.dropVm(msg.replaces)
+          this.thread?.send({ t: 'retire', name: msg.name, vmId: msg.replaces })
+        }
+        return
+      case 'loadFailed':
+        this.loadFailed(msg.vmId, msg.error)
+        return
+      case 'unloaded':
+      case 'stopped': {
+        const record = this.records.get(msg.name)
+        if (record?.activeVmId === msg.vmId) {
+          record.activeVmId = undefined
+          record.activeCode = undefined
+          if (msg.t === 'stopped') {
+            record.status = 'stopped'
+            record.error = formatScriptError(msg.error)
+            this.scriptLog(msg.name, 'error', `${record.error}`, msg.error)
+          }
+        }
+        return
+      }
+      case 'disposed':
+        this.dropVm(msg.vmId)
+        return
+      case 'closed':
+        return
+    }
+  }
+
+  private publish(
+    topic: string,
+    payload: Buffer | Uint8Array,
+    qos: QoS,
+    retain: boolean,
+    properties: MessageProperties | undefined,
+  ): void {
+    // Buffers arrive from the worker as plain Uint8Arrays; the MQTT encoder wants Buffers.
+    const props =
+      properties?.correlationData !== undefined
+        ? { ...properties, correlationData: Buffer.from(properties.correlationData) }
+        : properties
+    this.broker
+      .publish(props ? { topic, payload, qos, retain, properties: props } : { topic, payload, qos, retain })
+      .catch((e: unknown) => this.log.warn({ err: e, topic }, 'script publish failed'))
+  }
+
+  private subscribe(vmId: number, subId: number, filter: string): void {
+    let byVm = this.subs.get(vmId)
+    if (!byVm) {
+      byVm = new Map()
+      this.subs.set(vmId, byVm)
+    }
+    const send = (m: Message) => this.thread?.deliver(vmId, subId, m)
+    try {
+      byVm.set(subId, this.broker.subscribe(filter, send))
+    } catch (e) {
+      this.log.warn({ err: e, filter }, 'script subscription rejected by the broker')
+    }
+  }
+
+  private dropVm(vmId: number): void {
+    const byVm = this.subs.get(vmId)
+    if (byVm) for (const unsubscribe of byVm.values()) unsubscribe()
+    this.subs.delete(vmId)
+    this.timers.delete(vmId)
+  }
+
+  private loaded(vmId: number): void {
+    const p = this.pending.get(vmId)
+    if (!p) return
+    this.pending.delete(vmId)
+    const { record } = p
+    const replaced = record.activeVmId !== undefined
+    record.activeVmId = vmId
+    record.activeCode = p.code
+    record.status = 'running'
+    record.error = undefined
+    record.lastReload = new Date()
+    this.log.info({ script: record.name, file: record.file }, replaced ? 'script reloaded' : 'script loaded')
+    p.done()
+  }
+
+  private loadFailed(vmId: number, error: ScriptError): void {
+    const p = this.pending.get(vmId)
+    if (!p) return
+    this.pending.delete(vmId)
+    const { record } = p
+    record.error = formatScriptError(error)
+    if (record.activeVmId === undefined) record.status = 'error'
+    const keeps = record.activeVmId !== undefined ? '; the previous version keeps running' : ''
+    this.log.error(
+      { script: record.name, file: record.file, stack: error.stack },
+      `${record.error} (script not loaded${keeps})`,
+    )
+    p.done()
+  }
+
+  private scriptLog(name: string, level: LogLevel, msg: string, error?: ScriptError): void {
+    const fields = error?.stack ? { script: name, stack: error.stack } : { script: name }
+    this.log[level](fields, msg)
+  }
+
+  private async restart(offenderVmId: number | undefined, reason: string): Promise<void> {
+    for (const [vmId, p] of this.pending) {
+      if (vmId === offenderVmId) {
+        p.record.error = `${p.record.name} stopped while loading: ${reason}`
+        this.log.error(
+          { script: p.record.name, file: p.record.file },
+          `${p.record.error} (script not loaded)`,
+        )
+      }
+      if (p.record.activeVmId === undefined) p.record.status = 'error'
+      p.done()
+    }
+    this.pending.clear()
+    for (const vmId of [...this.subs.keys()]) this.dropVm(vmId)
+    for (const record of this.records.values()) {
+      if (offenderVmId !== undefined && record.activeVmId === offenderVmId) {
+        record.status = 'stopped'
+        record.error = `${record.name} stopped: ${reason}; it is loaded again when the file changes`
+        record.activeCode = undefined
+        this.log.error({ script: record.name, file: record.file }, record.error)
+      } else if (record.activeCode !== undefined) {
+        record.status = 'loading'
+      }
+      record.activeVmId = undefined
+    }
+    const now = Date.now()
+    this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS)
+    this.restarts.push(now)
+    if (this.closing) return
+    if (this.restarts.length > MAX_RESTARTS) {
+      this.log.error('scripting worker keeps failing; scripts stay stopped until the broker restarts')
+      for (const record of this.records.values()) record.status = 'stopped'
+      this.thread = undefined
+      return
+    }
+    this.log.warn({ reason }, 'restarting the scripting worker; the other scripts start again from init()')
+    this.thread = await this.startThread()
+    for (const record of this.records.values()) {
+      const code = record.activeCode
+      if (code !== undefined) void this.load(record, code)
+    }
+  }
+}

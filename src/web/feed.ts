@@ -1,0 +1,115 @@
+import type { WebSocket } from 'ws'
+import type { Broker } from '../broker/broker.ts'
+import type { TopicModel } from './topic-model.ts'
+import { parseViewRequest, type ViewRequest, type Views } from './views.ts'
+
+interface Watcher {
+  request: ViewRequest
+  /** Set when the page changed what it looks at: answer on the next tick whatever changed. */
+  asked: boolean
+  sentAt: number
+  /** Topic generation / client generation the last frame was built from. */
+  topicGeneration: number
+  clientGeneration: number
+  lastText: string
+}
+
+/** Views whose numbers move without an event (counters, uptime, script state): refreshed each second. */
+const POLLED = new Set(['broker', 'clients', 'scripts'])
+const POLL_MS = 1000
+/** A page that cannot keep up skips frames rather than queueing them in the broker's memory. */
+const MAX_BUFFERED = 1 << 20
+
+/**
+ * Live updates: every `intervalMs` each open page gets its current view, built and serialized
+ * only if something it shows may have changed, and sent only if the text differs. Pages on the
+ * same view and page share one serialization per tick.
+ */
+export class Feed {
+  private readonly watchers = new Map<WebSocket, Watcher>()
+  private clientGeneration = 0
+  private readonly timer: NodeJS.Timeout
+  private readonly bump = (): void => {
+    this.clientGeneration++
+  }
+
+  constructor(
+    private readonly broker: Broker,
+    private readonly model: TopicModel,
+    private readonly views: Views,
+    intervalMs: number,
+  ) {
+    broker.on('clientConnect', this.bump)
+    broker.on('clientDisconnect', this.bump)
+    this.timer = setInterval(() => this.tick(), intervalMs)
+    this.timer.unref()
+  }
+
+  add(socket: WebSocket): void {
+    const watcher: Watcher = {
+      request: parseViewRequest({}),
+      asked: true,
+      sentAt: 0,
+      topicGeneration: -1,
+      clientGeneration: -1,
+      lastText: '',
+    }
+    this.watchers.set(socket, watcher)
+    socket.on('message', (data) => {
+      let parsed: unknown
+      try {
+        parsed = JSON.parse(String(data))
+      } catch {
+        return
+      }
+      if (typeof parsed !== 'object' || parsed === null) return
+      watcher.request = parseViewRequest(parsed as Record<string, unknown>)
+      watcher.asked = true
+    })
+    socket.on('close', () => this.watchers.delete(socket))
+    socket.on('error', () => socket.terminate())
+  }
+
+  get size(): number {
+    return this.watchers.size
+  }
+
+  /** One batch: bring the indexes up to date, then answer every page that needs a frame. */
+  tick(): void {
+    this.model.ingest()
+    if (this.watchers.size === 0) return
+    const now = Date.now()
+    const built = new Map<string, string>()
+    for (const [socket, w] of this.watchers) {
+      if (socket.readyState !== socket.OPEN || socket.bufferedAmount > MAX_BUFFERED) continue
+      const view = w.request.view
+      const due =
+        w.asked ||
+        (POLLED.has(view) && now - w.sentAt >= POLL_MS) ||
+        (view === 'clients' && w.clientGeneration !== this.clientGeneration) ||
+        ((view === 'topics' || view === 'ha') && w.topicGeneration !== this.model.generation)
+      if (!due) continue
+      const key = JSON.stringify(w.request)
+      let text = built.get(key)
+      if (text === undefined) {
+        text = JSON.stringify({ request: w.request, data: this.views.build(w.request) })
+        built.set(key, text)
+      }
+      w.asked = false
+      w.sentAt = now
+      w.topicGeneration = this.model.generation
+      w.clientGeneration = this.clientGeneration
+      if (text === w.lastText) continue
+      w.lastText = text
+      socket.send(text)
+    }
+  }
+
+  close(): void {
+    clearInterval(this.timer)
+    this.broker.off('clientConnect', this.bump)
+    this.broker.off('clientDisconnect', this.bump)
+    for (const socket of this.watchers.keys()) socket.terminate()
+    this.watchers.clear()
+  }
+}

@@ -1,0 +1,252 @@
+import { payloadText, previewPayload, type TopicModel } from './topic-model.ts'
+
+/** An entity announced on `homeassistant/<component>/[<node_id>/]<object_id>/config`. */
+export interface HaEntity {
+  configTopic: string
+  component: string
+  nodeId?: string | undefined
+  objectId: string
+  name: string
+  uniqueId?: string | undefined
+  stateTopic?: string | undefined
+  /** The last payload on the state topic, when one was seen. */
+  state?: string | undefined
+  commandTopic?: string | undefined
+  unit?: string | undefined
+  /** online / offline from the availability topic(s); `n/a` when none is configured. */
+  availability: 'online' | 'offline' | 'unknown' | 'n/a'
+}
+
+export interface HaDevice {
+  /** The device's first identifier, or its name; entities without a device share one group. */
+  key: string
+  name: string
+  manufacturer?: string | undefined
+  model?: string | undefined
+  entities: HaEntity[]
+}
+
+/** A discovery payload that is not a usable config; listed so the user sees why nothing shows up. */
+export interface HaMalformed {
+  configTopic: string
+  error: string
+  payload: string
+}
+
+export interface HaView {
+  devices: HaDevice[]
+  malformed: HaMalformed[]
+}
+
+const CONFIG_TOPIC = /^homeassistant\/([^/]+)\/(?:([^/]+)\/)?([^/]+)\/config$/
+
+interface Availability {
+  topic: string
+  on: string
+  off: string
+}
+
+interface Parsed {
+  entity: Omit<HaEntity, 'state' | 'availability'>
+  availability: Availability[]
+  mode: string
+  device: { key: string; name: string; manufacturer?: string | undefined; model?: string | undefined }
+}
+
+/** Abbreviations Home Assistant accepts in discovery payloads, for the keys shown here. */
+const LONG: Record<string, string> = {
+  stat_t: 'state_topic',
+  cmd_t: 'command_topic',
+  avty_t: 'availability_topic',
+  avty: 'availability',
+  avty_mode: 'availability_mode',
+  pl_avail: 'payload_available',
+  pl_not_avail: 'payload_not_available',
+  uniq_id: 'unique_id',
+  unit_of_meas: 'unit_of_measurement',
+  dev: 'device',
+  ids: 'identifiers',
+  mf: 'manufacturer',
+  mdl: 'model',
+  t: 'topic',
+}
+
+function expand(object: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {}
+  for (const [key, value] of Object.entries(object)) out[LONG[key] ?? key] = value
+  return out
+}
+
+class Malformed extends Error {}
+
+function optionalString(config: Record<string, unknown>, key: string): string | undefined {
+  const value = config[key]
+  if (value === undefined || value === null) return undefined
+  if (typeof value !== 'string') throw new Malformed(`"${key}" must be a string`)
+  return value
+}
+
+/** HA's `~` base topic: a topic value that starts or ends with `~` has it replaced. */
+function withBase(topic: string | undefined, base: string | undefined): string | undefined {
+  if (topic === undefined || base === undefined) return topic
+  if (topic.startsWith('~')) return base + topic.slice(1)
+  if (topic.endsWith('~')) return topic.slice(0, -1) + base
+  return topic
+}
+
+/** Parses one discovery payload; throws Malformed with a reason a user can act on. */
+export function parseDiscovery(configTopic: string, text: string): Parsed {
+  const match = CONFIG_TOPIC.exec(configTopic)
+  if (match === null) throw new Malformed('not a discovery config topic')
+  const [, component, nodeId, objectId] = match as unknown as [string, string, string | undefined, string]
+  let raw: unknown
+  try {
+    raw = JSON.parse(text)
+  } catch (error) {
+    throw new Malformed(`invalid JSON: ${error instanceof Error ? error.message : String(error)}`)
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    throw new Malformed('payload must be a JSON object')
+  }
+  const config = expand(raw as Record<string, unknown>)
+  const base = optionalString(config, '~')
+  const uniqueId = optionalString(config, 'unique_id')
+  const name = optionalString(config, 'name') ?? uniqueId ?? objectId
+  const availability: Availability[] = []
+  const on = optionalString(config, 'payload_available') ?? 'online'
+  const off = optionalString(config, 'payload_not_available') ?? 'offline'
+  const single = withBase(optionalString(config, 'availability_topic'), base)
+  if (single !== undefined) availability.push({ topic: single, on, off })
+  if (config.availability !== undefined) {
+    if (!Array.isArray(config.availability)) throw new Malformed('"availability" must be a list')
+    for (const item of config.availability) {
+      if (typeof item !== 'object' || item === null)
+        throw new Malformed('"availability" entries must be objects')
+      const a = expand(item as Record<string, unknown>)
+      const topic = withBase(optionalString(a, 'topic'), base)
+      if (topic === undefined) throw new Malformed('"availability" entry without "topic"')
+      availability.push({
+        topic,
+        on: optionalString(a, 'payload_available') ?? on,
+        off: optionalString(a, 'payload_not_available') ?? off,
+      })
+    }
+  }
+  let device: Parsed['device'] = { key: '', name: '(no device)' }
+  if (config.device !== undefined) {
+    if (typeof config.device !== 'object' || config.device === null)
+      throw new Malformed('"device" must be an object')
+    const d = expand(config.device as Record<string, unknown>)
+    const ids = d.identifiers
+    const firstId = Array.isArray(ids) ? ids[0] : ids
+    const deviceName = optionalString(d, 'name')
+    const key =
+      typeof firstId === 'string' || typeof firstId === 'number' ? String(firstId) : (deviceName ?? '')
+    device = {
+      key,
+      name: deviceName ?? (key || '(no device)'),
+      manufacturer: optionalString(d, 'manufacturer'),
+      model: optionalString(d, 'model'),
+    }
+  }
+  return {
+    entity: {
+      configTopic,
+      component,
+      nodeId,
+      objectId,
+      name,
+      uniqueId,
+      stateTopic: withBase(optionalString(config, 'state_topic'), base),
+      commandTopic: withBase(optionalString(config, 'command_topic'), base),
+      unit: optionalString(config, 'unit_of_measurement'),
+    },
+    availability,
+    mode: optionalString(config, 'availability_mode') ?? 'latest',
+    device,
+  }
+}
+
+/**
+ * Home Assistant discovery configs seen on `homeassistant/#` (found at the dashboard tick from
+ * new topic names). A config is parsed again only when its payload Buffer changed.
+ */
+export class DiscoveryIndex {
+  private readonly configs = new Map<string, { payload: Buffer | undefined; parsed: Parsed | HaMalformed }>()
+
+  constructor(private readonly model: TopicModel) {
+    model.onNewTopic((topic) => {
+      if (CONFIG_TOPIC.test(topic))
+        this.configs.set(topic, {
+          payload: undefined,
+          parsed: { configTopic: topic, error: '', payload: '' },
+        })
+    })
+  }
+
+  view(): HaView {
+    const devices = new Map<string, HaDevice>()
+    const malformed: HaMalformed[] = []
+    const entries = this.model.entries
+    for (const [topic, cached] of this.configs) {
+      const entry = entries.get(topic)
+      // An empty config payload removes the entity in Home Assistant.
+      if (entry === undefined || entry.payload.length === 0) continue
+      if (cached.payload !== entry.payload) {
+        cached.payload = entry.payload
+        try {
+          cached.parsed = parseDiscovery(topic, entry.payload.toString('utf8'))
+        } catch (error) {
+          if (!(error instanceof Malformed)) throw error
+          cached.parsed = { configTopic: topic, error: error.message, payload: previewPayload(entry.payload) }
+        }
+      }
+      const parsed = cached.parsed
+      if ('error' in parsed) {
+        malformed.push(parsed)
+        continue
+      }
+      let device = devices.get(parsed.device.key)
+      if (device === undefined) {
+        device = { ...parsed.device, entities: [] }
+        devices.set(parsed.device.key, device)
+      }
+      const stateTopic = parsed.entity.stateTopic
+      device.entities.push({
+        ...parsed.entity,
+        state: stateTopic === undefined ? undefined : payloadText(entries.get(stateTopic)),
+        availability: this.availability(parsed),
+      })
+    }
+    const list = [...devices.values()].sort((a, b) => a.name.localeCompare(b.name))
+    for (const d of list) d.entities.sort((a, b) => a.name.localeCompare(b.name))
+    malformed.sort((a, b) => a.configTopic.localeCompare(b.configTopic))
+    return { devices: list, malformed }
+  }
+
+  private availability(parsed: Parsed): HaEntity['availability'] {
+    if (parsed.availability.length === 0) return 'n/a'
+    const states = parsed.availability.map((a) => {
+      const value = payloadText(this.model.entries.get(a.topic))
+      return {
+        value: value === a.on ? 'online' : value === a.off ? 'offline' : 'unknown',
+        at: this.model.entries.get(a.topic)?.at ?? 0,
+      }
+    })
+    // availability_mode: all / any / latest (HA's default), as Home Assistant combines them.
+    if (parsed.mode === 'all')
+      return states.every((s) => s.value === 'online')
+        ? 'online'
+        : states.some((s) => s.value === 'offline')
+          ? 'offline'
+          : 'unknown'
+    if (parsed.mode === 'any')
+      return states.some((s) => s.value === 'online')
+        ? 'online'
+        : states.every((s) => s.value === 'offline')
+          ? 'offline'
+          : 'unknown'
+    const latest = states.reduce((a, b) => (b.at > a.at ? b : a))
+    return latest.value as HaEntity['availability']
+  }
+}

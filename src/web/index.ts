@@ -1,0 +1,120 @@
+/**
+ * The web dashboard: one HTTP server (page, JSON views, actions) with a WebSocket feed of live,
+ * batched updates. Built only on the broker's embedding API, like the scripting host.
+ */
+import type { AddressInfo } from 'node:net'
+import type { Broker } from '../broker/broker.ts'
+import type { ScriptingHost } from '../scripting/index.ts'
+import { DeviceIndex } from './devices.ts'
+import { Feed } from './feed.ts'
+import { DiscoveryIndex } from './homeassistant.ts'
+import type { ScriptLog } from './script-log.ts'
+import { createWebServer } from './server.ts'
+import { TopicModel } from './topic-model.ts'
+import { Views } from './views.ts'
+
+export type { Device, Relay } from './devices.ts'
+export type { HaDevice, HaEntity, HaMalformed, HaView } from './homeassistant.ts'
+export type { ScriptLogLine } from './script-log.ts'
+export { ScriptLog, scriptBrokerWithLog } from './script-log.ts'
+export type { BrokerView, ClientsView, ScriptsView, TopicsView, ViewName } from './views.ts'
+
+export interface WebOptions {
+  /** HTTP port (0 picks a free one; read it back from `port`). */
+  port: number
+  /** Bind address (default: the broker's). */
+  host?: string | undefined
+  /** The scripting host, for the Scripts view. */
+  scripting?: ScriptingHost | undefined
+  /** The scripting host's log lines (see scriptBrokerWithLog), for the Scripts view's tail. */
+  scriptLog?: ScriptLog | undefined
+  /** How often live updates are batched to open pages (default 250 ms). */
+  intervalMs?: number | undefined
+}
+
+export interface WebDashboard {
+  readonly port: number
+  /** Open live-update connections. */
+  readonly pages: number
+  /** Stops serving and drops open pages. Idempotent. */
+  close(): Promise<void>
+}
+
+const running = new WeakMap<Broker, WebDashboard>()
+
+/** The dashboard started for a broker, if any. */
+export function webOf(broker: Broker): WebDashboard | undefined {
+  return running.get(broker)
+}
+
+/** Starts the dashboard next to a running broker and registers its closing with the broker. */
+export async function startWeb(broker: Broker, options: WebOptions): Promise<WebDashboard> {
+  const model = new TopicModel()
+  const devices = new DeviceIndex(model)
+  const discovery = new DiscoveryIndex(model)
+  let port = options.port
+  const views = new Views({
+    broker,
+    model,
+    devices,
+    discovery,
+    scripting: options.scripting,
+    scriptLog: options.scriptLog,
+    httpHost: options.host ?? broker.options.host,
+    httpPort: () => port,
+  })
+  const feed = new Feed(broker, model, views, options.intervalMs ?? 250)
+  const { server, wss } = createWebServer({
+    broker,
+    views,
+    onSocket: (ws) => feed.add(ws),
+    beforeRead: () => model.ingest(),
+  })
+  // The broker's `message` event rather than a `#` subscription: it costs one emit per message,
+  // where a wildcard subscriber would add a subscription-tree walk to every publish. Retained
+  // messages published before the dashboard started are read once.
+  for (const message of broker.retainedMessages('#')) model.record(message)
+  broker.on('message', model.record)
+  const unsubscribe = (): void => {
+    broker.off('message', model.record)
+  }
+  model.ingest()
+  const host = options.host ?? broker.options.host
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject)
+      server.listen(options.port, host, () => {
+        server.off('error', reject)
+        resolve()
+      })
+    })
+  } catch (error) {
+    unsubscribe()
+    feed.close()
+    throw error
+  }
+  port = (server.address() as AddressInfo).port
+  broker.logger.info({ host, port }, 'dashboard listening')
+  let closing: Promise<void> | undefined
+  const dashboard: WebDashboard = {
+    port,
+    get pages() {
+      return feed.size
+    },
+    close() {
+      closing ??= (async () => {
+        unsubscribe()
+        feed.close()
+        wss.close()
+        const closed = new Promise<void>((resolve) => server.close(() => resolve()))
+        server.closeAllConnections()
+        await closed
+        running.delete(broker)
+      })()
+      return closing
+    },
+  }
+  running.set(broker, dashboard)
+  broker.addCloseHook(() => dashboard.close())
+  return dashboard
+}

@@ -1,0 +1,247 @@
+import type { Message, QoS } from '../broker/types.ts'
+
+/** The last message seen on one topic. The payload Buffer is the broker's, shared, never copied. */
+export interface TopicEntry {
+  payload: Buffer
+  qos: QoS
+  retain: boolean
+  /** When the last message arrived (ms since the epoch), to the dashboard tick's resolution. */
+  at: number
+  /** Messages seen on this topic since the dashboard started. */
+  count: number
+  /** Changed since the last tick (its payload may pin the socket's read buffer; see compact). */
+  dirty: boolean
+}
+
+/** One row of the topic tree as the page shows it. */
+export interface TopicRow {
+  path: string
+  name: string
+  depth: number
+  /** Direct children in the tree (0 for a plain leaf). */
+  children: number
+  /** Topics with a value at or below this node. */
+  topics: number
+  expanded: boolean
+  value?: TopicValue | undefined
+}
+
+export interface TopicValue {
+  /** UTF-8 text, or `0x…` hex when the payload is not valid UTF-8; cut at PREVIEW_BYTES. */
+  preview: string
+  bytes: number
+  retain: boolean
+  qos: QoS
+  at: number
+  count: number
+}
+
+export interface TopicPage {
+  total: number
+  offset: number
+  rows: TopicRow[]
+  /** All topics known (the tree's size), whatever the filter. */
+  topicCount: number
+}
+
+const PREVIEW_BYTES = 300
+const utf8 = new TextDecoder('utf-8', { fatal: true })
+
+/** Turns a payload into something printable; binary payloads become hex. */
+export function previewPayload(payload: Buffer, limit = PREVIEW_BYTES): string {
+  const cut = payload.length > limit
+  // A cut may split a multi-byte character: back off up to 3 bytes to a character boundary.
+  for (let end = Math.min(payload.length, limit), tries = cut ? 4 : 1; tries > 0; end--, tries--) {
+    try {
+      const text = utf8.decode(payload.subarray(0, end))
+      return cut ? `${text}…` : text
+    } catch {}
+  }
+  return `0x${payload.subarray(0, limit).toString('hex')}${cut ? '…' : ''}`
+}
+
+export function payloadText(entry: TopicEntry | undefined): string | undefined {
+  return entry === undefined ? undefined : entry.payload.toString('utf8')
+}
+
+interface TreeNode {
+  children: Map<string, TreeNode>
+  /** Children names in display order; rebuilt lazily after a child is added. */
+  sorted: string[] | undefined
+  topics: number
+}
+
+function newNode(): TreeNode {
+  return { children: new Map(), sorted: undefined, topics: 0 }
+}
+
+/**
+ * The live topic map behind the Topics, Devices and Home Assistant views. On each message the
+ * broker pays for one Map lookup and a few field writes (`record`); the tree, the device and
+ * discovery indexes are brought up to date only on the dashboard's batch tick (`ingest`).
+ */
+export class TopicModel {
+  readonly entries = new Map<string, TopicEntry>()
+  /** Bumped on every message, so the feed can tell whether anything changed since it last sent. */
+  generation = 0
+  private fresh: string[] = []
+  private dirty: TopicEntry[] = []
+  /** Entries that changed in the previous tick interval; copied at this tick if they stayed quiet. */
+  private settling: TopicEntry[] = []
+  /** Time of the last tick: messages are stamped with it, saving a clock read per message. */
+  private clock = Date.now()
+  private readonly root = newNode()
+  private readonly watchers: ((topic: string) => void)[] = []
+
+  /** The broker's subscription handler: the only per-message work the dashboard does. */
+  readonly record = (msg: Message): void => {
+    this.generation++
+    const entry = this.entries.get(msg.topic)
+    if (entry !== undefined) {
+      entry.payload = msg.payload
+      entry.qos = msg.qos
+      entry.retain = msg.retain
+      entry.at = this.clock
+      entry.count++
+      if (!entry.dirty) {
+        entry.dirty = true
+        this.dirty.push(entry)
+      }
+      return
+    }
+    const created = {
+      payload: msg.payload,
+      qos: msg.qos,
+      retain: msg.retain,
+      at: this.clock,
+      count: 1,
+      dirty: true,
+    }
+    this.entries.set(msg.topic, created)
+    this.dirty.push(created)
+    this.fresh.push(msg.topic)
+  }
+
+  /** Called once for every new topic during `ingest` (device and discovery indexes). */
+  onNewTopic(watcher: (topic: string) => void): void {
+    this.watchers.push(watcher)
+  }
+
+  /** Adds topics first seen since the last tick to the tree and the indexes. */
+  ingest(): void {
+    this.clock = Date.now()
+    this.compact()
+    if (this.fresh.length === 0) return
+    const fresh = this.fresh
+    this.fresh = []
+    for (const topic of fresh) {
+      let node = this.root
+      node.topics++
+      for (const level of topic.split('/')) {
+        let child = node.children.get(level)
+        if (child === undefined) {
+          child = newNode()
+          node.children.set(level, child)
+          node.sorted = undefined
+        }
+        child.topics++
+        node = child
+      }
+      for (const watcher of this.watchers) watcher(topic)
+    }
+  }
+
+  /**
+   * A QoS 0 payload is a view into the socket's 64 KiB read buffer (the broker copies only what
+   * it keeps). Kept here as a last value it would pin that buffer. Copying on every change costs
+   * as much as the rest of the dashboard, so a payload is copied once its topic goes quiet: when
+   * it changed during one tick interval and not during the next. A busy topic's payload is
+   * replaced before it matters; each quiet topic's is copied once.
+   */
+  private compact(): void {
+    for (const entry of this.settling) {
+      if (entry.dirty) continue // changed again: it is in `this.dirty`, and settles later
+      const p = entry.payload
+      if (p.buffer.byteLength > p.length + 1024) entry.payload = Buffer.from(p)
+    }
+    for (const entry of this.dirty) entry.dirty = false
+    const settled = this.settling
+    this.settling = this.dirty
+    settled.length = 0
+    this.dirty = settled
+  }
+
+  get size(): number {
+    return this.entries.size
+  }
+
+  /**
+   * A page of the tree with `expanded` nodes opened; with a filter, a flat page of the topics
+   * containing it instead (a tree of 10,000 topics is searched, not scrolled).
+   */
+  page(options: {
+    offset: number
+    limit: number
+    expanded: ReadonlySet<string>
+    filter: string
+    /** Whether the broker holds a retained message for the topic (live deliveries clear the flag). */
+    isRetained: (topic: string) => boolean
+  }): TopicPage {
+    const rows: TopicRow[] = []
+    let total = 0
+    const { offset, limit } = options
+    const take = (make: () => TopicRow): void => {
+      if (total >= offset && rows.length < limit) rows.push(make())
+      total++
+    }
+    if (options.filter !== '') {
+      const needle = options.filter.toLowerCase()
+      const matches = [...this.entries.keys()].filter((t) => t.toLowerCase().includes(needle)).sort()
+      for (const topic of matches) {
+        take(() => ({
+          path: topic,
+          name: topic,
+          depth: 0,
+          children: 0,
+          topics: 1,
+          expanded: false,
+          value: this.value(topic, options.isRetained),
+        }))
+      }
+    } else {
+      const walk = (node: TreeNode, prefix: string, depth: number): void => {
+        node.sorted ??= [...node.children.keys()].sort()
+        for (const name of node.sorted) {
+          const child = node.children.get(name)!
+          const path = depth === 0 ? name : `${prefix}/${name}`
+          const expanded = options.expanded.has(path)
+          take(() => ({
+            path,
+            name,
+            depth,
+            children: child.children.size,
+            topics: child.topics,
+            expanded,
+            value: this.value(path, options.isRetained),
+          }))
+          if (expanded && child.children.size > 0) walk(child, path, depth + 1)
+        }
+      }
+      walk(this.root, '', 0)
+    }
+    return { total, offset, rows, topicCount: this.entries.size }
+  }
+
+  private value(topic: string, isRetained: (topic: string) => boolean): TopicValue | undefined {
+    const entry = this.entries.get(topic)
+    if (entry === undefined) return undefined
+    return {
+      preview: previewPayload(entry.payload),
+      bytes: entry.payload.length,
+      retain: entry.retain || isRetained(topic),
+      qos: entry.qos,
+      at: entry.at,
+      count: entry.count,
+    }
+  }
+}

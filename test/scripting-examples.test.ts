@@ -1,0 +1,146 @@
+import assert from 'node:assert/strict'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
+import { after, before, describe, it } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { connectAsync, type MqttClient } from 'mqtt'
+import ts from 'typescript'
+import { Broker } from '../src/broker/broker.ts'
+import { startBroker } from '../src/index.ts'
+import { type ScriptingHost, startScripting } from '../src/scripting/index.ts'
+import { collect, LogCapture, nextMessage, until } from './scripting-helpers.ts'
+
+const examples = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples')
+
+describe('examples/ (all loaded together, as npm start does)', () => {
+  let broker: Broker
+  let host: ScriptingHost
+  let client: MqttClient
+  const log = new LogCapture()
+
+  before(async () => {
+    broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger })
+    await broker.start()
+    host = await startScripting(broker, { path: examples, watch: false })
+    client = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 })
+  })
+  after(async () => {
+    await client.endAsync(true)
+    await host.close()
+    await broker.close()
+  })
+
+  it('every example loads cleanly', () => {
+    const scripts = host.scripts()
+    assert.deepEqual(scripts.map((s) => s.name).sort(), [
+      'autoexec.js',
+      'power-overview.js',
+      'staircase-timer.js',
+      'washer-state.js',
+    ])
+    for (const s of scripts) assert.equal(s.status, 'running', `${s.name}: ${s.error}`)
+    assert.equal(log.lines.filter((l) => l.level >= 50).length, 0, log.tail())
+  })
+
+  it('autoexec.js mirrors stat/tasmota_476739/POWER2 to cmnd/obk174083A4/POWER', async () => {
+    const got = await collect(client, 'cmnd/obk174083A4/POWER')
+    await client.publishAsync('stat/tasmota_476739/POWER2', 'ON')
+    await client.publishAsync('stat/tasmota_476739/POWER2', 'OFF')
+    await until(() => got.length === 2, 'two mirrored commands')
+    assert.deepEqual(
+      got.map((m) => m.payload),
+      ['ON', 'OFF'],
+    )
+  })
+
+  it('power-overview.js tracks stat/+/POWER and publishes the devices that are on', async () => {
+    const got = await collect(client, 'tinymqtt/power/on')
+    await client.publishAsync('stat/plug_b/POWER', 'ON')
+    await client.publishAsync('stat/plug_a/POWER', 'ON')
+    await client.publishAsync('stat/plug_b/POWER', 'OFF')
+    await client.publishAsync('stat/plug_b/POWER2', 'ON') // not matched by stat/+/POWER
+    await until(() => got.at(-1)?.payload === '["plug_a"]' && got.length >= 3, 'the overview')
+    assert.deepEqual(
+      got.slice(-3).map((m) => m.payload),
+      ['["plug_b"]', '["plug_a","plug_b"]', '["plug_a"]'],
+    )
+    const late = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 })
+    const retained = await nextMessage(late, 'tinymqtt/power/on')
+    assert.equal(retained.payload.toString(), '["plug_a"]')
+    await late.endAsync(true)
+  })
+
+  it('staircase-timer.js switches on, restarts the countdown, and switches off once', async () => {
+    const got = await collect(client, 'cmnd/staircase/POWER')
+    await client.publishAsync('cmnd/staircase/TIMER', '0.2')
+    await until(() => got.length === 1, 'ON')
+    await client.publishAsync('cmnd/staircase/TIMER', '0.1')
+    await until(() => got.length === 2, 'OFF')
+    assert.deepEqual(
+      got.map((m) => m.payload),
+      ['ON', 'OFF'],
+    )
+    await client.publishAsync('cmnd/staircase/TIMER', 'soon')
+    await log.waitFor((l) => l.script === 'staircase-timer.js' && /ignoring TIMER/.test(String(l.msg)))
+  })
+
+  it('washer-state.js walks idle → running → finishing → done across messages', async () => {
+    const got = await collect(client, 'tinymqtt/washer/state')
+    for (const watts of ['2', '500', '1800', '3', '400', '2', '1', '0', '0']) {
+      await client.publishAsync('tele/washer/POWER', watts)
+    }
+    await until(() => got.at(-1)?.payload === 'done', 'done')
+    assert.deepEqual(
+      got.map((m) => m.payload),
+      ['running', 'finishing', 'running', 'finishing', 'done'],
+    )
+  })
+})
+
+describe('examples/tinymqtt.d.ts + jsconfig.json (editor support)', () => {
+  let dir: string
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'tinymqtt-types-'))
+  })
+  after(() => rm(dir, { recursive: true, force: true }))
+
+  function check(extraFiles: string[]): readonly ts.Diagnostic[] {
+    const configPath = join(examples, 'jsconfig.json')
+    const config = ts.readConfigFile(configPath, ts.sys.readFile)
+    const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, examples, undefined, configPath)
+    const program = ts.createProgram([...parsed.fileNames, ...extraFiles], parsed.options)
+    return ts.getPreEmitDiagnostics(program)
+  }
+
+  it('declares every global the examples use', () => {
+    const diagnostics = check([])
+    assert.deepEqual(
+      diagnostics.map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n')),
+      [],
+    )
+  })
+
+  it('flags a wrong call in a plain .js script', async () => {
+    const bad = join(dir, 'bad.js')
+    await writeFile(bad, "ms_subscribe(42, (topic) => topic.toFixed())\nms_publish('t', 1, { qos: 3 })\n")
+    const diagnostics = check([bad]).filter((d) => d.file?.fileName === bad)
+    assert.equal(diagnostics.length, 3)
+  })
+})
+
+describe('startBroker({ scripts }) (what npm start does with examples/)', () => {
+  it('loads the examples, runs them, and stops them with the broker', async () => {
+    const broker = await startBroker({ port: 0, host: '127.0.0.1', scripts: examples, logLevel: 'silent' })
+    try {
+      const client = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 })
+      // SUBSCRIBE goes out before the PUBLISH below on the same connection, so it is in place.
+      const mirrored = nextMessage(client, 'cmnd/obk174083A4/POWER')
+      await client.publishAsync('stat/tasmota_476739/POWER2', 'ON')
+      assert.equal((await mirrored).payload.toString(), 'ON')
+      await client.endAsync(true)
+    } finally {
+      await broker.close()
+    }
+  })
+})
