@@ -271,6 +271,7 @@ describe('scripting API: broker settings', () => {
     env = await startEnv({
       'settings.js': `
 ms_subscribe('set/auth', (t, p) => { const [u, pw] = p.split(':'); ms_user(u); ms_pass(pw); ms_publish('set/done', 'auth') })
+ms_subscribe('set/user', (t, p) => { ms_user(p); ms_publish('set/done', 'user') })
 ms_subscribe('set/port', (t, p) => {
   try { ms_port(Number(p)); ms_publish('set/done', 'moved:' + p) } catch (e) { ms_publish('set/done', 'error:' + e.message) }
 })
@@ -323,5 +324,11 @@ ms_subscribe('set/port', (t, p) => {
     const echo = nextMessage(ok, 'set/echo2')
     await c.publishAsync('set/echo2', 'old client still publishes')
     assert.equal((await echo).payload.toString(), 'old client still publishes')
+    // ms_user alone renames the user and keeps the password.
+    const renamed = nextMessage(c, 'set/done', (p) => p === 'user')
+    await c.publishAsync('set/user', 'root')
+    await renamed
+    await assert.rejects(env.client({ username: 'admin', password: 'secret' }))
+    await env.client({ username: 'root', password: 'secret' })
   })
 })
