@@ -633,10 +633,20 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   }
 
   private readonly onDrop = (session: Session, message: Message, reason: DropReason): void => {
-    this.logger.warn(
-      { clientId: session.clientId, topic: message.topic, qos: message.qos, reason },
-      `message dropped for ${session.clientId}: ${reason}`,
-    )
+    // A client that stops reading can shed thousands of messages a second: one line per
+    // client per second, with the count of the others, keeps the log readable.
+    const now = Date.now()
+    if (now - session.lastDropLog >= 1000) {
+      const more = session.dropsNotLogged
+      this.logger.warn(
+        { clientId: session.clientId, topic: message.topic, qos: message.qos, reason, alsoDropped: more },
+        `message dropped for ${session.clientId}: ${reason}${more > 0 ? ` (and ${more} more since the last report)` : ''}`,
+      )
+      session.lastDropLog = now
+      session.dropsNotLogged = 0
+    } else {
+      session.dropsNotLogged++
+    }
     // An MQTT 5 client that is connected but lets its queue overflow is told so and
     // disconnected (Quota exceeded); its session, with what was queued, stays for it.
     const connection = this.clients.get(session.clientId)

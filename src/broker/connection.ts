@@ -58,8 +58,9 @@ export class Connection implements SessionOutlet {
   /** MQTT 5 Request Problem Information: when false, no reason strings on acknowledgements. */
   problemInformation = true
   /** Topic aliases the client set towards us, and the ones we set towards it. */
-  readonly inboundAliases = new Map<number, string>()
-  private readonly outboundAliases = new Map<string, number>()
+  /** Created on first use: most clients never use aliases, and idle connections should stay small. */
+  inboundAliases: Map<number, string> | undefined
+  private outboundAliases: Map<string, number> | undefined
   /** Acknowledgements waiting for the store to flush (see Persistence.acknowledge). */
   heldAcks: { packet: Buffer; after: number }[] | undefined
   bytesIn = 0
@@ -191,6 +192,7 @@ export class Connection implements SessionOutlet {
     let topic = message.topic
     let newAlias: number | undefined
     if (this.topicAliasMaximum > 0) {
+      this.outboundAliases ??= new Map()
       const alias = this.outboundAliases.get(topic)
       if (alias !== undefined) {
         properties.topicAlias = alias
@@ -205,7 +207,7 @@ export class Connection implements SessionOutlet {
       this.totals.messagesOut--
       return false
     }
-    if (newAlias !== undefined) this.outboundAliases.set(message.topic, newAlias)
+    if (newAlias !== undefined) this.outboundAliases?.set(message.topic, newAlias)
     this.write(wire)
     return true
   }

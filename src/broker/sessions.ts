@@ -90,6 +90,9 @@ export class Session {
   expiryTimer: NodeJS.Timeout | undefined
   willTimer: NodeJS.Timeout | undefined
   pendingWill: PendingWill | undefined
+  /** Rate limit of the "message dropped" log line. */
+  lastDropLog = 0
+  dropsNotLogged = 0
   /** Routing scratch space: which routing pass last saw this session, and what it gathered. */
   routeEpoch = 0
   routeQos: QoS = 0

@@ -88,10 +88,11 @@ function resolveAlias(broker: BrokerCore, connection: Connection, packet: Publis
     )
   }
   if (packet.topic !== '') {
+    connection.inboundAliases ??= new Map()
     connection.inboundAliases.set(alias, packet.topic)
     return packet.topic
   }
-  const topic = connection.inboundAliases.get(alias)
+  const topic = connection.inboundAliases?.get(alias)
   if (topic === undefined) throw new ProtocolError(`topic alias ${alias} was never set`, Reason.protocolError)
   return topic
 }
