@@ -2,59 +2,17 @@
 // mosquitto-clients). Without the tools the tests are skipped with the reason, except under CI
 // (CI=true), where a missing tool is a failure.
 import assert from 'node:assert/strict'
-import { spawn, spawnSync } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Message } from '../src/broker/types.ts'
-import { Inbox, mqttConnect, startTestBroker, TIMEOUT, until, withTimeout } from './helpers.ts'
-
-const MISSING = 'mosquitto-clients not installed: apt-get install mosquitto-clients'
-
-function haveTools(): boolean {
-  return ['mosquitto_pub', 'mosquitto_sub'].every(
-    (tool) => spawnSync(tool, ['--help'], { stdio: 'ignore' }).error === undefined,
-  )
-}
-
-/** Skips the test when the tools are missing; fails it instead under CI. */
-function requireTools(t: { skip(msg: string): void }): boolean {
-  if (haveTools()) return true
-  if (process.env.CI === 'true') assert.fail(`${MISSING} (required when CI=true)`)
-  t.skip(MISSING)
-  return false
-}
-
-interface Run {
-  code: number | null
-  stdout: string
-  stderr: string
-}
-
-/** Runs a tool to completion. */
-function run(cmd: string, args: string[], timeoutMs = TIMEOUT): Promise<Run> {
-  return withTimeout(
-    new Promise<Run>((resolve, reject) => {
-      const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] })
-      let stdout = ''
-      let stderr = ''
-      child.stdout.on('data', (d: Buffer) => {
-        stdout += d.toString()
-      })
-      child.stderr.on('data', (d: Buffer) => {
-        stderr += d.toString()
-      })
-      child.once('error', reject)
-      child.once('close', (code) => resolve({ code, stdout, stderr }))
-    }),
-    `${cmd} ${args.join(' ')}`,
-    timeoutMs,
-  )
-}
+import { Inbox, mqttConnect, startTestBroker, until, withTimeout } from './helpers.ts'
+import { requireMosquitto, runTool, type ToolResult } from './tools.ts'
 
 /** Starts mosquitto_sub with -d and resolves once it has its SUBACK; `done` resolves on exit. */
-async function startSub(args: string[]): Promise<{ done: Promise<Run>; kill: () => void }> {
+async function startSub(args: string[]): Promise<{ done: Promise<ToolResult>; kill: () => void }> {
   // stdbuf -oL: mosquitto_sub's stdout is block-buffered into a pipe; the SUBACK line must come now.
   const child = spawn('stdbuf', ['-oL', 'mosquitto_sub', '-d', ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -72,7 +30,7 @@ async function startSub(args: string[]): Promise<{ done: Promise<Run>; kill: () 
     stdout += d.toString()
     if (/received SUBACK/i.test(stdout)) subscribed()
   })
-  const done = new Promise<Run>((resolve) => {
+  const done = new Promise<ToolResult>((resolve) => {
     child.once('close', (code) => resolve({ code, stdout, stderr }))
   })
   await withTimeout(
@@ -91,10 +49,10 @@ function messageLines(out: string): string[] {
 }
 
 test('mosquitto_pub -r stores a retained message that mosquitto_sub and MQTT.js receive', async (t) => {
-  if (!requireTools(t)) return
+  if (!requireMosquitto(t)) return
   const broker = await startTestBroker(t)
   const port = String(broker.port)
-  const pub = await run('mosquitto_pub', [
+  const pub = await runTool('mosquitto_pub', [
     '-h',
     '127.0.0.1',
     '-p',
@@ -110,7 +68,7 @@ test('mosquitto_pub -r stores a retained message that mosquitto_sub and MQTT.js 
   assert.equal(pub.code, 0, pub.stderr)
 
   // %r = retain flag, %q = QoS, %t = topic, %p = payload.
-  const sub = await run('mosquitto_sub', [
+  const sub = await runTool('mosquitto_sub', [
     '-h',
     '127.0.0.1',
     '-p',
@@ -135,10 +93,10 @@ test('mosquitto_pub -r stores a retained message that mosquitto_sub and MQTT.js 
 
   // An empty retained message (-n) deletes it: a new subscriber times out with nothing (-W 1).
   assert.equal(
-    (await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-t', 'mq/ret', '-n', '-r'])).code,
+    (await runTool('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-t', 'mq/ret', '-n', '-r'])).code,
     0,
   )
-  const none = await run('mosquitto_sub', [
+  const none = await runTool('mosquitto_sub', [
     '-h',
     '127.0.0.1',
     '-p',
@@ -154,7 +112,7 @@ test('mosquitto_pub -r stores a retained message that mosquitto_sub and MQTT.js 
 })
 
 test('QoS 1 live: mosquitto_pub → broker → mosquitto_sub, and MQTT.js → mosquitto_sub', async (t) => {
-  if (!requireTools(t)) return
+  if (!requireMosquitto(t)) return
   const broker = await startTestBroker(t)
   const port = String(broker.port)
   const sub = await startSub([
@@ -175,7 +133,7 @@ test('QoS 1 live: mosquitto_pub → broker → mosquitto_sub, and MQTT.js → mo
   ])
   t.after(sub.kill)
 
-  const pub = await run('mosquitto_pub', [
+  const pub = await runTool('mosquitto_pub', [
     '-d',
     '-h',
     '127.0.0.1',
@@ -203,11 +161,11 @@ test('QoS 1 live: mosquitto_pub → broker → mosquitto_sub, and MQTT.js → mo
 })
 
 test('QoS 2 from mosquitto_pub reaches an embedded subscriber exactly once', async (t) => {
-  if (!requireTools(t)) return
+  if (!requireMosquitto(t)) return
   const broker = await startTestBroker(t)
   const got: Message[] = []
   broker.subscribe('q2/#', (m) => got.push(m))
-  const pub = await run('mosquitto_pub', [
+  const pub = await runTool('mosquitto_pub', [
     '-d',
     '-h',
     '127.0.0.1',
@@ -230,7 +188,7 @@ test('QoS 2 from mosquitto_pub reaches an embedded subscriber exactly once', asy
 })
 
 test('-u / -P: the configured user works, a wrong password and no credentials are refused', async (t) => {
-  if (!requireTools(t)) return
+  if (!requireMosquitto(t)) return
   const broker = await startTestBroker(t, { user: 'ha', pass: 'pw' })
   const port = String(broker.port)
   const sub = await startSub([
@@ -250,7 +208,7 @@ test('-u / -P: the configured user works, a wrong password and no credentials ar
     '1',
   ])
   t.after(sub.kill)
-  const ok = await run('mosquitto_pub', [
+  const ok = await runTool('mosquitto_pub', [
     '-h',
     '127.0.0.1',
     '-p',
@@ -270,7 +228,7 @@ test('-u / -P: the configured user works, a wrong password and no credentials ar
   const res = await withTimeout(sub.done, 'the authenticated subscriber')
   assert.deepEqual(messageLines(res.stdout), ['in'])
 
-  const wrong = await run('mosquitto_pub', [
+  const wrong = await runTool('mosquitto_pub', [
     '-h',
     '127.0.0.1',
     '-p',
@@ -287,18 +245,18 @@ test('-u / -P: the configured user works, a wrong password and no credentials ar
   assert.notEqual(wrong.code, 0)
   assert.match(wrong.stderr + wrong.stdout, /bad user name or password|not authori[sz]ed|refused/i)
 
-  const anon = await run('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-t', 'auth/t', '-m', 'x'])
+  const anon = await runTool('mosquitto_pub', ['-h', '127.0.0.1', '-p', port, '-t', 'auth/t', '-m', 'x'])
   assert.notEqual(anon.code, 0)
   assert.match(anon.stderr + anon.stdout, /not authori[sz]ed|refused/i)
 })
 
 test('mosquitto_sub -V mqttv31 (MQIsdp) receives from mosquitto_pub -V mqttv311', async (t) => {
-  if (!requireTools(t)) return
+  if (!requireMosquitto(t)) return
   const broker = await startTestBroker(t)
   const port = String(broker.port)
   const sub = await startSub(['-V', 'mqttv31', '-h', '127.0.0.1', '-p', port, '-t', 'v31/t', '-C', '1'])
   t.after(sub.kill)
-  const pub = await run('mosquitto_pub', [
+  const pub = await runTool('mosquitto_pub', [
     '-V',
     'mqttv311',
     '-h',
@@ -316,15 +274,15 @@ test('mosquitto_sub -V mqttv31 (MQIsdp) receives from mosquitto_pub -V mqttv311'
 })
 
 test('persistent session with mosquitto_sub -c: QoS 1 messages published while it is away are delivered', async (t) => {
-  if (!requireTools(t)) return
+  if (!requireMosquitto(t)) return
   const broker = await startTestBroker(t)
   const port = String(broker.port)
   const common = ['-h', '127.0.0.1', '-p', port, '-c', '-i', 'mq-persist', '-q', '1', '-t', 'away/#']
   // -E: subscribe, then disconnect at once (the session stays).
-  const first = await run('mosquitto_sub', [...common, '-E'])
+  const first = await runTool('mosquitto_sub', [...common, '-E'])
   assert.equal(first.code, 0, first.stderr)
   for (const m of ['one', 'two', 'three']) {
-    const pub = await run('mosquitto_pub', [
+    const pub = await runTool('mosquitto_pub', [
       '-h',
       '127.0.0.1',
       '-p',
@@ -338,13 +296,13 @@ test('persistent session with mosquitto_sub -c: QoS 1 messages published while i
     ])
     assert.equal(pub.code, 0, pub.stderr)
   }
-  const back = await run('mosquitto_sub', [...common, '-C', '3'])
+  const back = await runTool('mosquitto_sub', [...common, '-C', '3'])
   assert.equal(back.code, 0, back.stderr)
   assert.deepEqual(back.stdout.trim().split('\n'), ['one', 'two', 'three'])
 })
 
 test('a will set by mosquitto_sub --will-topic is published when the tool is killed', async (t) => {
-  if (!requireTools(t)) return
+  if (!requireMosquitto(t)) return
   const broker = await startTestBroker(t)
   const got: Message[] = []
   broker.subscribe('mqwill/#', (m) => got.push(m))
@@ -369,7 +327,7 @@ test('a will set by mosquitto_sub --will-topic is published when the tool is kil
   await until(() => got.length === 1, 'the will')
   assert.deepEqual([got[0]!.topic, got[0]!.payload.toString(), got[0]!.qos], ['mqwill/status', 'offline', 1])
   // --will-retain: stored as retained.
-  const late = await run('mosquitto_sub', [
+  const late = await runTool('mosquitto_sub', [
     '-h',
     '127.0.0.1',
     '-p',
@@ -385,7 +343,7 @@ test('a will set by mosquitto_sub --will-topic is published when the tool is kil
 })
 
 test('a 1 MB payload from mosquitto_pub -f arrives intact', async (t) => {
-  if (!requireTools(t)) return
+  if (!requireMosquitto(t)) return
   const dir = await mkdtemp(join(tmpdir(), 'tinymqtt-interop-'))
   t.after(() => rm(dir, { recursive: true, force: true }))
   const payload = Buffer.alloc(1_000_000)
@@ -395,7 +353,7 @@ test('a 1 MB payload from mosquitto_pub -f arrives intact', async (t) => {
   const broker = await startTestBroker(t)
   const got: Message[] = []
   broker.subscribe('big/file', (m) => got.push(m))
-  const pub = await run('mosquitto_pub', [
+  const pub = await runTool('mosquitto_pub', [
     '-h',
     '127.0.0.1',
     '-p',
