@@ -359,3 +359,23 @@ test('live feed: batched frames for the view a page asks for, and only when some
   await env.client({ clientId: 'second' })
   await feed.next((f) => f.request.view === 'clients' && (f.data as unknown as ClientsView).total === 2)
 })
+
+test('scripts view: Reload runs an unchanged script again in a fresh VM; an unknown name is 404', async (t) => {
+  const env = await startWebEnv(t, {
+    files: { 'boot.js': "let n = 0\nexport function init() { ms_publish('boot/count', String(++n)) }\n" },
+  })
+  const client = await env.client()
+  const boots: string[] = []
+  client.on('message', (_topic, payload) => boots.push(payload.toString()))
+  await client.subscribeAsync('boot/count')
+  const res = await env.post('/api/reload', { name: 'boot.js' })
+  assert.equal(res.status, 200)
+  await eventually(
+    async () => boots,
+    (b) => b.length === 1,
+    'the init() of the reloaded version',
+  )
+  // A fresh VM: its counter starts again, so the new init publishes 1, not 2.
+  assert.deepEqual(boots, ['1'])
+  assert.equal((await env.post('/api/reload', { name: 'nope.js' })).status, 404)
+})

@@ -46,6 +46,12 @@ export interface ScriptingHost {
   /** Runs every script's deinit(), disposes the VMs, drops their subscriptions, stops watching. Idempotent. */
   close(): Promise<void>
   scripts(): ScriptStatus[]
+  /**
+   * Loads a script again from its file even when the content is unchanged (a fresh VM, its
+   * top level and init() run again; on failure the running version stays). False when no
+   * script has that name.
+   */
+  reload(name: string): Promise<boolean>
 }
 
 interface ScriptRecord {
@@ -134,6 +140,17 @@ export class ScriptRunner implements ScriptingHost {
         lastReload: r.lastReload,
       }
     })
+  }
+
+  async reload(name: string): Promise<boolean> {
+    const record = this.records.get(name)
+    if (!record || this.closing) return false
+    // Forget the content hash, so the sync reloads an unchanged file.
+    record.chain = record.chain.then(() => {
+      record.hash = undefined
+    })
+    await this.sync(name)
+    return true
   }
 
   close(): Promise<void> {

@@ -69,6 +69,7 @@ export async function startWeb(broker: Broker, options: WebOptions): Promise<Web
     views,
     onSocket: (ws) => feed.add(ws),
     beforeRead: () => model.ingest(),
+    scripting: options.scripting,
   })
   // The broker's `message` event rather than a `#` subscription: it costs one emit per message,
   // where a wildcard subscriber would add a subscription-tree walk to every publish. Retained

@@ -4,6 +4,7 @@ import type { Duplex } from 'node:stream'
 import { type WebSocket, WebSocketServer } from 'ws'
 import type { Broker } from '../broker/broker.ts'
 import type { QoS } from '../broker/types.ts'
+import type { ScriptingHost } from '../scripting/index.ts'
 import { checkBasicAuth } from './http-auth.ts'
 import { parseViewRequest, type Views } from './views.ts'
 
@@ -94,10 +95,12 @@ export interface WebHandlers {
   onSocket: (socket: WebSocket) => void
   /** Brings the indexes up to date before a one-off read (the feed does it on its tick). */
   beforeRead: () => void
+  /** For the Scripts view's reload button. */
+  scripting?: ScriptingHost | undefined
 }
 
 /** The HTTP side: static page, JSON views, the publish and disconnect actions, the /ws upgrade. */
-export function createWebServer({ broker, views, onSocket, beforeRead }: WebHandlers): {
+export function createWebServer({ broker, views, onSocket, beforeRead, scripting }: WebHandlers): {
   server: Server
   wss: WebSocketServer
 } {
@@ -120,11 +123,12 @@ export function createWebServer({ broker, views, onSocket, beforeRead }: WebHand
       send(res, 200, views.build(request))
       return
     }
-    if (req.method === 'POST' && (url.pathname === '/api/publish' || url.pathname === '/api/disconnect')) {
+    if (req.method === 'POST' && ACTIONS.has(url.pathname)) {
       if (!sameOrigin(req)) throw new HttpError(403, 'cross-origin request refused')
       const body = await readJson(req)
       if (url.pathname === '/api/publish') await publish(broker, body)
-      else disconnect(broker, body)
+      else if (url.pathname === '/api/disconnect') disconnect(broker, body)
+      else await reload(scripting, body)
       send(res, 200, { ok: true })
       return
     }
@@ -176,6 +180,13 @@ async function publish(broker: Broker, body: Record<string, unknown>): Promise<v
   if (qos !== undefined && qos !== 0 && qos !== 1 && qos !== 2)
     throw new HttpError(400, 'qos must be 0, 1 or 2')
   await broker.publish({ topic, payload: payload ?? '', qos: (qos ?? 0) as QoS, retain: retain === true })
+}
+
+const ACTIONS = new Set(['/api/publish', '/api/disconnect', '/api/reload'])
+
+async function reload(scripting: ScriptingHost | undefined, body: Record<string, unknown>): Promise<void> {
+  if (typeof body.name !== 'string') throw new HttpError(400, 'name must be a string')
+  if (!scripting || !(await scripting.reload(body.name))) throw new HttpError(404, 'no such script')
 }
 
 function disconnect(broker: Broker, body: Record<string, unknown>): void {

@@ -194,17 +194,18 @@ const renderers = {
   scripts(d) {
     if (!d.enabled) return '<p class="empty">Scripting is off (start with --scripts &lt;path&gt;).</p>'
     if (d.scripts.length === 0) return '<p class="empty">No scripts loaded.</p>'
-    return `<table><thead><tr><th>Script</th><th>Status</th><th>Subscriptions</th><th>Timers</th><th>Last reload</th></tr></thead><tbody>
+    return `<table><thead><tr><th>Script</th><th>Status</th><th>Subscriptions</th><th>Timers</th><th>Last reload</th><th></th></tr></thead><tbody>
       ${d.scripts
         .map(
           (
             s,
           ) => `<tr data-script="${esc(s.name)}"><td class="mono">${esc(s.name)}<div class="sub">${esc(s.file)}</div></td>
           <td><span class="badge ${esc(s.status)}">${esc(s.status)}</span>${s.error ? `<pre class="error">${esc(s.error)}</pre>` : ''}</td>
-          <td class="num">${num(s.subscriptions)}</td><td class="num">${num(s.timers)}</td><td>${esc(s.lastReload ? new Date(s.lastReload).toLocaleString() : '–')}</td></tr>`,
+          <td class="num">${num(s.subscriptions)}</td><td class="num">${num(s.timers)}</td><td>${esc(s.lastReload ? new Date(s.lastReload).toLocaleString() : '–')}</td>
+          <td><button class="small" data-reload="${esc(s.name)}">Reload</button></td></tr>`,
         )
         .join('')}</tbody></table>
-      <p class="note">Scripts reload when their file is saved.</p>
+      <p class="note">Scripts reload when their file is saved, or with Reload.</p>
       <h2>Log <small>(last ${d.log.length} lines)</small></h2>
       ${
         d.log.length
@@ -266,6 +267,9 @@ document.addEventListener('click', async (event) => {
     } else if (target.dataset.page) {
       state.offset[target.dataset.page] = Number(target.dataset.offset)
       ask()
+    } else if (target.dataset.reload !== undefined) {
+      await post('/api/reload', { name: target.dataset.reload })
+      toast(`Reloading ${target.dataset.reload}`)
     } else if (target.dataset.disconnect !== undefined) {
       await post('/api/disconnect', { clientId: target.dataset.disconnect })
       toast(`Disconnected ${target.dataset.disconnect}`)
