@@ -6,7 +6,7 @@
 import { type BrokerName, sinkLauncher } from './brokers.ts'
 import type { Options } from './options.ts'
 import { format, percent, type Results } from './report.ts'
-import { CONNECT_CONCURRENCY } from './scenarios/connects.ts'
+import { connectsJob } from './scenarios/connects.ts'
 import { FAN_IN, streamDeadline, streamJob } from './scenarios/stream.ts'
 import { withBroker } from './scenarios/types.ts'
 import { nativeGenerator, runJob } from './workers.ts'
@@ -36,18 +36,7 @@ export function selfCheck(options: Options): Promise<SelfCheck> {
       streamJob(broker.port, { ...FAN_IN, publishers: 0, subscribers: 1, filter: 'bench/sink' }, options),
       deadline,
     )
-    const { warmupMs, measureMs } = options.timings
-    const connects = await runJob(
-      {
-        kind: 'connects',
-        port: broker.port,
-        concurrency: CONNECT_CONCURRENCY,
-        warmupMs,
-        measureMs,
-        maxConnects: 2_000_000,
-      },
-      deadline,
-    )
+    const connects = await runJob(connectsJob(broker.port, options.timings), deadline)
     return {
       sendRate: send.sendRate,
       receiveRate: receive.deliverRate,

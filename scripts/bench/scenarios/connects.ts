@@ -3,7 +3,19 @@ import { runJob } from '../workers.ts'
 import { CpuWindow } from './cpu.ts'
 import { errorNotes, type Scenario, withBroker } from './types.ts'
 
-export const CONNECT_CONCURRENCY = 32
+const CONNECT_CONCURRENCY = 32
+
+/** The connects job, shared by the scenario and the generator's self-check against the sink. */
+export function connectsJob(port: number, timings: { warmupMs: number; measureMs: number }) {
+  return {
+    kind: 'connects' as const,
+    port,
+    concurrency: CONNECT_CONCURRENCY,
+    warmupMs: timings.warmupMs,
+    measureMs: timings.measureMs,
+    maxConnects: 2_000_000,
+  }
+}
 
 export const connects: Scenario = {
   id: 'connects',
@@ -14,18 +26,9 @@ export const connects: Scenario = {
     withBroker(launcher, async (broker) => {
       const cpu = new CpuWindow(broker.pid)
       const { warmupMs, measureMs } = options.timings
-      const result = await runJob(
-        {
-          kind: 'connects',
-          port: broker.port,
-          concurrency: CONNECT_CONCURRENCY,
-          warmupMs,
-          measureMs,
-          maxConnects: 2_000_000,
-        },
-        warmupMs + measureMs + 30_000,
-        { onMark: cpu.onMark },
-      )
+      const result = await runJob(connectsJob(broker.port, options.timings), warmupMs + measureMs + 30_000, {
+        onMark: cpu.onMark,
+      })
       const notes = [...errorNotes(result.errors), ...cpu.notes()]
       if (result.failed > 0) notes.push(`${result.failed} connection attempts failed`)
       return {
