@@ -6,6 +6,7 @@ import { MemoryStore } from '../store/memory.ts'
 import type { Store } from '../store/store.ts'
 import { SingleUserAuth } from './auth.ts'
 import { type ClientStream, Connection, type ConnectionOwner } from './connection.ts'
+import { expiryFrom } from './expiry.ts'
 import { dispatch } from './handlers/index.ts'
 import { Persistence } from './persistence.ts'
 import { UnsupportedProtocolError } from './protocol/decode.ts'
@@ -202,10 +203,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     if (!isValidFilter(filter)) throw new Error(`invalid topic filter ${JSON.stringify(filter)}`)
     const subscriber = new HandlerSubscriber(handler)
     this.tree.add(filter, subscriber, { qos: options.qos ?? 2 })
-    const now = Date.now()
-    for (const message of this.retained.match(filter)) {
-      if (message.expiresAt === undefined || message.expiresAt > now) this.callHandler(subscriber, message)
-    }
+    for (const message of this.retained.match(filter)) this.callHandler(subscriber, message)
     let active = true
     return () => {
       if (!active) return
@@ -456,7 +454,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     const shared = parseSharedFilter(filter)
     if (shared === 'invalid') throw new Error(`invalid shared subscription ${filter}`)
     if (shared) {
-      const key = `${shared.group}\u0000${shared.filter}`
+      const key = sharedKey(shared)
       let group = this.sharedGroups.get(key)
       if (!group) {
         group = new SharedGroup(shared.group, shared.filter)
@@ -474,7 +472,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     if (!session.subscriptions.delete(filter)) return false
     const shared = parseSharedFilter(filter)
     if (shared && shared !== 'invalid') {
-      const key = `${shared.group}\u0000${shared.filter}`
+      const key = sharedKey(shared)
       const group = this.sharedGroups.get(key)
       if (group) {
         group.members.delete(session)
@@ -708,9 +706,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 /** The view of the broker its packet handlers get. */
 export type BrokerCore = Broker
 
-/** When a message with this Message Expiry Interval (seconds) expires; undefined = never. */
-export function expiryFrom(interval: number | undefined): number | undefined {
-  return interval === undefined ? undefined : Date.now() + interval * 1000
+/** Shared groups are per (group name, filter): `$share/a/x` and `$share/b/x` are two groups. */
+function sharedKey(shared: { group: string; filter: string }): string {
+  return `${shared.group}\u0000${shared.filter}`
 }
 
 /** The will properties that become the will message's PUBLISH properties. */

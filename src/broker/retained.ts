@@ -1,3 +1,4 @@
+import { isExpired } from './expiry.ts'
 import type { Message } from './types.ts'
 
 interface Node {
@@ -66,11 +67,15 @@ export class RetainedTree {
     }
   }
 
-  /** Every retained message whose topic matches the filter. */
+  /**
+   * Every retained message whose topic matches the filter. Expired ones are left out
+   * (expiry is checked on read, as in Mosquitto's retain.c).
+   */
   match(filter: string): Message[] {
     const out: Message[] = []
     this.walk(this.root, filter.split('/'), 0, out)
-    return out
+    const now = Date.now()
+    return out.filter((m) => !isExpired(m, now))
   }
 
   /** Every retained message, in tree order. */

@@ -1,4 +1,5 @@
 import type { SessionMeta, SessionRecord, StoredMessage } from '../store/store.ts'
+import { isExpired } from './expiry.ts'
 import type { Message, QoS } from './types.ts'
 
 /** What a client asked for on one filter, with the MQTT 5 subscription options. */
@@ -226,7 +227,7 @@ export class Session {
     while (this.queueHead < this.queue.length && this.inflight.size < this.window) {
       const next = this.queue[this.queueHead]!
       this.queue[this.queueHead++] = undefined
-      if (next.message.expiresAt !== undefined && next.message.expiresAt <= now) {
+      if (isExpired(next.message, now)) {
         this.journal?.deleteMessage(next.seq)
         continue
       }

@@ -46,12 +46,7 @@ export class DeliveryPacker {
   /** The batch so far, or undefined when empty; starts a new one. */
   seal(): (ToWorker & { t: 'deliveries' }) | undefined {
     if (this.topics.length === 0) return undefined
-    const payloads = new Uint8Array(this.payloadBytes)
-    let offset = 0
-    for (const p of this.payloads) {
-      payloads.set(p, offset)
-      offset += p.length
-    }
+    const payloads = concatBytes(this.payloads, this.payloadBytes)
     const batch = {
       t: 'deliveries' as const,
       meta: this.meta.slice(0, this.topics.length * DELIVERY_STRIDE),
@@ -91,12 +86,7 @@ export class PublishPacker {
 
   seal(): (FromWorker & { t: 'pubs' }) | undefined {
     if (this.topics.length === 0) return undefined
-    const payloads = new Uint8Array(this.payloadBytes)
-    let offset = 0
-    for (const p of this.payloads) {
-      payloads.set(p, offset)
-      offset += p.length
-    }
+    const payloads = concatBytes(this.payloads, this.payloadBytes)
     const batch = {
       t: 'pubs' as const,
       meta: Int32Array.from(this.meta),
@@ -111,4 +101,18 @@ export class PublishPacker {
     this.payloadBytes = 0
     return batch
   }
+}
+
+/**
+ * The payloads of a batch in one fresh Uint8Array. Not Buffer.concat: a small Buffer may be a
+ * slice of Node's shared pool, and posting it would copy the whole pool to the other thread.
+ */
+function concatBytes(parts: readonly Uint8Array[], total: number): Uint8Array {
+  const out = new Uint8Array(total)
+  let offset = 0
+  for (const part of parts) {
+    out.set(part, offset)
+    offset += part.length
+  }
+  return out
 }

@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
-import { type BrokerCore, expiryFrom } from '../broker.ts'
+import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
+import { expiryFrom } from '../expiry.ts'
 import { encodeAck } from '../protocol/encode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import { PacketType, type PublishPacket } from '../protocol/packets.ts'

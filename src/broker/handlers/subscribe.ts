@@ -48,11 +48,9 @@ export function handleSubscribe(broker: BrokerCore, connection: Connection, pack
   }
   broker.persistence.acknowledge(connection, encodeSuback(packet.messageId, granted, connection.version))
   // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-8].
-  const now = Date.now()
   for (const { filter, sub } of retainedFor) {
     const ids = sub.identifier === undefined ? undefined : [sub.identifier]
     for (const message of broker.retained.match(filter)) {
-      if (message.expiresAt !== undefined && message.expiresAt <= now) continue
       if (broker.mayRead(session, message.topic)) session.deliver(message, sub.qos, true, ids)
     }
   }
