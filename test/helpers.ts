@@ -15,6 +15,23 @@ import { type Broker, startBroker } from '../src/index.ts'
 /** Default guard for every wait: a failure guard, never a timing assertion. */
 export const TIMEOUT = 5000
 
+/**
+ * Opens a TCP connection to the broker under test and wraps the socket at once, so the
+ * wrapper hears everything from the first byte; destroyed by `cleanup`.
+ */
+export function openRaw<C>(port: number, wrap: (socket: net.Socket) => C, cleanup?: Cleanup): Promise<C> {
+  return withTimeout(
+    new Promise<C>((resolve, reject) => {
+      const socket = net.connect({ port, host: '127.0.0.1' })
+      const client = wrap(socket)
+      cleanup?.after(() => socket.destroy())
+      socket.once('connect', () => resolve(client))
+      socket.once('error', reject)
+    }),
+    'a TCP connection',
+  )
+}
+
 /** Anything with an `after` hook: a node:test TestContext or a suite-level registrar. */
 export interface Cleanup {
   after(fn: () => unknown): void
@@ -372,16 +389,7 @@ export class RawClient {
   }
 
   static open(port: number, cleanup?: Cleanup): Promise<RawClient> {
-    return withTimeout(
-      new Promise<RawClient>((resolve, reject) => {
-        const socket = net.connect({ port, host: '127.0.0.1' })
-        const client = new RawClient(socket)
-        cleanup?.after(() => socket.destroy())
-        socket.once('connect', () => resolve(client))
-        socket.once('error', reject)
-      }),
-      'a TCP connection',
-    )
+    return openRaw(port, (socket) => new RawClient(socket), cleanup)
   }
 
   /** Opens a connection, sends CONNECT and returns the client with its CONNACK. */

@@ -6,11 +6,12 @@
  * Nothing here imports the broker's internals; tests talk to it over TCP on 127.0.0.1.
  */
 import { EventEmitter } from 'node:events'
-import net from 'node:net'
+import type net from 'node:net'
 import mqtt, { type IClientOptions, type MqttClient, type IPublishPacket as MqttJsPublish } from 'mqtt'
 import mqttPacket from 'mqtt-packet'
 import type { BrokerOptions } from '../src/broker/types.ts'
 import { type Broker, startBroker } from '../src/index.ts'
+import { openRaw } from './helpers.ts'
 
 export type Packet = mqttPacket.Packet
 export type Cmd = Packet['cmd']
@@ -93,16 +94,7 @@ export class Raw5 {
   }
 
   static open(port: number, cleanup?: Cleanup): Promise<Raw5> {
-    return withTimeout(
-      new Promise<Raw5>((resolve, reject) => {
-        const socket = net.connect({ port, host: '127.0.0.1' })
-        const client = new Raw5(socket)
-        cleanup?.after(() => socket.destroy())
-        socket.once('connect', () => resolve(client))
-        socket.once('error', reject)
-      }),
-      'a TCP connection',
-    )
+    return openRaw(port, (socket) => new Raw5(socket), cleanup)
   }
 
   /** Opens a connection, sends an MQTT 5 CONNECT and returns the client with its CONNACK. */
