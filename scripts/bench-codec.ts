@@ -1,10 +1,10 @@
 /**
- * PUBLISH decode throughput: mqtt-packet's parser against the hand-written decoder in
- * src/broker/protocol/decode.ts — the measurement behind hand-writing the hot path.
- * Run: node --import tsx scripts/bench-codec.ts
+ * Decode throughput of PUBLISH and of a 3.1.1 CONNECT: mqtt-packet's parser against the
+ * hand-written decoders in src/broker/protocol/decode.ts — the measurement behind
+ * hand-writing those two. Run: node --import tsx scripts/bench-codec.ts
  */
 import mqttPacket from 'mqtt-packet'
-import { decodePacket } from '../src/broker/protocol/decode.ts'
+import { decodeConnect, decodePacket } from '../src/broker/protocol/decode.ts'
 
 const count = 1_000_000
 const packet = mqttPacket.generate({
@@ -39,4 +39,34 @@ measure('tinymqtt decoder', () => {
   for (let i = 0; i < count; i++)
     bytes += (decodePacket(header, body, 4) as { payload: Buffer }).payload.length
   if (bytes !== count * 64) throw new Error('wrong payload size')
+})
+
+// CONNECT: what every connection costs once. A fresh parser per packet is what the broker
+// did before (a parser holds state across packets, and a connection's first packet is its
+// only CONNECT).
+const connect = mqttPacket.generate({
+  cmd: 'connect',
+  protocolId: 'MQTT',
+  protocolVersion: 4,
+  clientId: 'gc1234-0000000001',
+  clean: true,
+  keepalive: 60,
+})
+const connectHeader = connect[0]!
+const connectBody = connect.subarray(2)
+
+measure('CONNECT, mqtt-packet, new parser each', () => {
+  let n = 0
+  for (let i = 0; i < count; i++) {
+    const parser = mqttPacket.parser({ protocolVersion: 4 })
+    parser.on('packet', () => n++)
+    parser.parse(connect)
+  }
+  if (n !== count) throw new Error(`parsed ${n}`)
+})
+
+measure('CONNECT, tinymqtt decoder', () => {
+  let n = 0
+  for (let i = 0; i < count; i++) n += decodeConnect(connectHeader, connectBody).keepalive === 60 ? 1 : 0
+  if (n !== count) throw new Error(`decoded ${n}`)
 })

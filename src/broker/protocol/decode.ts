@@ -8,10 +8,11 @@ import { PacketType } from './packets.ts'
 /**
  * The one module that turns packet bytes into packet objects.
  *
- * CONNECT, SUBSCRIBE, UNSUBSCRIBE and every MQTT 5 packet go through mqtt-packet. PUBLISH
- * and the four acknowledgements of MQTT 3.x — the hot path — are decoded by hand: on our
- * 2-core machine mqtt-packet parsed 0.92 M PUBLISH packets/s (64-byte payload) against
- * 5.75 M/s for this decoder (`node --import tsx scripts/bench-codec.ts`).
+ * SUBSCRIBE, UNSUBSCRIBE and every MQTT 5 packet go through mqtt-packet. PUBLISH and the
+ * four acknowledgements of MQTT 3.x — the message hot path — and the 3.x CONNECT — the
+ * connection hot path — are decoded by hand: on our 2-core machine mqtt-packet parsed
+ * 0.92 M PUBLISH packets/s (64-byte payload) against 5.75 M/s for this decoder, and
+ * 0.13 M CONNECT/s against 1.08 M/s (`node --import tsx scripts/bench-codec.ts`).
  */
 
 /** CONNECT names a protocol level the broker does not speak: answer CONNACK 1, then close. */
@@ -34,6 +35,7 @@ export function decodeConnect(header: number, body: Buffer): ConnectPacket {
   if (!levels) throw new ProtocolError(`unknown protocol name ${JSON.stringify(name)}`)
   const level = body[2 + nameLength]!
   if (!levels.includes(level)) throw new UnsupportedProtocolError(level)
+  if (level !== 5) return decodeConnect3(body, 2 + nameLength, name, level as 3 | 4)
   const packet = parseWithLibrary(header, body, level as ProtocolVersion)
   if (packet.cmd !== 'connect') throw new ProtocolError('expected CONNECT')
   const connect = packet as unknown as ConnectPacket
@@ -50,10 +52,101 @@ export function decodeConnect(header: number, body: Buffer): ConnectPacket {
   }
   checkStrings(connect.properties, 'CONNECT properties')
   checkStrings(connect.will?.properties, 'will properties')
-  if (connect.password !== undefined && connect.username === undefined && level !== 5) {
+  return connect
+}
+
+/** Connect flags [MQTT-3.1.2]. */
+enum ConnectFlag {
+  reserved = 0x01,
+  cleanSession = 0x02,
+  will = 0x04,
+  willQosShift = 3,
+  willRetain = 0x20,
+  password = 0x40,
+  username = 0x80,
+}
+
+/**
+ * CONNECT of MQTT 3.1 and 3.1.1 by hand (MQTT 5, with its properties, stays with mqtt-packet).
+ * Under connect churn (`npm run bench -- --scenarios connects`) mqtt-packet's CONNECT parse
+ * was the broker's largest cost of its own: 8% of CPU samples, and a fifth of the bytes
+ * allocated per connection in a sampling heap profile (its buffer list copies every field).
+ * `pos` is where the protocol level byte is.
+ */
+function decodeConnect3(body: Buffer, pos: number, protocolId: string, level: 3 | 4): ConnectPacket {
+  const reader = new FieldReader(body, pos + 1)
+  const flags = reader.byte('connect flags')
+  if (flags & ConnectFlag.reserved) throw new ProtocolError('Connect flag bit 0 must be 0, but got 1')
+  const hasWill = (flags & ConnectFlag.will) !== 0
+  const willQos = (flags >> ConnectFlag.willQosShift) & 3
+  const willRetain = (flags & ConnectFlag.willRetain) !== 0
+  if (!hasWill && willRetain)
+    throw new ProtocolError('Will Retain Flag must be set to zero when Will Flag is set to 0')
+  if (!hasWill && willQos !== 0)
+    throw new ProtocolError('Will QoS must be set to zero when Will Flag is set to 0')
+  if (willQos > 2) throw new ProtocolError('will QoS 3 [MQTT-3.1.2-14]')
+  const hasPassword = (flags & ConnectFlag.password) !== 0
+  const hasUsername = (flags & ConnectFlag.username) !== 0
+  if (hasPassword && !hasUsername) {
     throw new ProtocolError('password without user name [MQTT-3.1.2-22]')
   }
-  return connect
+  const keepalive = reader.uint16('keep alive')
+  const packet: ConnectPacket = {
+    cmd: 'connect',
+    protocolId: protocolId as ConnectPacket['protocolId'],
+    protocolVersion: level,
+    clean: (flags & ConnectFlag.cleanSession) !== 0,
+    keepalive,
+    clientId: reader.string('client id'),
+  }
+  if (hasWill) {
+    const topic = reader.string('will topic')
+    packet.will = { topic, payload: reader.bytes('will payload'), qos: willQos as QoS, retain: willRetain }
+  }
+  if (hasUsername) packet.username = reader.string('user name')
+  if (hasPassword) packet.password = reader.bytes('password')
+  return packet
+}
+
+/** Reads the length-prefixed fields of a packet body in order; throws ProtocolError past its end. */
+class FieldReader {
+  constructor(
+    private readonly body: Buffer,
+    private pos: number,
+  ) {}
+
+  byte(what: string): number {
+    if (this.pos >= this.body.length) throw new ProtocolError(`CONNECT too short: no ${what}`)
+    return this.body[this.pos++]!
+  }
+
+  uint16(what: string): number {
+    if (this.pos + 2 > this.body.length) throw new ProtocolError(`CONNECT too short: no ${what}`)
+    const value = this.body.readUInt16BE(this.pos)
+    this.pos += 2
+    return value
+  }
+
+  /** A copy: the body is a view into the socket's read buffer, which is reused. */
+  bytes(what: string): Buffer {
+    const length = this.uint16(what)
+    const end = this.pos + length
+    if (end > this.body.length) throw new ProtocolError(`CONNECT too short: ${what} cut off`)
+    const value = Buffer.from(this.body.subarray(this.pos, end))
+    this.pos = end
+    return value
+  }
+
+  /** A UTF-8 string [MQTT-1.5.3]: ill-formed UTF-8 is a malformed packet [MQTT-1.5.3-1]. */
+  string(what: string): string {
+    const length = this.uint16(what)
+    const end = this.pos + length
+    if (end > this.body.length) throw new ProtocolError(`CONNECT too short: ${what} cut off`)
+    if (!isUtf8(this.body.subarray(this.pos, end))) throw new ProtocolError(`${what} is not valid UTF-8`)
+    const value = this.body.toString('utf8', this.pos, end)
+    this.pos = end
+    return value
+  }
 }
 
 /** Decodes any packet after CONNECT. Throws ProtocolError on malformed input. */
@@ -145,17 +238,47 @@ function decodeAck(type: number, body: Buffer): AckPacket {
   return { cmd: ackNames[type] as AckPacket['cmd'], messageId: body.readUInt16BE(0) } as AckPacket
 }
 
+/** A parser with its last outcome: parsers are kept per protocol version and reused. */
+interface LibraryParser {
+  parser: ReturnType<typeof mqttPacket.parser>
+  result: mqttPacket.Packet | undefined
+  failure: Error | undefined
+}
+
+/**
+ * Building an mqtt-packet parser (an EventEmitter, a buffer list, listeners) costs about as
+ * much as the parse: an MQTT 3.1.1 CONNECT took 3.85 µs with a new parser each time and
+ * 1.99 µs with one reused. A parser left in a doubtful state (error, unused bytes) is thrown
+ * away rather than reused.
+ */
+const parsers = new Map<ProtocolVersion, LibraryParser>()
+
+function libraryParser(version: ProtocolVersion): LibraryParser {
+  let entry = parsers.get(version)
+  if (entry === undefined) {
+    const parser = mqttPacket.parser({ protocolVersion: version })
+    const created: LibraryParser = { parser, result: undefined, failure: undefined }
+    parser.on('packet', (packet: mqttPacket.Packet) => {
+      created.result = packet
+    })
+    parser.on('error', (error: Error) => {
+      created.failure ??= error
+    })
+    parsers.set(version, created)
+    entry = created
+  }
+  return entry
+}
+
 function parseWithLibrary(header: number, body: Buffer, version: ProtocolVersion): mqttPacket.Packet {
-  const parser = mqttPacket.parser({ protocolVersion: version })
-  let result: mqttPacket.Packet | undefined
-  let failure: Error | undefined
-  parser.on('packet', (packet: mqttPacket.Packet) => {
-    result = packet
-  })
-  parser.on('error', (error: Error) => {
-    failure ??= error
-  })
-  parser.parse(Buffer.concat([frameHeader(header, body.length), body]))
+  const entry = libraryParser(version)
+  entry.result = undefined
+  entry.failure = undefined
+  const left = entry.parser.parse(Buffer.concat([frameHeader(header, body.length), body]))
+  const result = entry.result as mqttPacket.Packet | undefined
+  const failure = entry.failure as Error | undefined
+  entry.result = undefined
+  if (failure !== undefined || result === undefined || left > 0) parsers.delete(version)
   if (failure) throw new ProtocolError(failure.message)
   if (!result) throw new ProtocolError('incomplete packet')
   return result
