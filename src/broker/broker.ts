@@ -132,7 +132,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     for (const record of state.sessions) {
       const session = this.newSession(record.clientId, record.expiryInterval)
       for (const { filter, ...sub } of record.subscriptions) {
-        session.subscriptions.set(filter, sub)
+        session.editSubscriptions().set(filter, sub)
         this.index(session, filter, sub)
       }
       session.restore(record)
@@ -443,7 +443,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   /** Adds or replaces a subscription; returns whether the session already had one on this filter. */
   addSubscription(session: Session, filter: string, subscription: Subscription): boolean {
     const existed = session.subscriptions.has(filter)
-    session.subscriptions.set(filter, subscription)
+    session.editSubscriptions().set(filter, subscription)
     this.index(session, filter, subscription)
     if (session.journal) this.persistence.putSession(session)
     return existed
@@ -469,7 +469,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 
   /** Returns whether the session had a subscription on this filter. */
   removeSubscription(session: Session, filter: string): boolean {
-    if (!session.subscriptions.delete(filter)) return false
+    if (!session.subscriptions.has(filter)) return false
+    session.editSubscriptions().delete(filter)
     const shared = parseSharedFilter(filter)
     if (shared && shared !== 'invalid') {
       const key = sharedKey(shared)

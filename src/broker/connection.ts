@@ -33,6 +33,40 @@ type CachedMessage = Message & { [wireQos0]?: Buffer }
 /** Above this many unsent bytes a client counts as not reading; its QoS 0 messages are shed. */
 const maxBufferedBytes = 8 * 1024 * 1024
 
+/** How long a peer gets to close its side after we closed ours. */
+const closeGraceMs = 2000
+
+/**
+ * Sockets we ended, with the time by which the peer must have closed too: a peer that never
+ * reads would keep a half-closed socket forever. One sweep for all instead of a timer per
+ * close, whose closure kept every closed connection alive for the grace period (under connect
+ * churn that is thousands of connections promoted to the old generation).
+ */
+const closing = new Map<ClientStream, number>()
+let closingSweep: NodeJS.Timeout | undefined
+
+function destroyLater(socket: ClientStream): void {
+  closing.set(socket, Date.now() + closeGraceMs)
+  if (closingSweep === undefined) {
+    closingSweep = setInterval(sweepClosing, closeGraceMs / 4)
+    closingSweep.unref()
+  }
+}
+
+function sweepClosing(): void {
+  const now = Date.now()
+  // Insertion order is deadline order.
+  for (const [socket, deadline] of closing) {
+    if (deadline > now) break
+    closing.delete(socket)
+    socket.destroy()
+  }
+  if (closing.size === 0) {
+    clearInterval(closingSweep)
+    closingSweep = undefined
+  }
+}
+
 /** One TCP connection: framing in, batched writes out, keepalive bookkeeping. */
 export class Connection implements SessionOutlet {
   state: 'connecting' | 'connected' | 'closed' = 'connecting'
@@ -48,7 +82,8 @@ export class Connection implements SessionOutlet {
   closeReason = ''
   lastActivity = Date.now()
   readonly createdAt = Date.now()
-  connectedAt: Date | undefined
+  /** ms since the epoch (a number: a Date per connection costs RSS on idle clients). */
+  connectedAt: number | undefined
   readonly address: string
   readonly remotePort: number
   /** MQTT 5 limits the client announced in CONNECT (3.x clients get the defaults). */
@@ -95,6 +130,7 @@ export class Connection implements SessionOutlet {
       this.closeReason ||= 'socket error'
     })
     socket.on('close', () => {
+      closing.delete(socket)
       this.closeReason ||= 'connection lost'
       this.framer.stop()
       this.owner.connectionClosed(this)
@@ -114,7 +150,7 @@ export class Connection implements SessionOutlet {
       cleanSession: this.cleanSession,
       keepalive: this.keepalive,
       username: this.username,
-      connectedAt: this.connectedAt ?? new Date(this.createdAt),
+      connectedAt: new Date(this.connectedAt ?? this.createdAt),
     }
   }
 
@@ -236,7 +272,6 @@ export class Connection implements SessionOutlet {
     this.state = 'closed'
     this.framer.stop()
     this.socket.end()
-    // A peer that never reads would keep a half-closed socket forever.
-    setTimeout(() => this.socket.destroy(), 2000).unref()
+    destroyLater(this.socket)
   }
 }

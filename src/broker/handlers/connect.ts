@@ -79,7 +79,7 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
   session.username = packet.username
   connection.session = session
   connection.state = 'connected'
-  connection.connectedAt = new Date()
+  connection.connectedAt = Date.now()
   broker.clients.set(clientId, connection)
   let properties: ConnackProperties | undefined
   if (v5) {
