@@ -1,12 +1,14 @@
 /**
  * How fast the load generator is on its own, against the do-nothing sink on the broker
  * core: publishes it can send, deliveries it can take in, connections it can make.
- * A broker figure is trustworthy only well below these.
+ * A broker figure is trustworthy only well below these. The latency job against the sink,
+ * which forwards "bench/latency" without any broker work, gives the machine's own floor.
  */
 import { type BrokerName, sinkLauncher } from './brokers.ts'
 import type { Options } from './options.ts'
 import { format, percent, type Results } from './report.ts'
 import { connectsJob } from './scenarios/connects.ts'
+import { latencyJob } from './scenarios/latency.ts'
 import { FAN_IN, streamDeadline, streamJob } from './scenarios/stream.ts'
 import { withBroker } from './scenarios/types.ts'
 import { nativeGenerator, runJob } from './workers.ts'
@@ -23,6 +25,8 @@ export interface SelfCheck {
   sendCpu: number
   receiveCpu: number
   connectsCpu: number
+  /** Latency percentiles (µs) through the sink's forwarding: no broker can do better here. */
+  latencyFloor: { p50: number; p99: number; p999: number }
 }
 
 export function selfCheck(options: Options): Promise<SelfCheck> {
@@ -37,6 +41,8 @@ export function selfCheck(options: Options): Promise<SelfCheck> {
       deadline,
     )
     const connects = await runJob(connectsJob(broker.port, options.timings), deadline)
+    const { warmupMs, latencyMs } = options.timings
+    const floor = await runJob(latencyJob(broker.port, options.timings), warmupMs + latencyMs + 30_000)
     return {
       sendRate: send.sendRate,
       receiveRate: receive.deliverRate,
@@ -45,6 +51,7 @@ export function selfCheck(options: Options): Promise<SelfCheck> {
       sendCpu: send.cpu,
       receiveCpu: receive.cpu,
       connectsCpu: connects.cpu,
+      latencyFloor: { p50: floor.p50, p99: floor.p99, p999: floor.p999 },
     }
   })
 }
@@ -58,7 +65,12 @@ export function describeSelfCheck(check: SelfCheck): string[] {
     `  receive  ${format(check.receiveRate, 'msg/s')} deliveries/s on 1 connection  (load cpu ${percent(check.receiveCpu)})`,
     `  both on one core (fan-in shape) ≈ ${format(check.combinedRate, 'msg/s')} msg/s`,
     `  connects ${format(check.connectsPerSec, 'conn/s')}/s  (load cpu ${percent(check.connectsCpu)} → ≈${format(perCpu, 'conn/s')}/s per generator CPU-second)`,
+    `  latency  ${latencyText(check.latencyFloor)} p50 / p99 / p99.9 through the sink's forwarding: this machine's floor`,
   ]
+}
+
+function latencyText(l: { p50: number; p99: number; p999: number }): string {
+  return [l.p50, l.p99, l.p999].map((v) => format(v, 'us')).join(' / ')
 }
 
 /** The fastest broker's figure in one metric, to set against the generator's capacity. */
@@ -69,6 +81,18 @@ function fastest(results: Results, scenario: string, metric: string): [BrokerNam
     if (outcome === undefined || 'error' in outcome) continue
     const v = outcome.values[metric]
     if (v !== undefined && (top === undefined || v > top[1])) top = [name, v]
+  }
+  return top
+}
+
+/** The best (lowest) broker figure in a lower-is-better metric. */
+function lowest(results: Results, scenario: string, metric: string): [BrokerName, number] | undefined {
+  let top: [BrokerName, number] | undefined
+  for (const name of ['tinymqtt', 'mosquitto', 'aedes'] as const) {
+    const outcome = results[name]?.[scenario]
+    if (outcome === undefined || 'error' in outcome) continue
+    const v = outcome.values[metric]
+    if (v !== undefined && (top === undefined || v < top[1])) top = [name, v]
   }
   return top
 }
@@ -98,6 +122,12 @@ export function headroom(check: SelfCheck, results: Results): string[] {
     const warn = x < 1.5 ? '  ← TOO CLOSE: check the load cpu column' : ''
     lines.push(
       `generator self-check: connects capacity ${format(capacity, 'conn/s')}${how} = ${x.toFixed(1)}× the fastest broker (${conn[0]} ${format(conn[1], 'conn/s')})${warn}`,
+    )
+  }
+  const p99 = lowest(results, 'latency', 'latency-p99')
+  if (p99 !== undefined) {
+    lines.push(
+      `generator self-check: latency p99 floor ${format(check.latencyFloor.p99, 'us')} through the sink; the best broker (${p99[0]}) had ${format(p99[1], 'us')}`,
     )
   }
   return lines

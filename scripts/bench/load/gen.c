@@ -776,9 +776,18 @@ static int run_latency(char **a) {
 static buf_t sink_blast;
 static char sink_streaming[MAX_FD];
 static char sink_closing[MAX_FD];
+/* The subscriber of "bench/latency": PUBLISHes on that topic are forwarded to it unchanged,
+   so the latency job measured against the sink gives the machine's floor (loopback, wakeups,
+   scheduling) with no broker work at all. -1 = none. */
+static int sink_forward_fd = -1;
+static const char LATENCY_TOPIC[] = "bench/latency";
+
+static int topic_is(const uint8_t *p, size_t at, const char *topic) {
+  size_t n = ((size_t)p[at] << 8) | p[at + 1];
+  return n == strlen(topic) && memcmp(p + at + 2, topic, n) == 0;
+}
 
 static void on_sink_packet(int fd, const uint8_t *p, size_t start, size_t body, size_t end) {
-  (void)end;
   conn_t *c = &conns[fd];
   switch (p[start] >> 4) {
   case 1: {
@@ -792,11 +801,16 @@ static void on_sink_packet(int fd, const uint8_t *p, size_t start, size_t body, 
       uint8_t ack[4] = {0x40, 0x02, p[topic_end], p[topic_end + 1]};
       buf_put(&c->out, ack, 4);
     }
+    if (sink_forward_fd >= 0 && topic_is(p, body, LATENCY_TOPIC)) {
+      buf_put(&conns[sink_forward_fd].out, p + start, end - start);
+      flush_out(sink_forward_fd);
+    }
     break;
   case 8: {
     uint8_t suback[5] = {0x90, 0x03, p[body], p[body + 1], 0x00};
     buf_put(&c->out, suback, 5);
-    sink_streaming[fd] = 1;
+    if (topic_is(p, body + 2, LATENCY_TOPIC)) sink_forward_fd = fd;
+    else sink_streaming[fd] = 1;
     break;
   }
   case 12: {
@@ -811,6 +825,7 @@ static void on_sink_packet(int fd, const uint8_t *p, size_t start, size_t body, 
 }
 
 static void sink_close(int fd) {
+  if (fd == sink_forward_fd) sink_forward_fd = -1;
   epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
   close(fd);
   conns[fd].in.len = 0;

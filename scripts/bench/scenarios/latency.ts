@@ -3,6 +3,18 @@ import { runJob } from '../workers.ts'
 import { CpuWindow } from './cpu.ts'
 import { errorNotes, type Scenario, withBroker } from './types.ts'
 
+/** The latency job, shared by the scenario and the self-check's floor against the sink. */
+export function latencyJob(port: number, timings: { warmupMs: number; latencyMs: number }) {
+  return {
+    kind: 'latency' as const,
+    port,
+    ratePerSec: 1000,
+    payloadBytes: 64,
+    warmupMs: timings.warmupMs,
+    measureMs: timings.latencyMs,
+  }
+}
+
 export const latency: Scenario = {
   id: 'latency',
   metrics: [
@@ -15,14 +27,7 @@ export const latency: Scenario = {
       const cpu = new CpuWindow(broker.pid)
       const warmupMs = options.timings.warmupMs
       const result = await runJob(
-        {
-          kind: 'latency',
-          port: broker.port,
-          ratePerSec: 1000,
-          payloadBytes: 64,
-          warmupMs,
-          measureMs: options.timings.latencyMs,
-        },
+        latencyJob(broker.port, options.timings),
         warmupMs + options.timings.latencyMs + 30_000,
         { onMark: cpu.onMark },
       )
