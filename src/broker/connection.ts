@@ -271,6 +271,13 @@ export class Connection implements SessionOutlet {
     this.closeReason ||= reason
     this.state = 'closed'
     this.framer.stop()
+    if (this.disconnected) {
+      // The client said goodbye: nothing more is owed to it, so close at once rather than
+      // shutdown() now and close() when its FIN arrives (one syscall and one event less per
+      // connection under connect churn).
+      this.socket.destroy()
+      return
+    }
     this.socket.end()
     destroyLater(this.socket)
   }
