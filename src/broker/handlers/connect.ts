@@ -102,7 +102,7 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
     },
     'client connected',
   )
-  broker.notify('clientConnect', connection.info)
+  if (broker.listenerCount('clientConnect') > 0) broker.notify('clientConnect', connection.info)
 }
 
 /** What CONNACK tells an MQTT 5 client about the broker; absent Maximum QoS means 2. */
