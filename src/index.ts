@@ -24,7 +24,15 @@ export type {
 } from './broker/types.ts'
 export type { Listener, ListenerSpec } from './listeners/index.ts'
 export { listenersOf } from './listeners/index.ts'
-export type { ScriptingHost, ScriptingOptions, ScriptStatus } from './scripting/index.ts'
+export type {
+  ScriptingHost,
+  ScriptingOptions,
+  ScriptLimitHit,
+  ScriptLimitKind,
+  ScriptState,
+  ScriptStatus,
+  ScriptThrottle,
+} from './scripting/index.ts'
 export { DataDirError } from './store/errors.ts'
 export { LmdbStore } from './store/lmdb.ts'
 export { MemoryStore } from './store/memory.ts'

@@ -1,4 +1,4 @@
-import type { ScriptError } from './protocol.ts'
+import type { LimitKind, ScriptError } from './protocol.ts'
 
 const FRAME = /([^\s()]+):(\d+):(\d+)/
 const MAX_STACK_LINES = 6
@@ -10,6 +10,8 @@ export interface ThrownParts {
   stack?: string | undefined
   fileName?: string | undefined
   lineNumber?: number | undefined
+  /** The limit QuickJS reported, when the thrown value is one of its limit errors. */
+  limit?: LimitKind | undefined
 }
 
 /**
@@ -31,7 +33,8 @@ export function locateError(file: string, parts: ThrownParts): ScriptError {
   const message = parts.name && parts.name !== 'Error' ? `${parts.name}: ${parts.message}` : parts.message
   const kept = lines.slice(0, MAX_STACK_LINES)
   if (lines.length > MAX_STACK_LINES) kept.push(`    … ${lines.length - MAX_STACK_LINES} more frames`)
-  return { where, message, stack: kept.length > 0 ? kept.join('\n') : undefined }
+  const stack = kept.length > 0 ? kept.join('\n') : undefined
+  return parts.limit === undefined ? { where, message, stack } : { where, message, stack, limit: parts.limit }
 }
 
 export function formatScriptError(error: ScriptError): string {

@@ -8,7 +8,15 @@ import { resolveOptions } from './options.ts'
 import { type ScriptBroker, type ScriptingHost, ScriptRunner } from './scripting-host.ts'
 
 export type { ScriptingOptions } from './options.ts'
-export type { ScriptBroker, ScriptingHost, ScriptState, ScriptStatus } from './scripting-host.ts'
+export type {
+  ScriptBroker,
+  ScriptingHost,
+  ScriptLimitHit,
+  ScriptLimitKind,
+  ScriptState,
+  ScriptStatus,
+  ScriptThrottle,
+} from './scripting-host.ts'
 
 /** Loads the scripts at `options.path`, watches them, and resolves once the initial load has settled. */
 export async function startScripting(

@@ -24,6 +24,11 @@ export interface ScriptingOptions {
   reloadDebounceMs?: number
   /** Watch the files and reload on change. Default true. */
   watch?: boolean
+  /**
+   * How long a script's status stays `throttled` or `over-limit` after the last report of it,
+   * before it shows `running` again. Default 5000 ms.
+   */
+  statusHoldMs?: number
 }
 
 export interface ScriptLimits {
@@ -42,9 +47,16 @@ export interface ResolvedScriptingOptions extends ScriptLimits {
   path: string
   reloadDebounceMs: number
   watch: boolean
+  statusHoldMs: number
 }
 
 const MIB = 1024 * 1024
+/**
+ * A script that keeps flooding is reported about once a second, so the hold must be well above
+ * that for its status not to flicker back to `running` between reports; 5 s also keeps a short
+ * burst on screen across several of the dashboard's one-second refreshes.
+ */
+const DEFAULT_STATUS_HOLD_MS = 5000
 /** The QuickJS build reserves 16 MiB at start; below ~20 MiB a script could not even load. */
 const MIN_MEMORY_BYTES = 20 * MIB
 
@@ -73,5 +85,6 @@ export function resolveOptions(options: ScriptingOptions): ResolvedScriptingOpti
     maxTimers: positive('maxTimers', options.maxTimers, 1000),
     reloadDebounceMs: positive('reloadDebounceMs', options.reloadDebounceMs, 100),
     watch: options.watch ?? true,
+    statusHoldMs: positive('statusHoldMs', options.statusHoldMs, DEFAULT_STATUS_HOLD_MS),
   }
 }

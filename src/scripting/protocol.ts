@@ -16,12 +16,27 @@ export const PUBLISH_STRIDE = 3
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
+/** Which per-script limit aborted a call: set by readThrown from QuickJS's own error. */
+export type LimitKind = 'memory' | 'cpu' | 'stack'
+
 /** A script error, already located: `where` is `file:line:column` when the stack had a frame. */
 export interface ScriptError {
   where: string
   message: string
   stack?: string | undefined
+  /** Set when the error is a limit aborting the call rather than the script's own throw. */
+  limit?: LimitKind | undefined
 }
+
+/**
+ * A condition of a running VM that the host shows as the script's status. Sent at most once a
+ * second per VM and kind, alongside the log line, so a misbehaving script costs the host little.
+ */
+export type VmCondition =
+  /** ms_publish was rate-limited: `dropped` publishes since the previous report. */
+  | { kind: 'throttled'; dropped: number; message: string }
+  /** A limit aborted a call; `where` and `message` as in the logged error. */
+  | { kind: LimitKind; where: string; message: string }
 
 export type ToWorker =
   | { t: 'load'; name: string; vmId: number; code: string }
@@ -72,6 +87,8 @@ export type FromWorker =
   | { t: 'timers'; vmId: number; count: number }
   | { t: 'credentials'; user?: string | undefined; pass?: string | undefined }
   | { t: 'log'; name: string; level: LogLevel; msg: string; error?: ScriptError | undefined }
+  /** `at`: Date.now() in the worker when it happened. */
+  | { t: 'condition'; vmId: number; at: number; condition: VmCondition }
   | { t: 'closed' }
 
 /** A synchronous request from the worker, answered through a MessagePort while the worker waits on Atomics. */

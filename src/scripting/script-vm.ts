@@ -11,7 +11,7 @@ import { formatScriptError, locateError, type ThrownParts } from './error-locati
 import { PRELUDE_FILE, PRELUDE_SOURCE } from './guest-prelude.ts'
 import { HandleRegistry } from './handle-registry.ts'
 import type { ScriptLimits } from './options.ts'
-import type { FromWorker, LogLevel, ScriptError, SyncReply, SyncRequest } from './protocol.ts'
+import type { FromWorker, LimitKind, LogLevel, ScriptError, SyncReply, SyncRequest } from './protocol.ts'
 import { readPublishChunk } from './publish-chunk.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { readThrown } from './thrown-value.ts'
@@ -36,6 +36,8 @@ const WASM_HEADROOM = 2 * 1024 * 1024
 const LOG_LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error']
 /** Messages per guest call; bounds the packed strings and the work between deadline checks. */
 const MAX_BATCH = 1024
+/** At most one throttle report, and one limit report per kind, per this period (and VM). */
+const REPORT_INTERVAL_MS = 1000
 
 /**
  * One script version: its own WebAssembly instance with capped memory, one runtime and
@@ -50,6 +52,7 @@ export class ScriptVm {
   private readonly publishLimiter: RateLimiter
   private readonly logLimiter: RateLimiter
   private throttleReportAt = 0
+  private readonly limitReportAt: Record<LimitKind, number> = { memory: 0, cpu: 0, stack: 0 }
   private logDropReportAt = 0
   private nextSubId = 1
   private nextTimerId = 1
@@ -364,7 +367,25 @@ export class ScriptVm {
   }
 
   private logError(context: string, error: ScriptError): void {
+    if (error.limit !== undefined) this.reportLimit(error.limit, error)
     this.log('error', `${formatScriptError(error)} (${context})`, error)
+  }
+
+  /**
+   * Tells the host a limit aborted a call, for the script's status. Not subject to the log rate
+   * limit (the status must not depend on whether the line made it into the log), but sent at most
+   * once a second per kind, since a script near its memory cap can fail on every message.
+   */
+  private reportLimit(kind: LimitKind, error: ScriptError): void {
+    const now = Date.now()
+    if (now - this.limitReportAt[kind] < REPORT_INTERVAL_MS) return
+    this.limitReportAt[kind] = now
+    this.host.send({
+      t: 'condition',
+      vmId: this.vmId,
+      at: now,
+      condition: { kind, where: error.where, message: error.message },
+    })
   }
 
   private installApi(): void {
@@ -493,13 +514,16 @@ export class ScriptVm {
   private reportThrottled(dropped: number): void {
     this.droppedPublishes += dropped
     const now = Date.now()
-    if (now - this.throttleReportAt < 1000) return
+    if (now - this.throttleReportAt < REPORT_INTERVAL_MS) return
     this.throttleReportAt = now
+    const message = `ms_publish above ${this.limits.publishRatePerSecond}/s, dropped ${this.droppedPublishes} publishes`
+    this.host.send({ t: 'log', name: this.name, level: 'warn', msg: `${this.name} is throttled: ${message}` })
+    // Rides on the once-a-second log report, so the status costs nothing per publish.
     this.host.send({
-      t: 'log',
-      name: this.name,
-      level: 'warn',
-      msg: `${this.name} is throttled: ms_publish above ${this.limits.publishRatePerSecond}/s, dropped ${this.droppedPublishes} publishes`,
+      t: 'condition',
+      vmId: this.vmId,
+      at: now,
+      condition: { kind: 'throttled', dropped: this.droppedPublishes, message },
     })
     this.droppedPublishes = 0
   }

@@ -7,6 +7,7 @@ import { formatScriptError } from './error-location.ts'
 import type { ResolvedScriptingOptions } from './options.ts'
 import {
   type FromWorker,
+  type LimitKind,
   type LogLevel,
   PUBLISH_STRIDE,
   type ScriptError,
@@ -29,7 +30,35 @@ export interface ScriptBroker {
   readonly port: number
 }
 
-export type ScriptState = 'loading' | 'running' | 'error' | 'stopped'
+/** What the host itself tracks; the reports of a running script refine `running` (see ScriptState). */
+type LoadState = 'loading' | 'running' | 'error' | 'stopped'
+
+/**
+ * `throttled`: running, but its ms_publish was rate-limited within the last `statusHoldMs`.
+ * `over-limit`: running, but a limit aborted one of its calls within that time (see `limit`);
+ * it wins over `throttled`, since calls are cut short and not only publishes dropped.
+ */
+export type ScriptState = LoadState | 'throttled' | 'over-limit'
+
+/** `hard-cpu`: the watchdog stopped the script because one call outlived `hardCpuLimitMs`. */
+export type ScriptLimitKind = LimitKind | 'hard-cpu'
+
+export interface ScriptLimitHit {
+  kind: ScriptLimitKind
+  at: Date
+  /** What was logged, e.g. `InternalError: out of memory: exceeded the memory limit of …`. */
+  message: string
+  /** `file:line:column` (or just the file) of the aborted call; absent for a hard stop. */
+  where?: string | undefined
+}
+
+export interface ScriptThrottle {
+  /** The last report; a script that keeps flooding is reported about once a second. */
+  at: Date
+  /** Publishes dropped since the report before. */
+  dropped: number
+  message: string
+}
 
 export interface ScriptStatus {
   name: string
@@ -37,6 +66,10 @@ export interface ScriptStatus {
   status: ScriptState
   /** The last load or runtime failure, `file:line:column message`. Cleared by a successful load. */
   error?: string | undefined
+  /** The last limit hit of the running version, or the hard stop that stopped it. Cleared by a successful load. */
+  limit?: ScriptLimitHit | undefined
+  /** The last time the running version's ms_publish was rate-limited. */
+  throttled?: ScriptThrottle | undefined
   subscriptions: number
   timers: number
   lastReload?: Date | undefined
@@ -57,8 +90,10 @@ export interface ScriptingHost {
 interface ScriptRecord {
   name: string
   file: string
-  status: ScriptState
+  status: LoadState
   error: string | undefined
+  /** The watchdog's stop; outlives the VM, unlike the conditions it reported. */
+  hardStop: ScriptLimitHit | undefined
   /** Hash of the content last tried, so an unchanged file is not reloaded. */
   hash: string | undefined
   activeVmId: number | undefined
@@ -67,6 +102,12 @@ interface ScriptRecord {
   lastReload: Date | undefined
   /** Syncs of one file run one after another. */
   chain: Promise<void>
+}
+
+/** What a VM reported about itself; dropped with the VM, so a new version starts clean. */
+interface VmConditions {
+  limit?: ScriptLimitHit
+  throttled?: ScriptThrottle
 }
 
 interface PendingLoad {
@@ -92,6 +133,7 @@ export class ScriptRunner implements ScriptingHost {
   private readonly records = new Map<string, ScriptRecord>()
   private readonly subs = new Map<number, Map<number, () => void>>()
   private readonly timers = new Map<number, number>()
+  private readonly conditions = new Map<number, VmConditions>()
   private readonly pending = new Map<number, PendingLoad>()
   private readonly log: Logger
   private source: ScriptSource | undefined
@@ -128,13 +170,24 @@ export class ScriptRunner implements ScriptingHost {
   }
 
   scripts(): ScriptStatus[] {
+    const now = Date.now()
+    const recent = (at: Date | undefined): boolean =>
+      at !== undefined && now - at.getTime() < this.options.statusHoldMs
     return [...this.records.values()].map((r) => {
       const vmId = r.activeVmId
+      const reported = vmId === undefined ? undefined : this.conditions.get(vmId)
+      const limit = reported?.limit ?? r.hardStop
+      const throttled = reported?.throttled
+      let status: ScriptState = r.status
+      if (status === 'running' && recent(limit?.at)) status = 'over-limit'
+      else if (status === 'running' && recent(throttled?.at)) status = 'throttled'
       return {
         name: r.name,
         file: r.file,
-        status: r.status,
+        status,
         error: r.error,
+        limit,
+        throttled,
         subscriptions: vmId === undefined ? 0 : (this.subs.get(vmId)?.size ?? 0),
         timers: vmId === undefined ? 0 : (this.timers.get(vmId) ?? 0),
         lastReload: r.lastReload,
@@ -175,6 +228,7 @@ export class ScriptRunner implements ScriptingHost {
         file: join(source.dir, name),
         status: 'loading',
         error: undefined,
+        hardStop: undefined,
         hash: undefined,
         activeVmId: undefined,
         activeCode: undefined,
@@ -301,6 +355,18 @@ export class ScriptRunner implements ScriptingHost {
       case 'log':
         this.scriptLog(msg.name, msg.level, msg.msg, msg.error)
         return
+      case 'condition': {
+        let reported = this.conditions.get(msg.vmId)
+        if (!reported) {
+          reported = {}
+          this.conditions.set(msg.vmId, reported)
+        }
+        const at = new Date(msg.at)
+        const c = msg.condition
+        if (c.kind === 'throttled') reported.throttled = { at, dropped: c.dropped, message: c.message }
+        else reported.limit = { kind: c.kind, at, message: c.message, where: c.where }
+        return
+      }
       case 'loaded':
         this.loaded(msg.vmId)
         if (msg.replaces !== undefined) {
@@ -372,6 +438,7 @@ export class ScriptRunner implements ScriptingHost {
     if (byVm) for (const unsubscribe of byVm.values()) unsubscribe()
     this.subs.delete(vmId)
     this.timers.delete(vmId)
+    this.conditions.delete(vmId)
   }
 
   private loaded(vmId: number): void {
@@ -384,6 +451,7 @@ export class ScriptRunner implements ScriptingHost {
     record.activeCode = p.code
     record.status = 'running'
     record.error = undefined
+    record.hardStop = undefined
     record.lastReload = new Date()
     this.log.info({ script: record.name, file: record.file }, replaced ? 'script reloaded' : 'script loaded')
     p.done()
@@ -395,6 +463,8 @@ export class ScriptRunner implements ScriptingHost {
     this.pending.delete(vmId)
     const { record } = p
     record.error = formatScriptError(error)
+    // The error now tells of this attempt, not of an earlier hard stop.
+    record.hardStop = undefined
     if (record.activeVmId === undefined) record.status = 'error'
     const keeps = record.activeVmId !== undefined ? '; the previous version keeps running' : ''
     this.log.error(
@@ -410,8 +480,11 @@ export class ScriptRunner implements ScriptingHost {
   }
 
   private async restart(offenderVmId: number | undefined, reason: string): Promise<void> {
+    // An offender is only named when the watchdog killed the worker: a hard CPU stop.
+    const hardStop = (): ScriptLimitHit => ({ kind: 'hard-cpu', at: new Date(), message: reason })
     for (const [vmId, p] of this.pending) {
       if (vmId === offenderVmId) {
+        p.record.hardStop = hardStop()
         p.record.error = `${p.record.name} stopped while loading: ${reason}`
         this.log.error(
           { script: p.record.name, file: p.record.file },
@@ -423,8 +496,11 @@ export class ScriptRunner implements ScriptingHost {
     }
     this.pending.clear()
     for (const vmId of [...this.subs.keys()]) this.dropVm(vmId)
+    // VMs without subscriptions too: none of them survived the worker.
+    this.conditions.clear()
     for (const record of this.records.values()) {
       if (offenderVmId !== undefined && record.activeVmId === offenderVmId) {
+        record.hardStop = hardStop()
         record.status = 'stopped'
         record.error = `${record.name} stopped: ${reason}; it is loaded again when the file changes`
         record.activeCode = undefined

@@ -1,6 +1,7 @@
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten'
 import type { ThrownParts } from './error-location.ts'
 import type { ScriptLimits } from './options.ts'
+import type { LimitKind } from './protocol.ts'
 
 /**
  * Reads what a script threw (borrowed handle, not disposed) into plain parts, and turns
@@ -12,6 +13,7 @@ export function readThrown(ctx: QuickJSContext, handle: QuickJSHandle, limits: S
     return {
       name: 'InternalError',
       message: `out of memory: exceeded the memory limit of ${limits.memoryLimitBytes} bytes (no room left for the error's stack); this call was aborted, the script keeps running`,
+      limit: 'memory',
     }
   }
   if (ctx.typeof(handle) !== 'object') {
@@ -30,12 +32,16 @@ export function readThrown(ctx: QuickJSContext, handle: QuickJSHandle, limits: S
   const lineNumber = ctx.typeof(lineHandle) === 'number' ? ctx.getNumber(lineHandle) : undefined
   lineHandle.dispose()
   let message = str('message') ?? ''
+  let limit: LimitKind | undefined
   if (message === 'interrupted') {
+    limit = 'cpu'
     message = `interrupted: exceeded the CPU limit of ${limits.cpuLimitMs} ms; this call was aborted, the script keeps running`
   } else if (message === 'out of memory') {
+    limit = 'memory'
     message = `out of memory: exceeded the memory limit of ${limits.memoryLimitBytes} bytes; this call was aborted, the script keeps running`
   } else if (message === 'stack overflow') {
+    limit = 'stack'
     message = `stack overflow: exceeded the stack limit of ${limits.maxStackSizeBytes} bytes; this call was aborted, the script keeps running`
   }
-  return { name: str('name'), message, stack: str('stack'), lineNumber }
+  return { name: str('name'), message, stack: str('stack'), lineNumber, limit }
 }
