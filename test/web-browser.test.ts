@@ -3,23 +3,16 @@
 // MQTT, a script's syntax error is shown, and a Home Assistant config shows up as an entity.
 // Set SCREENSHOT_DIR (e.g. docs) to keep a screenshot of each view.
 import assert from 'node:assert/strict'
-import { existsSync } from 'node:fs'
-import { mkdir, mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { mkdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { chromium } from 'playwright-core'
+import { chromiumMissing, chromiumSkip, launchChromium } from './browser-helpers.ts'
 import { listen, startWebEnv, TIMEOUT } from './web-helpers.ts'
 
-const CHROMIUM = '/usr/bin/chromium'
-const missing = existsSync(CHROMIUM) ? undefined : `${CHROMIUM} not found (apt-get install -y chromium)`
-// On CI the browser is installed by .ci/run: a missing one is a failure, not a skip.
-const skip = missing !== undefined && process.env.CI !== 'true' ? missing : false
-
 test('dashboard in Chromium: clients, Toggle on a Tasmota device, script error, HA entity', {
-  skip,
+  skip: chromiumSkip,
 }, async (t) => {
-  if (missing !== undefined) assert.fail(missing)
+  if (chromiumMissing !== undefined) assert.fail(chromiumMissing)
   const env = await startWebEnv(t, {
     user: 'admin',
     pass: 'pw',
@@ -44,31 +37,12 @@ test('dashboard in Chromium: clients, Toggle on a Tasmota device, script error, 
   await plug.publishAsync('tele/plug/SENSOR', '1.25')
   const toggle = await listen(plug, 'cmnd/plug/POWER1')
 
-  const profile = await mkdtemp(join(tmpdir(), 'tinymqtt-chromium-'))
-  const context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+  const browser = await launchChromium({
     httpCredentials: { username: 'admin', password: 'pw' },
-    viewport: { width: 1280, height: 800 },
+    timeout: TIMEOUT,
   })
-  t.after(async () => {
-    await context.close()
-    await rm(profile, { recursive: true, force: true })
-  })
-  context.setDefaultTimeout(TIMEOUT)
-  const page = context.pages()[0] ?? (await context.newPage())
-  const errors: string[] = []
-  page.on('pageerror', (error) => errors.push(error.message))
+  t.after(() => browser.close())
+  const { page, errors } = browser
   const shots = process.env.SCREENSHOT_DIR
   if (shots !== undefined) await mkdir(shots, { recursive: true })
   const shoot = async (name: string): Promise<void> => {

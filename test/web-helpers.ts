@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { connectAsync, type IClientOptions, type MqttClient } from 'mqtt'
 import WebSocket from 'ws'
-import { type Broker, type StartOptions, startBroker, webOf } from '../src/index.ts'
+import {
+  type Broker,
+  type StartOptions,
+  startBroker,
+  startWeb,
+  type WebOptions,
+  webOf,
+} from '../src/index.ts'
 
 /** Failure guard for every wait; never a timing assertion. */
 export const TIMEOUT = 10_000
@@ -28,12 +35,15 @@ interface Cleanup {
   after(fn: () => unknown): void
 }
 
-/** Starts a broker with `http: 0`; `files` become a scripts folder when given. */
+/**
+ * Starts a broker with `http: 0`; `files` become a scripts folder when given. With `web`, the
+ * dashboard is started by startWeb with those options instead.
+ */
 export async function startWebEnv(
   t: Cleanup,
-  options: StartOptions & { files?: Record<string, string> } = {},
+  options: StartOptions & { files?: Record<string, string>; web?: Omit<WebOptions, 'port'> } = {},
 ): Promise<WebEnv> {
-  const { files, ...rest } = options
+  const { files, web: webOptions, ...rest } = options
   let scripts: string | undefined
   if (files !== undefined) {
     scripts = await mkdtemp(join(tmpdir(), 'tinymqtt-web-'))
@@ -43,7 +53,7 @@ export async function startWebEnv(
     port: 0,
     host: '127.0.0.1',
     logLevel: 'silent',
-    http: 0,
+    ...(webOptions === undefined ? { http: 0 } : {}),
     ...(scripts === undefined ? {} : { scripts }),
     ...rest,
   })
@@ -53,6 +63,7 @@ export async function startWebEnv(
     await broker.close()
     if (scripts !== undefined) await rm(scripts, { recursive: true, force: true })
   })
+  if (webOptions !== undefined) await startWeb(broker, { port: 0, ...webOptions })
   const web = webOf(broker)
   if (web === undefined) throw new Error('dashboard not started')
   const base = `http://127.0.0.1:${web.port}`

@@ -144,6 +144,13 @@ test('topics view: a tree with last values, opened nodes, search, and pages over
   const env = await startWebEnv(t)
   const client = await env.client()
   await client.publishAsync('home/kitchen/temp', '21.5', { retain: true })
+  // With no page open only retained topics are known; a read of this view records the rest
+  // from then on (test/web-recording.test.ts).
+  await eventually(
+    () => env.view<TopicsView>('topics'),
+    (v) => v.tree.topicCount === 1 && v.liveSince !== null,
+    'the retained topic',
+  )
   await client.publishAsync('home/kitchen/hum', '40')
   await client.publishAsync('home/cellar', Buffer.from([0xff, 0x00, 0xfe]))
   const closed = await eventually(

@@ -1,5 +1,6 @@
 import type { WebSocket } from 'ws'
 import type { Broker } from '../broker/broker.ts'
+import type { Recorder } from './recorder.ts'
 import type { TopicModel } from './topic-model.ts'
 import { parseViewRequest, type ViewRequest, type Views } from './views.ts'
 
@@ -36,11 +37,10 @@ export class Feed {
   constructor(
     private readonly broker: Broker,
     private readonly model: TopicModel,
+    private readonly recorder: Recorder,
     private readonly views: Views,
     intervalMs: number,
   ) {
-    broker.on('clientConnect', this.bump)
-    broker.on('clientDisconnect', this.bump)
     this.timer = setInterval(() => this.tick(), intervalMs)
     this.timer.unref()
   }
@@ -55,6 +55,9 @@ export class Feed {
       lastText: '',
     }
     this.watchers.set(socket, watcher)
+    // Only while a page is open: with no listener the broker skips building the event's ClientInfo.
+    if (this.watchers.size === 1) this.listenClients(true)
+    this.recorder.pageOpened()
     socket.on('message', (data) => {
       let parsed: unknown
       try {
@@ -66,8 +69,19 @@ export class Feed {
       watcher.request = parseViewRequest(parsed as Record<string, unknown>)
       watcher.asked = true
     })
-    socket.on('close', () => this.watchers.delete(socket))
+    socket.on('close', () => {
+      if (!this.watchers.delete(socket)) return
+      if (this.watchers.size === 0) this.listenClients(false)
+      this.recorder.pageClosed()
+    })
     socket.on('error', () => socket.terminate())
+  }
+
+  private listenClients(on: boolean): void {
+    for (const event of ['clientConnect', 'clientDisconnect'] as const) {
+      if (on) this.broker.on(event, this.bump)
+      else this.broker.off(event, this.bump)
+    }
   }
 
   get size(): number {
@@ -76,6 +90,7 @@ export class Feed {
 
   /** One batch: bring the indexes up to date, then answer every page that needs a frame. */
   tick(): void {
+    this.recorder.tick()
     this.model.ingest()
     if (this.watchers.size === 0) return
     const now = Date.now()
@@ -107,9 +122,9 @@ export class Feed {
 
   close(): void {
     clearInterval(this.timer)
-    this.broker.off('clientConnect', this.bump)
-    this.broker.off('clientDisconnect', this.bump)
-    for (const socket of this.watchers.keys()) socket.terminate()
+    this.listenClients(false)
+    const sockets = [...this.watchers.keys()]
     this.watchers.clear()
+    for (const socket of sockets) socket.terminate()
   }
 }

@@ -168,40 +168,45 @@ export function parseDiscovery(configTopic: string, text: string): Parsed {
 }
 
 /**
- * Home Assistant discovery configs seen on `homeassistant/#` (found at the dashboard tick from
- * new topic names). A config is parsed again only when its payload Buffer changed.
+ * Home Assistant discovery configs, parsed as they arrive (`update`, from the dashboard's
+ * `homeassistant/#` subscription) so that the topics an entity reads can be subscribed to
+ * before its next state message. States are read from the topic map when the view is built.
  */
 export class DiscoveryIndex {
-  private readonly configs = new Map<string, { payload: Buffer | undefined; parsed: Parsed | HaMalformed }>()
+  private readonly configs = new Map<string, Parsed | HaMalformed>()
 
-  constructor(private readonly model: TopicModel) {
-    model.onNewTopic((topic) => {
-      if (CONFIG_TOPIC.test(topic))
-        this.configs.set(topic, {
-          payload: undefined,
-          parsed: { configTopic: topic, error: '', payload: '' },
-        })
-    })
+  constructor(private readonly model: TopicModel) {}
+
+  /**
+   * Takes a message on `homeassistant/#`; for a discovery config, returns the topics its entity's
+   * state and availability are read from (none when the config is malformed or removed).
+   */
+  update(topic: string, payload: Buffer): string[] {
+    if (!CONFIG_TOPIC.test(topic)) return []
+    // An empty config payload removes the entity in Home Assistant.
+    if (payload.length === 0) {
+      this.configs.delete(topic)
+      return []
+    }
+    let parsed: Parsed | HaMalformed
+    try {
+      parsed = parseDiscovery(topic, payload.toString('utf8'))
+    } catch (error) {
+      if (!(error instanceof Malformed)) throw error
+      parsed = { configTopic: topic, error: error.message, payload: previewPayload(payload) }
+    }
+    this.configs.set(topic, parsed)
+    if ('error' in parsed) return []
+    const topics = parsed.availability.map((a) => a.topic)
+    if (parsed.entity.stateTopic !== undefined) topics.push(parsed.entity.stateTopic)
+    return topics
   }
 
   view(): HaView {
     const devices = new Map<string, HaDevice>()
     const malformed: HaMalformed[] = []
     const entries = this.model.entries
-    for (const [topic, cached] of this.configs) {
-      const entry = entries.get(topic)
-      // An empty config payload removes the entity in Home Assistant.
-      if (entry === undefined || entry.payload.length === 0) continue
-      if (cached.payload !== entry.payload) {
-        cached.payload = entry.payload
-        try {
-          cached.parsed = parseDiscovery(topic, entry.payload.toString('utf8'))
-        } catch (error) {
-          if (!(error instanceof Malformed)) throw error
-          cached.parsed = { configTopic: topic, error: error.message, payload: previewPayload(entry.payload) }
-        }
-      }
-      const parsed = cached.parsed
+    for (const parsed of this.configs.values()) {
       if ('error' in parsed) {
         malformed.push(parsed)
         continue

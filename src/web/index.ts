@@ -8,6 +8,7 @@ import type { ScriptingHost } from '../scripting/index.ts'
 import { DeviceIndex } from './devices.ts'
 import { Feed } from './feed.ts'
 import { DiscoveryIndex } from './homeassistant.ts'
+import { Recorder } from './recorder.ts'
 import type { ScriptLog } from './script-log.ts'
 import { createWebServer } from './server.ts'
 import { TopicModel } from './topic-model.ts'
@@ -30,12 +31,22 @@ export interface WebOptions {
   scriptLog?: ScriptLog | undefined
   /** How often live updates are batched to open pages (default 250 ms). */
   intervalMs?: number | undefined
+  /**
+   * How long every topic is still recorded after the last page closed (a reload keeps the
+   * Topics tree) or after an HTTP read of the topics view (default 60 s).
+   */
+  lingerMs?: number | undefined
 }
 
 export interface WebDashboard {
   readonly port: number
   /** Open live-update connections. */
   readonly pages: number
+  /**
+   * Whether every message is recorded for the Topics tree (while a page is open, and for
+   * `lingerMs` after); otherwise only the topics of the Devices and Home Assistant views are.
+   */
+  readonly recording: boolean
   /** Stops serving and drops open pages. Idempotent. */
   close(): Promise<void>
 }
@@ -52,33 +63,32 @@ export async function startWeb(broker: Broker, options: WebOptions): Promise<Web
   const model = new TopicModel()
   const devices = new DeviceIndex(model)
   const discovery = new DiscoveryIndex(model)
+  const recorder = new Recorder(broker, model, discovery, options.lingerMs ?? 60_000)
   let port = options.port
   const views = new Views({
     broker,
     model,
     devices,
     discovery,
+    recorder,
     scripting: options.scripting,
     scriptLog: options.scriptLog,
     httpHost: options.host ?? broker.options.host,
     httpPort: () => port,
   })
-  const feed = new Feed(broker, model, views, options.intervalMs ?? 250)
+  const feed = new Feed(broker, model, recorder, views, options.intervalMs ?? 250)
   const { server, wss } = createWebServer({
     broker,
     views,
     onSocket: (ws) => feed.add(ws),
-    beforeRead: () => model.ingest(),
+    beforeRead: (view) => {
+      // A reader without a page sees the retained topics now, and live ones on its next reads.
+      if (view === 'topics') recorder.read()
+      model.ingest()
+    },
     scripting: options.scripting,
   })
-  // The broker's `message` event rather than a `#` subscription: it costs one emit per message,
-  // where a wildcard subscriber would add a subscription-tree walk to every publish. Retained
-  // messages published before the dashboard started are read once.
-  for (const message of broker.retainedMessages('#')) model.record(message)
-  broker.on('message', model.record)
-  const unsubscribe = (): void => {
-    broker.off('message', model.record)
-  }
+  const unsubscribe = (): void => recorder.close()
   model.ingest()
   const host = options.host ?? broker.options.host
   try {
@@ -101,6 +111,9 @@ export async function startWeb(broker: Broker, options: WebOptions): Promise<Web
     port,
     get pages() {
       return feed.size
+    },
+    get recording() {
+      return recorder.recording
     },
     close() {
       closing ??= (async () => {

@@ -6,7 +6,7 @@ import type { Broker } from '../broker/broker.ts'
 import type { QoS } from '../broker/types.ts'
 import type { ScriptingHost } from '../scripting/index.ts'
 import { checkBasicAuth } from './http-auth.ts'
-import { parseViewRequest, type Views } from './views.ts'
+import { parseViewRequest, type ViewName, type Views } from './views.ts'
 
 /** Shipped next to the compiled code (the build copies src/web/assets to dist/web/assets). */
 const ASSETS: Record<string, string> = {
@@ -94,7 +94,7 @@ export interface WebHandlers {
   /** Called for each accepted WebSocket at /ws. */
   onSocket: (socket: WebSocket) => void
   /** Brings the indexes up to date before a one-off read (the feed does it on its tick). */
-  beforeRead: () => void
+  beforeRead: (view: ViewName) => void
   /** For the Scripts view's reload button. */
   scripting?: ScriptingHost | undefined
 }
@@ -117,9 +117,9 @@ export function createWebServer({ broker, views, onSocket, beforeRead, scripting
     }
     const viewMatch = /^\/api\/view\/([a-z]+)$/.exec(url.pathname)
     if (req.method === 'GET' && viewMatch) {
-      beforeRead()
       const request = parseViewRequest({ ...Object.fromEntries(url.searchParams), view: viewMatch[1] })
       if (request.view !== viewMatch[1]) throw new HttpError(404, 'no such view')
+      beforeRead(request.view)
       send(res, 200, views.build(request))
       return
     }

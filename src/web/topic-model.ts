@@ -7,7 +7,7 @@ export interface TopicEntry {
   retain: boolean
   /** When the last message arrived (ms since the epoch), to the dashboard tick's resolution. */
   at: number
-  /** Messages seen on this topic since the dashboard started. */
+  /** Messages seen on this topic since the dashboard began to keep it (see Recorder). */
   count: number
   /** Changed since the last tick (its payload may pin the socket's read buffer; see compact). */
   dirty: boolean
@@ -75,10 +75,26 @@ function newNode(): TreeNode {
   return { children: new Map(), sorted: undefined, topics: 0 }
 }
 
+function addToTree(root: TreeNode, topic: string): void {
+  let node = root
+  node.topics++
+  for (const level of topic.split('/')) {
+    let child = node.children.get(level)
+    if (child === undefined) {
+      child = newNode()
+      node.children.set(level, child)
+      node.sorted = undefined
+    }
+    child.topics++
+    node = child
+  }
+}
+
 /**
- * The live topic map behind the Topics, Devices and Home Assistant views. On each message the
- * broker pays for one Map lookup and a few field writes (`record`); the tree, the device and
- * discovery indexes are brought up to date only on the dashboard's batch tick (`ingest`).
+ * The live topic map behind the Topics, Devices and Home Assistant views. On each message it
+ * is given (see Recorder for which) the broker pays for one Map lookup and a few field writes
+ * (`record`); the tree and the device index are brought up to date only on the dashboard's
+ * batch tick (`ingest`).
  */
 export class TopicModel {
   readonly entries = new Map<string, TopicEntry>()
@@ -90,10 +106,10 @@ export class TopicModel {
   private settling: TopicEntry[] = []
   /** Time of the last tick: messages are stamped with it, saving a clock read per message. */
   private clock = Date.now()
-  private readonly root = newNode()
+  private root = newNode()
   private readonly watchers: ((topic: string) => void)[] = []
 
-  /** The broker's subscription handler: the only per-message work the dashboard does. */
+  /** The broker's `message` listener or subscription handler: the only per-message work. */
   readonly record = (msg: Message): void => {
     this.generation++
     const entry = this.entries.get(msg.topic)
@@ -122,7 +138,7 @@ export class TopicModel {
     this.fresh.push(msg.topic)
   }
 
-  /** Called once for every new topic during `ingest` (device and discovery indexes). */
+  /** Called once for every new topic during `ingest` (the device index). */
   onNewTopic(watcher: (topic: string) => void): void {
     this.watchers.push(watcher)
   }
@@ -131,24 +147,46 @@ export class TopicModel {
   ingest(): void {
     this.clock = Date.now()
     this.compact()
+    this.index()
+  }
+
+  private index(): void {
     if (this.fresh.length === 0) return
     const fresh = this.fresh
     this.fresh = []
     for (const topic of fresh) {
-      let node = this.root
-      node.topics++
-      for (const level of topic.split('/')) {
-        let child = node.children.get(level)
-        if (child === undefined) {
-          child = newNode()
-          node.children.set(level, child)
-          node.sorted = undefined
-        }
-        child.topics++
-        node = child
-      }
+      addToTree(this.root, topic)
       for (const watcher of this.watchers) watcher(topic)
     }
+  }
+
+  /** Forgets one topic (a value no longer kept current must not be shown as the last one). */
+  delete(topic: string): void {
+    if (!this.entries.has(topic)) return
+    this.index()
+    this.entries.delete(topic)
+    this.generation++
+    let node = this.root
+    node.topics--
+    for (const level of topic.split('/')) {
+      const child = node.children.get(level)!
+      if (--child.topics === 0) {
+        node.children.delete(level)
+        node.sorted = undefined
+        return
+      }
+      node = child
+    }
+  }
+
+  /** Forgets every topic but those `keep` accepts, rebuilding the tree from what is left. */
+  prune(keep: (topic: string) => boolean): void {
+    this.index()
+    for (const topic of this.entries.keys()) if (!keep(topic)) this.entries.delete(topic)
+    this.generation++
+    const root = newNode()
+    for (const topic of this.entries.keys()) addToTree(root, topic)
+    this.root = root
   }
 
   /**

@@ -4,6 +4,7 @@ import { listenersOf } from '../listeners/index.ts'
 import type { ScriptingHost, ScriptStatus } from '../scripting/index.ts'
 import type { Device, DeviceIndex } from './devices.ts'
 import type { DiscoveryIndex, HaView } from './homeassistant.ts'
+import type { Recorder } from './recorder.ts'
 import type { ScriptLog, ScriptLogLine } from './script-log.ts'
 import type { TopicModel, TopicPage } from './topic-model.ts'
 
@@ -69,6 +70,12 @@ export interface ScriptsView {
 }
 
 export interface TopicsView {
+  /**
+   * When every topic began to be recorded (ms since the epoch), or null: with no page open the
+   * dashboard keeps only device and Home Assistant topics, and a page starts from the retained
+   * messages, so a topic that is not retained appears once published after this time.
+   */
+  liveSince: number | null
   tree: TopicPage
   pageSize: number
   devices: Device[]
@@ -87,6 +94,7 @@ export interface ViewSources {
   model: TopicModel
   devices: DeviceIndex
   discovery: DiscoveryIndex
+  recorder: Recorder
   scripting: ScriptingHost | undefined
   scriptLog: ScriptLog | undefined
   httpHost: string
@@ -108,6 +116,7 @@ export class Views {
         return this.clientsView(request)
       case 'topics':
         return {
+          liveSince: this.sources.recorder.since ?? null,
           tree: this.sources.model.page({
             offset: request.offset,
             limit: PAGE_SIZE,

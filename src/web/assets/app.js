@@ -103,6 +103,27 @@ function pager(view, total, offset, pageSize) {
     <button class="small" data-page="${view}" data-offset="${offset + pageSize}" ${last >= total ? 'disabled' : ''}>next ›</button></div>`
 }
 
+const limitNames = { memory: 'memory', cpu: 'CPU', stack: 'stack', 'hard-cpu': 'hard CPU' }
+const limitName = (limit) => limitNames[limit.kind] ?? limit.kind
+const overLimit = (limit) => `over a limit (${limitName(limit)})`
+
+// throttled and over-limit last a few seconds after the script's last report (statusHoldMs).
+function scriptStatus(s) {
+  const label = s.status === 'over-limit' && s.limit ? overLimit(s.limit) : s.status
+  let html = `<span class="badge ${esc(s.status)}">${esc(label)}</span>`
+  if (s.status === 'over-limit' && s.limit) {
+    html += `<div class="condition">${esc(time(s.limit.at))} · ${esc(s.limit.where ? `${s.limit.where} ` : '')}${esc(s.limit.message)}</div>`
+  } else if (s.status === 'throttled' && s.throttled) {
+    html += `<div class="condition">${esc(time(s.throttled.at))} · ${esc(s.throttled.message)}</div>`
+  } else if (s.limit?.kind === 'hard-cpu' && (s.status === 'stopped' || s.status === 'error')) {
+    // A hard stop: the error below has the whole story, the badge names the limit.
+    html += ` <span class="badge over-limit">${esc(overLimit(s.limit))}</span><div class="condition">at ${esc(time(s.limit.at))}</div>`
+  } else if (s.limit) {
+    html += `<div class="condition past">last over the ${esc(limitName(s.limit))} limit at ${esc(time(s.limit.at))}</div>`
+  }
+  return html + (s.error ? `<pre class="error">${esc(s.error)}</pre>` : '')
+}
+
 const card = (label, big, sub = '') =>
   `<div class="card"><div class="label">${esc(label)}</div><div class="big">${big}</div><div class="sub">${sub}</div></div>`
 
@@ -152,11 +173,12 @@ const renderers = {
   },
 
   topics(d) {
-    const devices = $('#view-topics .devices')
-    devices.innerHTML = d.devices.length
-      ? d.devices
-          .map(
-            (dev) => `<div class="card device" data-device="${esc(dev.id)}">
+    patch(
+      $('#view-topics .devices'),
+      d.devices.length
+        ? d.devices
+            .map(
+              (dev) => `<div class="card device" data-device="${esc(dev.id)}">
           <strong>${esc(dev.id)}</strong> <span class="badge ${esc(dev.online)}">${esc(dev.online)}</span>
           <div class="relays">${
             dev.relays
@@ -167,9 +189,10 @@ const renderers = {
               )
               .join('') || '<span class="sub">no relays reported</span>'
           }</div></div>`,
-          )
-          .join('')
-      : '<p class="empty">No devices yet (they appear from tele/&lt;device&gt;/LWT, stat/&lt;device&gt;/POWER…, tele/&lt;device&gt;/STATE).</p>'
+            )
+            .join('')
+        : '<p class="empty">No devices yet (they appear from tele/&lt;device&gt;/LWT, stat/&lt;device&gt;/POWER…, tele/&lt;device&gt;/STATE).</p>',
+    )
     const t = d.tree
     if (t.topicCount === 0) return '<p class="empty">No messages seen yet.</p>'
     const rows = t.rows
@@ -200,7 +223,7 @@ const renderers = {
           (
             s,
           ) => `<tr data-script="${esc(s.name)}"><td class="mono">${esc(s.name)}<div class="sub">${esc(s.file)}</div></td>
-          <td><span class="badge ${esc(s.status)}">${esc(s.status)}</span>${s.error ? `<pre class="error">${esc(s.error)}</pre>` : ''}</td>
+          <td>${scriptStatus(s)}</td>
           <td class="num">${num(s.subscriptions)}</td><td class="num">${num(s.timers)}</td><td>${esc(s.lastReload ? new Date(s.lastReload).toLocaleString() : '–')}</td>
           <td><button class="small" data-reload="${esc(s.name)}">Reload</button></td></tr>`,
         )
@@ -250,8 +273,109 @@ const renderers = {
   },
 }
 
+// Clients and Topics get a frame up to four times a second. Setting innerHTML rebuilt every row
+// each time: a focused button lost its focus, a click between mousedown and mouseup was lost,
+// and the browser redid style and layout for all rows. These views are patched in place instead.
+const PATCHED = new Set(['clients', 'topics'])
+
 function render(view, data) {
-  $(`#view-${view} .content`).innerHTML = renderers[view](data)
+  const root = $(`#view-${view} .content`)
+  const html = renderers[view](data)
+  if (PATCHED.has(view)) patch(root, html)
+  else root.innerHTML = html
+}
+
+/** Rows are matched by these, so a row that moves (a client connecting above it) keeps its element. */
+const KEYS = ['data-client-row', 'data-topic', 'data-device']
+function keyOf(node) {
+  if (node.nodeType !== Node.ELEMENT_NODE) return undefined
+  for (const name of KEYS) {
+    const value = node.getAttribute(name)
+    if (value !== null) return `${name}=${value}`
+  }
+  return undefined
+}
+
+/** Makes `root`'s children look like `html`, touching only the nodes that differ. */
+function patch(root, html) {
+  const next = document.createElement('template')
+  next.innerHTML = html
+  patchChildren(root, next.content)
+}
+
+const hasRows = (node) => node.firstElementChild !== null && keyOf(node.firstElementChild) !== undefined
+
+function patchChildren(parent, source) {
+  // Only lists of rows have keys; elsewhere children are matched by position.
+  if (hasRows(parent) || hasRows(source)) patchRows(parent, source)
+  else {
+    let cursor = parent.firstChild
+    for (let fresh = source.firstChild; fresh !== null; ) {
+      const following = fresh.nextSibling
+      if (cursor !== null && cursor.nodeName === fresh.nodeName) {
+        patchNode(cursor, fresh)
+        cursor = cursor.nextSibling
+      } else parent.insertBefore(fresh, cursor)
+      fresh = following
+    }
+    removeFrom(cursor)
+  }
+}
+
+function patchRows(parent, source) {
+  const keyed = new Map()
+  for (const child of parent.children) {
+    const key = keyOf(child)
+    if (key !== undefined) keyed.set(key, child)
+  }
+  const wanted = new Set()
+  for (const child of source.children) {
+    const key = keyOf(child)
+    if (key !== undefined) wanted.add(key)
+  }
+  let cursor = parent.firstChild
+  for (let fresh = source.firstChild; fresh !== null; ) {
+    const following = fresh.nextSibling
+    // Rows that are gone are dropped first, so the ones after them stay where they are.
+    while (cursor !== null && keyOf(cursor) !== undefined && !wanted.has(keyOf(cursor))) {
+      const gone = cursor
+      cursor = cursor.nextSibling
+      gone.remove()
+    }
+    const key = keyOf(fresh)
+    const old =
+      key !== undefined ? keyed.get(key) : cursor !== null && keyOf(cursor) === undefined ? cursor : undefined
+    if (old !== undefined && old.nodeName === fresh.nodeName) {
+      keyed.delete(key)
+      if (old === cursor) cursor = cursor.nextSibling
+      else parent.insertBefore(old, cursor)
+      patchNode(old, fresh)
+    } else parent.insertBefore(fresh, cursor)
+    fresh = following
+  }
+  removeFrom(cursor)
+}
+
+function removeFrom(node) {
+  while (node !== null) {
+    const gone = node
+    node = node.nextSibling
+    gone.remove()
+  }
+}
+
+function patchNode(node, fresh) {
+  // Most rows are unchanged from one frame to the next: one native comparison skips them.
+  if (node.isEqualNode(fresh)) return
+  if (node.nodeType !== Node.ELEMENT_NODE) {
+    if (node.nodeValue !== fresh.nodeValue) node.nodeValue = fresh.nodeValue
+    return
+  }
+  for (const { name, value } of fresh.attributes) {
+    if (node.getAttribute(name) !== value) node.setAttribute(name, value)
+  }
+  for (const name of node.getAttributeNames()) if (!fresh.hasAttribute(name)) node.removeAttribute(name)
+  patchChildren(node, fresh)
 }
 
 document.addEventListener('click', async (event) => {
