@@ -66,6 +66,20 @@ test('with a user set, every route and the feed require HTTP Basic with the brok
   assert.ok('stats' in frame.data)
 })
 
+test('the feed answers a changed request at once, not on the next batch tick', async (t) => {
+  // A tick an hour long: only the immediate answer can deliver these frames.
+  const env = await startWebEnv(t, { web: { intervalMs: 3_600_000 } })
+  const feed = await openFeed(t, env)
+  feed.ws.send(JSON.stringify({ view: 'clients' }))
+  const clients = await feed.next((f) => f.request.view === 'clients')
+  assert.ok('clients' in clients.data)
+  // A request right after another waits for the tick, so this one is sent after a pause.
+  await new Promise((resolve) => setTimeout(resolve, 100))
+  feed.ws.send(JSON.stringify({ view: 'broker' }))
+  const broker = await feed.next((f) => f.request.view === 'broker')
+  assert.ok('stats' in broker.data)
+})
+
 test('the feed refuses a WebSocket from another origin', async (t) => {
   const env = await startWebEnv(t)
   await assert.rejects(openFeed(t, env, { origin: 'http://evil.example' }), /403/)

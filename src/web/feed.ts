@@ -9,6 +9,8 @@ interface Watcher {
   /** Set when the page changed what it looks at: answer on the next tick whatever changed. */
   asked: boolean
   sentAt: number
+  /** When a request was last answered outside the tick. */
+  answeredAt: number
   /** Topic generation / client generation the last frame was built from. */
   topicGeneration: number
   clientGeneration: number
@@ -20,6 +22,13 @@ const POLLED = new Set(['broker', 'clients', 'scripts'])
 const POLL_MS = 1000
 /** A page that cannot keep up skips frames rather than queueing them in the broker's memory. */
 const MAX_BUFFERED = 1 << 20
+/**
+ * A page that asks for another view or page is answered at once rather than on the next tick
+ * (a click then paints in the page's drawing time, not up to a tick later), but a page asking
+ * more often than this waits for the tick, so requests cannot make the broker build views
+ * back to back.
+ */
+const MIN_ANSWER_GAP_MS = 50
 
 /**
  * Live updates: every `intervalMs` each open page gets its current view, built and serialized
@@ -50,6 +59,7 @@ export class Feed {
       request: parseViewRequest({}),
       asked: true,
       sentAt: 0,
+      answeredAt: 0,
       topicGeneration: -1,
       clientGeneration: -1,
       lastText: '',
@@ -68,6 +78,11 @@ export class Feed {
       if (typeof parsed !== 'object' || parsed === null) return
       watcher.request = parseViewRequest(parsed as Record<string, unknown>)
       watcher.asked = true
+      const now = Date.now()
+      if (now - watcher.answeredAt < MIN_ANSWER_GAP_MS) return
+      watcher.answeredAt = now
+      this.model.ingest()
+      this.send(socket, watcher, now, new Map())
     })
     socket.on('close', () => {
       if (!this.watchers.delete(socket)) return
@@ -96,28 +111,32 @@ export class Feed {
     const now = Date.now()
     const built = new Map<string, string>()
     for (const [socket, w] of this.watchers) {
-      if (socket.readyState !== socket.OPEN || socket.bufferedAmount > MAX_BUFFERED) continue
       const view = w.request.view
       const due =
         w.asked ||
         (POLLED.has(view) && now - w.sentAt >= POLL_MS) ||
         (view === 'clients' && w.clientGeneration !== this.clientGeneration) ||
         ((view === 'topics' || view === 'ha') && w.topicGeneration !== this.model.generation)
-      if (!due) continue
-      const key = JSON.stringify(w.request)
-      let text = built.get(key)
-      if (text === undefined) {
-        text = JSON.stringify({ request: w.request, data: this.views.build(w.request) })
-        built.set(key, text)
-      }
-      w.asked = false
-      w.sentAt = now
-      w.topicGeneration = this.model.generation
-      w.clientGeneration = this.clientGeneration
-      if (text === w.lastText) continue
-      w.lastText = text
-      socket.send(text)
+      if (due) this.send(socket, w, now, built)
     }
+  }
+
+  /** Builds (or takes from `built`, shared by pages on the same view) and sends one frame. */
+  private send(socket: WebSocket, w: Watcher, now: number, built: Map<string, string>): void {
+    if (socket.readyState !== socket.OPEN || socket.bufferedAmount > MAX_BUFFERED) return
+    const key = JSON.stringify(w.request)
+    let text = built.get(key)
+    if (text === undefined) {
+      text = JSON.stringify({ request: w.request, data: this.views.build(w.request) })
+      built.set(key, text)
+    }
+    w.asked = false
+    w.sentAt = now
+    w.topicGeneration = this.model.generation
+    w.clientGeneration = this.clientGeneration
+    if (text === w.lastText) return
+    w.lastText = text
+    socket.send(text)
   }
 
   close(): void {
