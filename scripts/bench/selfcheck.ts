@@ -82,26 +82,23 @@ function latencyText(l: { p50: number; p99: number; p999: number }): string {
   return [l.p50, l.p99, l.p999].map((v) => format(v, 'us')).join(' / ')
 }
 
-/** The fastest broker's figure in one metric, to set against the generator's capacity. */
-function fastest(results: Results, scenario: string, metric: string): [BrokerName, number] | undefined {
+/**
+ * The best broker's figure in one metric — the highest for a rate, the lowest for a latency —
+ * to set against what the generator or the sink can do.
+ */
+function best(
+  results: Results,
+  scenario: string,
+  metric: string,
+  better: 'higher' | 'lower',
+): [BrokerName, number] | undefined {
   let top: [BrokerName, number] | undefined
   for (const name of ['tinymqtt', 'mosquitto', 'aedes'] as const) {
     const outcome = results[name]?.[scenario]
     if (outcome === undefined || 'error' in outcome) continue
     const v = outcome.values[metric]
-    if (v !== undefined && (top === undefined || v > top[1])) top = [name, v]
-  }
-  return top
-}
-
-/** The best (lowest) broker figure in a lower-is-better metric. */
-function lowest(results: Results, scenario: string, metric: string): [BrokerName, number] | undefined {
-  let top: [BrokerName, number] | undefined
-  for (const name of ['tinymqtt', 'mosquitto', 'aedes'] as const) {
-    const outcome = results[name]?.[scenario]
-    if (outcome === undefined || 'error' in outcome) continue
-    const v = outcome.values[metric]
-    if (v !== undefined && (top === undefined || v < top[1])) top = [name, v]
+    if (v === undefined) continue
+    if (top === undefined || (better === 'higher' ? v > top[1] : v < top[1])) top = [name, v]
   }
   return top
 }
@@ -109,7 +106,7 @@ function lowest(results: Results, scenario: string, metric: string): [BrokerName
 /** How far the generator's capacity is above what the fastest broker reached. */
 export function headroom(check: SelfCheck, results: Results): string[] {
   const lines: string[] = []
-  const fan = fastest(results, 'fan-in', 'fan-in')
+  const fan = best(results, 'fan-in', 'fan-in', 'higher')
   if (fan !== undefined) {
     const x = check.combinedRate / fan[1]
     const warn = x < 2 ? '  ← TOO CLOSE: figures may be generator-bound' : ''
@@ -117,7 +114,7 @@ export function headroom(check: SelfCheck, results: Results): string[] {
       `generator self-check: fan-in capacity ${format(check.combinedRate, 'msg/s')} = ${x.toFixed(1)}× the fastest broker (${fan[0]} ${format(fan[1], 'msg/s')})${warn}`,
     )
   }
-  const conn = fastest(results, 'connects', 'connects')
+  const conn = best(results, 'connects', 'connects', 'higher')
   if (conn !== undefined) {
     // The sink shares the broker core and pays its half of every handshake, so it often
     // stops first; the generator's rate per CPU-second is then the better bound.
@@ -133,7 +130,7 @@ export function headroom(check: SelfCheck, results: Results): string[] {
       `generator self-check: connects capacity ${format(capacity, 'conn/s')}${how} = ${x.toFixed(1)}× the fastest broker (${conn[0]} ${format(conn[1], 'conn/s')})${warn}`,
     )
   }
-  const p99 = lowest(results, 'latency', 'latency-p99')
+  const p99 = best(results, 'latency', 'latency-p99', 'lower')
   if (p99 !== undefined && check.latencyFloor !== undefined) {
     lines.push(
       `generator self-check: latency p99 floor ${format(check.latencyFloor.p99, 'us')} through the sink; the best broker (${p99[0]}) had ${format(p99[1], 'us')}`,
