@@ -187,3 +187,21 @@ test('a reload keeps the tree: recording goes on for lingerMs after the last pag
   reloaded.ws.send(JSON.stringify(ask))
   await reloaded.next((f) => f.request.view === 'topics' && value(topics(f), 'bench/x') === 'between pages')
 })
+
+test('a page on the Broker or Clients view does not record every message; switching it to Topics does', async (t) => {
+  const env = await startWebEnv(t, { web: { lingerMs: 0 } })
+  const page = await openFeed(t, env)
+  for (const view of ['broker', 'clients']) {
+    page.ws.send(JSON.stringify({ view }))
+    await page.next((f) => f.request.view === view)
+    assert.equal(recording(env), false, `${view} view`)
+  }
+  page.ws.send(JSON.stringify({ view: 'topics' }))
+  await page.next((f) => f.request.view === 'topics')
+  assert.equal(recording(env), true)
+  page.ws.send(JSON.stringify({ view: 'broker' }))
+  await page.next((f) => f.request.view === 'broker')
+  // The linger is 0: recording stops on the next tick after the page left the Topics view.
+  await until('recording to stop', () => !webOf(env.broker)!.recording)
+  assert.equal(pages(env), 1)
+})

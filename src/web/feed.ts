@@ -15,6 +15,8 @@ interface Watcher {
   topicGeneration: number
   clientGeneration: number
   lastText: string
+  /** Whether this page counts towards the recorder's Topics viewers. */
+  onTopics: boolean
 }
 
 /** Views whose numbers move without an event (counters, uptime, script state): refreshed each second. */
@@ -63,11 +65,11 @@ export class Feed {
       topicGeneration: -1,
       clientGeneration: -1,
       lastText: '',
+      onTopics: false,
     }
     this.watchers.set(socket, watcher)
     // Only while a page is open: with no listener the broker skips building the event's ClientInfo.
     if (this.watchers.size === 1) this.listenClients(true)
-    this.recorder.pageOpened()
     socket.on('message', (data) => {
       let parsed: unknown
       try {
@@ -78,6 +80,8 @@ export class Feed {
       if (typeof parsed !== 'object' || parsed === null) return
       watcher.request = parseViewRequest(parsed as Record<string, unknown>)
       watcher.asked = true
+      // Before the answer is built, so a Topics view starts from the retained messages.
+      this.watchTopics(watcher, watcher.request.view === 'topics')
       const now = Date.now()
       if (now - watcher.answeredAt < MIN_ANSWER_GAP_MS) return
       watcher.answeredAt = now
@@ -87,9 +91,17 @@ export class Feed {
     socket.on('close', () => {
       if (!this.watchers.delete(socket)) return
       if (this.watchers.size === 0) this.listenClients(false)
-      this.recorder.pageClosed()
+      this.watchTopics(watcher, false)
     })
     socket.on('error', () => socket.terminate())
+  }
+
+  /** Only a page showing the Topics view needs every message recorded. */
+  private watchTopics(watcher: Watcher, on: boolean): void {
+    if (watcher.onTopics === on) return
+    watcher.onTopics = on
+    if (on) this.recorder.topicsViewOpened()
+    else this.recorder.topicsViewClosed()
   }
 
   private listenClients(on: boolean): void {

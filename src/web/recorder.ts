@@ -16,7 +16,8 @@ const ALWAYS_TOPIC = /^(?:tele\/[^/]*\/(?:LWT|STATE)|stat\/[^/]*\/[^/]*|homeassi
  * Decides what the dashboard records. Listening to every message (the broker's `message` event,
  * one Map lookup per message) is what the Topics tree needs, and it costs a busy broker a
  * quarter to a half more CPU per message (scripts/bench-web.ts); so it is done only while a
- * page is open, or shortly after (a reload, an HTTP read of the topics view). Otherwise the
+ * page shows the Topics view, or shortly after (a reload, an HTTP read of the topics view); a
+ * Broker or Clients tab left open all day costs nothing. Otherwise the
  * dashboard holds in-process subscriptions to the few topics the Devices and Home Assistant
  * views read: the broker's subscription tree turns other topics away at their first levels,
  * so they cost nothing.
@@ -25,7 +26,7 @@ export class Recorder {
   /** True while every message is recorded. */
   private all = false
   private allSince: number | undefined
-  private pages = 0
+  private topicsViewers = 0
   /** Until when recording goes on with no page open (ms since the epoch). */
   private until = 0
   private readonly unsubscribes: (() => void)[] = []
@@ -67,14 +68,16 @@ export class Recorder {
     return this.all
   }
 
-  pageOpened(): void {
-    this.pages++
+  /** A page now shows the Topics view. */
+  topicsViewOpened(): void {
+    this.topicsViewers++
     this.start()
   }
 
-  pageClosed(): void {
-    this.pages--
-    if (this.pages > 0) return
+  /** A page left the Topics view or closed. */
+  topicsViewClosed(): void {
+    this.topicsViewers--
+    if (this.topicsViewers > 0) return
     this.extend()
     this.tick()
   }
@@ -87,7 +90,7 @@ export class Recorder {
 
   /** On the dashboard's tick: stop once no page is open and the linger is over. */
   tick(now = Date.now()): void {
-    if (this.all && this.pages === 0 && now >= this.until) this.stop()
+    if (this.all && this.topicsViewers === 0 && now >= this.until) this.stop()
   }
 
   close(): void {
