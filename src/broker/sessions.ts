@@ -68,11 +68,6 @@ export type DropReason = 'queue full' | 'slow consumer' | 'too large for the cli
 export const neverExpires = 0xffffffff
 
 /**
- * One client's state across connections: subscriptions, the outgoing in-flight window and
- * queue, and the incoming QoS 2 packet ids not yet released. Outlives its connection unless
- * its expiry interval is 0 (MQTT 3.x clean session 1).
- */
-/**
  * What a session without subscriptions or messages in flight reads. Its own collections are
  * created on first write: an empty Map costs about 180 bytes, and most idle clients never use
  * the QoS 1/2 ones (RSS per idle client, `npm run bench -- --scenarios memory`).
@@ -80,6 +75,12 @@ export const neverExpires = 0xffffffff
 const noSubscriptions: ReadonlyMap<string, Subscription> = new Map()
 const noOutgoing: ReadonlyMap<number, Outgoing> = new Map()
 const noIds: ReadonlySet<number> = new Set()
+
+/**
+ * One client's state across connections: subscriptions, the outgoing in-flight window and
+ * queue, and the incoming QoS 2 packet ids not yet released. Outlives its connection unless
+ * its expiry interval is 0 (MQTT 3.x clean session 1).
+ */
 
 export class Session {
   private subscriptionMap: Map<string, Subscription> | undefined

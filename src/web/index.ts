@@ -32,8 +32,8 @@ export interface WebOptions {
   /** How often live updates are batched to open pages (default 250 ms). */
   intervalMs?: number | undefined
   /**
-   * How long every topic is still recorded after the last page closed (a reload keeps the
-   * Topics tree) or after an HTTP read of the topics view (default 60 s).
+   * How long every topic is still recorded after the last page left the Topics view (a reload
+   * keeps the tree) or after an HTTP read of the topics view (default 60 s).
    */
   lingerMs?: number | undefined
 }
@@ -43,7 +43,7 @@ export interface WebDashboard {
   /** Open live-update connections. */
   readonly pages: number
   /**
-   * Whether every message is recorded for the Topics tree (while a page is open, and for
+   * Whether every message is recorded for the Topics tree (while a page shows it, and for
    * `lingerMs` after); otherwise only the topics of the Devices and Home Assistant views are.
    */
   readonly recording: boolean

@@ -27,7 +27,7 @@ export class Recorder {
   private all = false
   private allSince: number | undefined
   private topicsViewers = 0
-  /** Until when recording goes on with no page open (ms since the epoch). */
+  /** Until when recording goes on with no page on the Topics view (ms since the epoch). */
   private until = 0
   private readonly unsubscribes: (() => void)[] = []
   /** State and availability topics of discovered entities, each subscribed once. */
@@ -43,7 +43,7 @@ export class Recorder {
     private readonly broker: Broker,
     private readonly model: TopicModel,
     private readonly discovery: DiscoveryIndex,
-    /** How long recording goes on after the last page closed or the last HTTP read. */
+    /** How long recording goes on after the last page left the Topics view, or the last HTTP read. */
     private readonly lingerMs: number,
   ) {
     for (const filter of ALWAYS) {
@@ -88,7 +88,7 @@ export class Recorder {
     this.start()
   }
 
-  /** On the dashboard's tick: stop once no page is open and the linger is over. */
+  /** On the dashboard's tick: stop once no page shows the Topics view and the linger is over. */
   tick(now = Date.now()): void {
     if (this.all && this.topicsViewers === 0 && now >= this.until) this.stop()
   }

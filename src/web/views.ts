@@ -71,9 +71,9 @@ export interface ScriptsView {
 
 export interface TopicsView {
   /**
-   * When every topic began to be recorded (ms since the epoch), or null: with no page open the
-   * dashboard keeps only device and Home Assistant topics, and a page starts from the retained
-   * messages, so a topic that is not retained appears once published after this time.
+   * When every topic began to be recorded (ms since the epoch), or null: with no page on the
+   * Topics view the dashboard keeps only device and Home Assistant topics, and a page starts from
+   * the retained messages, so a topic that is not retained appears once published after this time.
    */
   liveSince: number | null
   tree: TopicPage

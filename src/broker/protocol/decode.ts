@@ -108,7 +108,7 @@ function decodeConnect3(body: Buffer, pos: number, protocolId: string, level: 3 
   return packet
 }
 
-/** Reads the length-prefixed fields of a packet body in order; throws ProtocolError past its end. */
+/** Reads the fields of a CONNECT body in order; throws ProtocolError past its end. */
 class FieldReader {
   constructor(
     private readonly body: Buffer,
