@@ -5,6 +5,7 @@
  */
 import mqttPacket from 'mqtt-packet'
 import { decodeConnect, decodePacket } from '../src/broker/protocol/decode.ts'
+import { Framer } from '../src/broker/protocol/framer.ts'
 
 const count = 1_000_000
 const packet = mqttPacket.generate({
@@ -69,4 +70,30 @@ measure('CONNECT, tinymqtt decoder', () => {
   let n = 0
   for (let i = 0; i < count; i++) n += decodeConnect(connectHeader, connectBody).keepalive === 60 ? 1 : 0
   if (n !== count) throw new Error(`decoded ${n}`)
+})
+
+// Framing: a busy connection's socket is read 64 KiB at a time, and a packet is cut at the end
+// of nearly every read. Packets of 40–50 bytes, so that cuts fall in headers and bodies alike.
+const stream = Buffer.concat(
+  Array.from({ length: 20_000 }, (_, i) =>
+    mqttPacket.generate({
+      cmd: 'publish',
+      topic: `bench/${i % 100}/${i}`,
+      payload: `{"n":${i}}`,
+      qos: 0,
+      retain: false,
+      dup: false,
+    }),
+  ),
+)
+const reads: Buffer[] = []
+for (let at = 0; at < stream.length; at += 65_536) reads.push(stream.subarray(at, at + 65_536))
+
+measure('framer, 64 KiB reads', () => {
+  let n = 0
+  for (let pass = 0; pass < count / 20_000; pass++) {
+    const framer = new Framer(2_000_000, () => n++)
+    for (const read of reads) framer.push(read)
+  }
+  if (n !== count) throw new Error(`framed ${n}`)
 })

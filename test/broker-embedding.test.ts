@@ -257,6 +257,29 @@ test("event 'message' reports every routed message, from clients and from broker
   )
 })
 
+test("'message' listeners: once fires once, off stops, and one that throws does not stop routing", async (t) => {
+  const broker = await startTestBroker(t)
+  const calls: string[] = []
+  broker.once('message', (m) => calls.push(`once:${m.payload}`))
+  const always = (m: Message): void => {
+    calls.push(`always:${m.payload}`)
+  }
+  broker.on('message', always)
+  broker.on('message', () => {
+    throw new Error('listener bug')
+  })
+  const internal: string[] = []
+  broker.subscribe('lst/#', (m) => internal.push(m.payload.toString()))
+  await broker.publish({ topic: 'lst/a', payload: '1' })
+  await broker.publish({ topic: 'lst/a', payload: '2' })
+  broker.off('message', always)
+  await broker.publish({ topic: 'lst/a', payload: '3' })
+  await until(() => internal.length === 3, 'three deliveries')
+  assert.deepEqual(calls, ['once:1', 'always:1', 'always:2'])
+  assert.deepEqual(internal, ['1', '2', '3'])
+  assert.equal(broker.listenerCount('message'), 1)
+})
+
 test('MQTT clients and internal subscribers see the same stream', async (t) => {
   const broker = await startTestBroker(t)
   const internal: string[] = []

@@ -117,6 +117,29 @@ test('many packets coalesced and split at arbitrary points are all processed in 
   )
 })
 
+test('one large write of thousands of packets, read in chunks that cut packets anywhere, is delivered whole and in order', async (t) => {
+  const broker = await startTestBroker(t)
+  const sub = await RawClient.open(broker.port, t)
+  await sub.send(
+    Buffer.concat([connect({ clientId: 'bulk-sub' }), subscribe(1, [{ topic: 'bulk/#', qos: 0 }])]),
+  )
+  await sub.expect(PT.CONNACK)
+  await sub.expect(PT.SUBACK)
+  const pub = await RawClient.open(broker.port, t)
+  // Payload sizes from 0 to 3,000 bytes, so the socket's reads end inside headers, lengths and bodies.
+  const count = 3000
+  const packets = [connect({ clientId: 'bulk-pub' })]
+  for (let i = 0; i < count; i++) {
+    packets.push(publish({ topic: `bulk/${i % 7}`, payload: `${i}:`.padEnd((i * 37) % 3001, 'x') }))
+  }
+  await pub.send(Buffer.concat(packets))
+  for (let i = 0; i < count; i++) {
+    const p = decodePublish(await sub.expect(PT.PUBLISH))
+    assert.equal(p.topic, `bulk/${i % 7}`)
+    assert.equal(p.payload.toString(), `${i}:`.padEnd((i * 37) % 3001, 'x'))
+  }
+})
+
 test('a packet with a 4-byte remaining length is received and delivered', async (t) => {
   const broker = await startTestBroker(t, { maxPacketSize: 3_000_000 })
   const sub = await RawClient.connect(broker.port, { clientId: 'big-sub' }, t)
