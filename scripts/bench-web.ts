@@ -1,7 +1,9 @@
-// What the dashboard costs the broker: the same MQTT load (from a child process) is run through
-// a broker without the dashboard, one with it and no page open, one with two open pages (Topics
-// and Broker views) and one with a page on the Broker view only, and the broker process's CPU
-// time is compared. Usage: node --import tsx scripts/bench-web.ts
+// What the dashboard costs a busy broker: the same MQTT load (pre-encoded QoS 0 PUBLISH packets
+// from a child process, written as fast as the broker reads) is run through a broker without the
+// dashboard, one with it and no page open, one with two open pages (Topics and Broker views) and
+// one with a page on the Broker view only, and the broker process's CPU time is compared.
+// Usage: node --import tsx scripts/bench-web.ts (env: ROUNDS, MESSAGES, TOPICS, MODES, WARM=0,
+// SUBSCRIBE=1).
 import { spawn } from 'node:child_process'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
@@ -13,33 +15,57 @@ import { type Broker, startBroker, webOf } from '../src/index.ts'
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
 
-const MESSAGES = Number(process.env.MESSAGES ?? 200_000)
+const MESSAGES = Number(process.env.MESSAGES ?? 1_000_000)
 const TOPICS = Number(process.env.TOPICS ?? 10_000)
 const PUBLISHERS = 4
+const WARM = process.env.WARM !== '0'
 
-// The load generator: PUBLISHERS MQTT.js clients, QoS 0, spread over TOPICS topics, then "done".
+// The load generator: PUBLISHERS raw MQTT 3.1.1 connections, each writing its share of QoS 0
+// PUBLISH packets (spread over TOPICS topics) pre-encoded, then "bench/done" and DISCONNECT. Pre-
+// encoded, so the broker and not the generator sets the pace: a busy broker is what is measured.
+// It connects, prints READY and writes when it reads a line on stdin (the measured window).
 const LOAD = `
+import net from 'node:net'
+import readline from 'node:readline'
 import mqtt from 'mqtt'
-const [url, messages, topics, publishers] = process.argv.slice(1)
-const per = Math.ceil(Number(messages) / Number(publishers))
+const [port, messages, topics, publishers] = process.argv.slice(1).map(Number)
+const per = Math.ceil(messages / publishers)
+const varint = (n) => { const out = []; do { let b = n % 128; n = Math.floor(n / 128); if (n > 0) b |= 128; out.push(b) } while (n > 0); return out }
+const str = (s) => { const b = Buffer.from(s); return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]) }
+const packet = (header, body) => Buffer.concat([Buffer.from([header, ...varint(body.length)]), body])
+const publish = (topic, payload) => packet(0x30, Buffer.concat([str(topic), Buffer.from(payload)]))
 // SUBSCRIBE=1: one MQTT client also receives every message, as a logger or Home Assistant would.
-const sub = process.env.SUBSCRIBE === '1' ? await mqtt.connectAsync(url, { reconnectPeriod: 0 }) : undefined
+const sub = process.env.SUBSCRIBE === '1' ? await mqtt.connectAsync('mqtt://127.0.0.1:' + port, { reconnectPeriod: 0 }) : undefined
 let received = 0
-const all = new Promise((resolve) => sub ? sub.on('message', () => { if (++received === per * Number(publishers)) resolve() }) : resolve())
+sub?.on('message', () => received++)
 await sub?.subscribeAsync('bench/+/+')
-await Promise.all(Array.from({ length: Number(publishers) }, async (_, p) => {
-  const c = await mqtt.connectAsync(url, { reconnectPeriod: 0 })
+const streams = Array.from({ length: publishers }, (_, p) => {
+  const parts = []
   for (let i = 0; i < per; i++) {
-    const n = (p * per + i) % Number(topics)
-    c.publish('bench/' + (n % 100) + '/' + n, JSON.stringify({ POWER: i % 2 ? 'ON' : 'OFF', n: i }))
-    if (i % 1000 === 0) await new Promise((r) => setImmediate(r))
+    const n = (p * per + i) % topics
+    parts.push(publish('bench/' + (n % 100) + '/' + n, JSON.stringify({ POWER: i % 2 ? 'ON' : 'OFF', n: i })))
   }
-  await c.endAsync()
-}))
-await all
-const done = await mqtt.connectAsync(url, { reconnectPeriod: 0 })
-for (let p = 0; p < Number(publishers); p++) await done.publishAsync('bench/done', String(p))
-await done.endAsync()
+  parts.push(publish('bench/done', String(p)), Buffer.from([0xe0, 0]))
+  return Buffer.concat(parts)
+})
+const sockets = await Promise.all(streams.map((_, p) => new Promise((resolve, reject) => {
+  const s = net.connect(port, '127.0.0.1', () => s.write(packet(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 2, 0, 60]), str('bench-pub-' + p)]))))
+  s.once('data', () => resolve(s))
+  s.once('error', reject)
+})))
+console.log('READY')
+const rl = readline.createInterface({ input: process.stdin })
+await new Promise((r) => rl.once('line', r))
+rl.close()
+await Promise.all(sockets.map((s, p) => new Promise((r) => { s.on('close', r); s.end(streams[p]) })))
+// The broker drops QoS 0 messages a subscriber cannot take in time: wait until the stream stops.
+if (sub) {
+  for (let last = -1; received !== last; ) {
+    last = received
+    await new Promise((r) => setTimeout(r, 300))
+  }
+  console.error('subscriber received ' + received + ' of ' + per * publishers)
+}
 await sub?.endAsync()
 `
 
@@ -65,31 +91,56 @@ async function run(
     pages.push(ws)
   }
   let done = 0
-  const finished = new Promise<void>((resolve) => {
-    broker.subscribe('bench/done', () => {
-      if (++done === PUBLISHERS) resolve()
-    })
+  let finish = (): void => {}
+  broker.subscribe('bench/done', () => {
+    if (++done % PUBLISHERS === 0) finish()
   })
-  gc()
-  const cpu = process.cpuUsage()
-  const start = performance.now()
-  const child = spawn(
-    process.execPath,
-    [
-      '--input-type=module',
-      '-e',
-      LOAD,
-      `mqtt://127.0.0.1:${broker.port}`,
-      String(MESSAGES),
-      String(TOPICS),
-      String(PUBLISHERS),
-    ],
-    { stdio: 'inherit' },
-  )
-  await finished
+  const load = async (messages: number): Promise<{ cpu: NodeJS.CpuUsage; start: number }> => {
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve
+    })
+    const child = spawn(
+      process.execPath,
+      [
+        '--input-type=module',
+        '-e',
+        LOAD,
+        String(broker.port),
+        String(messages),
+        String(TOPICS),
+        String(PUBLISHERS),
+      ],
+      { stdio: ['pipe', 'pipe', 'inherit'] },
+    )
+    const exited = new Promise((r) => child.once('exit', r))
+    await Promise.race([
+      new Promise<void>((resolve) => {
+        child.stdout.on('data', (d: Buffer) => {
+          if (String(d).includes('READY')) resolve()
+        })
+      }),
+      exited.then(() => {
+        throw new Error('load generator exited early')
+      }),
+    ])
+    gc()
+    const cpu = process.cpuUsage()
+    const start = performance.now()
+    child.stdin.write('go\n')
+    await finished
+    await exited
+    return { cpu, start }
+  }
+  // Steady state: every topic published once, and a few dashboard ticks, before the measured
+  // run, so it measures what a busy broker pays per message once its topics are known.
+  // WARM=0 measures a fresh broker, where each of the TOPICS topics is also seen for the first time.
+  if (WARM) {
+    await load(TOPICS)
+    await new Promise((r) => setTimeout(r, 600))
+  }
+  const { cpu, start } = await load(MESSAGES)
   const wallMs = performance.now() - start
   const used = process.cpuUsage(cpu)
-  await new Promise((r) => child.once('exit', r))
   for (const ws of pages) ws.terminate()
   await broker.close()
   return { cpuMs: (used.user + used.system) / 1000, wallMs, frames }
@@ -126,12 +177,15 @@ for (let i = 0; i < rounds; i++) {
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
 const base = median(results[0]!)
 const subscribers = process.env.SUBSCRIBE === '1' ? 'one MQTT subscriber' : 'no MQTT subscribers'
-console.log(`${MESSAGES} QoS 0 messages over ${TOPICS} topics, ${subscribers}; median broker CPU:`)
+const state = WARM ? 'topics known (steady state)' : 'topics new (fresh broker)'
+console.log(`${MESSAGES} QoS 0 messages over ${TOPICS} topics, ${state}, ${subscribers}; median broker CPU:`)
 for (const [m, mode] of modes.entries()) {
   const cpu = median(results[m]!)
   const perMessage = (cpu / MESSAGES) * 1e6
   const change = ((cpu - base) / base) * 100
+  const sorted = [...results[m]!].sort((a, b) => a - b)
+  const range = `runs ${sorted[0]!.toFixed(0)}–${sorted[sorted.length - 1]!.toFixed(0)} ms`
   console.log(
-    `  ${mode.name}: ${cpu.toFixed(0)} ms (${perMessage.toFixed(0)} ns/message, ${change >= 0 ? '+' : ''}${change.toFixed(1)}%)`,
+    `  ${mode.name}: ${cpu.toFixed(0)} ms (${perMessage.toFixed(0)} ns/message, ${change >= 0 ? '+' : ''}${change.toFixed(1)}%; ${range})`,
   )
 }

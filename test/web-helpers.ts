@@ -188,3 +188,30 @@ export interface FeedFrame {
   request: { view: string; offset: number; filter: string; expanded: string[] }
   data: Record<string, unknown>
 }
+
+/**
+ * Publishes QoS 0 messages on `flood/0` … `flood/<topics - 1>` as fast as the client sends,
+ * until `stop` (bounded by 2,000,000 messages and TIMEOUT): a broker above any small record
+ * budget. `stop` returns once the broker has routed all of them.
+ */
+export function startFlood(client: MqttClient, topics: number): { stop(): Promise<void> } {
+  let flooding = true
+  let sent = 0
+  const done = (async () => {
+    const deadline = Date.now() + TIMEOUT
+    while (flooding && sent < 2_000_000 && Date.now() < deadline) {
+      for (let i = 0; i < 200; i++, sent++) client.publish(`flood/${sent % topics}`, String(sent))
+      // Not more than a MiB ahead of the broker, so that it is quiet soon after `stop`.
+      while (client.stream.writableLength > 1 << 20) await new Promise((r) => setTimeout(r, 5))
+      await new Promise((r) => setImmediate(r))
+    }
+  })()
+  return {
+    async stop() {
+      flooding = false
+      await done
+      // Acknowledged once the broker has routed everything sent before it.
+      await client.publishAsync('flood/0', 'end', { qos: 1 })
+    },
+  }
+}

@@ -82,11 +82,11 @@ export class DeviceIndex {
 }
 
 /** Parsed STATE / RESULT payloads, so a view rebuilt every tick parses each message once. */
-const parsedPower = new WeakMap<Buffer, [string, unknown][]>()
+const parsedPower = new WeakMap<TopicEntry, { version: number; keys: [string, unknown][] }>()
 
 function jsonPowerKeys(entry: TopicEntry): [string, unknown][] {
-  const cached = parsedPower.get(entry.payload)
-  if (cached !== undefined) return cached
+  const cached = parsedPower.get(entry)
+  if (cached !== undefined && cached.version === entry.version) return cached.keys
   let keys: [string, unknown][] = []
   try {
     const parsed: unknown = JSON.parse(entry.payload.toString('utf8'))
@@ -94,6 +94,6 @@ function jsonPowerKeys(entry: TopicEntry): [string, unknown][] {
       keys = Object.entries(parsed).filter(([key]) => POWER_KEY.test(key))
     }
   } catch {}
-  parsedPower.set(entry.payload, keys)
+  parsedPower.set(entry, { version: entry.version, keys })
   return keys
 }

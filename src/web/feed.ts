@@ -121,6 +121,9 @@ export class Feed {
     this.model.ingest()
     if (this.watchers.size === 0) return
     const now = Date.now()
+    // A broker too busy for every message to be recorded (see Recorder) changes the tree on
+    // every tick: the Topics view is then rebuilt once a second, not four times.
+    const busy = this.recorder.sampling !== undefined
     const built = new Map<string, string>()
     for (const [socket, w] of this.watchers) {
       const view = w.request.view
@@ -128,7 +131,9 @@ export class Feed {
         w.asked ||
         (POLLED.has(view) && now - w.sentAt >= POLL_MS) ||
         (view === 'clients' && w.clientGeneration !== this.clientGeneration) ||
-        ((view === 'topics' || view === 'ha') && w.topicGeneration !== this.model.generation)
+        ((view === 'topics' || view === 'ha') &&
+          w.topicGeneration !== this.model.generation &&
+          (!busy || now - w.sentAt >= POLL_MS))
       if (due) this.send(socket, w, now, built)
     }
   }

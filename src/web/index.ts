@@ -36,6 +36,12 @@ export interface WebOptions {
    * keeps the tree) or after an HTTP read of the topics view (default 60 s).
    */
   lingerMs?: number | undefined
+  /**
+   * Messages a second the Topics tree records at most (default 10,000); above that it samples,
+   * so that a busy broker spends a few per cent at most on it (scripts/bench-web.ts). Device
+   * and Home Assistant topics are always recorded in full.
+   */
+  recordBudget?: number | undefined
 }
 
 export interface WebDashboard {
@@ -63,7 +69,13 @@ export async function startWeb(broker: Broker, options: WebOptions): Promise<Web
   const model = new TopicModel()
   const devices = new DeviceIndex(model)
   const discovery = new DiscoveryIndex(model)
-  const recorder = new Recorder(broker, model, discovery, options.lingerMs ?? 60_000)
+  const recorder = new Recorder(
+    broker,
+    model,
+    discovery,
+    options.lingerMs ?? 60_000,
+    options.recordBudget ?? 10_000,
+  )
   let port = options.port
   const views = new Views({
     broker,

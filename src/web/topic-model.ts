@@ -1,16 +1,57 @@
 import type { Message, QoS } from '../broker/types.ts'
 
-/** The last message seen on one topic. The payload Buffer is the broker's, shared, never copied. */
-export interface TopicEntry {
-  payload: Buffer
+/**
+ * The last message seen on one topic. Its payload is copied into a buffer the entry owns and
+ * reuses: keeping the broker's payload would pin the socket's 64 KiB read buffer it is a view
+ * of, and a new copy per message would be garbage for the GC to promote (each cost a busy
+ * broker 10–40% in scripts/bench-web.ts; copying in place, nothing measurable).
+ */
+export class TopicEntry {
+  private buf: Buffer
+  private length: number
   qos: QoS
   retain: boolean
   /** When the last message arrived (ms since the epoch), to the dashboard tick's resolution. */
   at: number
   /** Messages seen on this topic since the dashboard began to keep it (see Recorder). */
-  count: number
-  /** Changed since the last tick (its payload may pin the socket's read buffer; see compact). */
-  dirty: boolean
+  count = 0
+  /** Whether `count` is an estimate: some of its messages were recorded while the Recorder sampled. */
+  estimated = false
+  /** Bumped with each message, for what is derived from the payload (devices.ts caches on it). */
+  version = 0
+
+  constructor(msg: Message, at: number) {
+    this.buf = Buffer.allocUnsafe(capacityFor(msg.payload.length))
+    this.length = msg.payload.copy(this.buf)
+    this.qos = msg.qos
+    this.retain = msg.retain
+    this.at = at
+  }
+
+  /** A view of the entry's own copy: valid until its next message. */
+  get payload(): Buffer {
+    return this.buf.subarray(0, this.length)
+  }
+
+  update(msg: Message, at: number, weight: number): void {
+    const size = msg.payload.length
+    // Grown to fit, and shrunk when a large buffer holds a much smaller value.
+    if (size > this.buf.length || (this.buf.length > 4096 && size < this.buf.length >> 2)) {
+      this.buf = Buffer.allocUnsafe(capacityFor(size))
+    }
+    this.length = msg.payload.copy(this.buf)
+    this.qos = msg.qos
+    this.retain = msg.retain
+    this.at = at
+    this.count += weight
+    if (weight !== 1) this.estimated = true
+    this.version++
+  }
+}
+
+/** Room for a payload and some growth; small ones come from Node's shared 8 KiB pool. */
+function capacityFor(size: number): number {
+  return size <= 32 ? 32 : size <= 1024 ? 2 ** Math.ceil(Math.log2(size)) : size + (size >> 2)
 }
 
 /** One row of the topic tree as the page shows it. */
@@ -34,6 +75,8 @@ export interface TopicValue {
   qos: QoS
   at: number
   count: number
+  /** The count was estimated from sampled messages (see Recorder). */
+  estimated: boolean
 }
 
 export interface TopicPage {
@@ -61,7 +104,7 @@ export function previewPayload(payload: Buffer, limit = PREVIEW_BYTES): string {
 }
 
 export function payloadText(entry: TopicEntry | undefined): string | undefined {
-  return entry === undefined ? undefined : entry.payload.toString('utf8')
+  return entry?.payload.toString('utf8')
 }
 
 interface TreeNode {
@@ -92,49 +135,35 @@ function addToTree(root: TreeNode, topic: string): void {
 
 /**
  * The live topic map behind the Topics, Devices and Home Assistant views. On each message it
- * is given (see Recorder for which) the broker pays for one Map lookup and a few field writes
- * (`record`); the tree and the device index are brought up to date only on the dashboard's
- * batch tick (`ingest`).
+ * is given (see Recorder for which) the broker pays for one Map lookup, a copy of the payload
+ * into the topic's own buffer and a few field writes (`record`); the tree and the device index
+ * are brought up to date only on the dashboard's batch tick (`ingest`).
  */
 export class TopicModel {
   readonly entries = new Map<string, TopicEntry>()
   /** Bumped on every message, so the feed can tell whether anything changed since it last sent. */
   generation = 0
   private fresh: string[] = []
-  private dirty: TopicEntry[] = []
-  /** Entries that changed in the previous tick interval; copied at this tick if they stayed quiet. */
-  private settling: TopicEntry[] = []
   /** Time of the last tick: messages are stamped with it, saving a clock read per message. */
   private clock = Date.now()
   private root = newNode()
   private readonly watchers: ((topic: string) => void)[] = []
 
-  /** The broker's `message` listener or subscription handler: the only per-message work. */
-  readonly record = (msg: Message): void => {
+  /**
+   * The only per-message work, for each message the Recorder keeps; `weight` is how many
+   * messages this one stands for when the Recorder samples.
+   */
+  record(msg: Message, weight = 1): void {
     this.generation++
     const entry = this.entries.get(msg.topic)
     if (entry !== undefined) {
-      entry.payload = msg.payload
-      entry.qos = msg.qos
-      entry.retain = msg.retain
-      entry.at = this.clock
-      entry.count++
-      if (!entry.dirty) {
-        entry.dirty = true
-        this.dirty.push(entry)
-      }
+      entry.update(msg, this.clock, weight)
       return
     }
-    const created = {
-      payload: msg.payload,
-      qos: msg.qos,
-      retain: msg.retain,
-      at: this.clock,
-      count: 1,
-      dirty: true,
-    }
+    const created = new TopicEntry(msg, this.clock)
+    created.count = weight
+    created.estimated = weight !== 1
     this.entries.set(msg.topic, created)
-    this.dirty.push(created)
     this.fresh.push(msg.topic)
   }
 
@@ -146,7 +175,6 @@ export class TopicModel {
   /** Adds topics first seen since the last tick to the tree and the indexes. */
   ingest(): void {
     this.clock = Date.now()
-    this.compact()
     this.index()
   }
 
@@ -187,26 +215,6 @@ export class TopicModel {
     const root = newNode()
     for (const topic of this.entries.keys()) addToTree(root, topic)
     this.root = root
-  }
-
-  /**
-   * A QoS 0 payload is a view into the socket's 64 KiB read buffer (the broker copies only what
-   * it keeps). Kept here as a last value it would pin that buffer. Copying on every change costs
-   * as much as the rest of the dashboard, so a payload is copied once its topic goes quiet: when
-   * it changed during one tick interval and not during the next. A busy topic's payload is
-   * replaced before it matters; each quiet topic's is copied once.
-   */
-  private compact(): void {
-    for (const entry of this.settling) {
-      if (entry.dirty) continue // changed again: it is in `this.dirty`, and settles later
-      const p = entry.payload
-      if (p.buffer.byteLength > p.length + 1024) entry.payload = Buffer.from(p)
-    }
-    for (const entry of this.dirty) entry.dirty = false
-    const settled = this.settling
-    this.settling = this.dirty
-    settled.length = 0
-    this.dirty = settled
   }
 
   get size(): number {
@@ -280,6 +288,7 @@ export class TopicModel {
       qos: entry.qos,
       at: entry.at,
       count: entry.count,
+      estimated: entry.estimated,
     }
   }
 }

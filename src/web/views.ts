@@ -76,6 +76,13 @@ export interface TopicsView {
    * the retained messages, so a topic that is not retained appears once published after this time.
    */
   liveSince: number | null
+  /**
+   * While the broker is too busy to record every message (above the dashboard's record
+   * budget): about one message in `oneIn` is recorded, at `rate` messages a second, so a value
+   * may lag, a topic published rarely may be missing, and counts are estimates. Device and
+   * Home Assistant topics are recorded in full.
+   */
+  sampling: { oneIn: number; rate: number } | null
   tree: TopicPage
   pageSize: number
   devices: Device[]
@@ -117,6 +124,7 @@ export class Views {
       case 'topics':
         return {
           liveSince: this.sources.recorder.since ?? null,
+          sampling: this.sources.recorder.sampling ?? null,
           tree: this.sources.model.page({
             offset: request.offset,
             limit: PAGE_SIZE,

@@ -206,10 +206,13 @@ const renderers = {
           ${row.children > 0 ? `<span class="sub">(${num(row.topics)})</span>` : ''}</td>
           <td class="mono value">${v ? esc(v.preview) : ''}</td>
           <td>${v ? `${v.retain ? '<span class="badge">retained</span> ' : ''}QoS ${v.qos}` : ''}</td>
-          <td class="num">${v ? num(v.count) : ''}</td><td>${v ? esc(time(v.at)) : ''}</td></tr>`
+          <td class="num"${v?.estimated ? ' title="estimated: recorded while the broker was too busy to record every message"' : ''}>${v ? `${v.estimated ? '≈' : ''}${num(v.count)}` : ''}</td><td>${v ? esc(time(v.at)) : ''}</td></tr>`
       })
       .join('')
-    return `<p>${num(t.topicCount)} topics</p>${pager('topics', t.total, t.offset, d.pageSize)}
+    const sampling = d.sampling
+      ? `<p class="note sampling">The broker is busy (${num(d.sampling.rate)} messages/s): about 1 message in ${num(d.sampling.oneIn)} is recorded here, so a value may lag, a topic published rarely may be missing, and counts marked ≈ are estimates. Devices and Home Assistant entities are recorded in full.</p>`
+      : ''
+    return `<p>${num(t.topicCount)} topics</p>${sampling}${pager('topics', t.total, t.offset, d.pageSize)}
       <table><thead><tr><th>Topic</th><th>Last value</th><th></th><th>Messages</th><th>At</th></tr></thead><tbody>${rows}</tbody></table>
       ${pager('topics', t.total, t.offset, d.pageSize)}`
   },
