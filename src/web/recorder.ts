@@ -9,9 +9,9 @@ import type { TopicModel } from './topic-model.ts'
  * ignores: a filter level cannot say POWER<n>) and the discovery configs.
  */
 const ALWAYS = ['tele/+/LWT', 'tele/+/STATE', 'stat/+/+', 'homeassistant/#'] as const
-/** The same filters as a test on a topic name (an entity topic they cover is not subscribed twice). */
 /** Messages recorded in full in one tick interval, however the budget, before sampling begins. */
 const BURST = 20_000
+/** The same filters as a test on a topic name (an entity topic they cover is not subscribed twice). */
 const ALWAYS_TOPIC = /^(?:tele\/[^/]*\/(?:LWT|STATE)|stat\/[^/]*\/[^/]*|homeassistant(?:\/.*)?)$/s
 
 /**
