@@ -3,16 +3,16 @@ import type { Message, QoS } from '../broker/types.ts'
 /**
  * The last message seen on one topic. Its payload is copied into a buffer the entry owns and
  * reuses: keeping the broker's payload would pin the socket's 64 KiB read buffer it is a view
- * of, and a new copy per message would be garbage for the GC to promote (each cost a busy
- * broker 10–40% in scripts/bench-web.ts; copying in place, nothing measurable).
+ * of (+43% broker CPU in scripts/bench-web.ts), and a fresh copy per message would be garbage
+ * the GC has to promote.
  */
 export class TopicEntry {
-  private buf: Buffer
-  private length: number
-  qos: QoS
-  retain: boolean
+  private buf = EMPTY
+  private length = 0
+  qos: QoS = 0
+  retain = false
   /** When the last message arrived (ms since the epoch), to the dashboard tick's resolution. */
-  at: number
+  at = 0
   /** Messages seen on this topic since the dashboard began to keep it (see Recorder). */
   count = 0
   /** Whether `count` is an estimate: some of its messages were recorded while the Recorder sampled. */
@@ -20,12 +20,8 @@ export class TopicEntry {
   /** Bumped with each message, for what is derived from the payload (devices.ts caches on it). */
   version = 0
 
-  constructor(msg: Message, at: number) {
-    this.buf = Buffer.allocUnsafe(capacityFor(msg.payload.length))
-    this.length = msg.payload.copy(this.buf)
-    this.qos = msg.qos
-    this.retain = msg.retain
-    this.at = at
+  constructor(msg: Message, at: number, weight: number) {
+    this.update(msg, at, weight)
   }
 
   /** A view of the entry's own copy: valid until its next message. */
@@ -48,6 +44,8 @@ export class TopicEntry {
     this.version++
   }
 }
+
+const EMPTY = Buffer.alloc(0)
 
 /** Room for a payload and some growth; small ones come from Node's shared 8 KiB pool. */
 function capacityFor(size: number): number {
@@ -160,10 +158,7 @@ export class TopicModel {
       entry.update(msg, this.clock, weight)
       return
     }
-    const created = new TopicEntry(msg, this.clock)
-    created.count = weight
-    created.estimated = weight !== 1
-    this.entries.set(msg.topic, created)
+    this.entries.set(msg.topic, new TopicEntry(msg, this.clock, weight))
     this.fresh.push(msg.topic)
   }
 
