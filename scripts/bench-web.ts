@@ -28,12 +28,10 @@ const LOAD = `
 import net from 'node:net'
 import readline from 'node:readline'
 import mqtt from 'mqtt'
+import mqttPacket from 'mqtt-packet'
 const [port, messages, topics, publishers] = process.argv.slice(1).map(Number)
 const per = Math.ceil(messages / publishers)
-const varint = (n) => { const out = []; do { let b = n % 128; n = Math.floor(n / 128); if (n > 0) b |= 128; out.push(b) } while (n > 0); return out }
-const str = (s) => { const b = Buffer.from(s); return Buffer.concat([Buffer.from([b.length >> 8, b.length & 255]), b]) }
-const packet = (header, body) => Buffer.concat([Buffer.from([header, ...varint(body.length)]), body])
-const publish = (topic, payload) => packet(0x30, Buffer.concat([str(topic), Buffer.from(payload)]))
+const publish = (topic, payload) => mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false })
 // SUBSCRIBE=1: one MQTT client also receives every message, as a logger or Home Assistant would.
 const sub = process.env.SUBSCRIBE === '1' ? await mqtt.connectAsync('mqtt://127.0.0.1:' + port, { reconnectPeriod: 0 }) : undefined
 let received = 0
@@ -45,11 +43,12 @@ const streams = Array.from({ length: publishers }, (_, p) => {
     const n = (p * per + i) % topics
     parts.push(publish('bench/' + (n % 100) + '/' + n, JSON.stringify({ POWER: i % 2 ? 'ON' : 'OFF', n: i })))
   }
-  parts.push(publish('bench/done', String(p)), Buffer.from([0xe0, 0]))
+  parts.push(publish('bench/done', String(p)), mqttPacket.generate({ cmd: 'disconnect' }))
   return Buffer.concat(parts)
 })
 const sockets = await Promise.all(streams.map((_, p) => new Promise((resolve, reject) => {
-  const s = net.connect(port, '127.0.0.1', () => s.write(packet(0x10, Buffer.concat([str('MQTT'), Buffer.from([4, 2, 0, 60]), str('bench-pub-' + p)]))))
+  const connect = mqttPacket.generate({ cmd: 'connect', protocolId: 'MQTT', protocolVersion: 4, clean: true, keepalive: 60, clientId: 'bench-pub-' + p })
+  const s = net.connect(port, '127.0.0.1', () => s.write(connect))
   s.once('data', () => resolve(s))
   s.once('error', reject)
 })))

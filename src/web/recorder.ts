@@ -165,8 +165,7 @@ export class Recorder {
   private plan(interval: number): void {
     const quota = Math.max(1, Math.round((this.budget * interval) / 1000))
     this.weight = Math.max(1, Math.ceil(this.rate / this.budget)) | 0
-    clearTimeout(this.windowTimer)
-    this.windowTimer = undefined
+    this.cancelWindow()
     if (this.weight === 1) {
       // Every message; a burst within the interval (devices coming back after a restart) is
       // recorded in full up to BURST messages before sampling begins.
@@ -178,6 +177,11 @@ export class Recorder {
     this.detach()
     this.windowTimer = setTimeout(this.openWindow, Math.random() * interval * 0.8)
     this.windowTimer.unref()
+  }
+
+  private cancelWindow(): void {
+    clearTimeout(this.windowTimer)
+    this.windowTimer = undefined
   }
 
   private attach(): void {
@@ -194,7 +198,7 @@ export class Recorder {
 
   close(): void {
     this.detach()
-    clearTimeout(this.windowTimer)
+    this.cancelWindow()
     this.all = false
     for (const unsubscribe of this.unsubscribes) unsubscribe()
     for (const topic of this.entityTopics.values()) topic.unsubscribe()
@@ -227,8 +231,7 @@ export class Recorder {
     this.all = false
     this.allSince = undefined
     this.detach()
-    clearTimeout(this.windowTimer)
-    this.windowTimer = undefined
+    this.cancelWindow()
     this.weight = 1
     // What is no longer kept current goes, retained or not: a retained value may be replaced
     // or cleared while nothing listens, and the next page starts again from the broker's.
