@@ -164,7 +164,11 @@ export class Recorder {
   /** Records every message, or one window of them, over the next `interval` ms. */
   private plan(interval: number): void {
     const quota = Math.max(1, Math.round((this.budget * interval) / 1000))
-    this.weight = Math.max(1, Math.ceil(this.rate / this.budget)) | 0
+    const weight = Math.max(1, Math.ceil(this.rate / this.budget)) | 0
+    // The Topics view shows whether it samples: a page is sent a frame when that changes, even
+    // when no message was recorded since (the window that would have had one closed first).
+    if (weight !== this.weight) this.model.generation++
+    this.weight = weight
     this.cancelWindow()
     if (this.weight === 1) {
       // Every message; a burst within the interval (devices coming back after a restart) is
