@@ -107,6 +107,14 @@ describe('shared modules', () => {
     await waitAnswer(client, 'direct', 'c4')
   })
 
+  it('import() of a module works at run time', async () => {
+    await env.write(
+      'dynamic.js',
+      "ms_subscribe('dynamic/ping', async () => {\n  const { clamp } = await import('./lib/util.js')\n  ms_publish('dynamic/pong', String(clamp(-5, 0, 10)))\n})\n",
+    )
+    await waitAnswer(client, 'dynamic', '0')
+  })
+
   it('an error thrown inside a module at run time names the module', async () => {
     await env.write('lib/thrower.js', "export function boom() {\n  throw new Error('boom')\n}\n")
     await env.write(
@@ -205,11 +213,26 @@ describe('a single script file (--scripts ./autoexec.js)', () => {
     await waitAnswer(client, 'auto', 'u2')
   })
 
+  it('loads once a missing module is created', async () => {
+    const from = log.lines.length
+    await writeFile(
+      join(dir, 'autoexec.js'),
+      `import { late } from './lib/late.js'\n${answering('auto', 'late')}`,
+    )
+    const line = await log.waitFor((l) => l.script === 'autoexec.js' && l.level === 50, 5000, from)
+    assert.match(
+      String(line.msg),
+      /^autoexec\.js:1:22 cannot import '\.\/lib\/late\.js': lib\/late\.js not found/,
+    )
+    await writeFile(join(dir, 'lib', 'late.js'), "export const late = 'late1'\n")
+    await waitAnswer(client, 'auto', 'late1')
+  })
+
   it('stays confined to its folder', async () => {
     const from = log.lines.length
     await writeFile(join(dir, 'autoexec.js'), "import '../autoexec.js'\n")
     const line = await log.waitFor((l) => l.script === 'autoexec.js' && l.level === 50, 5000, from)
     assert.match(String(line.msg), /^autoexec\.js:1:8 cannot import '\.\.\/autoexec\.js': it is outside/)
-    await waitAnswer(client, 'auto', 'u2')
+    await waitAnswer(client, 'auto', 'late1')
   })
 })

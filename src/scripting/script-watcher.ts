@@ -26,7 +26,11 @@ export class ScriptWatcher {
   private constructor(
     private readonly watcher: FSWatcher,
     private readonly root: string,
-    /** Absolute paths of the modules watched one by one; undefined when the whole tree is watched. */
+    /**
+     * Absolute paths of the modules watched one by one, and of their folders below the root
+     * (watched too, as a module or its folder may not exist yet); undefined when the whole tree
+     * is watched.
+     */
     private readonly modules: Set<string> | undefined,
     private readonly debounceMs: number,
     private readonly onSettled: (name: string) => void,
@@ -52,6 +56,11 @@ export class ScriptWatcher {
       },
     })
     const self = new ScriptWatcher(watcher, root, modules, debounceMs, onSettled)
+    // chokidar does not wait for a path that does not exist: a module's folder that appears is
+    // watched from then on, so the module appearing in it is seen.
+    watcher.on('addDir', (path: string) => {
+      if (modules?.has(resolve(path))) watcher.add(resolve(path))
+    })
     for (const event of ['add', 'change', 'unlink'] as const) {
       watcher.on(event, (path: string) => self.touch(relative(root, resolve(path)).split(sep).join('/')))
     }
@@ -66,10 +75,13 @@ export class ScriptWatcher {
   watchModules(names: Iterable<string>): void {
     if (!this.modules || this.closed) return
     for (const name of names) {
-      const full = join(this.root, ...name.split('/'))
-      if (this.modules.has(full)) continue
-      this.modules.add(full)
-      this.watcher.add(full)
+      const parts = name.split('/')
+      for (let i = 1; i <= parts.length; i++) {
+        const full = join(this.root, ...parts.slice(0, i))
+        if (this.modules.has(full)) continue
+        this.modules.add(full)
+        this.watcher.add(full)
+      }
     }
   }
 
