@@ -16,15 +16,19 @@ export interface ThrownParts {
 
 /**
  * Turns a QuickJS error into `file:line:column` plus message. The first frame that names
- * the script wins; syntax errors have only that frame. Long stacks are cut so one bad
- * script cannot flood the log.
+ * the script (or, per `isOwnFile`, one of the modules it imports) wins; syntax errors have
+ * only that frame. Long stacks are cut so one bad script cannot flood the log.
  */
-export function locateError(file: string, parts: ThrownParts): ScriptError {
+export function locateError(
+  file: string,
+  parts: ThrownParts,
+  isOwnFile: (name: string) => boolean = (name) => name === file,
+): ScriptError {
   const lines = (parts.stack ?? '').split('\n').filter((l) => l.trim() !== '')
   let where = file
   for (const line of lines) {
     const m = FRAME.exec(line)
-    if (m && m[1] === file) {
+    if (m && isOwnFile(m[1]!)) {
       where = `${m[1]}:${m[2]}:${m[3]}`
       break
     }

@@ -39,7 +39,8 @@ export type VmCondition =
   | { kind: LimitKind; where: string; message: string }
 
 export type ToWorker =
-  | { t: 'load'; name: string; vmId: number; code: string }
+  /** `modules`: the sources of the modules the script imports, by folder-relative name. */
+  | { t: 'load'; name: string; vmId: number; code: string; modules?: Map<string, string> | undefined }
   | { t: 'unload'; name: string }
   /** Deinit and dispose a replaced version, once the host has routed the new version's subscriptions. */
   | { t: 'retire'; name: string; vmId: number }

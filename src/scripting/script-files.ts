@@ -13,9 +13,18 @@ export interface ScriptFile {
   file: string
 }
 
-/** Script files: `.js` / `.mjs`, not hidden (editor swap and backup files start with a dot or end in `~`). */
+/**
+ * Script files: `.js` / `.mjs`, not hidden (editor swap and backup files start with a dot or end
+ * in `~`), and not starting with `_`: those are modules for scripts to import, never run alone
+ * (as is every file in a subfolder, such as lib/).
+ */
 export function isScriptName(name: string): boolean {
-  return !name.startsWith('.') && (name.endsWith('.js') || name.endsWith('.mjs'))
+  return (
+    !name.startsWith('.') &&
+    !name.startsWith('_') &&
+    !name.includes('/') &&
+    (name.endsWith('.js') || name.endsWith('.mjs'))
+  )
 }
 
 export async function resolveScriptSource(path: string): Promise<ScriptSource> {

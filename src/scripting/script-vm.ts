@@ -10,6 +10,7 @@ import { type Delivery, packDeliveries } from './delivery-batch.ts'
 import { formatScriptError, locateError, type ThrownParts } from './error-location.ts'
 import { PRELUDE_FILE, PRELUDE_SOURCE } from './guest-prelude.ts'
 import { HandleRegistry } from './handle-registry.ts'
+import { ScriptImports } from './module-loader.ts'
 import type { ScriptLimits } from './options.ts'
 import type { FromWorker, LimitKind, LogLevel, ScriptError, SyncReply, SyncRequest } from './protocol.ts'
 import { readPublishChunk } from './publish-chunk.ts'
@@ -70,6 +71,8 @@ export class ScriptVm {
   /** The deliveries of the batch being dispatched, for naming the topic in error logs. */
   private batch: Delivery[] | undefined
   private namespace: QuickJSHandle | undefined
+  /** Which files are this script's own in stack traces: itself and the modules it imports. */
+  private isOwnFile = (file: string): boolean => file === this.name
 
   private constructor(
     readonly name: string,
@@ -118,13 +121,19 @@ export class ScriptVm {
     return !this.dead && !this.disposeRequested
   }
 
-  /** Evaluates the script as an ES module; returns the error if the top level failed. */
-  evaluate(code: string): ScriptError | undefined {
+  /**
+   * Evaluates the script as an ES module, its imports served from `modules` (folder-relative
+   * name → source); returns the error if the top level failed.
+   */
+  evaluate(code: string, modules: ReadonlyMap<string, string> = new Map()): ScriptError | undefined {
+    const imports = new ScriptImports(this.name, code, modules)
+    this.isOwnFile = imports.isOwnFile
+    this.runtime.setModuleLoader(imports.load, imports.normalize)
     return this.run('load', () => {
       const result = this.ctx.evalCode(code, this.name, { type: 'module', strict: true })
-      if (result.error) return this.takeError(result.error)
+      if (result.error) return imports.locate(this.takeError(result.error))
       const settled = this.settle(result.value)
-      if ('error' in settled) return settled.error
+      if ('error' in settled) return imports.locate(settled.error)
       this.namespace = settled.value
       return undefined
     })
@@ -339,7 +348,7 @@ export class ScriptVm {
   /** Reads a thrown value and disposes its handle. */
   private takeError(handle: QuickJSHandle): ScriptError {
     try {
-      return locateError(this.name, this.thrownParts(handle))
+      return locateError(this.name, this.thrownParts(handle), this.isOwnFile)
     } finally {
       handle.dispose()
     }
@@ -429,12 +438,15 @@ export class ScriptVm {
         const parts = this.thrownParts(error!)
         this.logError(
           `error in ms_subscribe callback for ${failed?.topic ?? '?'}`,
-          locateError(this.name, parts),
+          locateError(this.name, parts, this.isOwnFile),
         )
         return undefined
       },
       asyncError: (error, what) => {
-        this.logError(`error in ${ctx.getString(what!)}`, locateError(this.name, this.thrownParts(error!)))
+        this.logError(
+          `error in ${ctx.getString(what!)}`,
+          locateError(this.name, this.thrownParts(error!), this.isOwnFile),
+        )
         return undefined
       },
       clearTimer: (id) => {

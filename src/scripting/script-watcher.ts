@@ -1,12 +1,23 @@
-import { basename, resolve } from 'node:path'
+import { basename, dirname, join, relative, resolve, sep } from 'node:path'
 import { type FSWatcher, watch } from 'chokidar'
 import { belongsTo, type ScriptSource } from './script-files.ts'
 
+/** Hidden entries (editor temp files, .git) and installed packages are never scripts or modules. */
+function isSkipped(segment: string): boolean {
+  return segment.startsWith('.') || segment === 'node_modules'
+}
+
 /**
- * Watches the script folder and reports a script name once its file has been quiet for
- * `debounceMs`. Every editor save style (in place, truncate-then-write, temp file and
- * rename, several quick writes) is just a burst of events here; the caller re-reads the
- * file and compares contents, so a burst ends in at most one reload with the final bytes.
+ * Watches the script folder and reports a file, by its folder-relative name (`autoexec.js`,
+ * `lib/util.js`), once it has been quiet for `debounceMs`. Every editor save style (in place,
+ * truncate-then-write, temp file and rename, several quick writes) is just a burst of events
+ * here; the caller re-reads the file and compares contents, so a burst ends in at most one
+ * reload with the final bytes.
+ *
+ * A folder of scripts is watched with its subfolders, since any `.js`/`.mjs` file in it may be
+ * a module that scripts import. A single script file's folder may be any folder (the working
+ * directory, for ./autoexec.js), so there only the script and the modules named through
+ * watchModules() are watched.
  */
 export class ScriptWatcher {
   private readonly pending = new Map<string, NodeJS.Timeout>()
@@ -14,6 +25,13 @@ export class ScriptWatcher {
 
   private constructor(
     private readonly watcher: FSWatcher,
+    private readonly root: string,
+    /**
+     * Absolute paths of the modules watched one by one, and of their folders below the root
+     * (watched too, as a module or its folder may not exist yet); undefined when the whole tree
+     * is watched.
+     */
+    private readonly modules: Set<string> | undefined,
     private readonly debounceMs: number,
     private readonly onSettled: (name: string) => void,
   ) {}
@@ -24,20 +42,47 @@ export class ScriptWatcher {
     onSettled: (name: string) => void,
   ): Promise<ScriptWatcher> {
     const root = resolve(source.dir)
+    const single = source.only !== undefined
+    const modules = single ? new Set<string>() : undefined
     const watcher = watch(root, {
-      depth: 0,
+      depth: single ? 0 : undefined,
       ignoreInitial: true,
-      ignored: (path: string) => resolve(path) !== root && !belongsTo(source, basename(path)),
+      ignored: (path: string, stats?: { isFile(): boolean }) => {
+        const full = resolve(path)
+        if (full === root || modules?.has(full)) return false
+        if (modules) return dirname(full) !== root || !belongsTo(source, basename(full))
+        if (relative(root, full).split(sep).some(isSkipped)) return true
+        return stats?.isFile() === true && !full.endsWith('.js') && !full.endsWith('.mjs')
+      },
     })
-    const self = new ScriptWatcher(watcher, debounceMs, onSettled)
+    const self = new ScriptWatcher(watcher, root, modules, debounceMs, onSettled)
+    // chokidar does not wait for a path that does not exist: a module's folder that appears is
+    // watched from then on, so the module appearing in it is seen.
+    watcher.on('addDir', (path: string) => {
+      if (modules?.has(resolve(path))) watcher.add(resolve(path))
+    })
     for (const event of ['add', 'change', 'unlink'] as const) {
-      watcher.on(event, (path: string) => self.touch(basename(path)))
+      watcher.on(event, (path: string) => self.touch(relative(root, resolve(path)).split(sep).join('/')))
     }
     await new Promise<void>((ready, fail) => {
       watcher.once('ready', ready)
       watcher.once('error', fail)
     })
     return self
+  }
+
+  /** Makes sure the modules a script imports (folder-relative names) are watched. */
+  watchModules(names: Iterable<string>): void {
+    if (!this.modules || this.closed) return
+    for (const name of names) {
+      const parts = name.split('/')
+      for (let i = 1; i <= parts.length; i++) {
+        const full = join(this.root, ...parts.slice(0, i))
+        if (this.modules.has(full)) continue
+        this.modules.add(full)
+        this.watcher.add(full)
+      }
+    }
   }
 
   private touch(name: string): void {

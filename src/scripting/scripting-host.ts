@@ -1,9 +1,9 @@
-import { createHash } from 'node:crypto'
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
 import type { Message, MessageHandler, MessageProperties, PublishInput, QoS } from '../broker/types.ts'
 import { formatScriptError } from './error-location.ts'
+import { loadHash, readModuleGraph } from './module-graph.ts'
 import type { ResolvedScriptingOptions } from './options.ts'
 import {
   type FromWorker,
@@ -14,7 +14,7 @@ import {
   type SyncReply,
   type SyncRequest,
 } from './protocol.ts'
-import { listScripts, resolveScriptSource, type ScriptSource } from './script-files.ts'
+import { belongsTo, listScripts, resolveScriptSource, type ScriptSource } from './script-files.ts'
 import { ScriptWatcher } from './script-watcher.ts'
 import { VmThread } from './vm-thread.ts'
 
@@ -99,6 +99,10 @@ interface ScriptRecord {
   activeVmId: number | undefined
   /** Source of the running version, reloaded after a worker restart. */
   activeCode: string | undefined
+  /** The modules the running version imported, by folder-relative name. */
+  activeModules?: Map<string, string> | undefined
+  /** Every module the script imports, directly or not, as last read: a change to one reloads it. */
+  imports?: Set<string> | undefined
   lastReload: Date | undefined
   /** Syncs of one file run one after another. */
   chain: Promise<void>
@@ -113,16 +117,13 @@ interface VmConditions {
 interface PendingLoad {
   record: ScriptRecord
   code: string
+  modules: Map<string, string>
   done: () => void
 }
 
 /** Restarts allowed in RESTART_WINDOW_MS before the host gives up on a worker that keeps crashing. */
 const MAX_RESTARTS = 5
 const RESTART_WINDOW_MS = 30_000
-
-function hashOf(code: string): string {
-  return createHash('sha1').update(code).digest('hex')
-}
 
 /**
  * Main-thread side of scripting: keeps the record of each script, mirrors the VMs'
@@ -161,9 +162,9 @@ export class ScriptRunner implements ScriptingHost {
     this.source = source
     this.thread = await this.startThread()
     if (this.options.watch) {
-      this.watcher = await ScriptWatcher.start(source, this.options.reloadDebounceMs, (name) => {
-        void this.sync(name)
-      })
+      this.watcher = await ScriptWatcher.start(source, this.options.reloadDebounceMs, (name) =>
+        this.fileChanged(name),
+      )
     }
     const files = await listScripts(source)
     await Promise.all(files.map((f) => this.sync(f.name)))
@@ -218,6 +219,14 @@ export class ScriptRunner implements ScriptingHost {
     return this.closing
   }
 
+  /** A script's own file changed, or a module that scripts import: each of them is synced. */
+  private fileChanged(name: string): void {
+    if (belongsTo(this.source!, name)) void this.sync(name)
+    for (const record of this.records.values()) {
+      if (record.name !== name && record.imports?.has(name)) void this.sync(record.name)
+    }
+  }
+
   /** Brings one script in line with its file: load, reload, or unload. */
   private sync(name: string): Promise<void> {
     const source = this.source!
@@ -253,13 +262,16 @@ export class ScriptRunner implements ScriptingHost {
       await this.unload(record)
       return
     }
-    const hash = hashOf(code)
+    const graph = await readModuleGraph(this.source!.dir, record.name, code)
+    record.imports = graph.names
+    this.watcher?.watchModules(graph.names)
+    const hash = loadHash(code, graph.sources)
     if (hash === record.hash) return
     record.hash = hash
-    await this.load(record, code)
+    await this.load(record, code, graph.sources)
   }
 
-  private async load(record: ScriptRecord, code: string): Promise<void> {
+  private async load(record: ScriptRecord, code: string, modules: Map<string, string>): Promise<void> {
     await this.threadReady
     const thread = this.thread
     if (this.closing) return
@@ -271,8 +283,8 @@ export class ScriptRunner implements ScriptingHost {
     const vmId = this.nextVmId++
     if (record.activeVmId === undefined) record.status = 'loading'
     await new Promise<void>((done) => {
-      this.pending.set(vmId, { record, code, done })
-      thread.send({ t: 'load', name: record.name, vmId, code })
+      this.pending.set(vmId, { record, code, modules, done })
+      thread.send({ t: 'load', name: record.name, vmId, code, modules })
     })
   }
 
@@ -449,6 +461,7 @@ export class ScriptRunner implements ScriptingHost {
     const replaced = record.activeVmId !== undefined
     record.activeVmId = vmId
     record.activeCode = p.code
+    record.activeModules = p.modules
     record.status = 'running'
     record.error = undefined
     record.hardStop = undefined
@@ -524,7 +537,7 @@ export class ScriptRunner implements ScriptingHost {
     this.thread = await this.startThread()
     for (const record of this.records.values()) {
       const code = record.activeCode
-      if (code !== undefined) void this.load(record, code)
+      if (code !== undefined) void this.load(record, code, record.activeModules ?? new Map())
     }
   }
 }

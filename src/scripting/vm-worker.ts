@@ -125,7 +125,13 @@ function enqueue(name: string, job: (slot: ScriptSlot) => Promise<void> | void):
     .finally(flush)
 }
 
-async function load(slot: ScriptSlot, name: string, vmId: number, code: string): Promise<void> {
+async function load(
+  slot: ScriptSlot,
+  name: string,
+  vmId: number,
+  code: string,
+  modules: Map<string, string> | undefined,
+): Promise<void> {
   let vm: ScriptVm
   try {
     vm = await ScriptVm.create(name, vmId, data.limits, data.wasmModule, host)
@@ -135,7 +141,7 @@ async function load(slot: ScriptSlot, name: string, vmId: number, code: string):
     return
   }
   vms.set(vmId, vm)
-  const error = vm.evaluate(code) ?? vm.callExport('init')
+  const error = vm.evaluate(code, modules) ?? vm.callExport('init')
   if (error || !vm.alive) {
     vms.delete(vmId)
     vm.dispose()
@@ -189,7 +195,7 @@ function handle(msg: ToWorker): void {
       return
     }
     case 'load':
-      enqueue(msg.name, (slot) => load(slot, msg.name, msg.vmId, msg.code))
+      enqueue(msg.name, (slot) => load(slot, msg.name, msg.vmId, msg.code, msg.modules))
       return
     case 'retire':
       enqueue(msg.name, () => {
