@@ -126,10 +126,13 @@ test('a lock held in this process is reported with its pid; released, it is free
   const release = await lockDataDir(data)
   const busy = await tryLockDataDir(data)
   assert.deepEqual(busy, { holder: process.pid })
-  await assert.rejects(startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent', data }), (error: Error) => {
-    assert.match(error.message, /in use by another tinymqtt broker \(pid \d+, this process\)/)
-    return true
-  })
+  await assert.rejects(
+    startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent', data }),
+    (error: Error) => {
+      assert.match(error.message, /in use by another tinymqtt broker \(pid \d+, this process\)/)
+      return true
+    },
+  )
   release()
   await until(() => !existsSync(join(data, lockFileName)), 'the socket file to go')
   const again = await tryLockDataDir(data)
