@@ -1,7 +1,10 @@
 // Delays past Node's 2^31 − 1 ms timer limit (24.8 days): the long-timer helper fires at the
 // deadline and not before, on a fake clock; script timers use it.
 import assert from 'node:assert/strict'
+import { PassThrough } from 'node:stream'
 import { type TestContext, test } from 'node:test'
+import { CertificateIdentities } from '../src/broker/access/certificate-identities.ts'
+import { applyCertificateUsername } from '../src/listeners/certificate-username.ts'
 import { resolveOptions } from '../src/scripting/options.ts'
 import type { FromWorker } from '../src/scripting/protocol.ts'
 import { ScriptVm, type VmHost } from '../src/scripting/script-vm.ts'
@@ -116,7 +119,13 @@ class FakeHost implements VmHost {
 
 test('a script setTimeout / setInterval of 30 days fires after 30 days, not before', async (t) => {
   const host = new FakeHost()
-  const vm = await ScriptVm.create('long.js', 1, resolveOptions({ path: '.' }), await quickjsWasmModule(), host)
+  const vm = await ScriptVm.create(
+    'long.js',
+    1,
+    resolveOptions({ path: '.' }),
+    await quickjsWasmModule(),
+    host,
+  )
   t.after(() => vm.dispose())
   fakeClock(t)
   const error = vm.evaluate(`
@@ -131,4 +140,25 @@ test('a script setTimeout / setInterval of 30 days fires after 30 days, not befo
   assert.deepEqual(host.logs(), ['timeout', 'interval'])
   t.mock.timers.tick(30 * DAY)
   assert.deepEqual(host.logs(), ['timeout', 'interval', 'interval'])
+})
+
+test('a certificate-identity connection waits a configured connect timeout past 24.8 days in full', async (t) => {
+  fakeClock(t)
+  const stream = new PassThrough()
+  const identities = new CertificateIdentities()
+  let outcome: string | undefined
+  applyCertificateUsername(stream, 'cn', identities, { maxPacketSize: 1024, timeoutMs: 30 * DAY }).then(
+    () => {
+      outcome = 'resolved'
+    },
+    (error: Error) => {
+      outcome = error.message
+    },
+  )
+  t.mock.timers.tick(30 * DAY - 1)
+  await Promise.resolve()
+  assert.equal(outcome, undefined, 'still waiting for CONNECT')
+  t.mock.timers.tick(1)
+  await Promise.resolve()
+  assert.equal(outcome, 'no CONNECT in time')
 })

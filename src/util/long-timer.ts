@@ -26,7 +26,11 @@ export interface LongTimerOptions {
  * Each chunk re-arms against the deadline on the wall clock, as the MQTT intervals are (a
  * session's disconnection time is stored as a date), so a late chunk does not add up.
  */
-export function setLongTimeout(callback: () => void, delayMs: number, options: LongTimerOptions = {}): LongTimer {
+export function setLongTimeout(
+  callback: () => void,
+  delayMs: number,
+  options: LongTimerOptions = {},
+): LongTimer {
   const delay = Number.isNaN(delayMs) ? 0 : Math.max(0, delayMs)
   const deadline = Date.now() + delay
   let handle: NodeJS.Timeout | undefined
