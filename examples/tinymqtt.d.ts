@@ -66,11 +66,13 @@ declare const console: {
   error(...args: unknown[]): void
 }
 
+/** `ms` may be any length: past 24.8 days it still fires when due; `Infinity` never fires. */
 declare function setTimeout<A extends unknown[]>(
   callback: (...args: A) => void,
   ms?: number,
   ...args: A
 ): number
+/** `ms` may be any length (at least 1 ms between runs); `Infinity` never runs. */
 declare function setInterval<A extends unknown[]>(
   callback: (...args: A) => void,
   ms?: number,

@@ -61,8 +61,8 @@ program
   .command('reset-data')
   .description("delete the stored state (retained messages, sessions) in a broker's data directory")
   .argument('<dir>', 'data directory')
-  .action((dir: string) => {
-    for (const file of resetDataDir(dir)) process.stdout.write(`removed ${file}\n`)
+  .action(async (dir: string) => {
+    for (const file of await resetDataDir(dir)) process.stdout.write(`removed ${file}\n`)
   })
 
 interface CliOptions extends FileConfig {

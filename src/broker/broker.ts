@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { createLogger } from '../log.ts'
 import { MemoryStore } from '../store/memory.ts'
 import type { Store } from '../store/store.ts'
+import { setLongTimeout } from '../util/long-timer.ts'
 import { SingleUserAuth } from './auth.ts'
 import { type ClientStream, Connection, type ConnectionOwner } from './connection.ts'
 import { expiryFrom } from './expiry.ts'
@@ -320,8 +321,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     }
     for (const connection of this.connections) connection.socket.destroy()
     for (const session of this.sessions.values()) {
-      clearTimeout(session.expiryTimer)
-      clearTimeout(session.willTimer)
+      session.expiryTimer?.cancel()
+      session.willTimer?.cancel()
       if (session.expiryInterval > 0 && !this.persistence.durable) this.persistence.snapshot(session)
     }
     await serverClosed
@@ -433,8 +434,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       session = undefined
     }
     if (session) {
-      clearTimeout(session.expiryTimer)
-      clearTimeout(session.willTimer)
+      session.expiryTimer?.cancel()
+      session.willTimer?.cancel()
       session.expiryTimer = undefined
       session.willTimer = undefined
       session.pendingWill = undefined
@@ -524,19 +525,22 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       return
     }
     session.pendingWill = will
-    session.willTimer = setTimeout(() => {
-      session.willTimer = undefined
-      const pending = session.pendingWill
-      session.pendingWill = undefined
-      if (pending) this.publishWill(pending)
-    }, delaySeconds * 1000)
-    session.willTimer.unref()
+    session.willTimer = setLongTimeout(
+      () => {
+        session.willTimer = undefined
+        const pending = session.pendingWill
+        session.pendingWill = undefined
+        if (pending) this.publishWill(pending)
+      },
+      delaySeconds * 1000,
+      { unref: true },
+    )
   }
 
   private scheduleExpiry(session: Session): void {
     if (session.expiryInterval >= neverExpires) return
     const elapsed = Date.now() - (session.disconnectedAt ?? Date.now())
-    session.expiryTimer = setTimeout(
+    session.expiryTimer = setLongTimeout(
       () => {
         session.expiryTimer = undefined
         if (session.outlet) return
@@ -544,8 +548,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
         this.discardSession(session)
       },
       Math.max(0, session.expiryInterval * 1000 - elapsed),
+      { unref: true },
     )
-    session.expiryTimer.unref()
   }
 
   /**
@@ -654,8 +658,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 
   private discardSession(session: Session): void {
     session.journal = undefined
-    clearTimeout(session.expiryTimer)
-    clearTimeout(session.willTimer)
+    session.expiryTimer?.cancel()
+    session.willTimer?.cancel()
     session.expiryTimer = undefined
     session.willTimer = undefined
     // A delayed will goes out when its session ends, whichever comes first.

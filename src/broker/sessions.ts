@@ -1,4 +1,5 @@
 import type { SessionMeta, SessionRecord, StoredMessage } from '../store/store.ts'
+import type { LongTimer } from '../util/long-timer.ts'
 import { isExpired } from './expiry.ts'
 import type { Message, QoS } from './types.ts'
 
@@ -98,8 +99,8 @@ export class Session {
   /** When its client went (ms since the epoch), undefined while connected. */
   disconnectedAt: number | undefined
   /** Pending timers while offline: session expiry and a delayed will. */
-  expiryTimer: NodeJS.Timeout | undefined
-  willTimer: NodeJS.Timeout | undefined
+  expiryTimer: LongTimer | undefined
+  willTimer: LongTimer | undefined
   pendingWill: PendingWill | undefined
   /** Rate limit of the "message dropped" log line. */
   lastDropLog = 0

@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet'
 import type { CertificateIdentities } from '../broker/access/certificate-identities.ts'
+import { setLongTimeout } from '../util/long-timer.ts'
 
 /** Why a connection could not be given its certificate identity (it is then closed). */
 export class IdentityError extends Error {}
@@ -32,7 +33,7 @@ export function applyCertificateUsername(
     const chunks: Buffer[] = []
     let received = 0
     const finish = (error?: Error): void => {
-      clearTimeout(timer)
+      timer.cancel()
       stream.off('data', onData)
       stream.off('close', onClose)
       if (error) reject(error)
@@ -66,7 +67,8 @@ export function applyCertificateUsername(
         finish(error instanceof Error ? error : new IdentityError(String(error)))
       }
     }
-    const timer = setTimeout(() => finish(new IdentityError('no CONNECT in time')), limits.timeoutMs)
+    // connectTimeout comes from the configuration and may exceed Node's timer limit.
+    const timer = setLongTimeout(() => finish(new IdentityError('no CONNECT in time')), limits.timeoutMs)
     stream.on('data', onData)
     stream.on('close', onClose)
   })

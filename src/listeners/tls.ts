@@ -1,6 +1,7 @@
 import { createServer } from 'node:tls'
 import type { CertificateIdentities } from '../broker/access/certificate-identities.ts'
 import type { Broker } from '../broker/broker.ts'
+import { maxTimerDelayMs } from '../util/long-timer.ts'
 import { type AdmitContext, admit, dropPending } from './admit.ts'
 import { bind, limitConnections, stopAccepting } from './server.ts'
 import { readTlsOptions } from './tls-options.ts'
@@ -23,8 +24,9 @@ export async function startTlsListener(
     throw new Error('useIdentityAsUsername needs the access control')
   const server = createServer({
     ...(await readTlsOptions(spec)),
-    // A client stuck in the handshake counts against the connect timeout too.
-    handshakeTimeout: Math.max(broker.options.connectTimeout, 1) * 1000,
+    // A client stuck in the handshake counts against the connect timeout too; Node's socket
+    // timer cannot take more than 24.8 days (a longer one would fire at once).
+    handshakeTimeout: Math.min(Math.max(broker.options.connectTimeout, 1) * 1000, maxTimerDelayMs),
   })
   server.on('secureConnection', (socket) => admit(context, socket, socket))
   // A failed handshake (wrong certificate, plain MQTT on the TLS port …) ends that socket only.

@@ -6,6 +6,7 @@ import {
   type QuickJSRuntime,
   RELEASE_SYNC,
 } from 'quickjs-emscripten'
+import { type LongTimer, setLongInterval, setLongTimeout } from '../util/long-timer.ts'
 import { type Delivery, packDeliveries } from './delivery-batch.ts'
 import { formatScriptError, locateError, type ThrownParts } from './error-location.ts'
 import { PRELUDE_FILE, PRELUDE_SOURCE } from './guest-prelude.ts'
@@ -49,7 +50,7 @@ const REPORT_INTERVAL_MS = 1000
 export class ScriptVm {
   private readonly subs: HandleRegistry
   private readonly timers: HandleRegistry
-  private readonly hostTimers = new Map<number, NodeJS.Timeout>()
+  private readonly hostTimers = new Map<number, LongTimer>()
   private readonly publishLimiter: RateLimiter
   private readonly logLimiter: RateLimiter
   private throttleReportAt = 0
@@ -248,7 +249,7 @@ export class ScriptVm {
     this.disposeRequested = true
     if (this.depth > 0) return
     this.dead = true
-    for (const t of this.hostTimers.values()) clearTimeout(t)
+    for (const t of this.hostTimers.values()) t.cancel()
     this.hostTimers.clear()
     this.subs.disposeAll()
     this.timers.disposeAll()
@@ -266,7 +267,7 @@ export class ScriptVm {
   abandon(): void {
     if (this.dead) return
     this.dead = true
-    for (const t of this.hostTimers.values()) clearTimeout(t)
+    for (const t of this.hostTimers.values()) t.cancel()
     this.hostTimers.clear()
     this.host.send({ t: 'disposed', vmId: this.vmId })
   }
@@ -547,15 +548,14 @@ export class ScriptVm {
     const id = this.nextTimerId++
     this.timers.add(id, callback.dup())
     const fire = () => this.fireTimer(id, repeat)
-    // Node clamps 0 to 1 ms; an interval of 0 would otherwise spin the worker.
-    const delay = Math.min(Math.max(ms, repeat ? 1 : 0), 2 ** 31 - 1)
-    this.hostTimers.set(id, repeat ? setInterval(fire, delay) : setTimeout(fire, delay))
+    // An interval of 0 would spin the worker; a delay past 24.8 days is armed in chunks.
+    const delay = Math.max(ms, repeat ? 1 : 0)
+    this.hostTimers.set(id, repeat ? setLongInterval(fire, delay) : setLongTimeout(fire, delay))
     return id
   }
 
   private clearTimer(id: number): void {
-    const t = this.hostTimers.get(id)
-    if (t) clearTimeout(t)
+    this.hostTimers.get(id)?.cancel()
     this.hostTimers.delete(id)
     this.timers.remove(id)
   }

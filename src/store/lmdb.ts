@@ -81,7 +81,7 @@ export class LmdbStore implements Store {
         },
       )
     }
-    const unlock = lockDataDir(path)
+    const unlock = await lockDataDir(path)
     try {
       const file = join(path, dbFileName)
       try {
