@@ -47,7 +47,11 @@ async function slowSubscriber(
   t: Cleanup,
   opts: IClientOptions = {},
 ): Promise<{ client: MqttClient; received: string[] }> {
-  const client = await mqttConnect(port, { clientId: `slow-${Math.random().toString(36).slice(2)}`, ...opts }, t)
+  const client = await mqttConnect(
+    port,
+    { clientId: `slow-${Math.random().toString(36).slice(2)}`, ...opts },
+    t,
+  )
   const received: string[] = []
   client.handleMessage = (packet, done) => {
     received.push(String(packet.payload))
@@ -103,7 +107,10 @@ test('4 QoS 1 publishers flooding a slow, acknowledging QoS 1 subscriber: every 
     `publishers were acknowledged before the subscriber got most (${receivedWhenAllAcked} of ${total})`,
   )
   assert.equal(broker.stats().messagesDropped, 0)
-  assert.equal(log.find((r) => r.level >= WARN && /dropped/.test(String(r.msg))), undefined)
+  assert.equal(
+    log.find((r) => r.level >= WARN && /dropped/.test(String(r.msg))),
+    undefined,
+  )
 })
 
 test('a stalled subscriber (connected, never acknowledges) holds publishers back only until stallTimeout; then its excess is dropped, logged and counted', async (t) => {
@@ -114,7 +121,11 @@ test('a stalled subscriber (connected, never acknowledges) holds publishers back
   await stuck.expect(PT.SUBACK)
   const publisher = await mqttConnect(broker.port, { clientId: 'stall-pub' }, t)
   // Far more than the in-flight window (20) and the queue (20) hold.
-  await withTimeout(flood(publisher, 'stall/t', 'm', 500), 'every PUBACK despite the stalled subscriber', LONG)
+  await withTimeout(
+    flood(publisher, 'stall/t', 'm', 500),
+    'every PUBACK despite the stalled subscriber',
+    LONG,
+  )
   await log.waitFor((r) => r.level >= WARN && /acknowledged nothing/.test(String(r.msg)), 'about the stall')
   await log.waitFor(
     (r) => r.level >= WARN && r.clientId === 'stuck' && /dropped/.test(String(r.msg)),
@@ -156,7 +167,11 @@ test('a subscriber that acknowledges again after a stall holds publishers back a
   await until(() => second.length >= 200, 'the second flood delivered', LONG)
   acking = false
   await acker
-  assert.equal(broker.stats().messagesDropped, droppedWhileStalled, 'nothing dropped once it acknowledged again')
+  assert.equal(
+    broker.stats().messagesDropped,
+    droppedWhileStalled,
+    'nothing dropped once it acknowledged again',
+  )
   assertExactlyOnce(
     second,
     Array.from({ length: 200 }, (_, n) => `b-${n}`),

@@ -1,8 +1,8 @@
 import type { Duplex } from 'node:stream'
+import type { FlowSource } from './flow.ts'
 import { encodeAck, encodePublish, encodePublish5, type OutgoingProperties } from './protocol/encode.ts'
 import { Framer } from './protocol/framer.ts'
 import { PacketType, type Will } from './protocol/packets.ts'
-import type { FlowSource } from './flow.ts'
 import type { Session, SessionOutlet } from './sessions.ts'
 import type { ClientInfo, Message, ProtocolVersion, QoS, TrafficCounters } from './types.ts'
 

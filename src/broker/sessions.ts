@@ -182,7 +182,13 @@ export class Session {
    * `holdable`: the publisher is a connection flow control can hold back. Returns true when
    * the message was queued above the high-water mark and that publisher should now wait.
    */
-  deliver(message: Message, granted: QoS, retain: boolean, subscriptionIds?: number[], holdable = false): boolean {
+  deliver(
+    message: Message,
+    granted: QoS,
+    retain: boolean,
+    subscriptionIds?: number[],
+    holdable = false,
+  ): boolean {
     const qos = (message.qos < granted ? message.qos : granted) as QoS
     const outlet = this.outlet
     if (qos === 0) {
@@ -317,8 +323,7 @@ export class Session {
       this.queue = this.queue.slice(this.queueHead)
       this.queueHead = 0
     }
-    if (this.waiters !== undefined && this.queued <= this.lowWater)
-      this.flow?.relieved(this)
+    if (this.waiters !== undefined && this.queued <= this.lowWater) this.flow?.relieved(this)
   }
 
   /** Puts back what a stored session had in flight and queued (the subscriptions go through the broker). */
