@@ -32,6 +32,11 @@ const program = new Command()
   .option('--max-packet-size <bytes>', 'largest accepted packet (default 2000000)', integer)
   .option('--max-inflight <n>', 'outgoing QoS 1/2 messages in flight per client (default 20)', integer)
   .option('--max-queued-messages <n>', 'queued messages per client (default 1000)', integer)
+  .option(
+    '--stall-timeout <s>',
+    'seconds a congested subscriber may go without acknowledging before publishers stop waiting for it (default 10, 0 = never wait)',
+    integer,
+  )
   .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
   .option('--tls-port <n>', 'MQTT over TLS listener (needs --cert and --key)', integer)
   .option('--ws-port <n>', 'MQTT over WebSocket listener (path /mqtt)', integer)

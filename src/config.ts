@@ -14,6 +14,7 @@ export interface FileConfig extends ListenerShorthands {
   maxPacketSize?: number
   maxInflight?: number
   maxQueuedMessages?: number
+  stallTimeout?: number
   connectTimeout?: number
   passwordFile?: string
   aclFile?: string
@@ -32,6 +33,7 @@ const numberKeys = [
   'maxPacketSize',
   'maxInflight',
   'maxQueuedMessages',
+  'stallTimeout',
   'connectTimeout',
   'tlsPort',
   'wsPort',

@@ -7,7 +7,9 @@ import { Raw5, startTestBroker, uid } from './mqtt5-helpers.ts'
 // persistent session keeps what was queued for it.
 
 test('a connected MQTT 5 client whose queue overflows gets DISCONNECT 0x97; its session keeps the queue', async (t) => {
-  const broker = await startTestBroker(t, { maxInflight: 1, maxQueuedMessages: 2 })
+  // The subscriber never acknowledges: the publisher is held back until it counts as stalled
+  // (stallTimeout), and only then does its queue overflow.
+  const broker = await startTestBroker(t, { maxInflight: 1, maxQueuedMessages: 2, stallTimeout: 1 })
   const clientId = `quota-${uid()}`
   const { client: sub } = await Raw5.connect(
     broker.port,

@@ -2,7 +2,16 @@
 import { parseArgs } from 'node:util'
 import type { BrokerName } from './brokers.ts'
 
-export const SCENARIO_IDS = ['fan-in', 'fan-out', 'qos1', 'latency', 'connects', 'memory', 'soak'] as const
+export const SCENARIO_IDS = [
+  'fan-in',
+  'fan-out',
+  'qos1',
+  'qos1-flood',
+  'latency',
+  'connects',
+  'memory',
+  'soak',
+] as const
 export type ScenarioId = (typeof SCENARIO_IDS)[number]
 const BROKER_NAMES: readonly BrokerName[] = ['tinymqtt', 'mosquitto', 'aedes']
 

@@ -8,6 +8,7 @@ import { setLongTimeout } from '../util/long-timer.ts'
 import { SingleUserAuth } from './auth.ts'
 import { type ClientStream, Connection, type ConnectionOwner } from './connection.ts'
 import { expiryFrom } from './expiry.ts'
+import { FlowControl } from './flow.ts'
 import { dispatch } from './handlers/index.ts'
 import { Persistence } from './persistence.ts'
 import { UnsupportedProtocolError } from './protocol/decode.ts'
@@ -56,6 +57,7 @@ interface ResolvedOptions {
   maxKeepalive: number
   connectTimeout: number
   maxConnections: number
+  stallTimeout: number
 }
 
 /** How often keepalive and connect timeouts are checked; one timer for all connections. */
@@ -85,6 +87,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   private readonly store: Store
   /** Every change to durable state, and the acknowledgements that wait for it. */
   readonly persistence: Persistence
+  /** Holds publishing connections back while subscribers they feed are congested. */
+  readonly flow: FlowControl
+  /** QoS 1/2 messages dropped at a queue limit, and QoS 0 ones shed (see onDrop). */
+  private dropped = 0
   private readonly ownsStore: boolean
   private sweepTimer: NodeJS.Timeout | undefined
   private routing = false
@@ -117,8 +123,10 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       maxKeepalive: Math.min(Math.max(options.maxKeepalive ?? 0, 0), 65_535),
       connectTimeout: options.connectTimeout ?? 10,
       maxConnections: Math.max(options.maxConnections ?? 0, 0),
+      stallTimeout: Math.max(options.stallTimeout ?? 10, 0),
     }
     this.logger = options.logger ?? createLogger(options.logLevel ?? 'info')
+    this.flow = new FlowControl(this.options.stallTimeout * 1000, this.logger)
     this.auth = new SingleUserAuth(options.user, options.pass)
     this.access = options.access
     this.store = options.store ?? new MemoryStore()
@@ -284,6 +292,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     const memory = process.memoryUsage()
     return {
       ...this.totals,
+      messagesDropped: this.dropped,
       startedAt: this.startedAt,
       uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
       connections: this.connections.size,
@@ -383,6 +392,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       connection.write(packet)
     }
     connection.close(reason)
+    this.flow.forget(connection)
     if (!wasConnected) return
     const { clientId, session } = connection
     if (this.clients.get(clientId) === connection) this.clients.delete(clientId)
@@ -401,6 +411,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     }
     if (session && session.outlet === connection) {
       session.outlet = undefined
+      this.flow.offline(session)
       session.disconnectedAt = Date.now()
       if (session.expiryInterval === 0) {
         if (willMessage) this.publishWill(willMessage)
@@ -556,23 +567,24 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
    * Routes a message to every matching subscriber, once per subscriber at the highest QoS
    * granted among its matching filters. Not re-entrant: a message published while routing
    * (by a handler, or a will) is delivered after the current one (Mosquitto's plugin queue).
+   * `source`: the client connection it came from, which flow control may hold back.
    */
-  route(message: Message): void {
+  route(message: Message, source?: Connection): void {
     if (this.routing) {
       this.backlog.push(message)
       return
     }
     this.routing = true
     try {
-      this.deliver(message)
-      for (let i = 0; i < this.backlog.length; i++) this.deliver(this.backlog[i]!)
+      this.deliver(message, this.flow.enabled ? source : undefined)
+      for (let i = 0; i < this.backlog.length; i++) this.deliver(this.backlog[i]!, undefined)
     } finally {
       this.backlog.length = 0
       this.routing = false
     }
   }
 
-  private deliver(message: Message): void {
+  private deliver(message: Message, source: Connection | undefined): void {
     this.totals.messagesIn++
     if (message.retain) {
       this.retained.set(message)
@@ -611,11 +623,21 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     for (let i = 0; i < targets.length; i++) {
       const target = targets[i]!
       if (target instanceof Session) {
-        if (this.mayRead(target, message.topic)) {
-          target.deliver(message, target.routeQos, message.retain && target.routeRetain, target.routeIds)
+        // A client is never held back by its own session: it would stop reading its acknowledgements.
+        if (
+          this.mayRead(target, message.topic) &&
+          target.deliver(
+            message,
+            target.routeQos,
+            message.retain && target.routeRetain,
+            target.routeIds,
+            source !== undefined && target.outlet !== source,
+          )
+        ) {
+          this.flow.hold(source!, target)
         }
       } else if (target instanceof SharedGroup) {
-        this.deliverShared(target, message)
+        this.deliverShared(target, message, source)
       } else {
         this.callHandler(target, message.retain ? { ...message, retain: false } : message)
       }
@@ -633,13 +655,15 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     }
   }
 
-  private deliverShared(group: SharedGroup, message: Message): void {
+  private deliverShared(group: SharedGroup, message: Message, source: Connection | undefined): void {
     const picked = group.pick()
     if (!picked) return
     const [session, sub] = picked
     if (!this.mayRead(session, message.topic)) return
     const ids = sub.identifier === undefined ? undefined : [sub.identifier]
-    session.deliver(message, sub.qos, message.retain && sub.retainAsPublished === true, ids)
+    const holdable = source !== undefined && session.outlet !== source
+    if (session.deliver(message, sub.qos, message.retain && sub.retainAsPublished === true, ids, holdable))
+      this.flow.hold(source!, session)
   }
 
   private callHandler(subscriber: HandlerSubscriber, message: Message): void {
@@ -672,6 +696,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   }
 
   private readonly onDrop = (session: Session, message: Message, reason: DropReason): void => {
+    this.dropped++
     // A client that stops reading can shed thousands of messages a second: one line per
     // client per second, with the count of the others, keeps the log readable.
     const now = Date.now()

@@ -1,4 +1,5 @@
 import type { Duplex } from 'node:stream'
+import type { FlowSource } from './flow.ts'
 import { encodeAck, encodePublish, encodePublish5, type OutgoingProperties } from './protocol/encode.ts'
 import { Framer } from './protocol/framer.ts'
 import { PacketType, type Will } from './protocol/packets.ts'
@@ -68,7 +69,7 @@ function sweepClosing(): void {
 }
 
 /** One TCP connection: framing in, batched writes out, keepalive bookkeeping. */
-export class Connection implements SessionOutlet {
+export class Connection implements SessionOutlet, FlowSource {
   state: 'connecting' | 'connected' | 'closed' = 'connecting'
   version: ProtocolVersion = 4
   clientId = ''
@@ -102,6 +103,8 @@ export class Connection implements SessionOutlet {
   bytesOut = 0
   packetsIn = 0
   packetsOut = 0
+  /** Congested subscriber sessions this connection's publishing waits for (see flow.ts). */
+  waitingOn: Set<Session> | undefined
 
   private readonly framer: Framer
   private corked = false
@@ -164,6 +167,31 @@ export class Connection implements SessionOutlet {
     } catch (error) {
       this.owner.protocolError(this, error)
     }
+  }
+
+  /**
+   * Stops reading this client (flow control): no packet after the current one is handled,
+   * and the socket stops reading, so TCP back-pressure slows the publisher. For a WebSocket
+   * the stream's buffer fills and ws pauses the socket under it.
+   */
+  pause(): void {
+    if (this.state === 'closed') return
+    this.framer.pause()
+    this.socket.pause()
+  }
+
+  /** Reads again: first the packets that waited, which may pause it again. */
+  resume(): void {
+    if (this.state === 'closed') return
+    // Time spent held back is not the client's silence.
+    this.lastActivity = Date.now()
+    try {
+      this.framer.resume()
+    } catch (error) {
+      this.owner.protocolError(this, error)
+      return
+    }
+    if (this.waitingOn === undefined || this.waitingOn.size === 0) this.socket.resume()
   }
 
   /** Writes are corked for the rest of this tick, so many small packets leave in one syscall. */

@@ -1,6 +1,7 @@
 import type { SessionMeta, SessionRecord, StoredMessage } from '../store/store.ts'
 import type { LongTimer } from '../util/long-timer.ts'
 import { isExpired } from './expiry.ts'
+import type { FlowControl, FlowSource } from './flow.ts'
 import type { Message, QoS } from './types.ts'
 
 /** What a client asked for on one filter, with the MQTT 5 subscription options. */
@@ -110,6 +111,23 @@ export class Session {
   routeQos: QoS = 0
   routeRetain = false
   routeIds: number[] | undefined
+  /** Flow control (flow.ts): the publishing connections held back by this session's queue. */
+  waiters: Set<FlowSource> | undefined
+  flow: FlowControl | undefined
+  /** Acknowledged nothing for stallTimeout while congested: holds nobody back until it acks again. */
+  stalled = false
+  /** PUBACK/PUBREC/PUBCOMP count: progress, as the stall check sees it. */
+  acks = 0
+  acksAtStall = 0
+  /** When it last acknowledged, kept only while it holds publishers back (ms since the epoch). */
+  lastAckAt = 0
+  /**
+   * Above this many queued messages a progressing subscriber holds back the connections
+   * feeding it; they read again at the low-water mark. Half the queue limit leaves the other
+   * half as headroom, so what publishers sent before they were held never meets the limit.
+   */
+  private readonly highWater: number
+  private readonly lowWater: number
 
   private queue: (Outgoing | undefined)[] = []
   private queueHead = 0
@@ -127,6 +145,8 @@ export class Session {
   ) {
     this.expiryInterval = expiryInterval
     this.window = limits.maxInflight
+    this.highWater = Math.max(1, Math.floor(limits.maxQueuedMessages / 2))
+    this.lowWater = Math.floor(this.highWater / 2)
   }
 
   get subscriptions(): ReadonlyMap<string, Subscription> {
@@ -151,33 +171,64 @@ export class Session {
     return this.queue.length - this.queueHead
   }
 
-  /** Hands a routed message to the client at min(published, granted) QoS [MQTT-3.8.4-6]. */
-  deliver(message: Message, granted: QoS, retain: boolean, subscriptionIds?: number[]): void {
+  /** Connected and acknowledging: its congestion holds publishers back rather than dropping. */
+  get progressing(): boolean {
+    if (this.outlet === undefined) return false
+    if (this.stalled && this.acks !== this.acksAtStall) this.stalled = false
+    return !this.stalled
+  }
+
+  /**
+   * Hands a routed message to the client at min(published, granted) QoS [MQTT-3.8.4-6].
+   * `holdable`: the publisher is a connection flow control can hold back. Returns true when
+   * the message was queued above the high-water mark and that publisher should now wait.
+   */
+  deliver(
+    message: Message,
+    granted: QoS,
+    retain: boolean,
+    subscriptionIds?: number[],
+    holdable = false,
+  ): boolean {
     const qos = (message.qos < granted ? message.qos : granted) as QoS
     const outlet = this.outlet
     if (qos === 0) {
       // QoS 0 is fire-and-forget: not kept for offline clients, shed for clients that don't read.
-      if (!outlet) return
+      if (!outlet) return false
       if (!outlet.writable) {
         this.onDrop(this, message, 'slow consumer')
-        return
+        return false
       }
       if (!outlet.sendPublish(message, 0, retain, false, undefined, subscriptionIds)) {
         this.onDrop(this, message, 'too large for the client')
       }
-      return
+      return false
     }
     const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain, subscriptionIds }
-    if (outlet && this.queued === 0 && this.resend.length === 0 && this.inflight.size < this.window) {
+    const queued = this.queued
+    if (outlet && queued === 0 && this.resend.length === 0 && this.inflight.size < this.window) {
       this.send(outlet, entry)
-      return
+      return false
     }
-    if (this.queued >= this.limits.maxQueuedMessages) {
-      this.onDrop(this, message, 'queue full')
-      return
+    let hold = false
+    if (queued >= this.highWater) {
+      // A publisher that will be held may go past the limit by the one message it was
+      // reading; every other source meets the limit as before.
+      hold = holdable && this.progressing
+      if (!hold && queued >= this.limits.maxQueuedMessages) {
+        this.onDrop(this, message, 'queue full')
+        return false
+      }
     }
     this.queue.push(entry)
     this.journal?.putMessage(entry)
+    return hold
+  }
+
+  /** Progress for the stall check (flow.ts). */
+  private acknowledged(): void {
+    this.acks++
+    if (this.waiters !== undefined) this.lastAckAt = Date.now()
   }
 
   /** A QoS 2 PUBLISH was received and routed; its id is kept until PUBREL. */
@@ -197,6 +248,7 @@ export class Session {
     if (!entry || entry.state !== expected || (expected === 'publish' && entry.qos !== 1)) return false
     this.inflightMap?.delete(messageId)
     this.journal?.deleteMessage(entry.seq)
+    this.acknowledged()
     this.pump()
     return true
   }
@@ -205,6 +257,7 @@ export class Session {
   received(messageId: number, failed = false): boolean {
     const entry = this.inflight.get(messageId)
     if (entry?.qos !== 2) return false
+    this.acknowledged()
     if (failed) {
       // MQTT 5: a PUBREC with an error reason ends the exchange [MQTT-4.3.3-4].
       this.inflightMap?.delete(messageId)
@@ -271,6 +324,7 @@ export class Session {
       this.queue = this.queue.slice(this.queueHead)
       this.queueHead = 0
     }
+    if (this.waiters !== undefined && this.queued <= this.lowWater) this.flow?.relieved(this)
   }
 
   /** Puts back what a stored session had in flight and queued (the subscriptions go through the broker). */

@@ -110,6 +110,8 @@ export interface BrokerStats extends TrafficCounters {
   sessions: number
   subscriptions: number
   retained: number
+  /** Messages dropped since start: QoS 1/2 beyond a queue limit, QoS 0 shed for a client that does not read. */
+  messagesDropped: number
   memory: { rss: number; heapUsed: number }
 }
 
@@ -149,8 +151,18 @@ export interface BrokerOptions {
   maxPacketSize?: number
   /** Outgoing QoS 1/2 messages in flight per client (default 20). */
   maxInflight?: number
-  /** Messages queued per client beyond the in-flight window, online or offline (default 1000). */
+  /**
+   * Messages queued per client beyond the in-flight window (default 1000). A connected,
+   * acknowledging client's queue holds back the publishers feeding it from half this;
+   * beyond it, messages for an offline or stalled client are dropped (README "Reliability").
+   */
   maxQueuedMessages?: number
+  /**
+   * Seconds a congested subscriber may go without acknowledging anything before it stops
+   * holding publishers back and its excess messages are dropped (default 10; 0 turns flow
+   * control off: queues drop at maxQueuedMessages as for an offline client).
+   */
+  stallTimeout?: number
   /** MQTT 5: unacknowledged incoming QoS 1/2 messages a client may have (default 65535). */
   receiveMaximum?: number
   /** MQTT 5: topic aliases a client may use towards the broker (default 10). */

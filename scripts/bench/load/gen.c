@@ -299,7 +299,7 @@ static struct {
   int qos, pubs, subs;
   long window, batch;
   long long max_messages;
-  long long sent, delivered;
+  long long sent, delivered, acked;
   int running;
   int pub_fds[64];
   int npubs;
@@ -368,6 +368,7 @@ static void on_stream_packet(int fd, const uint8_t *p, size_t start, size_t body
       buf_put(&c->out, ack, 4);
     }
   } else if (c->role == ROLE_PUB && type == 4) {
+    S.acked++;
     c->free_ids[c->nfree++] = (uint16_t)((p[body] << 8) | p[body + 1]);
   }
 }
@@ -510,8 +511,8 @@ static int run_stream(char **a) {
     close(fd);
   }
   printf("RESULT {\"kind\":\"stream\",\"seconds\":%.4f,\"sendRate\":%.1f,\"deliverRate\":%.1f,\"sent\":%lld,"
-         "\"delivered\":%lld,\"lost\":%lld,\"cpu\":%.4f,\"errors\":[%s]}\n",
-         secs, (sent1 - sent0) / secs, (del1 - del0) / secs, S.sent, S.delivered, lost, (c1 - c0) / (t1 - t0),
+         "\"delivered\":%lld,\"acked\":%lld,\"lost\":%lld,\"cpu\":%.4f,\"errors\":[%s]}\n",
+         secs, (sent1 - sent0) / secs, (del1 - del0) / secs, S.sent, S.delivered, S.acked, lost, (c1 - c0) / (t1 - t0),
          closed ? "\"connections closed by the broker during the run\"" : "");
   return 0;
 }

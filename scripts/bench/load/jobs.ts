@@ -78,6 +78,8 @@ export interface StreamResult {
   deliverRate: number
   sent: number
   delivered: number
+  /** QoS 1: PUBACKs the publishers received (what they were told is on its way). */
+  acked: number
   /** Deliveries expected but not received after the drain (QoS 0 may drop; QoS 1 must not). */
   lost: number
   /** Generator CPU during the window as a fraction of one core. */

@@ -46,6 +46,7 @@ export async function runStream(
   const pubs: Publisher[] = []
   let sent = 0
   let delivered = 0
+  let acked = 0
   let running = true
 
   try {
@@ -144,7 +145,10 @@ export async function runStream(
     // Publisher side: at QoS 1 each PUBACK frees its packet id for the next message.
     for (const p of pubs) {
       p.conn.handler = (buf, start, body) => {
-        if (buf[start]! >> 4 === PUBACK) p.free.push(buf.readUInt16BE(body))
+        if (buf[start]! >> 4 === PUBACK) {
+          acked++
+          p.free.push(buf.readUInt16BE(body))
+        }
       }
       p.conn.afterChunk = () => {
         if (job.qos === 1) sendQos1(p)
@@ -179,6 +183,7 @@ export async function runStream(
       deliverRate: (delivered1 - delivered0) / seconds,
       sent,
       delivered,
+      acked,
       lost: Math.max(0, expected - delivered),
       cpu,
       errors: errors.list,

@@ -3,6 +3,7 @@ import type { ScenarioId } from '../options.ts'
 import { connects } from './connects.ts'
 import { latency } from './latency.ts'
 import { memory } from './memory.ts'
+import { qos1Flood } from './qos1-flood.ts'
 import { soak } from './soak.ts'
 import { fanIn, fanOut, qos1 } from './stream.ts'
 import type { Scenario } from './types.ts'
@@ -11,6 +12,7 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
   'fan-in': fanIn,
   'fan-out': fanOut,
   qos1,
+  'qos1-flood': qos1Flood,
   latency,
   connects,
   memory,

@@ -59,7 +59,7 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
     return
   }
   if (qos === 1) {
-    broker.route(message)
+    broker.route(message, connection)
     broker.persistence.acknowledge(connection, encodeAck(PacketType.puback, messageId))
     return
   }
@@ -73,7 +73,7 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
       )
     }
     session.addIncomingQos2(messageId)
-    broker.route(message)
+    broker.route(message, connection)
   }
   broker.persistence.acknowledge(connection, encodeAck(PacketType.pubrec, messageId))
 }

@@ -38,6 +38,8 @@ export class Framer {
   /** Bytes needed before parsing can progress; 0 = unknown yet (header incomplete). */
   private needed = 0
   private stopped = false
+  /** Set while the connection is held back (flow control): packets wait here, unparsed. */
+  private paused = false
   /** Where the body of the packet `header` last read starts. */
   private bodyStart = 0
 
@@ -53,9 +55,35 @@ export class Framer {
     this.buffered = 0
   }
 
+  /**
+   * Stops handing out packets after the current one; the rest of the read, and whatever
+   * arrives meanwhile, waits until resume(). So one read carrying hundreds of PUBLISHes
+   * is held at a packet boundary, not after all of them were routed.
+   */
+  pause(): void {
+    this.paused = true
+  }
+
+  /** Hands out what waited (may throw ProtocolError, like push); it may pause again. */
+  resume(): void {
+    if (!this.paused) return
+    this.paused = false
+    if (this.stopped || this.buffered === 0) return
+    const held = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered)
+    this.chunks = []
+    this.buffered = 0
+    this.needed = 0
+    this.parse(held, 0)
+  }
+
   /** Throws ProtocolError on a framing violation; the caller closes the connection. */
   push(chunk: Buffer): void {
     if (this.stopped) return
+    if (this.paused) {
+      this.chunks.push(chunk)
+      this.buffered += chunk.length
+      return
+    }
     let pos = 0
     if (this.buffered > 0) {
       this.chunks.push(chunk)
@@ -83,6 +111,10 @@ export class Framer {
   private parse(chunk: Buffer, pos: number): void {
     const end = chunk.length
     while (pos < end && !this.stopped) {
+      if (this.paused) {
+        this.keep(chunk, pos, 0)
+        return
+      }
       const total = this.header(chunk, pos, end)
       if (total === 0) {
         this.keep(chunk, pos, 0)
