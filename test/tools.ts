@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import type { TestContext } from 'node:test'
 
-const TIMEOUT = 5000
+const TIMEOUT = 30_000
 
 let mosquittoChecked: boolean | undefined
 
