@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ClientInfo } from '../src/broker/types.ts'
+import { type FakeClock, installFakeClock } from './fake-clock.ts'
 import {
   connect,
   DISCONNECT,
@@ -16,7 +17,6 @@ import {
   startTestBroker,
   waitFor,
 } from './helpers.ts'
-import { type FakeClock, installFakeClock } from './fake-clock.ts'
 
 /** Runs the broker's close-grace sweep to its end, so no socket it closed waits on the fake clock. */
 async function settleClosing(clock: FakeClock): Promise<void> {
@@ -42,7 +42,11 @@ test('will on keepalive expiry: a silent client with keepalive 1 s is closed and
   assert.equal(connack.returnCode, 0)
   // Silent for less than 1.5 × keepalive: still connected, no will.
   await clock.advance(1400)
-  assert.deepEqual(await markerBarrier(w.client, w.inbox, 'will/marker'), [], 'no will before 1.5 × keepalive')
+  assert.deepEqual(
+    await markerBarrier(w.client, w.inbox, 'will/marker'),
+    [],
+    'no will before 1.5 × keepalive',
+  )
   assert.equal(client.closed, false)
   await clock.advance(600)
   const m = await w.inbox.waitFor((x) => x.topic === 'will/sleepy', 'the will')

@@ -4,7 +4,16 @@
 // too; queued for an offline persistent member only when none is online).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Inbox5, mqtt5, type Packet, type PacketOf, Raw5, startTestBroker, TIMEOUT, uid } from './mqtt5-helpers.ts'
+import {
+  Inbox5,
+  mqtt5,
+  type Packet,
+  type PacketOf,
+  Raw5,
+  startTestBroker,
+  TIMEOUT,
+  uid,
+} from './mqtt5-helpers.ts'
 
 function publishes(packets: Packet[]): PacketOf<'publish'>[] {
   return packets.filter((p): p is PacketOf<'publish'> => p.cmd === 'publish')

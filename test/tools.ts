@@ -71,8 +71,11 @@ export const MOSQUITTO_SUB_TIMED_OUT = 27
  */
 export function messagesAfterTimeout(r: ToolResult): string[] {
   if (r.code !== MOSQUITTO_SUB_TIMED_OUT)
-    throw new Error(`mosquitto_sub exited ${r.code}, not by its -W time out; stderr=${r.stderr} stdout=${r.stdout}`)
-  if (!/received SUBACK/i.test(r.stdout)) throw new Error(`mosquitto_sub never got its SUBACK; stdout=${r.stdout}`)
+    throw new Error(
+      `mosquitto_sub exited ${r.code}, not by its -W time out; stderr=${r.stderr} stdout=${r.stdout}`,
+    )
+  if (!/received SUBACK/i.test(r.stdout))
+    throw new Error(`mosquitto_sub never got its SUBACK; stdout=${r.stdout}`)
   // -d adds "Client ..." debug lines and a "Subscribed (mid: n): qos" line; the rest are messages.
   return r.stdout
     .split('\n')

@@ -105,7 +105,7 @@ export const soak: Scenario = {
           `QoS 1: ${result.acknowledged}/${result.published} acknowledged, ${result.expected} deliveries ` +
             `expected, ${result.lost} lost (${result.ackedLost} of them acknowledged)`,
           `RSS: ${mb(rss[0])} → ${mb(rss[rss.length - 1])} MB (min ${mb(Math.min(...rss))}, max ` +
-            `${mb(Math.max(...rss))}); trend after warm-up ${(trend / 2 ** 20).toFixed(2)} MB/min over ${steady.length} samples`,
+            `${mb(Math.max(...rss))}); trend after warm-up ${(trend / 1e6).toFixed(2)} MB/min over ${steady.length} samples`,
         )
         return {
           values: {
@@ -132,4 +132,4 @@ export const soak: Scenario = {
   },
 }
 
-const mb = (bytes: number | undefined): string => (bytes === undefined ? '?' : (bytes / 2 ** 20).toFixed(1))
+const mb = (bytes: number | undefined): string => (bytes === undefined ? '?' : (bytes / 1e6).toFixed(1))
