@@ -6,6 +6,7 @@ import { aclAllows, parseAcl } from '../src/broker/access/acl.ts'
 import { hashPassword } from '../src/broker/access/password-file.ts'
 import { filterCovers, topicMatches } from '../src/broker/access/topic-match.ts'
 import { type Broker, startBroker } from '../src/index.ts'
+import { startScripting } from '../src/scripting/index.ts'
 import {
   barrier,
   collect,
@@ -277,10 +278,44 @@ test('the ACL file is re-read when it changes; a broken edit keeps the last good
 
 test('scripts and in-process subscribers bypass the ACL', async (t) => {
   const { broker, url } = await brokerWithAcl(t, socketAcl)
+  // The script reads and writes forbidden/#, which no socket client but admin may touch; alice
+  // (readwrite home/#) only starts it.
+  const dir = await tempDir(t)
+  await writeFile(
+    join(dir, 'relay.js'),
+    `ms_subscribe('home/hall', (t, p) => ms_publish('forbidden/in', p))
+ms_subscribe('forbidden/in', (t, p) => ms_publish('forbidden/out', 'script read ' + p))
+`,
+  )
+  const host = await startScripting(broker, { path: dir, watch: false })
+  t.after(() => host.close())
+  assert.equal(host.scripts().find((s) => s.name === 'relay.js')?.status, 'running')
   const received: string[] = []
-  broker.subscribe('#', (msg) => received.push(msg.topic))
+  broker.subscribe('#', (msg) => received.push(`${msg.topic}=${msg.payload.toString()}`))
+  const admin = await connect(t, url, as('admin'))
+  await admin.subscribeAsync('forbidden/#', { qos: 1 })
+  const seen = collect(admin)
   const alice = await connect(t, url, as('alice'))
+  // The same topics are closed to alice over MQTT: her own write is dropped, her read refused.
+  assert.deepEqual(await subackCodes(alice, ['forbidden/#'], 1), [128])
+  await alice.publishAsync('forbidden/in', 'from alice', { qos: 1 })
+  const out = new Promise<void>((resolve) =>
+    admin.on('message', (topic) => {
+      if (topic === 'forbidden/out') resolve()
+    }),
+  )
   await alice.publishAsync('home/hall', 'x', { qos: 1 })
+  await guard(out, 'the script answering on forbidden/out')
+  assert.deepEqual(
+    seen.map((m) => `${m.topic}=${m.payload}`),
+    ['forbidden/in=x', 'forbidden/out=script read x'],
+    "the script wrote and read forbidden/#; alice's own publish there was dropped",
+  )
   await broker.publish({ topic: 'anything/at/all', payload: 'y' })
-  assert.deepEqual(received, ['home/hall', 'anything/at/all'])
+  assert.deepEqual(received, [
+    'home/hall=x',
+    'forbidden/in=x',
+    'forbidden/out=script read x',
+    'anything/at/all=y',
+  ])
 })

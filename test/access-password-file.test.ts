@@ -133,7 +133,9 @@ async function waitUntilAccepted(
   username: string,
   password: string,
 ) {
-  for (let i = 0; i < 200; i++) {
+  // Bounded by a generous deadline (a failure guard), not by a count of quick retries.
+  const deadline = Date.now() + 30_000
+  while (Date.now() < deadline) {
     const result = await attempt(t, url, { username, password })
     if (result.ok) return
     await new Promise((resolve) => setTimeout(resolve, 20))
@@ -209,7 +211,7 @@ test('a file written by tinymqtt passwd is accepted by the real Mosquitto broker
   t.after(() => mosquitto.kill())
   const url = `mqtt://127.0.0.1:${port}`
   let result = await attempt(t, url, { username: 'alice', password: 's3cret' })
-  for (let i = 0; !result.ok && result.code === undefined && i < 100; i++) {
+  for (let i = 0; !result.ok && result.code === undefined && i < 600; i++) {
     // Mosquitto may not be listening yet (connection refused); retry as a guard, not a timing.
     await new Promise((resolve) => setTimeout(resolve, 50))
     result = await attempt(t, url, { username: 'alice', password: 's3cret' })

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ClientInfo } from '../src/broker/types.ts'
+import { installFakeClock } from './fake-clock.ts'
 import {
   connect,
   decodeConnack,
@@ -149,15 +150,21 @@ test('clientConnect reports protocol level, clean session, keepalive and address
 })
 
 test('a connection that sends no CONNECT within connectTimeout is closed', async (t) => {
+  // On a clock the test moves, so the client below connects "in time" however slow the machine.
+  const clock = installFakeClock(t)
   const broker = await startTestBroker(t, { connectTimeout: 1 })
   const c = await RawClient.open(broker.port, t)
+  await clock.advance(1600)
   await c.waitClosed()
   assert.deepEqual(c.drain(), [])
   // A client that did connect in time is not affected by the timer.
   const { client } = await RawClient.connect(broker.port, { clientId: 'in-time', keepalive: 0 }, t)
   const idle = await RawClient.open(broker.port, t)
+  await clock.advance(1600)
   await idle.waitClosed()
   assert.deepEqual(await client.pingBarrier(), [])
+  // Let the close grace of the sockets closed here run out on the same clock.
+  await clock.advance(2500)
 })
 
 test('an unknown protocol name is refused: the connection is closed without CONNACK 0', async (t) => {

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ClientInfo } from '../src/broker/types.ts'
+import { type FakeClock, installFakeClock } from './fake-clock.ts'
 import {
   connect,
   DISCONNECT,
@@ -17,6 +18,11 @@ import {
   waitFor,
 } from './helpers.ts'
 
+/** Runs the broker's close-grace sweep to its end, so no socket it closed waits on the fake clock. */
+async function settleClosing(clock: FakeClock): Promise<void> {
+  await clock.advance(2500)
+}
+
 async function watcher(port: number, t: Parameters<typeof mqttConnect>[2], filter = 'will/#') {
   const client = await mqttConnect(port, { clientId: `watcher-${Math.random().toString(36).slice(2)}` }, t)
   const inbox = new Inbox(client)
@@ -25,25 +31,34 @@ async function watcher(port: number, t: Parameters<typeof mqttConnect>[2], filte
 }
 
 test('will on keepalive expiry: a silent client with keepalive 1 s is closed and its will published', async (t) => {
+  const clock = installFakeClock(t)
   const broker = await startTestBroker(t)
   const w = await watcher(broker.port, t)
-  const started = Date.now()
   const { client, connack } = await RawClient.connect(
     broker.port,
     { clientId: 'sleepy', keepalive: 1, will: { topic: 'will/sleepy', payload: 'gone', qos: 1 } },
     t,
   )
   assert.equal(connack.returnCode, 0)
+  // Silent for less than 1.5 × keepalive: still connected, no will.
+  await clock.advance(1400)
+  assert.deepEqual(
+    await markerBarrier(w.client, w.inbox, 'will/marker'),
+    [],
+    'no will before 1.5 × keepalive',
+  )
+  assert.equal(client.closed, false)
+  await clock.advance(600)
   const m = await w.inbox.waitFor((x) => x.topic === 'will/sleepy', 'the will')
   assert.equal(m.payload, 'gone')
   assert.equal(m.qos, 1)
   assert.equal(m.retain, false)
   await client.waitClosed()
-  // Lower bound only: not before the keepalive itself has passed.
-  assert.ok(Date.now() - started >= 1000, 'not closed before the keepalive interval')
+  await settleClosing(clock)
 })
 
 test('keepalive: a client that keeps sending PINGREQ within the interval stays connected', async (t) => {
+  const clock = installFakeClock(t)
   const broker = await startTestBroker(t)
   const w = await watcher(broker.port, t)
   const { client } = await RawClient.connect(
@@ -51,21 +66,26 @@ test('keepalive: a client that keeps sending PINGREQ within the interval stays c
     { clientId: 'awake', keepalive: 1, will: { topic: 'will/awake', payload: 'gone' } },
     t,
   )
-  // Eight pings 300 ms apart: 2.4 s in all, well past 1.5 × 1 s without any 1 s gap.
-  for (let i = 0; i < 8; i++) {
+  // Four pings 900 ms apart: 3.6 s in all, well past 1.5 × 1 s without any 1 s gap.
+  for (let i = 0; i < 4; i++) {
     await client.send(PINGREQ)
     await client.expect(PT.PINGRESP)
-    await new Promise((r) => setTimeout(r, 300))
+    await clock.advance(900)
   }
   assert.equal(client.closed, false)
   const before = await markerBarrier(w.client, w.inbox, 'will/marker')
   assert.deepEqual(before, [], 'no will')
+  // The sweep is live on this clock: silence past 1.5 × keepalive does close it.
+  await clock.advance(1000)
+  await w.inbox.waitFor((x) => x.topic === 'will/awake', 'the will once the pings stop')
+  await settleClosing(clock)
 })
 
 test('keepalive 0 disables the timeout', async (t) => {
+  const clock = installFakeClock(t)
   const broker = await startTestBroker(t)
   const { client } = await RawClient.connect(broker.port, { clientId: 'ka0', keepalive: 0 }, t)
-  await new Promise((r) => setTimeout(r, 1800))
+  await clock.advance(60_000)
   assert.deepEqual(await client.pingBarrier(), [])
 })
 
@@ -194,7 +214,8 @@ test('a will is sent by the MQTT 3.1 (MQIsdp) protocol too', async (t) => {
   assert.equal(m.payload, 'bye')
 })
 
-test('keepalive grace is 1.5×: pings 2.2 s apart keep a keepalive-2 s client connected', async (t) => {
+test('keepalive grace is 1.5×: pings 2.5 s apart keep a keepalive-2 s client connected', async (t) => {
+  const clock = installFakeClock(t)
   const broker = await startTestBroker(t)
   const w = await watcher(broker.port, t)
   const { client } = await RawClient.connect(
@@ -202,23 +223,28 @@ test('keepalive grace is 1.5×: pings 2.2 s apart keep a keepalive-2 s client co
     { clientId: 'lazy', keepalive: 2, will: { topic: 'will/lazy', payload: 'gone' } },
     t,
   )
-  // 2.2 s is past the keepalive (2 s) but inside the 1.5 × grace (3 s).
+  // 2.5 s is past the keepalive (2 s) but inside the 1.5 × grace (3 s).
   for (let i = 0; i < 2; i++) {
-    await new Promise((r) => setTimeout(r, 2200))
+    await clock.advance(2500)
     await client.send(PINGREQ)
     await client.expect(PT.PINGRESP)
   }
   const before = await markerBarrier(w.client, w.inbox, 'will/marker')
   assert.deepEqual(before, [], 'no will')
+  // And the grace ends at 1.5 ×: silent for 3.5 s, the client is closed.
+  await clock.advance(3500)
+  await w.inbox.waitFor((x) => x.topic === 'will/lazy', 'the will past the grace')
+  await settleClosing(clock)
 })
 
 test('any packet, not only PINGREQ, counts as activity for the keepalive', async (t) => {
+  const clock = installFakeClock(t)
   const broker = await startTestBroker(t)
   const { client } = await RawClient.connect(broker.port, { clientId: 'chatty', keepalive: 1 }, t)
-  for (let i = 0; i < 8; i++) {
+  for (let i = 0; i < 4; i++) {
     await client.send(publish({ topic: 'chatty', payload: String(i), qos: 1, packetId: i + 1 }))
     await client.expect(PT.PUBACK)
-    await new Promise((r) => setTimeout(r, 300))
+    await clock.advance(900)
   }
   assert.equal(client.closed, false)
   assert.deepEqual(await client.pingBarrier(), [])

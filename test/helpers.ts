@@ -13,7 +13,7 @@ import type { BrokerOptions } from '../src/broker/types.ts'
 import { type Broker, startBroker } from '../src/index.ts'
 
 /** Default guard for every wait: a failure guard, never a timing assertion. */
-export const TIMEOUT = 5000
+export const TIMEOUT = 30_000
 
 /**
  * Opens a TCP connection to the broker under test and wraps the socket at once, so the

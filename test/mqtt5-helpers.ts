@@ -21,7 +21,7 @@ export type PublishProps = NonNullable<mqttPacket.IPublishPacket['properties']>
 export type WillSpec = NonNullable<mqttPacket.IConnectPacket['will']>
 
 /** A failure guard for every wait, never a timing assertion. */
-export const TIMEOUT = 5000
+export const TIMEOUT = 30_000
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
 

@@ -4,7 +4,16 @@
 // too; queued for an offline persistent member only when none is online).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { Inbox5, mqtt5, type Packet, type PacketOf, Raw5, startTestBroker, uid } from './mqtt5-helpers.ts'
+import {
+  Inbox5,
+  mqtt5,
+  type Packet,
+  type PacketOf,
+  Raw5,
+  startTestBroker,
+  TIMEOUT,
+  uid,
+} from './mqtt5-helpers.ts'
 
 function publishes(packets: Packet[]): PacketOf<'publish'>[] {
   return packets.filter((p): p is PacketOf<'publish'> => p.cmd === 'publish')
@@ -213,7 +222,7 @@ test('shared subscription: each message to one member, round robin among online 
   for (let i = 0; i < n; i++) await pub.publishAsync(`sh/${i}`, String(i), { qos: 1 })
   await all.waitFor((m) => m.payload.toString() === String(n - 1), 'the last message (non-shared)')
   await otherGroup.waitFor((m) => m.payload.toString() === String(n - 1), 'the last message (group h)')
-  const until = Date.now() + 5000
+  const until = Date.now() + TIMEOUT
   while (inboxes.reduce((s, x) => s + x.messages.length, 0) < n && Date.now() < until) {
     await new Promise((r) => setTimeout(r, 10))
   }
@@ -277,7 +286,7 @@ test('shared subscription between 3.1.1 clients only', async (t) => {
   await b.subscribeAsync('$share/g311/s311', { qos: 0 })
   const pub = await mqtt5(broker.port, { protocolVersion: 4 }, t)
   for (let i = 0; i < 4; i++) await pub.publishAsync('s311', String(i), { qos: 1 })
-  const until = Date.now() + 5000
+  const until = Date.now() + TIMEOUT
   while (ia.messages.length + ib.messages.length < 4 && Date.now() < until)
     await new Promise((r) => setTimeout(r, 10))
   assert.equal(ia.messages.length + ib.messages.length, 4)

@@ -29,6 +29,9 @@ function will(topic: string, properties: WillSpec['properties'] = {}): WillSpec 
   return { topic, payload: Buffer.from('gone'), qos: 1, retain: false, properties }
 }
 
+/** A will delay a reconnect has to beat. */
+const WILL_DELAY_S = 5
+
 test('Will Delay Interval: the will goes out after the delay, not at the close', async (t) => {
   const broker = await startTestBroker(t)
   const w = await watcher(broker.port, t)
@@ -38,7 +41,8 @@ test('Will Delay Interval: the will goes out after the delay, not at the close',
       clientId: `wd-${uid()}`,
       clean: false,
       properties: { sessionExpiryInterval: 60 },
-      will: will('will/delayed', { willDelayInterval: 2 }),
+      // Long enough that the close, a probe connection and a barrier fit in it on a busy machine.
+      will: will('will/delayed', { willDelayInterval: 5 }),
     },
     t,
   )
@@ -49,7 +53,7 @@ test('Will Delay Interval: the will goes out after the delay, not at the close',
   const probe = await Raw5.connect(broker.port, {}, t)
   await probe.client.pingBarrier()
   assert.deepEqual(publishes(await w.pingBarrier()), [], 'not published at the close')
-  const p = await w.expect('publish', 5000)
+  const p = await w.expect('publish')
   assert.equal(p.topic, 'will/delayed')
   assert.equal(p.payload.toString(), 'gone')
 })
@@ -70,7 +74,7 @@ test('Will Delay Interval longer than the session: the will goes out when the se
   await client.pingBarrier()
   client.destroy()
   // Guard well below the 30 s delay: only the session's end (1 s) can publish it in time.
-  const p = await w.expect('publish', 5000)
+  const p = await w.expect('publish')
   assert.equal(p.topic, 'will/session-end')
 })
 
@@ -80,7 +84,7 @@ test('Will Delay Interval with Session Expiry 0: the session ends at the close, 
   const { client } = await Raw5.connect(broker.port, { will: will('will/now', { willDelayInterval: 30 }) }, t)
   await client.pingBarrier()
   client.destroy()
-  const p = await w.expect('publish', 5000)
+  const p = await w.expect('publish')
   assert.equal(p.topic, 'will/now')
 })
 
@@ -91,15 +95,18 @@ test('Will Delay Interval: a reconnect within the delay cancels the will', async
   const spec = { clientId: id, clean: false, properties: { sessionExpiryInterval: 60 } }
   const { client } = await Raw5.connect(
     broker.port,
-    { ...spec, will: will('will/cancelled', { willDelayInterval: 1 }) },
+    { ...spec, will: will('will/cancelled', { willDelayInterval: WILL_DELAY_S }) },
     t,
   )
   await client.pingBarrier()
+  const closedAt = Date.now()
   client.destroy()
   await client.untilClosed()
+  // The reconnect must come within the delay; 5 s leaves a busy machine ample room for it.
   const again = await Raw5.connect(broker.port, spec, t)
   assert.equal(again.connack.sessionPresent, true)
-  await sleep(2200)
+  // Past the delay, counted from before the close: a will still pending would have gone out.
+  await sleep(closedAt + WILL_DELAY_S * 1000 + 700 - Date.now())
   assert.deepEqual(publishes(await w.pingBarrier()), [], 'no will after the reconnect')
 })
 
@@ -179,7 +186,7 @@ test('a delayed will carries its Message Expiry Interval from when it is publish
   )
   await client.pingBarrier()
   client.destroy()
-  const p = await w.expect('publish', 5000)
+  const p = await w.expect('publish')
   assert.equal(p.topic, 'will/expiring')
   const remaining = p.properties?.messageExpiryInterval
   assert.equal(typeof remaining, 'number')

@@ -6,6 +6,9 @@ import { pino } from 'pino'
 import { Broker } from '../src/broker/broker.ts'
 import { type ScriptingHost, type ScriptingOptions, startScripting } from '../src/scripting/index.ts'
 
+/** Every wait's failure guard: generous, because a busy machine is slow, and never a timing assertion. */
+export const GUARD_MS = 30_000
+
 export interface LogLine {
   level: number
   msg?: string
@@ -32,7 +35,7 @@ export class LogCapture {
   }
 
   /** Resolves with the first line matching; rejects after `timeoutMs` (a failure guard, not an assertion on timing). */
-  waitFor(predicate: (line: LogLine) => boolean, timeoutMs = 5000, from = 0): Promise<LogLine> {
+  waitFor(predicate: (line: LogLine) => boolean, timeoutMs = GUARD_MS, from = 0): Promise<LogLine> {
     return new Promise((resolve, reject) => {
       const check = () => {
         const hit = this.lines.slice(from).find(predicate)
@@ -116,7 +119,7 @@ export async function nextMessage(
   client: MqttClient,
   topic: string,
   accept: (payload: string) => boolean = () => true,
-  timeoutMs = 5000,
+  timeoutMs = GUARD_MS,
 ): Promise<{ topic: string; payload: Buffer; retain: boolean }> {
   const result = new Promise<{ topic: string; payload: Buffer; retain: boolean }>((resolve, reject) => {
     const onMessage = (t: string, payload: Buffer, packet: { retain?: boolean }) => {
@@ -159,7 +162,7 @@ export async function collect(
 }
 
 /** Polls `cond` until true; rejects after `timeoutMs` (failure guard). */
-export async function until(cond: () => boolean, what: string, timeoutMs = 5000): Promise<void> {
+export async function until(cond: () => boolean, what: string, timeoutMs = GUARD_MS): Promise<void> {
   const end = Date.now() + timeoutMs
   while (!cond()) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`)

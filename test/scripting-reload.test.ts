@@ -3,7 +3,13 @@ import { open, rename, rm, truncate, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { MqttClient } from 'mqtt'
-import { collect, type ScriptEnv, sleep, startEnv, until } from './scripting-helpers.ts'
+import { collect, GUARD_MS, type ScriptEnv, sleep, startEnv, until } from './scripting-helpers.ts'
+
+/**
+ * The quiet period before a reload. Writes meant to fold into one reload come 20–30 ms apart, so
+ * a whole second leaves a busy machine ample room between them.
+ */
+const DEBOUNCE_MS = 1000
 
 const script = (name: string, version: string) => `
 const VERSION = '${version}'
@@ -17,7 +23,7 @@ async function waitVersion(
   client: MqttClient,
   name: string,
   version: string,
-  timeoutMs = 5000,
+  timeoutMs = GUARD_MS,
 ): Promise<void> {
   const replies = await collect(client, `${name}/pong`)
   const end = Date.now() + timeoutMs
@@ -36,7 +42,7 @@ describe('hot reload', () => {
   before(async () => {
     const files: Record<string, string> = {}
     for (const n of names) files[`${n}.js`] = script(n, 'v1')
-    env = await startEnv(files)
+    env = await startEnv(files, { reloadDebounceMs: DEBOUNCE_MS })
     client = await env.client()
     for (const n of names) await waitVersion(client, n, 'v1')
   })
@@ -50,10 +56,10 @@ describe('hot reload', () => {
       .filter((l) => l.script === name && String(l.msg).startsWith('init '))
       .map((l) => l.msg)
 
-  /** After the new version is live, waits past the debounce so a second (wrong) reload would show. */
+  /** After the new version is live, waits past another debounce so a second (wrong) reload would show. */
   async function assertOneReload(name: string, from: number, version: string): Promise<void> {
     await waitVersion(client, name, version)
-    await sleep(400)
+    await sleep(DEBOUNCE_MS + 500)
     assert.equal(reloads(`${name}.js`, from), 1)
     assert.deepEqual(inits(`${name}.js`, from), [`init ${version}`])
   }
@@ -102,7 +108,7 @@ describe('hot reload', () => {
     const deinits = await collect(client, 'broken/deinit')
     const from = env.log.lines.length
     await env.write('broken.js', `${script('broken', 'v2')}\nconst x = ;\n`)
-    const line = await env.log.waitFor((l) => l.script === 'broken.js' && l.level === 50, 5000, from)
+    const line = await env.log.waitFor((l) => l.script === 'broken.js' && l.level === 50, undefined, from)
     assert.match(String(line.msg), /^broken\.js:7:\d+ SyntaxError: /)
     assert.match(String(line.msg), /previous version keeps running/)
     await waitVersion(client, 'broken', 'v1')
@@ -122,7 +128,7 @@ describe('hot reload', () => {
       'badinit.js',
       `${script('badinit', 'v2')}\nexport function init() { throw new Error('nope') }\n`,
     )
-    const line = await env.log.waitFor((l) => l.script === 'badinit.js' && l.level === 50, 5000, from)
+    const line = await env.log.waitFor((l) => l.script === 'badinit.js' && l.level === 50, undefined, from)
     assert.match(String(line.msg), /^badinit\.js:(6|7):\d+ /)
     await waitVersion(client, 'badinit', 'v1')
   })

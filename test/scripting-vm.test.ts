@@ -125,7 +125,8 @@ describe('ScriptVm handle discipline', () => {
     const vm = await ScriptVm.create(
       'spin.js',
       1,
-      resolveOptions({ path: '.', cpuLimitMs: 50 }),
+      // Wall-clock: wide enough that the calls that must finish do, on a busy machine.
+      resolveOptions({ path: '.', cpuLimitMs: 1000 }),
       await quickjsWasmModule(),
       host,
     )
@@ -156,7 +157,8 @@ describe('ScriptVm memory cap', () => {
     const vm = await ScriptVm.create(
       'hog.js',
       1,
-      resolveOptions({ path: '.', memoryLimitBytes: limit }),
+      // The CPU limit (wall-clock) out of reach: on a busy machine it must not end the fill first.
+      resolveOptions({ path: '.', memoryLimitBytes: limit, cpuLimitMs: 600_000 }),
       await quickjsWasmModule(),
       host,
     )

@@ -12,7 +12,7 @@ import { promisify } from 'node:util'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { type Logger, pino } from 'pino'
 
-export const GUARD_MS = 8000
+export const GUARD_MS = 30_000
 
 const run = promisify(execFile)
 

@@ -3,7 +3,7 @@
 import { execFileSync, spawn } from 'node:child_process'
 import type { TestContext } from 'node:test'
 
-const TIMEOUT = 5000
+const TIMEOUT = 30_000
 
 let mosquittoChecked: boolean | undefined
 
@@ -59,4 +59,25 @@ export function runTool(cmd: string, args: string[], timeoutMs = TIMEOUT): Promi
       resolve({ code, stdout, stderr })
     })
   })
+}
+
+/** mosquitto_sub's exit status when -W ran out (it connected, subscribed, and waited). */
+export const MOSQUITTO_SUB_TIMED_OUT = 27
+
+/**
+ * Asserts that a `mosquitto_sub -d ... -W n` run really subscribed and then waited its time out,
+ * so its empty output means "nothing came" rather than "never connected": the exit status is the
+ * time out's, and its debug output (-d) shows the SUBACK. Returns the message lines.
+ */
+export function messagesAfterTimeout(r: ToolResult): string[] {
+  if (r.code !== MOSQUITTO_SUB_TIMED_OUT)
+    throw new Error(
+      `mosquitto_sub exited ${r.code}, not by its -W time out; stderr=${r.stderr} stdout=${r.stdout}`,
+    )
+  if (!/received SUBACK/i.test(r.stdout))
+    throw new Error(`mosquitto_sub never got its SUBACK; stdout=${r.stdout}`)
+  // -d adds "Client ..." debug lines and a "Subscribed (mid: n): qos" line; the rest are messages.
+  return r.stdout
+    .split('\n')
+    .filter((l) => l.length > 0 && !l.startsWith('Client ') && !/^Subscribed \(mid: \d+\)/.test(l))
 }

@@ -17,7 +17,7 @@ import {
 } from '../src/index.ts'
 
 /** Failure guard for every wait; never a timing assertion. */
-export const TIMEOUT = 10_000
+export const TIMEOUT = 30_000
 
 export interface WebEnv {
   broker: Broker

@@ -181,6 +181,12 @@ const nodeEntry = (entry: string) => (): [string, string[]] => [
 ]
 
 const tinymqtt = announcingBroker('tinymqtt', nodeEntry('serve-tinymqtt.ts'))
+
+/** tinymqtt with its scripting host loading the scripts in `dir`. */
+export function tinymqttWithScripts(dir: string): BrokerLauncher {
+  const [file, args] = nodeEntry('serve-tinymqtt.ts')()
+  return announcingBroker('tinymqtt', () => [file, [...args, dir]])
+}
 const aedes = announcingBroker('aedes', nodeEntry('serve-aedes.ts'))
 
 /** Longest a C sink lives, whatever happens to the run. */

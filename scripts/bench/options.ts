@@ -26,6 +26,8 @@ export interface Timings {
 export interface Options {
   quick: boolean
   soakSeconds: number
+  /** Soak tinymqtt with misbehaving scripts running beside it (see scenarios/soak.ts). */
+  soakHostile: boolean
   brokers: BrokerName[]
   scenarios: ScenarioId[]
   selfCheck: boolean
@@ -36,7 +38,11 @@ export interface Options {
 
 const USAGE = `usage: npm run bench -- [options]
   --quick               short run (about 1/3 of the full durations)
-  --soak-seconds <n>    soak duration (default 60, 15 with --quick)
+  --soak-seconds <n>    soak duration (default 60, 15 with --quick; 1800 with --soak-hostile)
+  --soak-minutes <n>    the same in minutes
+  --soak-hostile        soak with hostile scripts running in tinymqtt (an endless loop, a
+                        memory hog, a publish storm, a script rewritten every 3 s) and a
+                        healthy script answering requests
   --brokers <list>      comma-separated subset of ${BROKER_NAMES.join(',')}
   --scenarios <list>    comma-separated subset of ${SCENARIO_IDS.join(',')}
   --skip-self-check     do not measure the load generator against the sink
@@ -59,6 +65,8 @@ export function parseOptions(argv: string[]): Options | undefined {
     options: {
       quick: { type: 'boolean', default: false },
       'soak-seconds': { type: 'string' },
+      'soak-minutes': { type: 'string' },
+      'soak-hostile': { type: 'boolean', default: false },
       brokers: { type: 'string' },
       scenarios: { type: 'string' },
       'skip-self-check': { type: 'boolean', default: false },
@@ -71,13 +79,19 @@ export function parseOptions(argv: string[]): Options | undefined {
     return undefined
   }
   const quick = values.quick
-  const soakSeconds = Number(values['soak-seconds'] ?? (quick ? 15 : 60))
+  const soakHostile = values['soak-hostile']
+  const minutes = values['soak-minutes']
+  const soakSeconds =
+    minutes !== undefined
+      ? Number(minutes) * 60
+      : Number(values['soak-seconds'] ?? (soakHostile ? 1800 : quick ? 15 : 60))
   if (!Number.isFinite(soakSeconds) || soakSeconds < 5 || soakSeconds > 24 * 3600) {
     throw new Error('--soak-seconds must be between 5 and 86400')
   }
   return {
     quick,
     soakSeconds,
+    soakHostile,
     brokers: pick(values.brokers, BROKER_NAMES, 'broker'),
     scenarios: pick(values.scenarios, SCENARIO_IDS, 'scenario'),
     selfCheck: !values['skip-self-check'],

@@ -66,6 +66,8 @@ export interface SoakJob {
   publishEveryMs: number
   dropEveryMs: number
   reconnectDelayMs: number
+  /** When set, a request is published on `requestTopic` every `everyMs` and answers on `replyTopic` are counted. */
+  healthy?: { requestTopic: string; replyTopic: string; everyMs: number }
 }
 
 export type Job = StreamJob | LatencyJob | ConnectsJob | IdleJob | SoakJob
@@ -125,9 +127,16 @@ export interface SoakResult {
   expected: number
   received: number
   lost: number
+  /** QoS 1 publishes the broker acknowledged (PUBACK). */
+  acknowledged: number
+  /** Deliveries expected of acknowledged publishes that never came: must be 0. */
+  ackedLost: number
   duplicates: number
   drops: number
   reconnects: number
+  /** Requests sent to the healthy script, and the answers that came back. */
+  healthyRequests?: number
+  healthyReplies?: number
   errors: string[]
 }
 

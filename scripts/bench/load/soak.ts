@@ -7,8 +7,9 @@
  */
 import type { Conn } from './conn.ts'
 import { openClient, subscribe } from './conn.ts'
+import { startHealthyProbe } from './healthy-probe.ts'
 import type { SoakJob, SoakResult } from './jobs.ts'
-import { DISCONNECT, PUBLISH, publishLayout, publishPacket, writePuback } from './packets.ts'
+import { DISCONNECT, PUBACK, PUBLISH, publishLayout, publishPacket, writePuback } from './packets.ts'
 import { ErrorLog, settle, sleep } from './util.ts'
 
 /** A delivery needs less than this on loopback; a connection dropped sooner may miss it legitimately. */
@@ -23,12 +24,14 @@ interface Session {
 interface SoakClient {
   index: number
   conn: Conn | undefined
+  inFlight: Map<number, Sent>
   sessions: Session[]
 }
 
 interface Sent {
   key: string
   at: number
+  acked: boolean
 }
 
 export async function runSoak(job: SoakJob): Promise<SoakResult> {
@@ -36,6 +39,7 @@ export async function runSoak(job: SoakJob): Promise<SoakResult> {
   const clients: SoakClient[] = Array.from({ length: job.clients }, (_, index) => ({
     index,
     conn: undefined,
+    inFlight: new Map(),
     sessions: [],
   }))
   const sentLog: Sent[] = []
@@ -57,8 +61,18 @@ export async function runSoak(job: SoakJob): Promise<SoakResult> {
       // Drops detach the connection first, so a close seen here came from the broker.
       if (c.conn === conn && running) errors.add(`client ${c.index} was disconnected by the broker`)
     })
+    // The packet ids in flight on this connection, for the broker's PUBACKs.
+    const inFlight = new Map<number, Sent>()
+    c.inFlight = inFlight
     conn.handler = (buf, start, body, end) => {
-      if (buf[start]! >> 4 !== PUBLISH) return
+      const type = buf[start]! >> 4
+      if (type === PUBACK) {
+        const sent = inFlight.get(buf.readUInt16BE(body))
+        if (sent !== undefined) sent.acked = true
+        inFlight.delete(buf.readUInt16BE(body))
+        return
+      }
+      if (type !== PUBLISH) return
       const { payload, messageId } = publishLayout(buf, start, body)
       const key = buf.toString('latin1', payload, end)
       received++
@@ -85,8 +99,11 @@ export async function runSoak(job: SoakJob): Promise<SoakResult> {
       return
     const seq = ++seqs[c.index]!
     const key = `${c.index}:${seq}`
-    sentLog.push({ key, at: performance.now() })
-    c.conn.socket.write(publishPacket(`soak/${c.index}`, Buffer.from(key, 'latin1'), 1, (seq % 65535) + 1))
+    const sent: Sent = { key, at: performance.now(), acked: false }
+    sentLog.push(sent)
+    const messageId = (seq % 65535) + 1
+    c.inFlight.set(messageId, sent)
+    c.conn.socket.write(publishPacket(`soak/${c.index}`, Buffer.from(key, 'latin1'), 1, messageId))
   }
 
   const drop = async (): Promise<void> => {
@@ -106,6 +123,7 @@ export async function runSoak(job: SoakJob): Promise<SoakResult> {
     }
   }
 
+  const probe = job.healthy === undefined ? undefined : await startHealthyProbe(job.port, job.healthy, errors)
   try {
     await Promise.all(clients.map(connectClient))
     const start = performance.now()
@@ -132,16 +150,21 @@ export async function runSoak(job: SoakJob): Promise<SoakResult> {
     await sleep(Math.max(0, job.seconds * 1000 - (performance.now() - start)))
     running = false
     for (const t of timers) clearTimeout(t)
+    probe?.stopSending()
     await settle(() => received, 300, 3000)
 
     let expected = 0
     let lost = 0
+    let ackedLost = 0
     for (const m of sentLog) {
       for (const c of clients) {
         const s = c.sessions.find((x) => x.from <= m.at && (x.to === undefined || x.to >= m.at + GRACE_MS))
         if (s === undefined) continue
         expected++
-        if (!s.received.has(m.key)) lost++
+        if (!s.received.has(m.key)) {
+          lost++
+          if (m.acked) ackedLost++
+        }
       }
     }
     return {
@@ -150,14 +173,18 @@ export async function runSoak(job: SoakJob): Promise<SoakResult> {
       expected,
       received,
       lost,
+      acknowledged: sentLog.filter((m) => m.acked).length,
+      ackedLost,
       duplicates,
       drops,
       reconnects,
+      ...(probe === undefined ? {} : probe.counts()),
       errors: errors.list,
     }
   } finally {
     running = false
     for (const t of timers) clearTimeout(t)
     for (const c of clients) c.conn?.end(DISCONNECT)
+    probe?.close()
   }
 }
