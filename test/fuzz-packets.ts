@@ -53,9 +53,11 @@ const userProperties = fc.dictionary(fc.stringMatching(/^[a-z][a-z0-9]{0,7}$/), 
 })
 
 /** An object of optional fields, with absent ones left out and none at all as undefined. */
-function optionalRecord<T extends Record<string, unknown>>(model: {
-  [K in keyof T]: fc.Arbitrary<T[K]>
-}): fc.Arbitrary<Partial<T> | undefined> {
+function optionalRecord<T extends Record<string, unknown>>(
+  model: {
+    [K in keyof T]: fc.Arbitrary<T[K]>
+  },
+): fc.Arbitrary<Partial<T> | undefined> {
   return fc.record(model, { requiredKeys: [] }).map((r) => (Object.keys(r).length === 0 ? undefined : r))
 }
 
@@ -195,7 +197,10 @@ function subscribeArb(version: ProtocolVersion): fc.Arbitrary<AnyPacket> {
       messageId,
       subscriptions: fc.array(subscription, { minLength: 1, maxLength: 4 }),
       properties: v5
-        ? optionalRecord({ subscriptionIdentifier: fc.integer({ min: 1, max: MAX_REMAINING_LENGTH }), userProperties })
+        ? optionalRecord({
+            subscriptionIdentifier: fc.integer({ min: 1, max: MAX_REMAINING_LENGTH }),
+            userProperties,
+          })
         : fc.constant(undefined),
     })
     .map((r) => compact({ cmd: 'subscribe' as const, ...r }) as AnyPacket)
@@ -278,17 +283,18 @@ export interface Session {
   packets: AnyPacket[]
 }
 
-export const sessionArb: fc.Arbitrary<Session> = fc
-  .constantFrom(...VERSIONS)
-  .chain((version) =>
-    fc.record({
-      version: fc.constant(version),
-      connect: connectArb(version),
-      packets: fc.array(fc.oneof({ weight: 6, arbitrary: clientPacketArb(version) }, serverPacketArb(version)), {
+export const sessionArb: fc.Arbitrary<Session> = fc.constantFrom(...VERSIONS).chain((version) =>
+  fc.record({
+    version: fc.constant(version),
+    connect: connectArb(version),
+    packets: fc.array(
+      fc.oneof({ weight: 6, arbitrary: clientPacketArb(version) }, serverPacketArb(version)),
+      {
         maxLength: 6,
-      }),
-    }),
-  )
+      },
+    ),
+  }),
+)
 
 export function encode(p: AnyPacket, version: ProtocolVersion): Buffer {
   return mqttPacket.generate(p, { protocolVersion: version })
@@ -318,10 +324,18 @@ const lengthField = fc.oneof(
 export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('flip' as const), at: fc.nat(), bit: fc.integer({ min: 0, max: 7 }) }),
   fc.record({ kind: fc.constant('set' as const), at: fc.nat(), value: fc.integer({ min: 0, max: 255 }) }),
-  fc.record({ kind: fc.constant('insert' as const), at: fc.nat(), value: fc.uint8Array({ minLength: 1, maxLength: 8 }) }),
+  fc.record({
+    kind: fc.constant('insert' as const),
+    at: fc.nat(),
+    value: fc.uint8Array({ minLength: 1, maxLength: 8 }),
+  }),
   fc.record({ kind: fc.constant('delete' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 8 }) }),
   fc.record({ kind: fc.constant('truncate' as const), at: fc.nat() }),
-  fc.record({ kind: fc.constant('duplicate' as const), at: fc.nat(), count: fc.integer({ min: 1, max: 16 }) }),
+  fc.record({
+    kind: fc.constant('duplicate' as const),
+    at: fc.nat(),
+    count: fc.integer({ min: 1, max: 16 }),
+  }),
   fc.record({ kind: fc.constant('length' as const), packet: fc.nat(), length: lengthField }),
 )
 
@@ -385,6 +399,94 @@ export function mutate(packets: readonly Buffer[], mutations: readonly Mutation[
   return out
 }
 
+/** MQTT 5 property identifiers, with a few unknown ones. */
+const propertyIds = [
+  0x01, 0x02, 0x03, 0x08, 0x09, 0x0b, 0x11, 0x12, 0x13, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1a, 0x1c, 0x1f, 0x21,
+  0x22, 0x23, 0x24, 0x25, 0x26, 0x27, 0x28, 0x29, 0x2a, 0x00, 0x04, 0x7f, 0xff,
+]
+
+/** A property section of known identifiers followed by values of any length and content. */
+export const propertyGarbageArb: fc.Arbitrary<Buffer> = fc
+  .array(
+    fc.record({
+      id: fc.constantFrom(...propertyIds),
+      value: fc.oneof(
+        fc.uint8Array({ maxLength: 6 }),
+        // A string or binary field whose length prefix may lie.
+        fc
+          .record({ length: u16, content: fc.uint8Array({ maxLength: 8 }) })
+          .map(({ length, content }) => Uint8Array.from([length >> 8, length & 0xff, ...content])),
+      ),
+    }),
+    { maxLength: 6 },
+  )
+  .map((props) => Buffer.concat(props.map(({ id, value }) => Buffer.from([id, ...value]))))
+
+function mqttString(s: string): Buffer {
+  const b = Buffer.from(s)
+  return Buffer.concat([Buffer.from([b.length >> 8, b.length & 0xff]), b])
+}
+
+/** A whole packet from its first byte and body. */
+export function packetOf(first: number, body: Buffer): Buffer {
+  return Buffer.concat([Buffer.from([first]), varint(body.length), body])
+}
+
+/** An MQTT 5 CONNECT whose properties (or will properties) are garbage, then maybe more packets. */
+export const garbageConnect5Arb: fc.Arbitrary<Buffer> = fc
+  .record({
+    props: propertyGarbageArb,
+    willProps: fc.option(propertyGarbageArb, { nil: undefined }),
+    flags: fc.constantFrom(0x02, 0x00, 0xc2),
+    lieAboutLength: fc.option(fc.integer({ min: 0, max: 300 }), { nil: undefined }),
+  })
+  .map(({ props, willProps, flags, lieAboutLength }) => {
+    const willFlags = willProps === undefined ? 0 : 0x04
+    const parts = [
+      mqttString('MQTT'),
+      Buffer.from([5, flags | willFlags, 0, 10]),
+      varint(lieAboutLength ?? props.length),
+      props,
+      mqttString('garbage-props'),
+    ]
+    if (willProps !== undefined)
+      parts.push(varint(willProps.length), willProps, mqttString('w'), mqttString('x'))
+    if (flags & 0x80) parts.push(mqttString('u'), mqttString('p'))
+    return packetOf(0x10, Buffer.concat(parts))
+  })
+
+/** After a valid MQTT 5 CONNECT, packets whose property sections are garbage. */
+export const garbagePackets5Arb: fc.Arbitrary<Buffer> = fc
+  .record({
+    connect: connectArb(5),
+    packets: fc.array(
+      fc.record({
+        first: fc.constantFrom(0x30, 0x32, 0x40, 0x50, 0x62, 0x70, 0x82, 0xa2, 0xe0, 0xf0),
+        props: propertyGarbageArb,
+      }),
+      { minLength: 1, maxLength: 4 },
+    ),
+  })
+  .map(({ connect, packets }) => {
+    const wire = packets.map(({ first, props }) => {
+      const type = first >> 4
+      const head =
+        type === 3
+          ? Buffer.concat([mqttString('t'), first & 0x06 ? Buffer.from([0, 1]) : Buffer.alloc(0)])
+          : type === 14 || type === 15
+            ? Buffer.from([0])
+            : Buffer.from([0, 1, ...(type <= 7 ? [0] : [])])
+      const tail =
+        type === 8
+          ? Buffer.concat([mqttString('t'), Buffer.from([1])])
+          : type === 10
+            ? mqttString('t')
+            : Buffer.alloc(0)
+      return packetOf(first, Buffer.concat([head, varint(props.length), props, tail]))
+    })
+    return Buffer.concat([encode(connect, 5), ...wire])
+  })
+
 /** A byte stream a hostile client might send: random bytes, or a mutated valid session. */
 export const hostileStreamArb: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 300 }).map((a) => Buffer.from(a)) },
@@ -394,6 +496,8 @@ export const hostileStreamArb: fc.Arbitrary<Buffer> = fc.oneof(
       .record({ session: sessionArb, mutations: fc.array(mutationArb, { minLength: 1, maxLength: 4 }) })
       .map(({ session, mutations }) => mutate(sessionBytes(session), mutations)),
   },
+  { weight: 1, arbitrary: garbageConnect5Arb },
+  { weight: 1, arbitrary: garbagePackets5Arb },
 )
 
 export function sessionBytes(s: Session): Buffer[] {
@@ -468,7 +572,9 @@ export function decodeOne(bytes: Buffer, version: ProtocolVersion): unknown {
   const frames = frame([bytes])
   assert.equal(frames.length, 1, 'one packet framed')
   const { header, body } = frames[0]!
-  return header >> 4 === PacketType.connect ? decodeConnect(header, body) : decodePacket(header, body, version)
+  return header >> 4 === PacketType.connect
+    ? decodeConnect(header, body)
+    : decodePacket(header, body, version)
 }
 
 /**
@@ -482,7 +588,7 @@ export function assertFields(actual: unknown, expected: unknown, path = 'packet'
   } else if (Array.isArray(expected)) {
     assert.ok(Array.isArray(actual), `${path} is an array`)
     assert.equal(actual.length, expected.length, `${path} length`)
-    expected.forEach((e, i) => assertFields((actual as unknown[])[i], e, `${path}[${i}]`))
+    for (const [i, e] of expected.entries()) assertFields((actual as unknown[])[i], e, `${path}[${i}]`)
   } else if (typeof expected === 'object' && expected !== null) {
     assert.ok(typeof actual === 'object' && actual !== null, `${path} is an object`)
     for (const [key, value] of Object.entries(expected)) {
