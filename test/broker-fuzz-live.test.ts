@@ -17,6 +17,13 @@ test('hostile sockets neither lose healthy QoS 1 messages nor take the broker do
   const { seed, numRuns } = fuzzSettings(40)
   t.diagnostic(`seed ${seed}, ${numRuns} hostile sockets`)
   const log = new LogCapture('warn')
+  // A timer armed from a client's interval must never overflow (fires at once; see src/broker/timers.ts).
+  const warnings: string[] = []
+  const onWarning = (w: Error): void => {
+    warnings.push(`${w.name}: ${w.message}`)
+  }
+  process.on('warning', onWarning)
+  t.after(() => process.off('warning', onWarning))
   const broker = await startTestBroker(t, { logger: log.logger, connectTimeout: 1 })
   const port = broker.port
 
@@ -71,4 +78,5 @@ test('hostile sockets neither lose healthy QoS 1 messages nor take the broker do
 
   const errors = log.records.filter((r) => r.level >= ERROR)
   assert.deepEqual(errors, [], 'no internal errors while handling hostile input')
+  assert.deepEqual(warnings, [], 'no process warnings')
 })

@@ -16,6 +16,7 @@ import type { Will } from './protocol/packets.ts'
 import { RetainedTree } from './retained.ts'
 import { type DropReason, neverExpires, type PendingWill, Session, type Subscription } from './sessions.ts'
 import { parseSharedFilter, SharedGroup } from './shared.ts'
+import { maxTimerMs } from './timers.ts'
 import { isValidFilter, SubscriptionTree, topicNameError } from './topics.ts'
 import type {
   AccessControl,
@@ -524,26 +525,36 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       return
     }
     session.pendingWill = will
+    const delayMs = delaySeconds * 1000
+    // A Will Delay past 24.8 days would fire at once (see maxTimerMs): wait in steps.
+    const stepMs = Math.min(delayMs, maxTimerMs)
     session.willTimer = setTimeout(() => {
       session.willTimer = undefined
+      if (stepMs < delayMs) {
+        if (session.pendingWill === will) this.scheduleWill(session, will, (delayMs - stepMs) / 1000)
+        return
+      }
       const pending = session.pendingWill
       session.pendingWill = undefined
       if (pending) this.publishWill(pending)
-    }, delaySeconds * 1000)
+    }, stepMs)
     session.willTimer.unref()
   }
 
   private scheduleExpiry(session: Session): void {
     if (session.expiryInterval >= neverExpires) return
     const elapsed = Date.now() - (session.disconnectedAt ?? Date.now())
+    const remainingMs = Math.max(0, session.expiryInterval * 1000 - elapsed)
     session.expiryTimer = setTimeout(
       () => {
         session.expiryTimer = undefined
         if (session.outlet) return
+        // A Session Expiry past 24.8 days would fire at once (see maxTimerMs): wait in steps.
+        if (remainingMs > maxTimerMs) return this.scheduleExpiry(session)
         this.logger.info({ clientId: session.clientId }, 'session expired')
         this.discardSession(session)
       },
-      Math.max(0, session.expiryInterval * 1000 - elapsed),
+      Math.min(remainingMs, maxTimerMs),
     )
     session.expiryTimer.unref()
   }
