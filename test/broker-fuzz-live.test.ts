@@ -6,8 +6,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fc from 'fast-check'
-import { fuzzSettings } from './fuzz-packets.ts'
 import { deliveryProblems, HealthyPair, hostilePlanArb, runHostile } from './fuzz-live.ts'
+import { fuzzSettings } from './fuzz-packets.ts'
 import { LogCapture, mqttConnect, startTestBroker, until, withTimeout } from './helpers.ts'
 
 /** Error-level records are bugs (an exception out of a handler); warnings are the expected refusals. */

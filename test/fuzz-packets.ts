@@ -58,7 +58,8 @@ function optionalRecord<T extends Record<string, unknown>>(
     [K in keyof T]: fc.Arbitrary<T[K]>
   },
 ): fc.Arbitrary<Partial<T> | undefined> {
-  return fc.record(model, { requiredKeys: [] }).map((r) => (Object.keys(r).length === 0 ? undefined : r))
+  const record = fc.record(model, { requiredKeys: [] }) as fc.Arbitrary<Partial<T>>
+  return record.map((r) => (Object.keys(r).length === 0 ? undefined : r))
 }
 
 /** Drops keys whose value is undefined, so packets compare by the fields they really have. */
