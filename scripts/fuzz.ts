@@ -60,7 +60,15 @@ async function live(): Promise<number> {
   const seconds = Number(values.seconds)
   const concurrency = Number(values.sockets)
   let internalErrors = 0
-  const logger = pino({ level: 'error' }, { write: () => void internalErrors++ })
+  const logger = pino(
+    { level: 'error' },
+    {
+      write: (line: string) => {
+        // The first few in full: each is a bug to turn into a regression test.
+        if (internalErrors++ < 5) console.log(`error record: ${line.trim()}`)
+      },
+    },
+  )
   const warnings: string[] = []
   process.on('warning', (w) => warnings.push(`${w.name}: ${w.message}`))
   const broker = await startBroker({ port: 0, host: '127.0.0.1', logger, connectTimeout: 1 })

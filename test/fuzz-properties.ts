@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import fc from 'fast-check'
 import { encodeAck, encodePublish, encodePublish5 } from '../src/broker/protocol/encode.ts'
+import type { ConnectPacket, PublishPacket } from '../src/broker/protocol/packets.ts'
 import {
   assertFields,
   assertProtocolError,
@@ -118,6 +119,31 @@ export const fuzzProperties: FuzzProperty[] = [
     3000,
     fc.property(hostileStreamArb, cutsArb, fc.constantFrom(64, 1024, 2_000_000), (input, cuts, max) => {
       assertProtocolError(consume(split(input, cuts), max).error, input)
+    }),
+  ),
+  fuzzProperty(
+    'every PUBLISH and will the decoder accepts can be encoded again for an MQTT 5 subscriber',
+    3000,
+    fc.property(hostileStreamArb, (input) => {
+      for (const packet of consume([input]).packets as (PublishPacket | ConnectPacket)[]) {
+        const message = packet.cmd === 'publish' ? packet : packet.will
+        if (message === undefined) continue
+        // What the broker forwards: everything but the alias and subscription ids (handlers/publish.ts).
+        const {
+          topicAlias: _a,
+          subscriptionIdentifier: _s,
+          willDelayInterval: _w,
+          ...properties
+        } = (message.properties ?? {}) as Record<string, unknown>
+        const fields = {
+          topic: message.topic || 't',
+          payload: message.payload,
+          qos: 1 as const,
+          retain: false,
+          dup: false,
+        }
+        encodePublish5({ ...fields, messageId: 1 }, properties)
+      }
     }),
   ),
   fuzzProperty(

@@ -615,19 +615,23 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       }
     })
     // Normal delivery clears the retain flag unless Retain As Published [MQTT-3.3.1-9, 3.3.1-12].
-    for (let i = 0; i < targets.length; i++) {
-      const target = targets[i]!
-      if (target instanceof Session) {
-        if (this.mayRead(target, message.topic)) {
-          target.deliver(message, target.routeQos, message.retain && target.routeRetain, target.routeIds)
+    try {
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[i]!
+        if (target instanceof Session) {
+          if (this.mayRead(target, message.topic)) {
+            target.deliver(message, target.routeQos, message.retain && target.routeRetain, target.routeIds)
+          }
+        } else if (target instanceof SharedGroup) {
+          this.deliverShared(target, message)
+        } else {
+          this.callHandler(target, message.retain ? { ...message, retain: false } : message)
         }
-      } else if (target instanceof SharedGroup) {
-        this.deliverShared(target, message)
-      } else {
-        this.callHandler(target, message.retain ? { ...message, retain: false } : message)
       }
+    } finally {
+      // Emptied even when a delivery throws: left filled, the next message went to these targets.
+      targets.length = 0
     }
-    targets.length = 0
   }
 
   private callMessageListeners(listeners: ((msg: Message) => void)[], message: Message): void {
