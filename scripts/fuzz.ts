@@ -138,6 +138,8 @@ async function live(): Promise<number> {
   if (internalErrors > 0) problems.push(`${internalErrors} error-level log records`)
   problems.push(...warnings)
 
+  // Hostile clients that connected with a persistent session leave it behind, as they may.
+  const { sessions, retained: retainedCount } = broker.stats()
   globalThis.gc?.()
   const end = process.memoryUsage()
   const mb = (n: number): string => `${(n / 1024 / 1024).toFixed(1)} MB`
@@ -147,7 +149,8 @@ async function live(): Promise<number> {
   )
   console.log(
     `RSS ${mb(memory.start.rss)} at start, ${mb(memory.peakRss)} peak, ${mb(end.rss)} at end; ` +
-      `heap ${mb(memory.start.heapUsed)} → ${mb(end.heapUsed)}${globalThis.gc ? ' (after gc)' : ''}`,
+      `heap ${mb(memory.start.heapUsed)} → ${mb(end.heapUsed)}${globalThis.gc ? ' (after gc)' : ''}; ` +
+      `${sessions} sessions and ${retainedCount} retained messages left by hostile clients`,
   )
   await Promise.all(pairs.map((p) => p.close()))
   await broker.close()
