@@ -620,29 +620,33 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       }
     })
     // Normal delivery clears the retain flag unless Retain As Published [MQTT-3.3.1-9, 3.3.1-12].
-    for (let i = 0; i < targets.length; i++) {
-      const target = targets[i]!
-      if (target instanceof Session) {
-        // A client is never held back by its own session: it would stop reading its acknowledgements.
-        if (
-          this.mayRead(target, message.topic) &&
-          target.deliver(
-            message,
-            target.routeQos,
-            message.retain && target.routeRetain,
-            target.routeIds,
-            source !== undefined && target.outlet !== source,
-          )
-        ) {
-          this.flow.hold(source!, target)
+    try {
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[i]!
+        if (target instanceof Session) {
+          // A client is never held back by its own session: it would stop reading its acknowledgements.
+          if (
+            this.mayRead(target, message.topic) &&
+            target.deliver(
+              message,
+              target.routeQos,
+              message.retain && target.routeRetain,
+              target.routeIds,
+              source !== undefined && target.outlet !== source,
+            )
+          ) {
+            this.flow.hold(source!, target)
+          }
+        } else if (target instanceof SharedGroup) {
+          this.deliverShared(target, message, source)
+        } else {
+          this.callHandler(target, message.retain ? { ...message, retain: false } : message)
         }
-      } else if (target instanceof SharedGroup) {
-        this.deliverShared(target, message, source)
-      } else {
-        this.callHandler(target, message.retain ? { ...message, retain: false } : message)
       }
+    } finally {
+      // Emptied even when a delivery throws: left filled, the next message went to these targets.
+      targets.length = 0
     }
-    targets.length = 0
   }
 
   private callMessageListeners(listeners: ((msg: Message) => void)[], message: Message): void {

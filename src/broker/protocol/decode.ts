@@ -4,6 +4,7 @@ import type { ProtocolVersion, QoS } from '../types.ts'
 import { ProtocolError, Reason } from './errors.ts'
 import type { AckPacket, ConnectPacket, InboundPacket, PublishPacket } from './packets.ts'
 import { PacketType } from './packets.ts'
+import { checkProperties } from './properties.ts'
 
 /**
  * The one module that turns packet bytes into packet objects.
@@ -39,6 +40,8 @@ export function decodeConnect(header: number, body: Buffer): ConnectPacket {
   const packet = parseWithLibrary(header, body, level as ProtocolVersion)
   if (packet.cmd !== 'connect') throw new ProtocolError('expected CONNECT')
   const connect = packet as unknown as ConnectPacket
+  checkProperties('connect', connect.properties)
+  checkProperties('will', connect.will?.properties)
   if (hasReplacementChar(connect.clientId)) throw new ProtocolError('client id is not valid UTF-8')
   if (connect.will) {
     if ((connect.will.qos ?? 0) > 2) throw new ProtocolError('will QoS 3 [MQTT-3.1.2-14]')
@@ -179,6 +182,7 @@ export function decodePacket(header: number, body: Buffer, version: ProtocolVers
     throw new ProtocolError('second CONNECT on one connection [MQTT-3.1.0-2]', Reason.protocolError)
   }
   const packet = parseWithLibrary(header, body, version)
+  if ('properties' in packet) checkProperties(packet.cmd, packet.properties)
   if ('properties' in packet) checkStrings(packet.properties, `${packet.cmd.toUpperCase()} properties`)
   if (packet.cmd === 'publish') {
     const publish = packet as unknown as PublishPacket
