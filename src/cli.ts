@@ -43,6 +43,7 @@ const program = new Command()
   .option('--password-file <file>', 'Mosquitto password file (re-read when it changes)')
   .option('--acl-file <file>', 'Mosquitto ACL file (re-read when it changes)')
   .option('--http <port>', 'serve the web dashboard on this port (same bind address as MQTT)', integer)
+  .option('--last-values <n>', "topics in scripts' ms_get cache (default 10000; 0: off)", integer)
 
 program
   .command('passwd')

@@ -125,7 +125,13 @@ function enqueue(name: string, job: (slot: ScriptSlot) => Promise<void> | void):
     .finally(flush)
 }
 
-async function load(slot: ScriptSlot, name: string, vmId: number, code: string): Promise<void> {
+async function load(
+  slot: ScriptSlot,
+  name: string,
+  vmId: number,
+  code: string,
+  persist: string | undefined,
+): Promise<void> {
   let vm: ScriptVm
   try {
     vm = await ScriptVm.create(name, vmId, data.limits, data.wasmModule, host)
@@ -135,6 +141,8 @@ async function load(slot: ScriptSlot, name: string, vmId: number, code: string):
     return
   }
   vms.set(vmId, vm)
+  // A new version starts from the running one's latest state, which may be newer than the host's.
+  vm.restorePersist(slot.active?.alive ? slot.active.persistSnapshot() : persist)
   const error = vm.evaluate(code) ?? vm.callExport('init')
   if (error || !vm.alive) {
     vms.delete(vmId)
@@ -150,6 +158,7 @@ async function load(slot: ScriptSlot, name: string, vmId: number, code: string):
   // The old version keeps its subscriptions until the host has the new version's in place and
   // says 'retire'; a message routed to the old one before that still finds it alive.
   const old = slot.active
+  old?.releasePersist()
   slot.active = vm
   send({ t: 'loaded', name, vmId, replaces: old?.vmId })
 }
@@ -189,7 +198,7 @@ function handle(msg: ToWorker): void {
       return
     }
     case 'load':
-      enqueue(msg.name, (slot) => load(slot, msg.name, msg.vmId, msg.code))
+      enqueue(msg.name, (slot) => load(slot, msg.name, msg.vmId, msg.code, msg.persist))
       return
     case 'retire':
       enqueue(msg.name, () => {

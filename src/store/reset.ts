@@ -5,7 +5,7 @@ import { dbFileName } from './lmdb.ts'
 import { lockFileName, lockHolder } from './lock.ts'
 
 /**
- * `tinymqtt reset-data <dir>`: deletes the stored state (retained messages, sessions) so a
+ * `tinymqtt reset-data <dir>`: deletes the stored state (retained messages, sessions, scripts' remembered state) so a
  * broker can start on the directory again. Only tinymqtt's own files go; a directory a
  * running broker holds is refused. Returns the files removed.
  */
