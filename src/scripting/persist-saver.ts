@@ -34,6 +34,10 @@ export class PersistSaver {
     private readonly maxBytes: number,
   ) {}
 
+  get lastSaved(): string | undefined {
+    return this.saved
+  }
+
   /** A call ran and may have changed `persist`. */
   touch(): void {
     if (this.timer || !this.owner) return

@@ -195,6 +195,11 @@ export class ScriptVm {
     return this.persistSaver?.flush()
   }
 
+  /** The `persist` JSON saved last (or restored at load). */
+  get savedPersist(): string | undefined {
+    return this.persistSaver?.lastSaved
+  }
+
   /** A new version took the state over: this one saves no more (not even what its deinit changes). */
   releasePersist(): void {
     this.persistSaver?.release()

@@ -28,6 +28,8 @@ const SYNC_TIMEOUT_MS = 10_000
 
 interface ScriptSlot {
   active: ScriptVm | undefined
+  /** `persist` as the unloaded version left it: a load queued behind the unload may carry an older copy. */
+  unloadedPersist?: string | undefined
   /** Loads and unloads of one script run one after another. */
   queue: Promise<void>
 }
@@ -142,7 +144,7 @@ async function load(
   }
   vms.set(vmId, vm)
   // A new version starts from the running one's latest state, which may be newer than the host's.
-  vm.restorePersist(slot.active?.alive ? slot.active.persistSnapshot() : persist)
+  vm.restorePersist(slot.active?.alive ? slot.active.persistSnapshot() : (slot.unloadedPersist ?? persist))
   const error = vm.evaluate(code) ?? vm.callExport('init')
   if (error || !vm.alive) {
     vms.delete(vmId)
@@ -160,6 +162,7 @@ async function load(
   const old = slot.active
   old?.releasePersist()
   slot.active = vm
+  slot.unloadedPersist = undefined
   send({ t: 'loaded', name, vmId, replaces: old?.vmId })
 }
 
@@ -212,6 +215,7 @@ function handle(msg: ToWorker): void {
         slot.active = undefined
         if (!vm) return
         retire(vm)
+        slot.unloadedPersist = vm.savedPersist
         send({ t: 'unloaded', name: msg.name, vmId: vm.vmId })
       })
       return
