@@ -60,7 +60,9 @@ program
 
 program
   .command('reset-data')
-  .description("delete the stored state (retained messages, sessions) in a broker's data directory")
+  .description(
+    "delete the stored state (retained messages, sessions, scripts' persist) in a broker's data directory",
+  )
   .argument('<dir>', 'data directory')
   .action((dir: string) => {
     for (const file of resetDataDir(dir)) process.stdout.write(`removed ${file}\n`)

@@ -28,10 +28,11 @@ interface Entry {
  * bounded cache in publish order, so the topic published least recently is dropped first.
  *
  * A Map for lookup plus a linked list for the order: a repeat publish on a topic updates its
- * entry and moves it to the end without touching the Map. Map delete + set (to move a key to
- * the end) measured 350-900 ns a message, and evicting through `keys().next()` 11 µs, since V8
- * leaves deleted slots at the front of the table until it rehashes (.tmp-free microbenchmark:
- * scripts/bench-last-values.ts).
+ * entry and moves it to the end without touching the Map, and a full cache reuses the evicted
+ * entry. A plain Map kept in order by delete + set measured 350-900 ns a message, and evicting
+ * through `keys().next()` up to 11 µs, since V8 leaves deleted slots at the front of the table
+ * until it rehashes; this layout measured 60-130 ns (scripts/bench-last-values.ts, busy 2-core
+ * machine).
  */
 export class LastValues {
   private readonly entries = new Map<string, Entry>()

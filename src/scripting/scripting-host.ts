@@ -335,7 +335,13 @@ export class ScriptRunner implements ScriptingHost {
     switch (msg.t) {
       case 'persist':
         this.states.set(msg.name, msg.json)
-        this.broker.putScriptState?.(msg.name, msg.json)
+        try {
+          this.broker.putScriptState?.(msg.name, msg.json)
+        } catch (e) {
+          // A store already closed (an embedder that closed the broker first) must not break the host.
+          this.log.error({ err: e, script: msg.name }, 'persist not saved: the store refused it')
+          return
+        }
         this.log.debug({ script: msg.name, bytes: Buffer.byteLength(msg.json) }, 'persist saved')
         return
       case 'sub':
