@@ -16,6 +16,8 @@ export const defaultLastValues = 10_000
 interface Entry {
   topic: string
   payload: Uint8Array
+  /** Whether `payload` is the cache's own copy, which the next message of the same size may overwrite. */
+  owned: boolean
   qos: QoS
   retain: boolean
   at: number
@@ -31,7 +33,7 @@ interface Entry {
  * entry and moves it to the end without touching the Map, and a full cache reuses the evicted
  * entry. A plain Map kept in order by delete + set measured 350-900 ns a message, and evicting
  * through `keys().next()` up to 11 µs, since V8 leaves deleted slots at the front of the table
- * until it rehashes; this layout measured 60-130 ns (scripts/bench-last-values.ts, busy 2-core
+ * until it rehashes; this layout measured 50-140 ns (scripts/bench-last-values.ts, busy 2-core
  * machine).
  */
 export class LastValues {
@@ -57,21 +59,34 @@ export class LastValues {
   get(topic: string): LastValue | undefined {
     const entry = this.entries.get(topic)
     if (!entry) return undefined
-    const p = entry.payload
     return {
-      payload: Buffer.from(p.buffer, p.byteOffset, p.byteLength),
+      // A copy: the entry's bytes may be overwritten by the topic's next message.
+      payload: Buffer.from(entry.payload),
       qos: entry.qos,
       retain: entry.retain,
       at: entry.at,
     }
   }
 
-  /** `at`: when it was published; default now. */
+  /**
+   * `at`: when it was published; default now. A QoS 0 payload that is not retained is a view
+   * into the socket's read chunk (64 KiB), a script's publish batch or an embedder's buffer:
+   * keeping it would pin the chunk or see the embedder's next write, so it is copied (into the
+   * entry's own bytes when the size is unchanged, else `new Uint8Array(view)`: about 25 ns,
+   * against 70 for Buffer.from). Retained and QoS 1/2 payloads are the broker's own already
+   * (see the publish handler and broker.publish) and are shared.
+   */
   record(message: Message, at = this.clock()): void {
-    const payload = ownBytes(message)
+    const shared = message.qos > 0 || message.retain
     let entry = this.entries.get(message.topic)
     if (entry) {
-      entry.payload = payload
+      // Same size as last time (a sensor's reading, ON/OFF): copied into the entry's own bytes.
+      if (!shared && entry.owned && entry.payload.byteLength === message.payload.byteLength) {
+        entry.payload.set(message.payload)
+      } else {
+        entry.payload = shared ? message.payload : new Uint8Array(message.payload)
+        entry.owned = !shared
+      }
       entry.qos = message.qos
       entry.retain = message.retain
       entry.at = at
@@ -80,9 +95,11 @@ export class LastValues {
     } else {
       // Full: the entry of the topic published least recently is reused for this one.
       entry = this.entries.size >= this.capacity ? this.evict() : undefined
+      const payload = shared ? message.payload : new Uint8Array(message.payload)
       if (entry) {
         entry.topic = message.topic
         entry.payload = payload
+        entry.owned = !shared
         entry.qos = message.qos
         entry.retain = message.retain
         entry.at = at
@@ -90,6 +107,7 @@ export class LastValues {
         entry = {
           topic: message.topic,
           payload,
+          owned: !shared,
           qos: message.qos,
           retain: message.retain,
           at,
@@ -130,16 +148,4 @@ export class LastValues {
     if (entry.newer) entry.newer.older = entry.older
     else this.newest = entry.older
   }
-}
-
-/**
- * The payload, or a copy when the broker does not own it: a QoS 0 payload that is not retained
- * is a view into the socket's read chunk (64 KiB), a script's publish batch or an embedder's
- * buffer, and keeping it would pin the chunk or see the embedder's next write. Retained and
- * QoS 1/2 messages already have their own copy (see the publish handler and broker.publish).
- * `new Uint8Array(view)` is the cheapest copy (about 25 ns for a small payload, against 70 ns
- * for Buffer.from), since V8 keeps small typed arrays on its heap.
- */
-function ownBytes(message: Message): Uint8Array {
-  return message.qos > 0 || message.retain ? message.payload : new Uint8Array(message.payload)
 }
