@@ -56,6 +56,36 @@ declare function ms_pass(pass: string): void
 /** Moves the MQTT listener; connected clients stay. Throws when the port cannot be bound. */
 declare function ms_port(port: number): void
 
+/** The last message published on a topic, as ms_get returns it. */
+interface MsLastValue {
+  /** The payload as a UTF-8 string. */
+  payload: string
+  /** The payload exactly as published. */
+  bytes: Uint8Array
+  qos: 0 | 1 | 2
+  /** True when it was published with the retain flag. */
+  retain: boolean
+  /** When it was published (ms since the epoch); the broker's start for a retained message from before it. */
+  at: number
+}
+
+/**
+ * The last message published on exactly this topic (no wildcards) since the broker started,
+ * by an MQTT client or a script, retained or not, or a retained message from before the start.
+ * Undefined when there is none, or when the topic was dropped from the broker's cache of
+ * `lastValues` topics (least recently published first). A publish of this script's own is seen
+ * from the next callback on, since ms_publish sends after the current callback returns.
+ */
+declare function ms_get(topic: string): MsLastValue | undefined
+
+/**
+ * Remembered state, like Berry's `persist`: set any JSON-serialisable properties. Changes are
+ * saved (under this script's file name) within about 300 ms of the call that made them, and
+ * when the script is unloaded or the broker stops; the object itself cannot be replaced.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: a script stores whatever it likes; any keeps checkJs quiet about it
+declare const persist: Record<string, any>
+
 /** Writes the arguments to the broker log, tagged with this script's file name. */
 declare function print(...args: unknown[]): void
 declare const console: {

@@ -48,6 +48,7 @@ const program = new Command()
   .option('--password-file <file>', 'Mosquitto password file (re-read when it changes)')
   .option('--acl-file <file>', 'Mosquitto ACL file (re-read when it changes)')
   .option('--http <port>', 'serve the web dashboard on this port (same bind address as MQTT)', integer)
+  .option('--last-values <n>', "topics in scripts' ms_get cache (default 10000; 0: off)", integer)
 
 program
   .command('passwd')
@@ -64,7 +65,9 @@ program
 
 program
   .command('reset-data')
-  .description("delete the stored state (retained messages, sessions) in a broker's data directory")
+  .description(
+    "delete the stored state (retained messages, sessions, scripts' persist) in a broker's data directory",
+  )
   .argument('<dir>', 'data directory')
   .action(async (dir: string) => {
     for (const file of await resetDataDir(dir)) process.stdout.write(`removed ${file}\n`)

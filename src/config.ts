@@ -26,6 +26,8 @@ export interface FileConfig extends ListenerShorthands {
   listeners?: ListenerSpec[]
   /** HTTP port of the web dashboard (off when unset). */
   http?: number
+  /** Topics in the last-value cache (ms_get, broker.lastValue); see BrokerOptions.lastValues. */
+  lastValues?: number
 }
 
 const numberKeys = [
@@ -39,6 +41,7 @@ const numberKeys = [
   'wsPort',
   'wssPort',
   'http',
+  'lastValues',
 ] as const
 const stringKeys = [
   'host',

@@ -263,5 +263,29 @@ export function storeSuite(factory: StoreFactory): void {
         assert.deepEqual(byTopic(await store.load()), new Map([['late', 'v']]))
         return undefined
       }))
+
+    test("scripts' remembered state is kept by name, replaced, deleted, and apart from the rest", () =>
+      withStore(async (store) => {
+        const longName = `${'n'.repeat(1500)}.js`
+        store.putScriptState('a.js', '{"n":1}')
+        store.putScriptState('b.js', '{"x":"y"}')
+        store.putScriptState('a.js', '{"n":2}')
+        store.putScriptState(longName, '{}')
+        store.putRetained(message('r', 'kept', { retain: true }))
+        await store.flush()
+        const reopened = await factory.reopen(store)
+        const expected = new Map([
+          ['a.js', '{"n":2}'],
+          ['b.js', '{"x":"y"}'],
+          [longName, '{}'],
+        ])
+        assert.deepEqual(await reopened.loadScriptStates(), expected)
+        assert.deepEqual(byTopic(await reopened.load()), new Map([['r', 'kept']]))
+        reopened.putScriptState('b.js', undefined)
+        await reopened.flush()
+        expected.delete('b.js')
+        assert.deepEqual(await reopened.loadScriptStates(), expected)
+        return reopened
+      }))
   })
 }

@@ -10,6 +10,7 @@ import { type ClientStream, Connection, type ConnectionOwner } from './connectio
 import { expiryFrom } from './expiry.ts'
 import { FlowControl } from './flow.ts'
 import { dispatch } from './handlers/index.ts'
+import { defaultLastValues, type LastValue, LastValues } from './last-values.ts'
 import { Persistence } from './persistence.ts'
 import { UnsupportedProtocolError } from './protocol/decode.ts'
 import { encodeConnack, encodeDisconnect } from './protocol/encode.ts'
@@ -58,6 +59,7 @@ interface ResolvedOptions {
   connectTimeout: number
   maxConnections: number
   stallTimeout: number
+  lastValues: number | undefined
 }
 
 /** How often keepalive and connect timeouts are checked; one timer for all connections. */
@@ -108,6 +110,8 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
    */
   private messageListeners: ((msg: Message) => void)[] = []
   private messageListenersStale = false
+  /** The last message of each topic, while the cache is on (see useLastValues). */
+  private lastValueCache: LastValues | undefined
 
   /** `ownsStore`: close the given store when the broker closes, after its last writes. */
   constructor(options: BrokerOptions & { store?: Store | undefined; ownsStore?: boolean } = {}) {
@@ -124,7 +128,9 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       connectTimeout: options.connectTimeout ?? 10,
       maxConnections: Math.max(options.maxConnections ?? 0, 0),
       stallTimeout: Math.max(options.stallTimeout ?? 10, 0),
+      lastValues: options.lastValues === undefined ? undefined : Math.max(Math.floor(options.lastValues), 0),
     }
+    if (this.options.lastValues) this.lastValueCache = new LastValues(this.options.lastValues)
     this.logger = options.logger ?? createLogger(options.logLevel ?? 'info')
     this.flow = new FlowControl(this.options.stallTimeout * 1000, this.logger)
     this.auth = new SingleUserAuth(options.user, options.pass)
@@ -153,6 +159,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
     if (this.state !== 'new') throw new Error('broker already started')
     const state = await this.store.load()
     for (const message of state.retained) this.retained.set(message)
+    if (this.lastValueCache) this.seedLastValues(this.lastValueCache)
     for (const record of state.sessions) {
       const session = this.newSession(record.clientId, record.expiryInterval)
       for (const { filter, ...sub } of record.subscriptions) {
@@ -234,6 +241,40 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
       active = false
       this.tree.remove(filter, subscriber)
     }
+  }
+
+  /**
+   * The last message published on exactly this topic since the start (by a client, a script
+   * or broker.publish, retained or not), or the retained message loaded at start; undefined
+   * while the cache is off, or when the topic was dropped from it (least recently published first).
+   */
+  lastValue(topic: string): LastValue | undefined {
+    return this.lastValueCache?.get(topic)
+  }
+
+  /**
+   * Turns the last-value cache on at its default size, unless the `lastValues` option decided
+   * already. The scripting host calls this for ms_get; without scripts routing pays nothing.
+   */
+  useLastValues(): void {
+    if (this.lastValueCache || this.options.lastValues !== undefined) return
+    this.lastValueCache = new LastValues(defaultLastValues)
+    this.seedLastValues(this.lastValueCache)
+  }
+
+  /** Every script's remembered state (`persist`, as JSON) by script file name, from the store. */
+  loadScriptStates(): Promise<Map<string, string>> {
+    return this.store.loadScriptStates()
+  }
+
+  /** Stores a script's remembered state (undefined deletes it); it outlives the script's file. */
+  putScriptState(name: string, json: string | undefined): void {
+    this.store.putScriptState(name, json)
+  }
+
+  private seedLastValues(cache: LastValues): void {
+    const at = this.startedAt.getTime()
+    for (const message of this.retained.all()) cache.record(message, at)
   }
 
   /**
@@ -586,6 +627,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
 
   private deliver(message: Message, source: Connection | undefined): void {
     this.totals.messagesIn++
+    this.lastValueCache?.record(message)
     if (message.retain) {
       this.retained.set(message)
       this.persistence.putRetained(message)

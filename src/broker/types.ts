@@ -173,6 +173,11 @@ export interface BrokerOptions {
   maxConnections?: number
   /** Seconds a new connection may take to send CONNECT (default 10). */
   connectTimeout?: number
+  /**
+   * Topics kept in the last-value cache (`broker.lastValue`, a script's `ms_get`). Unset: the
+   * cache is on, at 10,000 topics, only while scripts run; 0: off; n: on from the start.
+   */
+  lastValues?: number
   /** Access control hooks (password file, ACL …); default: the single user, everything allowed. */
   access?: AccessControl | undefined
   /** A pino logger; when absent one is created at `logLevel`. */

@@ -4,6 +4,8 @@
  * so the host exposes only a few primitive functions and never walks guest objects.
  * The primitives arrive as an argument and are not reachable from globalThis.
  */
+import { STATE_PRELUDE_SOURCE } from './guest-state.ts'
+
 export const PRELUDE_FILE = '<tinymqtt>'
 
 export const PRELUDE_SOURCE = `(function (host) {
@@ -230,7 +232,9 @@ export const PRELUDE_SOURCE = `(function (host) {
     }
     batch = null
   }
+${STATE_PRELUDE_SOURCE}
   return {
+    ...stateApi,
     dispatch: (text, metaBuffer, callbacks, clientIds, binary, properties) => {
       const meta = new Int32Array(metaBuffer)
       batch = {

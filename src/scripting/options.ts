@@ -20,6 +20,8 @@ export interface ScriptingOptions {
   maxSubscriptions?: number
   /** Live timers per script. Default 1000. */
   maxTimers?: number
+  /** Largest `persist` (as JSON, in bytes) that is saved; a larger one is logged and not saved. Default 1 MiB. */
+  maxPersistBytes?: number
   /** Quiet period after the last file event before a script is reloaded. Default 100 ms. */
   reloadDebounceMs?: number
   /** Watch the files and reload on change. Default true. */
@@ -41,6 +43,7 @@ export interface ScriptLimits {
   logRatePerSecond: number
   maxSubscriptions: number
   maxTimers: number
+  maxPersistBytes: number
 }
 
 export interface ResolvedScriptingOptions extends ScriptLimits {
@@ -83,6 +86,7 @@ export function resolveOptions(options: ScriptingOptions): ResolvedScriptingOpti
     logRatePerSecond: positive('logRatePerSecond', options.logRatePerSecond, 200),
     maxSubscriptions: positive('maxSubscriptions', options.maxSubscriptions, 1000),
     maxTimers: positive('maxTimers', options.maxTimers, 1000),
+    maxPersistBytes: positive('maxPersistBytes', options.maxPersistBytes, MIB),
     reloadDebounceMs: positive('reloadDebounceMs', options.reloadDebounceMs, 100),
     watch: options.watch ?? true,
     statusHoldMs: positive('statusHoldMs', options.statusHoldMs, DEFAULT_STATUS_HOLD_MS),

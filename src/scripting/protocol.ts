@@ -39,8 +39,18 @@ export type VmCondition =
   | { kind: LimitKind; where: string; message: string }
 
 export type ToWorker =
-  /** `modules`: the sources of the modules the script imports, by folder-relative name. */
-  | { t: 'load'; name: string; vmId: number; code: string; modules?: Map<string, string> | undefined }
+  /**
+   * `modules`: the sources of the modules the script imports, by folder-relative name.
+   * `persist`: the script's remembered state (JSON) to restore before its top level runs.
+   */
+  | {
+      t: 'load'
+      name: string
+      vmId: number
+      code: string
+      modules?: Map<string, string> | undefined
+      persist?: string | undefined
+    }
   | { t: 'unload'; name: string }
   /** Deinit and dispose a replaced version, once the host has routed the new version's subscriptions. */
   | { t: 'retire'; name: string; vmId: number }
@@ -90,11 +100,21 @@ export type FromWorker =
   | { t: 'log'; name: string; level: LogLevel; msg: string; error?: ScriptError | undefined }
   /** `at`: Date.now() in the worker when it happened. */
   | { t: 'condition'; vmId: number; at: number; condition: VmCondition }
+  /** The script's `persist` changed: its JSON, to store under the script's name. */
+  | { t: 'persist'; name: string; json: string }
   | { t: 'closed' }
 
 /** A synchronous request from the worker, answered through a MessagePort while the worker waits on Atomics. */
-export type SyncRequest = { t: 'port'; port: number }
-export type SyncReply = { ok: true } | { ok: false; message: string }
+export type SyncRequest = { t: 'port'; port: number } | { t: 'get'; topic: string }
+export type SyncReply = { ok: true; value?: LastValueReply | undefined } | { ok: false; message: string }
+
+/** ms_get's answer: the last message on the topic, its payload copied to its own buffer. */
+export interface LastValueReply {
+  payload: Uint8Array
+  qos: QoS
+  retain: boolean
+  at: number
+}
 
 /** Layout of the shared watchdog buffer (Float64Array). */
 export const BUSY_SINCE = 0

@@ -11,8 +11,10 @@ import { type Delivery, packDeliveries } from './delivery-batch.ts'
 import { formatScriptError, locateError, type ThrownParts } from './error-location.ts'
 import { PRELUDE_FILE, PRELUDE_SOURCE } from './guest-prelude.ts'
 import { HandleRegistry } from './handle-registry.ts'
+import { lastValueToGuest } from './last-value-guest.ts'
 import { ScriptImports } from './module-loader.ts'
 import type { ScriptLimits } from './options.ts'
+import { PersistSaver } from './persist-saver.ts'
 import type { FromWorker, LimitKind, LogLevel, ScriptError, SyncReply, SyncRequest } from './protocol.ts'
 import { readPublishChunk } from './publish-chunk.ts'
 import { RateLimiter } from './rate-limiter.ts'
@@ -74,6 +76,11 @@ export class ScriptVm {
   private namespace: QuickJSHandle | undefined
   /** Which files are this script's own in stack traces: itself and the modules it imports. */
   private isOwnFile = (file: string): boolean => file === this.name
+  private persistInit: QuickJSHandle | undefined
+  private persistJson: QuickJSHandle | undefined
+  private persistSaver: PersistSaver | undefined
+  /** Set once the state was saved on the way out, so the dispose that follows does not save again. */
+  private persistFinal = false
 
   private constructor(
     readonly name: string,
@@ -158,6 +165,69 @@ export class ScriptVm {
         fn.dispose()
       }
     })
+  }
+
+  /**
+   * Defines the global `persist` from the stored JSON (undefined: none yet), before the top
+   * level runs, and starts saving its changes.
+   */
+  restorePersist(json: string | undefined): void {
+    const init = this.persistInit
+    if (!init) return
+    let restored = false
+    const error = this.run('persist', () => {
+      const arg = json === undefined ? this.ctx.undefined : this.ctx.newString(json)
+      try {
+        const result = this.ctx.callFunction(init, this.ctx.undefined, arg)
+        if (result.error) return this.takeError(result.error)
+        restored = this.ctx.dump(result.value) === true
+        result.value.dispose()
+        return undefined
+      } finally {
+        arg.dispose()
+      }
+    })
+    if (error) this.logError('persist not restored', error)
+    else if (!restored) this.log('error', 'the saved persist could not be read; persist starts empty')
+    const io = {
+      read: () => this.readPersist(),
+      save: (saved: string) => this.host.send({ t: 'persist', name: this.name, json: saved }),
+      logError: (message: string, error?: ScriptError) =>
+        error ? this.logError(message, error) : this.log('error', message),
+    }
+    // An empty persist that never changes is never written.
+    const saved = restored ? (json ?? '{}') : undefined
+    this.persistSaver = new PersistSaver(io, saved, this.limits.maxPersistBytes)
+  }
+
+  /** Saves `persist` if it changed and returns its JSON, for a new version of the script to start from. */
+  persistSnapshot(): string | undefined {
+    return this.persistSaver?.flush()
+  }
+
+  /** The `persist` JSON saved last (or restored at load). */
+  get savedPersist(): string | undefined {
+    return this.persistSaver?.lastSaved
+  }
+
+  /** A new version took the state over: this one saves no more (not even what its deinit changes). */
+  releasePersist(): void {
+    this.persistSaver?.release()
+  }
+
+  private readPersist(): { json: string } | { error: ScriptError } | undefined {
+    const fn = this.persistJson
+    if (!fn || this.dead) return undefined
+    let json: string | undefined
+    const error = this.run('persist', () => {
+      const result = this.ctx.callFunction(fn, this.ctx.undefined)
+      if (result.error) return this.takeError(result.error)
+      json = this.ctx.getString(result.value)
+      result.value.dispose()
+      return undefined
+    })
+    if (error) return { error }
+    return json === undefined ? undefined : { json }
   }
 
   /** Queues a message for a subscription; flushDeliveries() hands the queue to the guest in batches. */
@@ -248,6 +318,14 @@ export class ScriptVm {
     if (this.dead) return
     this.disposeRequested = true
     if (this.depth > 0) return
+    if (!this.persistFinal) {
+      // The last changes (deinit's too) are saved before the VM goes; the call in here ends
+      // in a nested dispose(), which does the rest.
+      this.persistFinal = true
+      this.persistSaver?.flush()
+      if (this.dead) return
+    }
+    this.persistSaver?.cancel()
     this.dead = true
     for (const t of this.hostTimers.values()) t.cancel()
     this.hostTimers.clear()
@@ -257,6 +335,8 @@ export class ScriptVm {
     this.resume?.dispose()
     this.position?.dispose()
     this.drain?.dispose()
+    this.persistInit?.dispose()
+    this.persistJson?.dispose()
     this.namespace?.dispose()
     this.ctx.dispose()
     this.runtime.dispose()
@@ -267,6 +347,7 @@ export class ScriptVm {
   abandon(): void {
     if (this.dead) return
     this.dead = true
+    this.persistSaver?.cancel()
     for (const t of this.hostTimers.values()) t.cancel()
     this.hostTimers.clear()
     this.host.send({ t: 'disposed', vmId: this.vmId })
@@ -308,6 +389,7 @@ export class ScriptVm {
       this.host.onCrash(this, scriptError)
       return scriptError
     }
+    if (what !== 'persist') this.persistSaver?.touch()
     this.subs.flushGraveyard()
     this.timers.flushGraveyard()
     if (this.timers.size !== this.reportedTimers) {
@@ -429,6 +511,11 @@ export class ScriptVm {
         this.forwardPublishes(batch!)
         return undefined
       },
+      get: (topic) => {
+        const reply = this.host.syncRequest({ t: 'get', topic: ctx.getString(topic!) })
+        if (!reply.ok) throw new Error(`ms_get: ${reply.message}`)
+        return lastValueToGuest(ctx, reply.value)
+      },
       tick: () => {
         this.deadline = Date.now() + this.limits.cpuLimitMs
         this.host.enterCall(this.vmId)
@@ -474,6 +561,8 @@ export class ScriptVm {
     this.resume = ctx.getProp(apiObject, 'resume')
     this.position = ctx.getProp(apiObject, 'position')
     this.drain = ctx.getProp(apiObject, 'drain')
+    this.persistInit = ctx.getProp(apiObject, 'persistInit')
+    this.persistJson = ctx.getProp(apiObject, 'persistJson')
     apiObject.dispose()
   }
 

@@ -1,12 +1,14 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
+import type { LastValue } from '../broker/last-values.ts'
 import type { Message, MessageHandler, MessageProperties, PublishInput, QoS } from '../broker/types.ts'
 import { formatScriptError } from './error-location.ts'
 import { loadHash, readModuleGraph } from './module-graph.ts'
 import type { ResolvedScriptingOptions } from './options.ts'
 import {
   type FromWorker,
+  type LastValueReply,
   type LimitKind,
   type LogLevel,
   PUBLISH_STRIDE,
@@ -28,6 +30,12 @@ export interface ScriptBroker {
   readonly auth?: { readonly username: string | undefined; readonly password?: string | undefined }
   listen(port: number): Promise<number>
   readonly port: number
+  /** ms_get reads the broker's last-value cache, which useLastValues turns on; without them ms_get finds nothing. */
+  lastValue?(topic: string): LastValue | undefined
+  useLastValues?(): void
+  /** Where each script's `persist` is kept; without them it lasts only as long as the host. */
+  loadScriptStates?(): Promise<Map<string, string>>
+  putScriptState?(name: string, json: string | undefined): void
 }
 
 /** What the host itself tracks; the reports of a running script refine `running` (see ScriptState). */
@@ -146,6 +154,8 @@ export class ScriptRunner implements ScriptingHost {
   private pass: string | undefined
   private restarts: number[] = []
   private closing: Promise<void> | undefined
+  /** Each script's saved `persist` (JSON) by name, sent with every load; kept for deleted scripts too. */
+  private states = new Map<string, string>()
 
   constructor(
     private readonly broker: ScriptBroker,
@@ -160,6 +170,8 @@ export class ScriptRunner implements ScriptingHost {
   async start(): Promise<void> {
     const source = await resolveScriptSource(this.options.path)
     this.source = source
+    this.states = (await this.broker.loadScriptStates?.()) ?? this.states
+    this.broker.useLastValues?.()
     this.thread = await this.startThread()
     if (this.options.watch) {
       this.watcher = await ScriptWatcher.start(source, this.options.reloadDebounceMs, (name) =>
@@ -284,7 +296,14 @@ export class ScriptRunner implements ScriptingHost {
     if (record.activeVmId === undefined) record.status = 'loading'
     await new Promise<void>((done) => {
       this.pending.set(vmId, { record, code, modules, done })
-      thread.send({ t: 'load', name: record.name, vmId, code, modules })
+      thread.send({
+        t: 'load',
+        name: record.name,
+        vmId,
+        code,
+        modules,
+        persist: this.states.get(record.name),
+      })
     })
   }
 
@@ -309,6 +328,7 @@ export class ScriptRunner implements ScriptingHost {
   }
 
   private async onSyncRequest(req: SyncRequest): Promise<SyncReply> {
+    if (req.t === 'get') return { ok: true, value: this.lastValueReply(req.topic) }
     // autoexec scripts often name the port the broker already has (ms_port(1883) at start);
     // binding it a second time would fail, so that is a no-op.
     if (req.port === this.broker.port) return { ok: true }
@@ -323,8 +343,26 @@ export class ScriptRunner implements ScriptingHost {
     }
   }
 
+  /** The payload goes in a copy of its own: a view would be cloned with its whole buffer. */
+  private lastValueReply(topic: string): LastValueReply | undefined {
+    const value = this.broker.lastValue?.(topic)
+    if (!value) return undefined
+    return { payload: new Uint8Array(value.payload), qos: value.qos, retain: value.retain, at: value.at }
+  }
+
   private onWorkerMessage(msg: FromWorker): void {
     switch (msg.t) {
+      case 'persist':
+        this.states.set(msg.name, msg.json)
+        try {
+          this.broker.putScriptState?.(msg.name, msg.json)
+        } catch (e) {
+          // A store already closed (an embedder that closed the broker first) must not break the host.
+          this.log.error({ err: e, script: msg.name }, 'persist not saved: the store refused it')
+          return
+        }
+        this.log.debug({ script: msg.name, bytes: Buffer.byteLength(msg.json) }, 'persist saved')
+        return
       case 'sub':
         this.subscribe(msg.vmId, msg.subId, msg.filter)
         return

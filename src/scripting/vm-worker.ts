@@ -28,6 +28,8 @@ const SYNC_TIMEOUT_MS = 10_000
 
 interface ScriptSlot {
   active: ScriptVm | undefined
+  /** `persist` as the unloaded version left it: a load queued behind the unload may carry an older copy. */
+  unloadedPersist?: string | undefined
   /** Loads and unloads of one script run one after another. */
   queue: Promise<void>
 }
@@ -131,6 +133,7 @@ async function load(
   vmId: number,
   code: string,
   modules: Map<string, string> | undefined,
+  persist: string | undefined,
 ): Promise<void> {
   let vm: ScriptVm
   try {
@@ -141,6 +144,8 @@ async function load(
     return
   }
   vms.set(vmId, vm)
+  // A new version starts from the running one's latest state, which may be newer than the host's.
+  vm.restorePersist(slot.active?.alive ? slot.active.persistSnapshot() : (slot.unloadedPersist ?? persist))
   const error = vm.evaluate(code, modules) ?? vm.callExport('init')
   if (error || !vm.alive) {
     vms.delete(vmId)
@@ -156,7 +161,9 @@ async function load(
   // The old version keeps its subscriptions until the host has the new version's in place and
   // says 'retire'; a message routed to the old one before that still finds it alive.
   const old = slot.active
+  old?.releasePersist()
   slot.active = vm
+  slot.unloadedPersist = undefined
   send({ t: 'loaded', name, vmId, replaces: old?.vmId })
 }
 
@@ -195,7 +202,7 @@ function handle(msg: ToWorker): void {
       return
     }
     case 'load':
-      enqueue(msg.name, (slot) => load(slot, msg.name, msg.vmId, msg.code, msg.modules))
+      enqueue(msg.name, (slot) => load(slot, msg.name, msg.vmId, msg.code, msg.modules, msg.persist))
       return
     case 'retire':
       enqueue(msg.name, () => {
@@ -209,6 +216,7 @@ function handle(msg: ToWorker): void {
         slot.active = undefined
         if (!vm) return
         retire(vm)
+        slot.unloadedPersist = vm.savedPersist
         send({ t: 'unloaded', name: msg.name, vmId: vm.vmId })
       })
       return

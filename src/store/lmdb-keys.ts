@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto'
  *   s/<client>                       a persistent session's meta
  *   m/<client><seq: 8 bytes BE>      an outgoing message; byte order is seq order
  *   q/<client><id: 2 bytes BE>       an incoming QoS 2 id not yet released
+ *   p/<script name>                  a script's remembered state (P/<sha256> for names too long)
  *
  * <client> is the client id's UTF-8 length (2 bytes) and bytes, or 0xffff and its sha256 when
  * it is too long: prefix-free, so one client's keys never run into another's.
@@ -26,7 +27,21 @@ export const Kind = {
   session: 0x73, // s
   message: 0x6d, // m
   qos2: 0x71, // q
+  scriptState: 0x70, // p
+  scriptStateHashed: 0x50, // P
 } as const
+
+/** Every script state key lies in [p/, p0) or [P/, P0): '0' is the byte after '/'. */
+export const scriptStateRanges = [Kind.scriptState, Kind.scriptStateHashed].map((kind) => ({
+  start: Buffer.from([kind, 0x2f]),
+  end: Buffer.from([kind, 0x30]),
+}))
+
+export function scriptStateKey(name: string): Buffer {
+  const bytes = Buffer.from(name)
+  if (bytes.length <= maxInline) return Buffer.concat([Buffer.from([Kind.scriptState, 0x2f]), bytes])
+  return Buffer.concat([Buffer.from([Kind.scriptStateHashed, 0x2f]), sha256(bytes)])
+}
 
 export function retainedKey(topic: string): Buffer {
   const bytes = Buffer.from(topic)

@@ -45,6 +45,18 @@ export function sessionValue(meta: SessionMeta): Record<string, unknown> {
   return value
 }
 
+/** The script's name travels in the value, since a long one is hashed in the key. */
+export function scriptStateValue(name: string, json: string): Record<string, unknown> {
+  return { name, json }
+}
+
+export function readScriptState(value: unknown): { name: string; json: string } {
+  const v = record(value)
+  if (typeof v.name !== 'string' || typeof v.json !== 'string')
+    throw new BadValue('script state without a name or JSON')
+  return { name: v.name, json: v.json }
+}
+
 /** Thrown by the readers; the store adds the path and key. */
 export class BadValue extends Error {}
 

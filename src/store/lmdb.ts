@@ -11,6 +11,8 @@ import {
   messageKey,
   qos2Key,
   retainedKey,
+  scriptStateKey,
+  scriptStateRanges,
   sessionKey,
   splitClientKey,
 } from './lmdb-keys.ts'
@@ -18,8 +20,10 @@ import {
   BadValue,
   messageValue,
   readMessage,
+  readScriptState,
   readSession,
   readStoredMessage,
+  scriptStateValue,
   sessionValue,
   storedMessageValue,
 } from './lmdb-values.ts'
@@ -178,6 +182,34 @@ export class LmdbStore implements Store {
     this.track(this.db.remove(qos2Key(client.part, messageId)))
   }
 
+  /** A range read of the script keys: once, when the scripting host starts. */
+  async loadScriptStates(): Promise<Map<string, string>> {
+    if (this.lastWrite) {
+      await this.flush()
+      this.db.resetReadTxn()
+    }
+    const states = new Map<string, string>()
+    for (const range of scriptStateRanges) {
+      for (const { key, value } of this.db.getRange(range)) {
+        try {
+          const { name, json } = readScriptState(value)
+          states.set(name, json)
+        } catch (error) {
+          throw this.corrupt(
+            `it cannot be read at key ${JSON.stringify(key.toString('latin1'))} (${describe(error)})`,
+            error,
+          )
+        }
+      }
+    }
+    return states
+  }
+
+  putScriptState(name: string, json: string | undefined): void {
+    const key = scriptStateKey(name)
+    this.track(json === undefined ? this.db.remove(key) : this.db.put(key, scriptStateValue(name, json)))
+  }
+
   async flush(): Promise<void> {
     const last = this.lastWrite
     if (!last) return
@@ -299,6 +331,11 @@ export class LmdbStore implements Store {
             append(qos2, client, rest.readUInt16BE(0))
             break
           }
+          case Kind.scriptState:
+          case Kind.scriptStateHashed:
+            // Read by loadScriptStates when the scripting host starts.
+            readScriptState(value)
+            break
           default:
             throw new BadValue('unknown kind of key')
         }

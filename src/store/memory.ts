@@ -16,6 +16,7 @@ export class MemoryStore implements Store {
   readonly durable = false
   private readonly retained = new Map<string, Message>()
   private readonly sessions = new Map<string, SessionEntry>()
+  private readonly scriptStates = new Map<string, string>()
 
   async load(): Promise<StoredState> {
     const sessions: SessionRecord[] = [...this.sessions.values()].map((s) => ({
@@ -55,6 +56,15 @@ export class MemoryStore implements Store {
 
   deleteIncomingQos2(clientId: string, messageId: number): void {
     this.sessions.get(clientId)?.incomingQos2.delete(messageId)
+  }
+
+  async loadScriptStates(): Promise<Map<string, string>> {
+    return new Map(this.scriptStates)
+  }
+
+  putScriptState(name: string, json: string | undefined): void {
+    if (json === undefined) this.scriptStates.delete(name)
+    else this.scriptStates.set(name, json)
   }
 
   async flush(): Promise<void> {}

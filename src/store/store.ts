@@ -63,4 +63,8 @@ export interface Store {
   deleteIncomingQos2(clientId: string, messageId: number): void
   flush(): Promise<void>
   close(): Promise<void>
+  /** Every script's remembered state (its `persist` object as JSON), by script file name. */
+  loadScriptStates(): Promise<Map<string, string>>
+  /** Stores a script's remembered state; undefined deletes it. */
+  putScriptState(name: string, json: string | undefined): void
 }

@@ -89,5 +89,9 @@ export function scriptBrokerWithLog(broker: Broker, log: ScriptLog): ScriptBroke
     get port() {
       return broker.port
     },
+    lastValue: (topic) => broker.lastValue(topic),
+    useLastValues: () => broker.useLastValues(),
+    loadScriptStates: () => broker.loadScriptStates(),
+    putScriptState: (name, json) => broker.putScriptState(name, json),
   }
 }
