@@ -122,13 +122,13 @@ async function perform(
       signal: controller.signal,
     })
     const text = await readText(res, maxBytes, controller)
-    if (text === undefined) return { error: `${label(request)}: response larger than ${maxBytes} bytes` }
     const headers: Record<string, string> = {}
     for (const [name, value] of res.headers) {
       headers[name] = headers[name] === undefined ? value : `${headers[name]}, ${value}`
     }
     return { response: { status: res.status, statusText: res.statusText, headers, text } }
   } catch (e) {
+    if (e instanceof ResponseTooLarge) return { error: `${label(request)}: response larger than ${maxBytes} bytes` }
     if (timedOut) return { error: `${label(request)}: timed out after ${request.timeoutMs} ms` }
     return { error: `${label(request)} failed: ${reason(e)}` }
   } finally {
@@ -136,12 +136,15 @@ async function perform(
   }
 }
 
-/** The body as UTF-8 text, or undefined when it is larger than `maxBytes` (the request is then aborted). */
-async function readText(res: Response, maxBytes: number, controller: AbortController): Promise<string | undefined> {
+class ResponseTooLarge extends Error {}
+
+/** The body as UTF-8 text; throws ResponseTooLarge (and aborts the request) past `maxBytes`. */
+async function readText(res: Response, maxBytes: number, controller: AbortController): Promise<string> {
+  const tooLarge = new ResponseTooLarge()
   const declared = Number(res.headers.get('content-length') ?? Number.NaN)
   if (declared > maxBytes) {
-    controller.abort(new Error('response too large'))
-    return undefined
+    controller.abort(tooLarge)
+    throw tooLarge
   }
   if (!res.body) return ''
   const chunks: Uint8Array[] = []
@@ -149,8 +152,8 @@ async function readText(res: Response, maxBytes: number, controller: AbortContro
   for await (const chunk of res.body) {
     total += chunk.length
     if (total > maxBytes) {
-      controller.abort(new Error('response too large'))
-      return undefined
+      controller.abort(tooLarge)
+      throw tooLarge
     }
     chunks.push(chunk)
   }
