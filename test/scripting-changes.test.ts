@@ -51,7 +51,9 @@ describe('ms_subscribe with { changes: true }', () => {
     await until(() => count('mirror/a') >= 3 && count('mirror/b') >= 3, 'the second state')
     for (let i = 3; i < 6; i++) await roundTrip(got, `p${i}`)
     assert.deepEqual(
-      got.filter((m) => m.topic !== 'mirror/ping' && m.topic !== 'mirror/pong').map((m) => `${m.topic}=${m.payload}`),
+      got
+        .filter((m) => m.topic !== 'mirror/ping' && m.topic !== 'mirror/pong')
+        .map((m) => `${m.topic}=${m.payload}`),
       ['mirror/a=on', 'mirror/b=on', 'mirror/a=on', 'mirror/b=off', 'mirror/a=off', 'mirror/b=off'],
     )
   })

@@ -123,7 +123,12 @@ describe('ms_fetch', () => {
   it('POST with an object body sends JSON with content-type application/json', async () => {
     let got: { method?: string; type?: string; body?: string; auth?: string } = {}
     http.handle((req, res, body) => {
-      got = { method: req.method, type: req.headers['content-type'], body: body.toString(), auth: req.headers.authorization }
+      got = {
+        method: req.method,
+        type: req.headers['content-type'],
+        body: body.toString(),
+        auth: req.headers.authorization,
+      }
       res.writeHead(201)
       res.end('created')
     })
@@ -135,7 +140,12 @@ describe('ms_fetch', () => {
     assert.equal(r.status, 201)
     assert.equal(r.ok, true)
     assert.equal(r.text, 'created')
-    assert.deepEqual(got, { method: 'POST', type: 'application/json', body: '{"on":true,"level":3}', auth: 'Bearer t' })
+    assert.deepEqual(got, {
+      method: 'POST',
+      type: 'application/json',
+      body: '{"on":true,"level":3}',
+      auth: 'Bearer t',
+    })
   })
 
   it('sends string and byte bodies as they are, keeping a given content-type', async () => {
@@ -144,7 +154,11 @@ describe('ms_fetch', () => {
       bodies.push({ type: req.headers['content-type'], body: [...body] })
       res.end('ok')
     })
-    await call(`${http.url}/raw`, { method: 'PUT', body: 'plain text', headers: { 'content-type': 'text/plain' } })
+    await call(`${http.url}/raw`, {
+      method: 'PUT',
+      body: 'plain text',
+      headers: { 'content-type': 'text/plain' },
+    })
     await call(`${http.url}/raw`, { method: 'PUT', body: [0, 255, 7] }, { bytes: true })
     assert.deepEqual(bodies[0], { type: 'text/plain', body: [...Buffer.from('plain text')] })
     assert.deepEqual(bodies[1]?.body, [0, 255, 7])

@@ -110,10 +110,13 @@ async function perform(
   maxBytes: number,
 ): Promise<FetchOutcome> {
   let timedOut = false
-  const timer = setTimeout(() => {
-    timedOut = true
-    controller.abort(new Error('timeout'))
-  }, Math.min(request.timeoutMs, 2 ** 31 - 1))
+  const timer = setTimeout(
+    () => {
+      timedOut = true
+      controller.abort(new Error('timeout'))
+    },
+    Math.min(request.timeoutMs, 2 ** 31 - 1),
+  )
   try {
     const res = await fetch(request.url, {
       method: request.method,
@@ -128,7 +131,8 @@ async function perform(
     }
     return { response: { status: res.status, statusText: res.statusText, headers, text } }
   } catch (e) {
-    if (e instanceof ResponseTooLarge) return { error: `${label(request)}: response larger than ${maxBytes} bytes` }
+    if (e instanceof ResponseTooLarge)
+      return { error: `${label(request)}: response larger than ${maxBytes} bytes` }
     if (timedOut) return { error: `${label(request)}: timed out after ${request.timeoutMs} ms` }
     return { error: `${label(request)} failed: ${reason(e)}` }
   } finally {

@@ -1,5 +1,16 @@
-import { errors, type QuickJSContext, type QuickJSDeferredPromise, type QuickJSHandle } from 'quickjs-emscripten'
-import { type FetchLimits, type FetchOutcome, FetchQueue, type FetchRequest, fetchUrlProblem } from './fetch.ts'
+import {
+  errors,
+  type QuickJSContext,
+  type QuickJSDeferredPromise,
+  type QuickJSHandle,
+} from 'quickjs-emscripten'
+import {
+  type FetchLimits,
+  type FetchOutcome,
+  FetchQueue,
+  type FetchRequest,
+  fetchUrlProblem,
+} from './fetch.ts'
 import { copyBytes } from './publish-chunk.ts'
 
 /**
@@ -76,7 +87,11 @@ export class GuestFetches {
         const { status, statusText, headers, text } = outcome.response
         // [status, statusText, headers JSON, text]; the prelude builds the response object.
         const value = ctx.newArray()
-        const parts = [ctx.newNumber(status), ctx.newString(statusText), ctx.newString(JSON.stringify(headers))]
+        const parts = [
+          ctx.newNumber(status),
+          ctx.newString(statusText),
+          ctx.newString(JSON.stringify(headers)),
+        ]
         parts.push(ctx.newString(text))
         parts.forEach((part, i) => {
           ctx.setProp(value, i, part)
@@ -91,7 +106,8 @@ export class GuestFetches {
       } catch (e) {
         // The guest threw while taking the value (out of memory): its promise stays pending.
         // Anything else is a fault of the VM itself and goes on to the crash handling.
-        if (e instanceof errors.QuickJSUnwrapError) return `ms_fetch: the result could not be handed over: ${e.message}`
+        if (e instanceof errors.QuickJSUnwrapError)
+          return `ms_fetch: the result could not be handed over: ${e.message}`
         throw e
       } finally {
         deferred.dispose()

@@ -160,8 +160,8 @@ export class ScriptVm {
   enqueue(delivery: Delivery): void {
     if (!this.alive) return
     // Skipped here, before packing, so a repeated state costs no guest call at all.
-    if (this.changeFilters.size > 0 && this.changeFilters.get(delivery.subId)?.repeats(delivery.topic, delivery.payload))
-      return
+    const changes = this.changeFilters.size > 0 ? this.changeFilters.get(delivery.subId) : undefined
+    if (changes?.repeats(delivery.topic, delivery.payload)) return
     this.inbox.push(delivery)
   }
 
@@ -411,7 +411,11 @@ export class ScriptVm {
         return undefined
       },
       subscribe: (filter, callback, changes) =>
-        this.subscribe(ctx.getString(filter!), callback!, changes !== undefined && ctx.getNumber(changes) === 1),
+        this.subscribe(
+          ctx.getString(filter!),
+          callback!,
+          changes !== undefined && ctx.getNumber(changes) === 1,
+        ),
       unsubscribe: (id) => (this.unsubscribe(ctx.getNumber(id!)) ? ctx.true : ctx.false),
       credentials: (kind, value) => {
         const v = ctx.typeof(value!) === 'string' ? ctx.getString(value!) : undefined
@@ -455,7 +459,8 @@ export class ScriptVm {
         this.clearTimer(ctx.getNumber(id!))
         return undefined
       },
-      fetch: (url, method, headers, body, timeoutMs) => this.fetches.start(url!, method!, headers!, body!, timeoutMs!),
+      fetch: (url, method, headers, body, timeoutMs) =>
+        this.fetches.start(url!, method!, headers!, body!, timeoutMs!),
     }
     for (const [key, impl] of Object.entries(fns)) {
       const fn = ctx.newFunction(key, impl)
