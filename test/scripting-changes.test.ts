@@ -120,6 +120,24 @@ describe('ChangeFilter', () => {
     assert.equal(filter.repeats('b', p('1')), false)
   })
 
+  it('compares payloads kept as digests (large ones, or past the verbatim budget) as exactly', () => {
+    const filter = new ChangeFilter()
+    const payload = (topic: number, last: number) => {
+      const bytes = new Uint8Array(3000).fill(topic & 0xff)
+      bytes[2999] = last
+      return bytes
+    }
+    // 40 topics × 3000 bytes is past the verbatim budget, so the later ones are digests.
+    for (let t = 0; t < 40; t++) assert.equal(filter.repeats(`t${t}`, payload(t, 0)), false)
+    for (let t = 0; t < 40; t++) assert.equal(filter.repeats(`t${t}`, payload(t, 0)), true, `t${t} repeat`)
+    for (let t = 0; t < 40; t++) assert.equal(filter.repeats(`t${t}`, payload(t, 1)), false, `t${t} change`)
+    const huge = new Uint8Array(100_000).fill(7)
+    assert.equal(filter.repeats('huge', huge), false)
+    assert.equal(filter.repeats('huge', huge.slice()), true)
+    huge[50_000] = 8
+    assert.equal(filter.repeats('huge', huge), false)
+  })
+
   it('does not keep a view into the delivery buffer', () => {
     const filter = new ChangeFilter()
     const buffer = new Uint8Array([1, 2, 3])

@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto'
+import { hash } from 'node:crypto'
 
 /**
  * Topics one `{ changes: true }` subscription remembers. Past this, the topic whose payload
@@ -6,24 +6,31 @@ import { createHash } from 'node:crypto'
  * stays bounded and the filter errs towards delivering, never towards losing a change.
  */
 export const MAX_CHANGE_TOPICS = 1000
-/** Payloads up to this size are kept verbatim; larger ones as a SHA-256 digest (32 bytes). */
-const VERBATIM_BYTES = 64
+/** Payloads kept verbatim per subscription, in bytes; beyond it, payloads are kept as digests. */
+const VERBATIM_BUDGET = 64 * 1024
+/** Larger payloads are always kept as a SHA-256 digest (32 bytes). */
+const MAX_VERBATIM = 4096
 
 interface LastPayload {
-  /** The payload's length; keeps a verbatim payload from ever matching a digest. */
   size: number
-  /** The payload itself, or its digest when it is longer than VERBATIM_BYTES. */
-  key: Uint8Array
+  /** The payload itself, or its SHA-256 digest when `digest` is set. */
+  key: Buffer
+  digest: boolean
 }
 
 /**
  * The memory behind `ms_subscribe(filter, cb, { changes: true })`: the last payload seen per
  * topic, so a message whose payload equals the previous one on its topic can be skipped before
  * it is packed for the guest. A state mirrored back and forth thus stops after one round.
- * At most `maxTopics` topics of at most 64 bytes each (plus the topic string) per subscription.
+ *
+ * Payloads are compared byte for byte (memcmp: 1 KB costs about what 20 bytes do) while they
+ * fit the subscription's verbatim budget; past it a digest is kept instead, which costs a hash
+ * per message (~2 µs per KB) but bounds the memory at MAX_CHANGE_TOPICS × (topic + 32 bytes)
+ * plus the budget.
  */
 export class ChangeFilter {
   private readonly last = new Map<string, LastPayload>()
+  private verbatimBytes = 0
 
   constructor(private readonly maxTopics = MAX_CHANGE_TOPICS) {}
 
@@ -34,29 +41,33 @@ export class ChangeFilter {
   /** Records `payload` as the topic's last one; true when it equals the one before. */
   repeats(topic: string, payload: Uint8Array): boolean {
     const previous = this.last.get(topic)
-    const key = payload.length <= VERBATIM_BYTES ? undefined : digest(payload)
-    if (previous !== undefined && previous.size === payload.length) {
-      if (sameBytes(previous.key, key ?? payload)) return true
-    }
     if (previous !== undefined) {
+      if (previous.size === payload.length) {
+        const same = previous.digest ? previous.key.equals(sha256(payload)) : previous.key.equals(payload)
+        if (same) return true
+      }
       // Re-inserted at the back: eviction takes the topic that changed longest ago.
-      this.last.delete(topic)
+      this.forget(topic, previous)
     } else if (this.last.size >= this.maxTopics) {
-      const oldest = this.last.keys().next()
-      if (!oldest.done) this.last.delete(oldest.value)
+      const oldest = this.last.entries().next()
+      if (!oldest.done) this.forget(oldest.value[0], oldest.value[1])
     }
-    // Copied: a delivery's payload is a view into a batch buffer that must not be kept alive.
-    this.last.set(topic, { size: payload.length, key: key ?? payload.slice() })
+    if (payload.length <= MAX_VERBATIM && this.verbatimBytes + payload.length <= VERBATIM_BUDGET) {
+      this.verbatimBytes += payload.length
+      // Copied: a delivery's payload is a view into a batch buffer that must not be kept alive.
+      this.last.set(topic, { size: payload.length, key: Buffer.from(payload), digest: false })
+    } else {
+      this.last.set(topic, { size: payload.length, key: sha256(payload), digest: true })
+    }
     return false
+  }
+
+  private forget(topic: string, entry: LastPayload): void {
+    this.last.delete(topic)
+    if (!entry.digest) this.verbatimBytes -= entry.size
   }
 }
 
-function digest(payload: Uint8Array): Uint8Array {
-  return createHash('sha256').update(payload).digest()
-}
-
-function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
-  if (a.length !== b.length) return false
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false
-  return true
+function sha256(payload: Uint8Array): Buffer {
+  return hash('sha256', payload, 'buffer')
 }
