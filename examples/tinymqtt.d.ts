@@ -36,6 +36,15 @@ interface MsPublishOptions {
   properties?: Omit<MsProperties, 'correlationData'> & { correlationData?: Uint8Array | ArrayBuffer | string }
 }
 
+interface MsSubscribeOptions {
+  /**
+   * Call back only when a topic's payload differs from the last one this subscription saw on
+   * that topic (the first message on a topic counts as a change), so a mirror that echoes a
+   * state back does not loop. Up to 1000 topics are remembered per subscription.
+   */
+  changes?: boolean
+}
+
 /**
  * Subscribes like an MQTT client: `+` and `#` wildcards; topics starting with `$` are not
  * matched by a leading wildcard. Matching retained messages are delivered right away.
@@ -44,6 +53,7 @@ interface MsPublishOptions {
 declare function ms_subscribe(
   filter: string,
   callback: (topic: string, payload: string, msg: MsMessage) => void,
+  options?: MsSubscribeOptions,
 ): number
 /** Ends a subscription; returns false when the id was not active. */
 declare function ms_unsubscribe(id: number): boolean
@@ -85,6 +95,36 @@ declare function ms_get(topic: string): MsLastValue | undefined
  */
 // biome-ignore lint/suspicious/noExplicitAny: a script stores whatever it likes; any keeps checkJs quiet about it
 declare const persist: Record<string, any>
+
+interface MsFetchOptions {
+  /** Default 'GET'. */
+  method?: string
+  headers?: Record<string, string>
+  /** A plain object is sent as JSON with content-type application/json. */
+  body?: string | Uint8Array | ArrayBuffer | object
+  /** From the request's start to the body's last byte; default 10000 (the `fetchTimeoutMs` option). */
+  timeoutMs?: number
+}
+
+interface MsFetchResponse {
+  status: number
+  /** True for a 2xx status. */
+  ok: boolean
+  statusText: string
+  /** Lower-case header names. */
+  headers: Record<string, string>
+  /** The body as UTF-8 text. */
+  text: string
+  /** Parses `text`; throws a SyntaxError on invalid JSON. */
+  json(): unknown
+}
+
+/**
+ * An HTTP or HTTPS request made by the broker's scripting worker. A non-2xx status resolves
+ * with `ok: false`; a timeout, an oversize response (default 1 MiB), a network error or a
+ * non-http(s) URL rejects. At most 8 requests per script run at once; more wait.
+ */
+declare function ms_fetch(url: string, options?: MsFetchOptions): Promise<MsFetchResponse>
 
 /** Writes the arguments to the broker log, tagged with this script's file name. */
 declare function print(...args: unknown[]): void

@@ -1,3 +1,5 @@
+import { FETCH_PRELUDE } from './guest-fetch-prelude.ts'
+
 /**
  * Guest-side half of the script API, evaluated in every VM before the script. Argument
  * checking, payload conversion and console formatting happen here, inside the sandbox,
@@ -41,10 +43,10 @@ export const PRELUDE_SOURCE = `(function (host) {
     warn: fn('warn', (...a) => host.log('warn', line(a))),
     error: fn('error', (...a) => host.log('error', line(a))),
   }))
-  def('ms_subscribe', fn('ms_subscribe', (filter, callback) => {
+  def('ms_subscribe', fn('ms_subscribe', (filter, callback, options) => {
     if (typeof filter !== 'string') throw new TypeError('ms_subscribe: filter must be a string')
     if (typeof callback !== 'function') throw new TypeError('ms_subscribe: callback must be a function')
-    return host.subscribe(filter, callback)
+    return host.subscribe(filter, callback, options != null && options.changes ? 1 : 0)
   }))
   // Subscriptions ended during the current batch: its remaining messages for them are skipped.
   const endedInBatch = new Set()
@@ -128,6 +130,8 @@ export const PRELUDE_SOURCE = `(function (host) {
   const clear = (name) => fn(name, (id) => { if (typeof id === 'number') host.clearTimer(id) })
   def('clearTimeout', clear('clearTimeout'))
   def('clearInterval', clear('clearInterval'))
+
+${FETCH_PRELUDE}
 
   // UTF-8 encoder for msg.bytes of text payloads, computed only when a script reads it.
   const utf8 = (s) => {

@@ -31,6 +31,12 @@ export interface ScriptingOptions {
    * before it shows `running` again. Default 5000 ms.
    */
   statusHoldMs?: number
+  /** ms_fetch: default timeout of one request, from its start to the last byte of the response. Default 10000 ms. */
+  fetchTimeoutMs?: number
+  /** ms_fetch: largest response body; a larger one rejects the request. Default 1 MiB. */
+  maxFetchBytes?: number
+  /** ms_fetch: requests of one script on the wire at once; more wait for a free slot. Default 8. */
+  maxFetchesInFlight?: number
 }
 
 export interface ScriptLimits {
@@ -44,6 +50,9 @@ export interface ScriptLimits {
   maxSubscriptions: number
   maxTimers: number
   maxPersistBytes: number
+  fetchTimeoutMs: number
+  maxFetchBytes: number
+  maxFetchesInFlight: number
 }
 
 export interface ResolvedScriptingOptions extends ScriptLimits {
@@ -87,6 +96,9 @@ export function resolveOptions(options: ScriptingOptions): ResolvedScriptingOpti
     maxSubscriptions: positive('maxSubscriptions', options.maxSubscriptions, 1000),
     maxTimers: positive('maxTimers', options.maxTimers, 1000),
     maxPersistBytes: positive('maxPersistBytes', options.maxPersistBytes, MIB),
+    fetchTimeoutMs: positive('fetchTimeoutMs', options.fetchTimeoutMs, 10_000),
+    maxFetchBytes: positive('maxFetchBytes', options.maxFetchBytes, MIB),
+    maxFetchesInFlight: positive('maxFetchesInFlight', options.maxFetchesInFlight, 8),
     reloadDebounceMs: positive('reloadDebounceMs', options.reloadDebounceMs, 100),
     watch: options.watch ?? true,
     statusHoldMs: positive('statusHoldMs', options.statusHoldMs, DEFAULT_STATUS_HOLD_MS),

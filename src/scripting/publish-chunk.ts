@@ -64,7 +64,8 @@ export function readPublishChunk(
   }
 }
 
-function copyBytes(ctx: QuickJSContext, handle: QuickJSHandle): Uint8Array {
+/** Copies a guest ArrayBuffer (borrowed handle) out of the VM's memory. */
+export function copyBytes(ctx: QuickJSContext, handle: QuickJSHandle): Uint8Array {
   const view = ctx.getArrayBuffer(handle)
   try {
     return view.value.slice()

@@ -7,8 +7,10 @@ import {
   RELEASE_SYNC,
 } from 'quickjs-emscripten'
 import { type LongTimer, setLongInterval, setLongTimeout } from '../util/long-timer.ts'
+import { ChangeFilter } from './change-filter.ts'
 import { type Delivery, packDeliveries } from './delivery-batch.ts'
 import { formatScriptError, locateError, type ThrownParts } from './error-location.ts'
+import { GuestFetches } from './guest-fetch.ts'
 import { PRELUDE_FILE, PRELUDE_SOURCE } from './guest-prelude.ts'
 import { HandleRegistry } from './handle-registry.ts'
 import { lastValueToGuest } from './last-value-guest.ts'
@@ -81,6 +83,9 @@ export class ScriptVm {
   private persistSaver: PersistSaver | undefined
   /** Set once the state was saved on the way out, so the dispose that follows does not save again. */
   private persistFinal = false
+  /** Subscriptions made with `{ changes: true }`, by subId. */
+  private readonly changeFilters = new Map<number, ChangeFilter>()
+  private readonly fetches: GuestFetches
 
   private constructor(
     readonly name: string,
@@ -95,6 +100,7 @@ export class ScriptVm {
     this.timers = new HandleRegistry(() => this.depth > 0)
     this.publishLimiter = new RateLimiter(limits.publishRatePerSecond, limits.publishBurst)
     this.logLimiter = new RateLimiter(limits.logRatePerSecond, limits.logRatePerSecond)
+    this.fetches = new GuestFetches(ctx, limits, (body) => this.settleFetch(body))
   }
 
   static async create(
@@ -232,7 +238,11 @@ export class ScriptVm {
 
   /** Queues a message for a subscription; flushDeliveries() hands the queue to the guest in batches. */
   enqueue(delivery: Delivery): void {
-    if (this.alive) this.inbox.push(delivery)
+    if (!this.alive) return
+    // Skipped here, before packing, so a repeated state costs no guest call at all.
+    const changes = this.changeFilters.size > 0 ? this.changeFilters.get(delivery.subId) : undefined
+    if (changes?.repeats(delivery.topic, delivery.payload)) return
+    this.inbox.push(delivery)
   }
 
   flushDeliveries(): void {
@@ -331,6 +341,8 @@ export class ScriptVm {
     this.hostTimers.clear()
     this.subs.disposeAll()
     this.timers.disposeAll()
+    this.changeFilters.clear()
+    this.fetches.close(true)
     this.dispatch?.dispose()
     this.resume?.dispose()
     this.position?.dispose()
@@ -350,6 +362,7 @@ export class ScriptVm {
     this.persistSaver?.cancel()
     for (const t of this.hostTimers.values()) t.cancel()
     this.hostTimers.clear()
+    this.fetches.close(false)
     this.host.send({ t: 'disposed', vmId: this.vmId })
   }
 
@@ -489,7 +502,12 @@ export class ScriptVm {
         this.log(LOG_LEVELS.find((l) => l === lvl) ?? 'info', ctx.getString(text!))
         return undefined
       },
-      subscribe: (filter, callback) => this.subscribe(ctx.getString(filter!), callback!),
+      subscribe: (filter, callback, changes) =>
+        this.subscribe(
+          ctx.getString(filter!),
+          callback!,
+          changes !== undefined && ctx.getNumber(changes) === 1,
+        ),
       unsubscribe: (id) => (this.unsubscribe(ctx.getNumber(id!)) ? ctx.true : ctx.false),
       credentials: (kind, value) => {
         const v = ctx.typeof(value!) === 'string' ? ctx.getString(value!) : undefined
@@ -541,6 +559,8 @@ export class ScriptVm {
         this.clearTimer(ctx.getNumber(id!))
         return undefined
       },
+      fetch: (url, method, headers, body, timeoutMs) =>
+        this.fetches.start(url!, method!, headers!, body!, timeoutMs!),
     }
     for (const [key, impl] of Object.entries(fns)) {
       const fn = ctx.newFunction(key, impl)
@@ -566,7 +586,7 @@ export class ScriptVm {
     apiObject.dispose()
   }
 
-  private subscribe(filter: string, callback: QuickJSHandle): QuickJSHandle {
+  private subscribe(filter: string, callback: QuickJSHandle, changes: boolean): QuickJSHandle {
     const problem = topicFilterProblem(filter)
     if (problem) throw new TypeError(`ms_subscribe: ${problem}`)
     if (this.subs.size >= this.limits.maxSubscriptions) {
@@ -574,12 +594,14 @@ export class ScriptVm {
     }
     const subId = this.nextSubId++
     this.subs.add(subId, callback.dup())
+    if (changes) this.changeFilters.set(subId, new ChangeFilter())
     this.host.send({ t: 'sub', vmId: this.vmId, subId, filter })
     return this.ctx.newNumber(subId)
   }
 
   private unsubscribe(subId: number): boolean {
     if (!this.subs.remove(subId)) return false
+    this.changeFilters.delete(subId)
     this.host.send({ t: 'unsub', vmId: this.vmId, subId })
     return true
   }
@@ -628,6 +650,17 @@ export class ScriptVm {
       condition: { kind: 'throttled', dropped: this.droppedPublishes, message },
     })
     this.droppedPublishes = 0
+  }
+
+  /** Hands a finished ms_fetch to the guest inside the usual call bracket. */
+  private settleFetch(body: () => string | undefined): void {
+    let problem: string | undefined
+    const error = this.run('ms_fetch', () => {
+      problem = body()
+      return undefined
+    })
+    if (problem) this.log('error', problem)
+    if (error) this.logError('error in ms_fetch callback', error)
   }
 
   private setTimer(callback: QuickJSHandle, ms: number, repeat: boolean): number {
