@@ -204,7 +204,7 @@ test('a deleted script keeps its state; a new file with its name gets it; reset-
   assert.equal((await store.loadScriptStates()).get('lamp.js'), '{"mode":"night"}')
   await store.close()
 
-  resetDataDir(data)
+  await resetDataDir(data)
   writeFileSync(file, `print('after reset mode=' + persist.mode)`)
   const reset = await start(t, scripts, await LmdbStore.open(data), { ownsStore: true })
   await reset.log.waitFor(printed('after reset mode=undefined'))
