@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
-import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
@@ -17,18 +19,44 @@ describe('examples/ (all loaded together, as npm start does)', () => {
   let broker: Broker
   let host: ScriptingHost
   let client: MqttClient
+  let copy: string
+  let notifier: Server
+  /** Requests the washer example sent to its notification URL. */
+  const notifications: { method: string; body: string }[] = []
   const log = new LogCapture()
 
   before(async () => {
+    // A copy whose notification URL points at a local server: tests reach 127.0.0.1 only.
+    notifier = createServer((req, res) => {
+      let body = ''
+      req.on('data', (c: Buffer) => {
+        body += c.toString()
+      })
+      req.on('end', () => {
+        notifications.push({ method: req.method ?? '', body })
+        res.end('ok')
+      })
+    })
+    await new Promise<void>((r) => notifier.listen(0, '127.0.0.1', r))
+    copy = await mkdtemp(join(tmpdir(), 'tinymqtt-examples-'))
+    await cp(examples, copy, { recursive: true })
+    const washer = join(copy, 'washer-state.js')
+    const source = await readFile(washer, 'utf8')
+    const url = `http://127.0.0.1:${(notifier.address() as AddressInfo).port}/washer-done`
+    const replaced = source.replace(/const NOTIFY_URL = '[^']*'/, `const NOTIFY_URL = '${url}'`)
+    assert.notEqual(replaced, source, 'washer-state.js declares NOTIFY_URL')
+    await writeFile(washer, replaced)
     broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger })
     await broker.start()
-    host = await startScripting(broker, { path: examples, watch: false })
+    host = await startScripting(broker, { path: copy, watch: false })
     client = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 })
   })
   after(async () => {
     await client.endAsync(true)
     await host.close()
     await broker.close()
+    notifier.close()
+    await rm(copy, { recursive: true, force: true })
   })
 
   it('every example loads cleanly', () => {
@@ -85,8 +113,9 @@ describe('examples/ (all loaded together, as npm start does)', () => {
     await log.waitFor((l) => l.script === 'staircase-timer.js' && /ignoring TIMER/.test(String(l.msg)))
   })
 
-  it('washer-state.js walks idle → running → finishing → done across messages', async () => {
+  it('washer-state.js walks idle → running → finishing → done, counts the cycle and notifies', async () => {
     const got = await collect(client, 'tinymqtt/washer/state')
+    const cycles = await collect(client, 'tinymqtt/washer/cycles')
     for (const watts of ['2', '500', '1800', '3', '400', '2', '1', '0', '0']) {
       await client.publishAsync('tele/washer/POWER', watts)
     }
@@ -95,6 +124,26 @@ describe('examples/ (all loaded together, as npm start does)', () => {
       got.map((m) => m.payload),
       ['running', 'finishing', 'running', 'finishing', 'done'],
     )
+    await until(() => notifications.length === 1, 'the notification request')
+    assert.equal(notifications[0]?.method, 'POST')
+    assert.deepEqual(JSON.parse(notifications[0]?.body ?? ''), { message: 'Washer done (cycle 1)' })
+    assert.deepEqual(
+      cycles.map((m) => m.payload),
+      ['1'],
+    )
+  })
+
+  it('washer-state.js keeps its state and cycle count in persist across a reload', async () => {
+    const cycles = await collect(client, 'tinymqtt/washer/cycles')
+    const states = await collect(client, 'tinymqtt/washer/state')
+    await client.publishAsync('tele/washer/POWER', '900')
+    await until(() => states.some((m) => m.payload === 'running'), 'running again')
+    assert.equal(await host.reload('washer-state.js'), true)
+    // Mid-cycle after the reload: low readings finish this wash as cycle 2, not from idle.
+    for (const watts of ['1', '0', '0']) await client.publishAsync('tele/washer/POWER', watts)
+    await until(() => cycles.some((m) => m.payload === '2'), 'cycle 2')
+    await until(() => notifications.length === 2, 'the second notification')
+    assert.deepEqual(JSON.parse(notifications[1]?.body ?? ''), { message: 'Washer done (cycle 2)' })
   })
 })
 
