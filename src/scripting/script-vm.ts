@@ -14,6 +14,7 @@ import type { ScriptLimits } from './options.ts'
 import type { FromWorker, LimitKind, LogLevel, ScriptError, SyncReply, SyncRequest } from './protocol.ts'
 import { readPublishChunk } from './publish-chunk.ts'
 import { RateLimiter } from './rate-limiter.ts'
+import { compileSchedule, Scheduler } from './schedules.ts'
 import { readThrown } from './thrown-value.ts'
 import { topicFilterProblem, topicNameProblem } from './topic-rules.ts'
 import { type WasmMemory, type WasmModule, wasm } from './wasm.ts'
@@ -49,6 +50,9 @@ export class ScriptVm {
   private readonly subs: HandleRegistry
   private readonly timers: HandleRegistry
   private readonly hostTimers = new Map<number, NodeJS.Timeout>()
+  /** ms_schedule callbacks, by the same id as their entry in `scheduler`. */
+  private readonly schedules: HandleRegistry
+  private readonly scheduler = new Scheduler((id, at) => this.fireSchedule(id, at))
   private readonly publishLimiter: RateLimiter
   private readonly logLimiter: RateLimiter
   private throttleReportAt = 0
@@ -82,6 +86,7 @@ export class ScriptVm {
   ) {
     this.subs = new HandleRegistry(() => this.depth > 0)
     this.timers = new HandleRegistry(() => this.depth > 0)
+    this.schedules = new HandleRegistry(() => this.depth > 0)
     this.publishLimiter = new RateLimiter(limits.publishRatePerSecond, limits.publishBurst)
     this.logLimiter = new RateLimiter(limits.logRatePerSecond, limits.logRatePerSecond)
   }
@@ -241,8 +246,10 @@ export class ScriptVm {
     this.dead = true
     for (const t of this.hostTimers.values()) clearTimeout(t)
     this.hostTimers.clear()
+    this.scheduler.clear()
     this.subs.disposeAll()
     this.timers.disposeAll()
+    this.schedules.disposeAll()
     this.dispatch?.dispose()
     this.resume?.dispose()
     this.position?.dispose()
@@ -259,6 +266,7 @@ export class ScriptVm {
     this.dead = true
     for (const t of this.hostTimers.values()) clearTimeout(t)
     this.hostTimers.clear()
+    this.scheduler.clear()
     this.host.send({ t: 'disposed', vmId: this.vmId })
   }
 
@@ -300,8 +308,10 @@ export class ScriptVm {
     }
     this.subs.flushGraveyard()
     this.timers.flushGraveyard()
-    if (this.timers.size !== this.reportedTimers) {
-      this.reportedTimers = this.timers.size
+    this.schedules.flushGraveyard()
+    // Schedules are timers too: they share the count and the limit.
+    if (this.timerCount !== this.reportedTimers) {
+      this.reportedTimers = this.timerCount
       this.host.send({ t: 'timers', vmId: this.vmId, count: this.reportedTimers })
     }
     if (this.disposeRequested) this.dispose()
@@ -441,6 +451,12 @@ export class ScriptVm {
         this.clearTimer(ctx.getNumber(id!))
         return undefined
       },
+      schedule: (spec, callback) => ctx.newNumber(this.schedule(ctx.getString(spec!), callback!)),
+      unschedule: (id) => (this.unschedule(ctx.getNumber(id!)) ? ctx.true : ctx.false),
+      nextRun: (id) => {
+        const at = this.scheduler.next(ctx.getNumber(id!))
+        return at === undefined ? undefined : ctx.newNumber(at)
+      },
     }
     for (const [key, impl] of Object.entries(fns)) {
       const fn = ctx.newFunction(key, impl)
@@ -528,8 +544,12 @@ export class ScriptVm {
     this.droppedPublishes = 0
   }
 
+  private get timerCount(): number {
+    return this.timers.size + this.schedules.size
+  }
+
   private setTimer(callback: QuickJSHandle, ms: number, repeat: boolean): number {
-    if (this.timers.size >= this.limits.maxTimers) {
+    if (this.timerCount >= this.limits.maxTimers) {
       throw new RangeError(`timer limit of ${this.limits.maxTimers} reached`)
     }
     const id = this.nextTimerId++
@@ -559,5 +579,42 @@ export class ScriptVm {
       return undefined
     })
     if (error) this.logError(repeat ? 'error in setInterval callback' : 'error in setTimeout callback', error)
+  }
+
+  private schedule(spec: string, callback: QuickJSHandle): number {
+    let nextRun: ReturnType<typeof compileSchedule>
+    try {
+      nextRun = compileSchedule(spec, { location: this.limits.location })
+    } catch (e) {
+      throw new (e instanceof SyntaxError ? SyntaxError : Error)(
+        `ms_schedule: ${e instanceof Error ? e.message : String(e)}`,
+      )
+    }
+    if (this.timerCount >= this.limits.maxTimers) {
+      throw new RangeError(`ms_schedule: timer limit of ${this.limits.maxTimers} reached`)
+    }
+    const id = this.nextTimerId++
+    this.schedules.add(id, callback.dup())
+    this.scheduler.add(id, nextRun)
+    return id
+  }
+
+  private unschedule(id: number): boolean {
+    this.scheduler.remove(id)
+    return this.schedules.remove(id)
+  }
+
+  private fireSchedule(id: number, at: number): void {
+    const callback = this.schedules.get(id)
+    if (!callback || !this.alive) return
+    const error = this.run('schedule', () => {
+      const time = this.ctx.newNumber(at)
+      try {
+        return this.callGuest(callback, [time])
+      } finally {
+        time.dispose()
+      }
+    })
+    if (error) this.logError('error in ms_schedule callback', error)
   }
 }
