@@ -34,6 +34,13 @@ ms_subscribe('sched/try', (topic, spec) => {
 const x = 1
 ms_schedule('every minute', () => {})
 `,
+  'throws.js': `let n = 0
+ms_schedule('* * * * * *', () => {
+  n++
+  if (n === 1) null.boom
+  ms_publish('sched/after-throw', String(n))
+})
+`,
   'versions.js': `ms_schedule('* * * * * *', () => ms_publish('sched/version', 'v1'))
 export function deinit() { ms_publish('sched/version', 'deinit-v1') }
 `,
@@ -88,6 +95,13 @@ describe('ms_schedule over a real broker', () => {
     assert.match(answers[2]!.payload, /^SyntaxError: ms_schedule: invalid sun event 'sunset\+15'/)
     assert.match(answers[3]!.payload, /expected a cron expression of 5 fields/)
     assert.equal(answers[4]!.payload, 'accepted')
+  })
+
+  it('an error in a schedule callback is logged with file:line:column and the schedule keeps running', async () => {
+    const after = nextMessage(client, 'sched/after-throw', (p) => Number(p) >= 2)
+    const line = await env.log.waitFor((l) => l.script === 'throws.js' && l.level === 50)
+    assert.match(String(line.msg), /^throws\.js:4:\d+ TypeError: .*\(error in ms_schedule callback\)$/)
+    await after
   })
 
   it('ms_unschedule stops a schedule; a second call and ms_next show it is gone', async () => {
