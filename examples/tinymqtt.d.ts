@@ -126,6 +126,23 @@ interface MsFetchResponse {
  */
 declare function ms_fetch(url: string, options?: MsFetchOptions): Promise<MsFetchResponse>
 
+/** A sun event, optionally shifted: `'sunset'`, `'sunset+15m'`, `'sunrise-1h30m'`. */
+type MsSunEvent = 'sunrise' | 'sunset' | 'dawn' | 'dusk' | 'solarNoon'
+/**
+ * Runs `callback` on a schedule until ms_unschedule or until the script is unloaded or reloaded.
+ * `spec` is a cron expression in the broker's local time zone (`TZ`) — 5 fields
+ * (`'30 7 * * MON-FRI'`) or 6 with seconds first (`'*\/5 * * * * *'`) — or a sun event
+ * (`'sunset'`, `'sunrise-1h30m'`, `'dusk+10m'`; needs the broker's `--latitude`/`--longitude`).
+ * The callback gets the scheduled time in epoch milliseconds. Counts against the timer limit.
+ * Throws when the spec is invalid, a sun event is used without a location, or the limit is reached.
+ * @returns an id for ms_unschedule and ms_next
+ */
+declare function ms_schedule(spec: MsSunEvent | (string & {}), callback: (at: number) => void): number
+/** Ends a schedule; returns false when the id was not active. */
+declare function ms_unschedule(id: number): boolean
+/** The schedule's next run in epoch milliseconds; undefined when the id is not active or no run is left. */
+declare function ms_next(id: number): number | undefined
+
 /** Writes the arguments to the broker log, tagged with this script's file name. */
 declare function print(...args: unknown[]): void
 declare const console: {

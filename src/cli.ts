@@ -7,12 +7,23 @@ import { type FileConfig, readConfigFile } from './config.ts'
 import { startBroker } from './index.ts'
 import { listenersFromShorthands } from './listeners/config.ts'
 import { createLogger } from './log.ts'
+import { locationOf } from './scripting/location.ts'
 import { resetDataDir } from './store/reset.ts'
 
 function integer(value: string): number {
   const n = Number(value)
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('not a non-negative integer')
   return n
+}
+
+function degrees(limit: number): (value: string) => number {
+  return (value) => {
+    const n = Number(value)
+    if (value.trim() === '' || !Number.isFinite(n) || Math.abs(n) > limit) {
+      throw new InvalidArgumentError(`not a number of degrees from -${limit} to ${limit}`)
+    }
+    return n
+  }
 }
 
 const program = new Command()
@@ -49,6 +60,16 @@ const program = new Command()
   .option('--acl-file <file>', 'Mosquitto ACL file (re-read when it changes)')
   .option('--http <port>', 'serve the web dashboard on this port (same bind address as MQTT)', integer)
   .option('--last-values <n>', "topics in scripts' ms_get cache (default 10000; 0: off)", integer)
+  .option(
+    '--latitude <deg>',
+    "the broker's latitude, for sun-event schedules (with --longitude)",
+    degrees(90),
+  )
+  .option(
+    '--longitude <deg>',
+    "the broker's longitude, for sun-event schedules (with --latitude)",
+    degrees(180),
+  )
 
 program
   .command('passwd')
@@ -91,14 +112,21 @@ async function runBroker(): Promise<void> {
   if (settings.scripts === undefined && existsSync('autoexec.js')) settings.scripts = 'autoexec.js'
   // The default data directory is the CLI's: embedders (and tests) stay in memory unless they say.
   if (!settings.memory) settings.data ??= './tinymqtt-data'
-  const { tlsPort, wsPort, wssPort, cert, key, ca, useIdentityAsUsername, listeners, ...brokerSettings } =
+  const { tlsPort, wsPort, wssPort, cert, key, ca, useIdentityAsUsername, listeners, ...withLocation } =
     settings
+  // The location is the scripting host's (sun-event schedules); checked even without scripts.
+  const { latitude, longitude, ...brokerSettings } = withLocation
+  const location = locationOf(latitude, longitude)
+  const scripts =
+    location && brokerSettings.scripts !== undefined
+      ? { path: brokerSettings.scripts, ...location }
+      : brokerSettings.scripts
   const shorthands = { tlsPort, wsPort, wssPort, cert, key, ca, useIdentityAsUsername }
   const allListeners = [...(listeners ?? []), ...listenersFromShorthands(shorthands)]
   const logger = createLogger(settings.logLevel ?? 'info')
   // Signals are handled from the start: one that arrives while the broker is still starting
   // (scripts loading, say) shuts it down cleanly once it is up.
-  const starting = startBroker({ ...brokerSettings, listeners: allListeners, logger })
+  const starting = startBroker({ ...brokerSettings, scripts, listeners: allListeners, logger })
   let stopping = false
   const stop = (signal: string): void => {
     if (stopping) return

@@ -28,6 +28,9 @@ export interface FileConfig extends ListenerShorthands {
   http?: number
   /** Topics in the last-value cache (ms_get, broker.lastValue); see BrokerOptions.lastValues. */
   lastValues?: number
+  /** The broker's location in degrees, for sun-event schedules in scripts; both or neither. */
+  latitude?: number
+  longitude?: number
 }
 
 const numberKeys = [
@@ -76,6 +79,14 @@ export async function readConfigFile(path: string): Promise<FileConfig> {
       config.listeners = parseListenerSpecs(value, `config file ${path}`)
     } else if (key === 'useIdentityAsUsername' || key === 'memory') {
       if (typeof value !== 'boolean') throw new Error(`config file ${path}: "${key}" must be true or false`)
+      config[key] = value
+    } else if (key === 'latitude' || key === 'longitude') {
+      const limit = key === 'latitude' ? 90 : 180
+      if (typeof value !== 'number' || !Number.isFinite(value) || Math.abs(value) > limit) {
+        throw new Error(
+          `config file ${path}: "${key}" must be a number of degrees from -${limit} to ${limit}`,
+        )
+      }
       config[key] = value
     } else if ((numberKeys as readonly string[]).includes(key)) {
       if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) {

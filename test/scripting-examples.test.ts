@@ -7,6 +7,7 @@ import { dirname, join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { connectAsync, type MqttClient } from 'mqtt'
+import { getTimes } from 'suncalc'
 import ts from 'typescript'
 import { Broker } from '../src/broker/broker.ts'
 import { startBroker } from '../src/index.ts'
@@ -65,6 +66,7 @@ describe('examples/ (all loaded together, as npm start does)', () => {
       'autoexec.js',
       'power-overview.js',
       'staircase-timer.js',
+      'sunset-light.js',
       'washer-state.js',
     ])
     for (const s of scripts) assert.equal(s.status, 'running', `${s.name}: ${s.error}`)
@@ -113,6 +115,17 @@ describe('examples/ (all loaded together, as npm start does)', () => {
     await log.waitFor((l) => l.script === 'staircase-timer.js' && /ignoring TIMER/.test(String(l.msg)))
   })
 
+  it('sunset-light.js without a location says it needs --latitude/--longitude and schedules nothing', async () => {
+    const line = await log.waitFor((l) => l.script === 'sunset-light.js' && l.msg !== 'script loaded')
+    assert.match(String(line.msg), /needs the broker's location \(--latitude\/--longitude\)/)
+    assert.equal(line.level, 30)
+    const script = host.scripts().find((s) => s.name === 'sunset-light.js')
+    assert.equal(script?.status, 'running')
+    assert.equal(script?.timers, 0)
+    const own = log.lines.filter((l) => l.script === 'sunset-light.js' && l.msg !== 'script loaded')
+    assert.deepEqual(own, [line], 'nothing else from the script')
+  })
+
   it('washer-state.js walks idle → running → finishing → done, counts the cycle and notifies', async () => {
     const got = await collect(client, 'tinymqtt/washer/state')
     const cycles = await collect(client, 'tinymqtt/washer/cycles')
@@ -144,6 +157,46 @@ describe('examples/ (all loaded together, as npm start does)', () => {
     await until(() => cycles.some((m) => m.payload === '2'), 'cycle 2')
     await until(() => notifications.length === 2, 'the second notification')
     assert.deepEqual(JSON.parse(notifications[1]?.body ?? ''), { message: 'Washer done (cycle 2)' })
+  })
+})
+
+describe('examples/sunset-light.js with a location', () => {
+  it('schedules the porch light for the next sunset, the one suncalc computes', async () => {
+    const berlin = { latitude: 52.52, longitude: 13.405 }
+    const log = new LogCapture()
+    const broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger })
+    await broker.start()
+    const before = Date.now()
+    const host = await startScripting(broker, {
+      path: join(examples, 'sunset-light.js'),
+      watch: false,
+      ...berlin,
+    })
+    try {
+      const line = await log.waitFor((l) => l.script === 'sunset-light.js' && l.msg !== 'script loaded')
+      const after = Date.now()
+      const at = Date.parse(String(line.msg).replace('porch light on at ', ''))
+      const nextSunset = (from: number) => {
+        for (let day = Math.floor(from / 86_400_000) - 1; ; day++) {
+          const t = getTimes(
+            new Date(day * 86_400_000 + 43_200_000),
+            berlin.latitude,
+            berlin.longitude,
+          ).sunset
+          if (t && t.getTime() > from) return t.getTime()
+        }
+      }
+      // A sunset could pass while the script loads; then it is the following one.
+      assert.ok(at === nextSunset(before) || at === nextSunset(after), `${line.msg}`)
+      assert.ok(
+        at > before && at - before < 86_400_000 + 3_600_000,
+        'tonight, or tomorrow night once it has passed',
+      )
+      assert.equal(host.scripts()[0]?.timers, 1)
+    } finally {
+      await host.close()
+      await broker.close()
+    }
   })
 })
 

@@ -130,6 +130,13 @@ export const PRELUDE_SOURCE = `(function (host) {
   const clear = (name) => fn(name, (id) => { if (typeof id === 'number') host.clearTimer(id) })
   def('clearTimeout', clear('clearTimeout'))
   def('clearInterval', clear('clearInterval'))
+  def('ms_schedule', fn('ms_schedule', (spec, callback) => {
+    if (typeof spec !== 'string') throw new TypeError('ms_schedule: spec must be a string (a cron expression or a sun event)')
+    if (typeof callback !== 'function') throw new TypeError('ms_schedule: callback must be a function')
+    return host.schedule(spec, (at) => watchAsync(callback(at), 'async ms_schedule callback'))
+  }))
+  def('ms_unschedule', fn('ms_unschedule', (id) => host.unschedule(Number(id))))
+  def('ms_next', fn('ms_next', (id) => host.nextRun(Number(id))))
 
 ${FETCH_PRELUDE}
 

@@ -1,3 +1,5 @@
+import { type Location, locationOf } from './location.ts'
+
 /** Options of the scripting host. Every limit has a default; all are per script unless noted. */
 export interface ScriptingOptions {
   /** A script file, or a folder whose top-level `.js`/`.mjs` files are each one script. */
@@ -37,6 +39,10 @@ export interface ScriptingOptions {
   maxFetchBytes?: number
   /** ms_fetch: requests of one script on the wire at once; more wait for a free slot. Default 8. */
   maxFetchesInFlight?: number
+  /** The broker's location in degrees north (-90..90), for sun-event schedules; set together with longitude. */
+  latitude?: number | undefined
+  /** The broker's location in degrees east (-180..180), for sun-event schedules; set together with latitude. */
+  longitude?: number | undefined
 }
 
 export interface ScriptLimits {
@@ -53,6 +59,8 @@ export interface ScriptLimits {
   fetchTimeoutMs: number
   maxFetchBytes: number
   maxFetchesInFlight: number
+  /** Where sun-event schedules are computed; unset, they are refused. */
+  location?: Location | undefined
 }
 
 export interface ResolvedScriptingOptions extends ScriptLimits {
@@ -102,5 +110,6 @@ export function resolveOptions(options: ScriptingOptions): ResolvedScriptingOpti
     reloadDebounceMs: positive('reloadDebounceMs', options.reloadDebounceMs, 100),
     watch: options.watch ?? true,
     statusHoldMs: positive('statusHoldMs', options.statusHoldMs, DEFAULT_STATUS_HOLD_MS),
+    location: locationOf(options.latitude, options.longitude),
   }
 }

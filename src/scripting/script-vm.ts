@@ -20,6 +20,7 @@ import { PersistSaver } from './persist-saver.ts'
 import type { FromWorker, LimitKind, LogLevel, ScriptError, SyncReply, SyncRequest } from './protocol.ts'
 import { readPublishChunk } from './publish-chunk.ts'
 import { RateLimiter } from './rate-limiter.ts'
+import { compileSchedule, Scheduler } from './schedules.ts'
 import { readThrown } from './thrown-value.ts'
 import { topicFilterProblem, topicNameProblem } from './topic-rules.ts'
 import { type WasmMemory, type WasmModule, wasm } from './wasm.ts'
@@ -55,6 +56,9 @@ export class ScriptVm {
   private readonly subs: HandleRegistry
   private readonly timers: HandleRegistry
   private readonly hostTimers = new Map<number, LongTimer>()
+  /** ms_schedule callbacks, by the same id as their entry in `scheduler`. */
+  private readonly schedules: HandleRegistry
+  private readonly scheduler = new Scheduler((id, at) => this.fireSchedule(id, at))
   private readonly publishLimiter: RateLimiter
   private readonly logLimiter: RateLimiter
   private throttleReportAt = 0
@@ -98,6 +102,7 @@ export class ScriptVm {
   ) {
     this.subs = new HandleRegistry(() => this.depth > 0)
     this.timers = new HandleRegistry(() => this.depth > 0)
+    this.schedules = new HandleRegistry(() => this.depth > 0)
     this.publishLimiter = new RateLimiter(limits.publishRatePerSecond, limits.publishBurst)
     this.logLimiter = new RateLimiter(limits.logRatePerSecond, limits.logRatePerSecond)
     this.fetches = new GuestFetches(ctx, limits, (body) => this.settleFetch(body))
@@ -339,10 +344,12 @@ export class ScriptVm {
     this.dead = true
     for (const t of this.hostTimers.values()) t.cancel()
     this.hostTimers.clear()
+    this.scheduler.clear()
     this.subs.disposeAll()
     this.timers.disposeAll()
     this.changeFilters.clear()
     this.fetches.close(true)
+    this.schedules.disposeAll()
     this.dispatch?.dispose()
     this.resume?.dispose()
     this.position?.dispose()
@@ -363,6 +370,7 @@ export class ScriptVm {
     for (const t of this.hostTimers.values()) t.cancel()
     this.hostTimers.clear()
     this.fetches.close(false)
+    this.scheduler.clear()
     this.host.send({ t: 'disposed', vmId: this.vmId })
   }
 
@@ -405,8 +413,10 @@ export class ScriptVm {
     if (what !== 'persist') this.persistSaver?.touch()
     this.subs.flushGraveyard()
     this.timers.flushGraveyard()
-    if (this.timers.size !== this.reportedTimers) {
-      this.reportedTimers = this.timers.size
+    this.schedules.flushGraveyard()
+    // Schedules are timers too: they share the count and the limit.
+    if (this.timerCount !== this.reportedTimers) {
+      this.reportedTimers = this.timerCount
       this.host.send({ t: 'timers', vmId: this.vmId, count: this.reportedTimers })
     }
     if (this.disposeRequested) this.dispose()
@@ -561,6 +571,12 @@ export class ScriptVm {
       },
       fetch: (url, method, headers, body, timeoutMs) =>
         this.fetches.start(url!, method!, headers!, body!, timeoutMs!),
+      schedule: (spec, callback) => ctx.newNumber(this.schedule(ctx.getString(spec!), callback!)),
+      unschedule: (id) => (this.unschedule(ctx.getNumber(id!)) ? ctx.true : ctx.false),
+      nextRun: (id) => {
+        const at = this.scheduler.next(ctx.getNumber(id!))
+        return at === undefined ? undefined : ctx.newNumber(at)
+      },
     }
     for (const [key, impl] of Object.entries(fns)) {
       const fn = ctx.newFunction(key, impl)
@@ -663,8 +679,12 @@ export class ScriptVm {
     if (error) this.logError('error in ms_fetch callback', error)
   }
 
+  private get timerCount(): number {
+    return this.timers.size + this.schedules.size
+  }
+
   private setTimer(callback: QuickJSHandle, ms: number, repeat: boolean): number {
-    if (this.timers.size >= this.limits.maxTimers) {
+    if (this.timerCount >= this.limits.maxTimers) {
       throw new RangeError(`timer limit of ${this.limits.maxTimers} reached`)
     }
     const id = this.nextTimerId++
@@ -693,5 +713,42 @@ export class ScriptVm {
       return undefined
     })
     if (error) this.logError(repeat ? 'error in setInterval callback' : 'error in setTimeout callback', error)
+  }
+
+  private schedule(spec: string, callback: QuickJSHandle): number {
+    let nextRun: ReturnType<typeof compileSchedule>
+    try {
+      nextRun = compileSchedule(spec, { location: this.limits.location })
+    } catch (e) {
+      throw new (e instanceof SyntaxError ? SyntaxError : Error)(
+        `ms_schedule: ${e instanceof Error ? e.message : String(e)}`,
+      )
+    }
+    if (this.timerCount >= this.limits.maxTimers) {
+      throw new RangeError(`ms_schedule: timer limit of ${this.limits.maxTimers} reached`)
+    }
+    const id = this.nextTimerId++
+    this.schedules.add(id, callback.dup())
+    this.scheduler.add(id, nextRun)
+    return id
+  }
+
+  private unschedule(id: number): boolean {
+    this.scheduler.remove(id)
+    return this.schedules.remove(id)
+  }
+
+  private fireSchedule(id: number, at: number): void {
+    const callback = this.schedules.get(id)
+    if (!callback || !this.alive) return
+    const error = this.run('schedule', () => {
+      const time = this.ctx.newNumber(at)
+      try {
+        return this.callGuest(callback, [time])
+      } finally {
+        time.dispose()
+      }
+    })
+    if (error) this.logError('error in ms_schedule callback', error)
   }
 }
