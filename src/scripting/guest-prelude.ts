@@ -6,6 +6,7 @@ import { FETCH_PRELUDE } from './guest-fetch-prelude.ts'
  * so the host exposes only a few primitive functions and never walks guest objects.
  * The primitives arrive as an argument and are not reachable from globalThis.
  */
+import { SORT_PRELUDE_SOURCE } from './guest-sort.ts'
 import { STATE_PRELUDE_SOURCE } from './guest-state.ts'
 
 export const PRELUDE_FILE = '<tinymqtt>'
@@ -244,6 +245,7 @@ ${FETCH_PRELUDE}
     batch = null
   }
 ${STATE_PRELUDE_SOURCE}
+${SORT_PRELUDE_SOURCE}
   return {
     ...stateApi,
     dispatch: (text, metaBuffer, callbacks, clientIds, binary, properties) => {
