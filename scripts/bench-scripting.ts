@@ -90,6 +90,21 @@ if (!process.env.SKIP?.includes('1a')) {
 }
 
 /**
+ * Runs a publisher thread that says 'ready', publishes on 'go' and ends on 'stop'; resolves
+ * with the milliseconds from 'go' until `done` settles.
+ */
+async function timePublisher(publisher: Worker, done: Promise<unknown>): Promise<number> {
+  await new Promise((r) => publisher.once('message', r))
+  const t0 = performance.now()
+  publisher.postMessage('go')
+  await done
+  const ms = performance.now() - t0
+  publisher.postMessage('stop')
+  await new Promise((r) => publisher.once('exit', r))
+  return ms
+}
+
+/**
  * One MQTT.js client in its own thread (so it does not compete with the broker's event loop)
  * publishing N QoS 0 messages to `topic`; resolves with the milliseconds until `done` settles.
  */
@@ -112,14 +127,7 @@ async function publishFromClientThread(topic: string, done: Promise<unknown>): P
     })`,
     { eval: true, workerData: { url, n: N, mqttEntry, topic } },
   )
-  await new Promise((r) => publisher.once('message', r))
-  const t0 = performance.now()
-  publisher.postMessage('go')
-  await done
-  const ms = performance.now() - t0
-  publisher.postMessage('stop')
-  await new Promise((r) => publisher.once('exit', r))
-  return ms
+  return timePublisher(publisher, done)
 }
 
 // 1b. Over MQTT → script callbacks; and, for scale, the same traffic into an in-process
@@ -174,14 +182,7 @@ async function publishFromRawSocket(topic: string, done: Promise<unknown>): Prom
     })`,
     { eval: true, workerData: { port: broker.port, n: N, packetEntry, topic } },
   )
-  await new Promise((r) => publisher.once('message', r))
-  const t0 = performance.now()
-  publisher.postMessage('go')
-  await done
-  const ms = performance.now() - t0
-  publisher.postMessage('stop')
-  await new Promise((r) => publisher.once('exit', r))
-  return ms
+  return timePublisher(publisher, done)
 }
 
 // 1c. Over MQTT from the raw-socket publisher → script callbacks.
