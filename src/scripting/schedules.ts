@@ -1,4 +1,5 @@
 import { Cron } from 'croner'
+import { maxTimerDelayMs } from '../util/long-timer.ts'
 import type { Location } from './location.ts'
 import { nextSunEvent, parseSunSpec, SUN_EVENTS } from './sun-events.ts'
 
@@ -45,8 +46,8 @@ export function compileSchedule(spec: string, context: ScheduleContext = {}): Ne
   return (from) => cron.nextRun(new Date(from))?.getTime()
 }
 
-/** Node's setTimeout takes at most 2^31-1 ms; a longer wait is armed in steps. */
-export const MAX_TIMER_MS = 2 ** 31 - 1
+/** Node's setTimeout takes at most this; a longer wait is armed in steps (see Scheduler.fire). */
+export const MAX_TIMER_MS = maxTimerDelayMs
 
 export interface ScheduleClock {
   now(): number
