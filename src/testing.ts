@@ -8,6 +8,7 @@
  */
 import { type LoadedScript, type LoadScriptOptions, ScriptHarness } from './testing/script-harness.ts'
 
+export { parseDuration } from './testing/duration.ts'
 export type { FetchAnswer, FetchCall, FetchHandler, FetchState } from './testing/fake-fetch.ts'
 export type {
   LastValueInfo,
@@ -21,7 +22,6 @@ export type {
   TestPublishOptions,
 } from './testing/script-harness.ts'
 export { ScriptLoadError } from './testing/script-harness.ts'
-export { parseDuration } from './testing/duration.ts'
 
 /**
  * Loads a script file (its imports from its folder, as the broker does) and runs its top level

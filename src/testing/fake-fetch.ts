@@ -144,7 +144,8 @@ function bodyBytes(request: FetchRequest): Uint8Array | undefined {
 function toOutcome(request: FetchRequest, answer: FetchAnswer, maxBytes: number): FetchOutcome {
   const status = answer.status ?? 200
   const headers: Record<string, string> = {}
-  for (const [name, value] of Object.entries(answer.headers ?? {})) headers[name.toLowerCase()] = String(value)
+  for (const [name, value] of Object.entries(answer.headers ?? {}))
+    headers[name.toLowerCase()] = String(value)
   const body = answer.body
   let text: string
   if (body === undefined) text = ''

@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
+import { LastValues } from '../broker/last-values.ts'
 import { RetainedTree } from '../broker/retained.ts'
 import { SubscriptionTree, topicNameError } from '../broker/topics.ts'
-import { LastValues } from '../broker/last-values.ts'
 import type { Message, MessageProperties, QoS } from '../broker/types.ts'
 import { formatScriptError } from '../scripting/error-location.ts'
 import { readModuleGraph } from '../scripting/module-graph.ts'
@@ -10,12 +10,12 @@ import { resolveOptions, type ScriptingOptions, type ScriptLimits } from '../scr
 import type { FromWorker, LogLevel, ScriptError, SyncReply, SyncRequest } from '../scripting/protocol.ts'
 import { propertiesForScript } from '../scripting/script-properties.ts'
 import { ScriptVm, type VmHost } from '../scripting/script-vm.ts'
-import { quickjsWasmModule } from '../scripting/vm-thread.ts'
 import type { VmEnvironment } from '../scripting/vm-environment.ts'
+import { quickjsWasmModule } from '../scripting/vm-thread.ts'
 import { parseDuration } from './duration.ts'
 import { FakeClock } from './fake-clock.ts'
 import { DateSwitch, fakeDate } from './fake-date.ts'
-import { type FetchCall, type FetchHandler, FakeFetches } from './fake-fetch.ts'
+import { FakeFetches, type FetchCall, type FetchHandler } from './fake-fetch.ts'
 
 /** The limits a test may set; each defaults to the broker's default (see ScriptingOptions). */
 export type ScriptLimitOptions = Omit<
@@ -266,7 +266,13 @@ export class ScriptHarness implements LoadedScript {
   lastValue(topic: string): LastValueInfo | undefined {
     const v = this.lastValues.get(topic)
     if (!v) return undefined
-    return { payload: v.payload.toString('utf8'), bytes: new Uint8Array(v.payload), qos: v.qos, retain: v.retain, at: v.at }
+    return {
+      payload: v.payload.toString('utf8'),
+      bytes: new Uint8Array(v.payload),
+      qos: v.qos,
+      retain: v.retain,
+      at: v.at,
+    }
   }
 
   /**
@@ -333,7 +339,14 @@ export class ScriptHarness implements LoadedScript {
     const code = await readFile(this.file, 'utf8')
     const graph = await readModuleGraph(this.dir, this.name, code)
     const vmId = this.nextVmId++
-    const vm = await ScriptVm.create(this.name, vmId, this.limits, await quickjsWasmModule(), this.host, this.env)
+    const vm = await ScriptVm.create(
+      this.name,
+      vmId,
+      this.limits,
+      await quickjsWasmModule(),
+      this.host,
+      this.env,
+    )
     this.vms.set(vmId, vm)
     const old = this.active
     vm.restorePersist(old?.alive ? old.persistSnapshot() : this.savedPersist)
