@@ -8,7 +8,9 @@ const script = new URL('./autoexec.js', import.meta.url).pathname
 test('relay 2 of the Tasmota device switches the OpenBeken device the same way', async (t) => {
   const s = await loadScript(script)
   t.after(() => s.close())
-  assert.deepEqual(s.logs, [{ level: 'info', text: 'mirroring stat/tasmota_476739/POWER2 -> cmnd/obk174083A4/POWER' }])
+  assert.deepEqual(s.logs, [
+    { level: 'info', text: 'mirroring stat/tasmota_476739/POWER2 -> cmnd/obk174083A4/POWER' },
+  ])
 
   s.publish('stat/tasmota_476739/POWER2', 'ON', { retain: false, qos: 0 })
   s.publish('stat/tasmota_476739/POWER2', 'OFF')

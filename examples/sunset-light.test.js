@@ -34,7 +34,10 @@ test('without the broker location it says so and schedules nothing', async (t) =
   const s = await loadScript(script, { now: '2026-06-21T18:00:00+02:00' })
   t.after(() => s.close())
   assert.equal(s.logs.length, 1)
-  assert.match(s.logs[0].text, /^sunset-light\.js needs the broker's location \(--latitude\/--longitude\); not scheduling/)
+  assert.match(
+    s.logs[0].text,
+    /^sunset-light\.js needs the broker's location \(--latitude\/--longitude\); not scheduling/,
+  )
   assert.equal(s.timers, 0)
   await s.advance('1d')
   assert.deepEqual(s.published, [])

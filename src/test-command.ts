@@ -34,11 +34,6 @@ export async function findTestFiles(path: string): Promise<string[]> {
   return found.sort()
 }
 
-export interface TestRunOptions {
-  /** Where the test runner's report goes; default this process's stdout and stderr. */
-  stdio?: 'inherit' | 'pipe'
-}
-
 /**
  * Runs the test files under `path` and resolves with the exit code: 0 when all pass, 1 when
  * one fails or there are none.
@@ -61,7 +56,9 @@ export async function runScriptTests(path: string): Promise<number> {
     ...files.map((f) => relative(process.cwd(), f) || f),
   ]
   return new Promise<number>((done, fail) => {
-    const child = spawn(process.execPath, args, { stdio: 'inherit' })
+    // Run from inside a test (this repository's own), the child must not think it is a test file.
+    const { NODE_TEST_CONTEXT: _, ...env } = process.env
+    const child = spawn(process.execPath, args, { stdio: 'inherit', env })
     child.once('error', fail)
     child.once('exit', (code, signal) => done(code ?? (signal ? 1 : 0)))
   })

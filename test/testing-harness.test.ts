@@ -58,7 +58,10 @@ describe('tinymqtt/testing', () => {
     s.publish('dev/b/state', 'OFF', { retain: true })
     assert.deepEqual(payloads(s), ['seen=dev/b/state=OFF retain=false'])
     await s.reload()
-    assert.deepEqual(payloads(s).sort(), ['seen=dev/a/state=ON retain=true', 'seen=dev/b/state=OFF retain=true'])
+    assert.deepEqual(payloads(s).sort(), [
+      'seen=dev/a/state=ON retain=true',
+      'seen=dev/b/state=OFF retain=true',
+    ])
   })
 
   it("a script gets its own publishes, and ms_get sees the test's and the script's", async () => {
@@ -136,24 +139,32 @@ describe('tinymqtt/testing', () => {
 
   it('a sun schedule fires at the computed sunset, day after day, in summer and winter', async () => {
     const at = { latitude: 52.52, longitude: 13.4 }
-    const s = await script('sun.js', `ms_schedule('sunset', (at) => ms_publish('sunset', String(Date.now())))`, {
-      now: '2026-06-20T12:00:00Z',
-      ...at,
-    })
+    const s = await script(
+      'sun.js',
+      `ms_schedule('sunset', (at) => ms_publish('sunset', String(Date.now())))`,
+      {
+        now: '2026-06-20T12:00:00Z',
+        ...at,
+      },
+    )
     await s.advance('2d')
     const expected = ['2026-06-20T12:00:00Z', '2026-06-21T12:00:00Z'].map((d) =>
-      String(getTimes(new Date(d), at.latitude, at.longitude).sunset.getTime()),
+      String(getTimes(new Date(d), at.latitude, at.longitude).sunset!.getTime()),
     )
     assert.deepEqual(
       s.take().map((m) => m.payload),
       expected,
     )
-    const w = await script('sun-winter.js', `ms_schedule('sunrise-30m', () => ms_publish('up', String(Date.now())))`, {
-      now: '2026-12-21T00:00:00Z',
-      ...at,
-    })
+    const w = await script(
+      'sun-winter.js',
+      `ms_schedule('sunrise-30m', () => ms_publish('up', String(Date.now())))`,
+      {
+        now: '2026-12-21T00:00:00Z',
+        ...at,
+      },
+    )
     await w.advance('1d')
-    const sunrise = getTimes(new Date('2026-12-21T12:00:00Z'), at.latitude, at.longitude).sunrise.getTime()
+    const sunrise = getTimes(new Date('2026-12-21T12:00:00Z'), at.latitude, at.longitude).sunrise!.getTime()
     assert.deepEqual(
       w.take().map((m) => m.payload),
       [String(sunrise - 30 * 60_000)],
@@ -243,7 +254,8 @@ describe('tinymqtt/testing', () => {
     )
     s.onFetch((req) => {
       if (req.url.endsWith('/sync')) return { body: { ok: true } }
-      if (req.url.endsWith('/async')) return new Promise((r) => setTimeout(() => r({ status: 201, body: 'made' }), 5))
+      if (req.url.endsWith('/async'))
+        return new Promise((r) => setTimeout(() => r({ status: 201, body: 'made' }), 5))
       if (req.url.endsWith('/throws')) throw new Error('host unreachable')
       return undefined
     })
@@ -262,7 +274,10 @@ describe('tinymqtt/testing', () => {
     assert.equal(later!.state, 'pending')
     await later!.respond({ status: 404, body: 'nope' })
     await refused!.fail('connection refused')
-    assert.deepEqual(payloads(s), ['got=404 nope -', 'failed=ms_fetch GET http://api.test/refused failed: connection refused'])
+    assert.deepEqual(payloads(s), [
+      'got=404 nope -',
+      'failed=ms_fetch GET http://api.test/refused failed: connection refused',
+    ])
     assert.throws(() => later!.respond({}), /is answered, it cannot be answered/)
     await s.advance('4999ms')
     assert.equal(never!.state, 'pending')
@@ -309,7 +324,10 @@ describe('tinymqtt/testing', () => {
       `ms_subscribe('ping', () => ms_publish('pong', 'v1'))
        export function deinit() { ms_publish('bye', 'v1') }`,
     )
-    await writeFile(join(dir, 'reload.js'), `ms_subscribe('ping', () => ms_publish('pong', 'v2'))\nsyntax error here\n`)
+    await writeFile(
+      join(dir, 'reload.js'),
+      `ms_subscribe('ping', () => ms_publish('pong', 'v2'))\nsyntax error here\n`,
+    )
     await assert.rejects(s.reload(), /reload\.js:2:\d+ SyntaxError/)
     assert.equal(s.errors.at(-1)!.where.startsWith('reload.js:2:'), true)
     s.publish('ping', '')
