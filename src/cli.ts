@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { existsSync } from 'node:fs'
+import { dirname } from 'node:path'
 import { Command, InvalidArgumentError } from 'commander'
 import { updatePasswordFile } from './broker/access/password-file.ts'
 import { readPassword } from './broker/access/password-prompt.ts'
@@ -9,6 +10,7 @@ import { listenersFromShorthands } from './listeners/config.ts'
 import { createLogger } from './log.ts'
 import { locationOf } from './scripting/location.ts'
 import { resetDataDir } from './store/reset.ts'
+import { runScriptTests } from './test-command.ts'
 
 function integer(value: string): number {
   const n = Number(value)
@@ -94,12 +96,30 @@ program
     for (const file of await resetDataDir(dir)) process.stdout.write(`removed ${file}\n`)
   })
 
+program
+  .command('test')
+  .description("run the scripts' tests (*.test.js, *.test.mjs) with Node's test runner and tinymqtt/testing")
+  .argument(
+    '[path]',
+    'folder to search (recursively) or one test file (default: the --scripts folder, else .)',
+  )
+  .action(async (path: string | undefined) => {
+    const scripts = program.opts<CliOptions>().scripts
+    const fallback =
+      scripts === undefined
+        ? '.'
+        : scripts.endsWith('.js') || scripts.endsWith('.mjs')
+          ? dirname(scripts)
+          : scripts
+    process.exitCode = await runScriptTests(path ?? fallback)
+  })
+
 interface CliOptions extends FileConfig {
   config?: string
 }
 
 async function main(): Promise<void> {
-  // The broker is the default command; `passwd` and `reset-data` are subcommands.
+  // The broker is the default command; `passwd`, `reset-data` and `test` are subcommands.
   program.action(runBroker)
   await program.parseAsync()
 }

@@ -31,6 +31,13 @@ export interface FetchResponse {
 
 export type FetchOutcome = { response: FetchResponse } | { error: string }
 
+/** Runs one request to completion and never rejects; aborting `controller` ends it. */
+export type PerformFetch = (
+  request: FetchRequest,
+  controller: AbortController,
+  maxBytes: number,
+) => Promise<FetchOutcome>
+
 /**
  * Requests waiting for a slot, per script. A script that keeps queueing faster than servers
  * answer gets errors past this instead of growing the worker's memory without bound.
@@ -62,7 +69,10 @@ export class FetchQueue {
   private readonly running = new Set<AbortController>()
   private closed = false
 
-  constructor(private readonly limits: FetchLimits) {}
+  constructor(
+    private readonly limits: FetchLimits,
+    private readonly perform: PerformFetch = performFetch,
+  ) {}
 
   get inFlight(): number {
     return this.running.size
@@ -94,7 +104,7 @@ export class FetchQueue {
   private start(job: Job): void {
     const controller = new AbortController()
     this.running.add(controller)
-    void perform(job.request, controller, this.limits.maxFetchBytes).then((outcome) => {
+    void this.perform(job.request, controller, this.limits.maxFetchBytes).then((outcome) => {
       if (!this.running.delete(controller)) return // closed meanwhile
       const next = this.waiting.shift()
       if (next) this.start(next)
@@ -103,8 +113,8 @@ export class FetchQueue {
   }
 }
 
-/** Runs one request to completion; never rejects. */
-async function perform(
+/** Runs one request with Node's fetch; never rejects. */
+export async function performFetch(
   request: FetchRequest,
   controller: AbortController,
   maxBytes: number,
@@ -165,7 +175,7 @@ async function readText(res: Response, maxBytes: number, controller: AbortContro
 }
 
 /** Names the request in errors; the query string is left out, since it may carry a token. */
-function label(request: FetchRequest): string {
+export function label(request: FetchRequest): string {
   return `ms_fetch ${request.method} ${describeUrl(request.url)}`
 }
 

@@ -10,6 +10,8 @@ import {
   FetchQueue,
   type FetchRequest,
   fetchUrlProblem,
+  type PerformFetch,
+  performFetch,
 } from './fetch.ts'
 import { copyBytes } from './publish-chunk.ts'
 
@@ -31,8 +33,9 @@ export class GuestFetches {
     private readonly ctx: QuickJSContext,
     private readonly limits: FetchLimits,
     private readonly enter: (body: () => string | undefined) => void,
+    perform: PerformFetch = performFetch,
   ) {
-    this.queue = new FetchQueue(limits)
+    this.queue = new FetchQueue(limits, perform)
   }
 
   /**

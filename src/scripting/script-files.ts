@@ -13,16 +13,22 @@ export interface ScriptFile {
   file: string
 }
 
+/** Tests of scripts (`tinymqtt test`), run by Node's test runner and never loaded as scripts. */
+export function isTestFileName(name: string): boolean {
+  return name.endsWith('.test.js') || name.endsWith('.test.mjs')
+}
+
 /**
  * Script files: `.js` / `.mjs`, not hidden (editor swap and backup files start with a dot or end
- * in `~`), and not starting with `_`: those are modules for scripts to import, never run alone
- * (as is every file in a subfolder, such as lib/).
+ * in `~`), not starting with `_`: those are modules for scripts to import, never run alone
+ * (as is every file in a subfolder, such as lib/), and not a test (`*.test.js`).
  */
 export function isScriptName(name: string): boolean {
   return (
     !name.startsWith('.') &&
     !name.startsWith('_') &&
     !name.includes('/') &&
+    !isTestFileName(name) &&
     (name.endsWith('.js') || name.endsWith('.mjs'))
   )
 }
@@ -35,11 +41,14 @@ export async function resolveScriptSource(path: string): Promise<ScriptSource> {
 }
 
 export function belongsTo(source: ScriptSource, name: string): boolean {
+  if (isTestFileName(name)) return false
   return source.only !== undefined ? name === source.only : isScriptName(name)
 }
 
 export async function listScripts(source: ScriptSource): Promise<ScriptFile[]> {
   const names =
-    source.only !== undefined ? [source.only] : (await readdir(source.dir)).filter(isScriptName).sort()
+    source.only !== undefined
+      ? [source.only].filter((name) => belongsTo(source, name))
+      : (await readdir(source.dir)).filter(isScriptName).sort()
   return names.map((name) => ({ name, file: join(source.dir, name) }))
 }

@@ -6,7 +6,7 @@ import {
   type QuickJSRuntime,
   RELEASE_SYNC,
 } from 'quickjs-emscripten'
-import { type LongTimer, setLongInterval, setLongTimeout } from '../util/long-timer.ts'
+import type { LongTimer } from '../util/long-timer.ts'
 import { ChangeFilter } from './change-filter.ts'
 import { type Delivery, packDeliveries } from './delivery-batch.ts'
 import { formatScriptError, locateError, type ThrownParts } from './error-location.ts'
@@ -23,6 +23,7 @@ import { RateLimiter } from './rate-limiter.ts'
 import { compileSchedule, Scheduler } from './schedules.ts'
 import { readThrown } from './thrown-value.ts'
 import { topicFilterProblem, topicNameProblem } from './topic-rules.ts'
+import { realEnvironment, type VmEnvironment } from './vm-environment.ts'
 import { type WasmMemory, type WasmModule, wasm } from './wasm.ts'
 
 /** What a VM needs from the worker around it. */
@@ -58,7 +59,7 @@ export class ScriptVm {
   private readonly hostTimers = new Map<number, LongTimer>()
   /** ms_schedule callbacks, by the same id as their entry in `scheduler`. */
   private readonly schedules: HandleRegistry
-  private readonly scheduler = new Scheduler((id, at) => this.fireSchedule(id, at))
+  private readonly scheduler: Scheduler
   private readonly publishLimiter: RateLimiter
   private readonly logLimiter: RateLimiter
   private throttleReportAt = 0
@@ -99,13 +100,15 @@ export class ScriptVm {
     private readonly runtime: QuickJSRuntime,
     private readonly ctx: QuickJSContext,
     private readonly memory: WasmMemory,
+    private readonly env: VmEnvironment,
   ) {
+    this.scheduler = new Scheduler((id, at) => this.fireSchedule(id, at), env.scheduleClock)
     this.subs = new HandleRegistry(() => this.depth > 0)
     this.timers = new HandleRegistry(() => this.depth > 0)
     this.schedules = new HandleRegistry(() => this.depth > 0)
     this.publishLimiter = new RateLimiter(limits.publishRatePerSecond, limits.publishBurst)
     this.logLimiter = new RateLimiter(limits.logRatePerSecond, limits.logRatePerSecond)
-    this.fetches = new GuestFetches(ctx, limits, (body) => this.settleFetch(body))
+    this.fetches = new GuestFetches(ctx, limits, (body) => this.settleFetch(body), env.fetch)
   }
 
   static async create(
@@ -114,6 +117,7 @@ export class ScriptVm {
     limits: ScriptLimits,
     wasmModule: WasmModule,
     host: VmHost,
+    env: VmEnvironment = realEnvironment,
   ): Promise<ScriptVm> {
     const maximum = Math.max(INITIAL_PAGES + 1, Math.floor(limits.memoryLimitBytes / PAGE))
     const wasmMemory = new wasm.Memory({ initial: INITIAL_PAGES, maximum })
@@ -122,8 +126,10 @@ export class ScriptVm {
     runtime.setMemoryLimit(Math.max(1024 * 1024, maximum * PAGE - INITIAL_PAGES * PAGE - WASM_HEADROOM))
     runtime.setMaxStackSize(limits.maxStackSizeBytes)
     const ctx = runtime.newContext()
-    const vm = new ScriptVm(name, vmId, limits, host, runtime, ctx, wasmMemory)
-    runtime.setInterruptHandler(() => Date.now() > vm.deadline)
+    const vm = new ScriptVm(name, vmId, limits, host, runtime, ctx, wasmMemory, env)
+    // The CPU deadline is on the monotonic clock: a wall clock set back (or the test harness's
+    // fake Date) must not stretch a call's time.
+    runtime.setInterruptHandler(() => performance.now() > vm.deadline)
     // The prelude is ours; it runs before any deadline applies.
     vm.deadline = Number.POSITIVE_INFINITY
     vm.installApi()
@@ -317,7 +323,7 @@ export class ScriptVm {
 
   private guestPosition(): number {
     if (!this.position || this.dead) return 0
-    this.deadline = Date.now() + this.limits.cpuLimitMs
+    this.deadline = performance.now() + this.limits.cpuLimitMs
     const result = this.ctx.callFunction(this.position, this.ctx.undefined)
     if (result.error) {
       result.error.dispose()
@@ -378,7 +384,7 @@ export class ScriptVm {
     if (this.dead) return undefined
     const outermost = this.depth === 0
     if (outermost) {
-      this.deadline = Date.now() + this.limits.cpuLimitMs
+      this.deadline = performance.now() + this.limits.cpuLimitMs
       this.host.enterCall(this.vmId)
     }
     this.depth++
@@ -545,7 +551,7 @@ export class ScriptVm {
         return lastValueToGuest(ctx, reply.value)
       },
       tick: () => {
-        this.deadline = Date.now() + this.limits.cpuLimitMs
+        this.deadline = performance.now() + this.limits.cpuLimitMs
         this.host.enterCall(this.vmId)
         return undefined
       },
@@ -692,7 +698,7 @@ export class ScriptVm {
     const fire = () => this.fireTimer(id, repeat)
     // An interval of 0 would spin the worker; a delay past 24.8 days is armed in chunks.
     const delay = Math.max(ms, repeat ? 1 : 0)
-    this.hostTimers.set(id, repeat ? setLongInterval(fire, delay) : setLongTimeout(fire, delay))
+    this.hostTimers.set(id, repeat ? this.env.setInterval(fire, delay) : this.env.setTimeout(fire, delay))
     return id
   }
 
