@@ -1,0 +1,114 @@
+import { filterCovers, topicMatches } from "./topic-match.js";
+export class AclSyntaxError extends Error {
+}
+const accessWords = new Set(['read', 'write', 'readwrite', 'deny']);
+/**
+ * Parses Mosquitto's acl_file syntax: `user <name>`, `topic [read|write|readwrite|deny] <filter>`,
+ * `pattern [read|write|readwrite|deny] <filter>` and `#` comments. The access word is optional
+ * (readwrite); a filter may contain spaces, as in Mosquitto.
+ */
+export function parseAcl(text) {
+    const rules = { anonymous: [], users: new Map(), patterns: [] };
+    let current = rules.anonymous;
+    const lines = text.split(/\r?\n/);
+    for (let i = 0; i < lines.length; i++) {
+        const line = lines[i].trim();
+        if (line === '' || line.startsWith('#'))
+            continue;
+        const lineNo = i + 1;
+        const match = /^(\S+)\s+(.+)$/.exec(line);
+        if (!match)
+            throw new AclSyntaxError(`line ${lineNo}: expected "user", "topic" or "pattern" and a value`);
+        const keyword = match[1];
+        const rest = match[2];
+        if (keyword === 'user') {
+            let entries = rules.users.get(rest);
+            if (!entries) {
+                entries = [];
+                rules.users.set(rest, entries);
+            }
+            current = entries;
+        }
+        else if (keyword === 'topic' || keyword === 'pattern') {
+            const entry = parseEntry(rest, lineNo);
+            if (keyword === 'topic')
+                current.push(entry);
+            else
+                rules.patterns.push(entry);
+        }
+        else {
+            throw new AclSyntaxError(`line ${lineNo}: unknown keyword "${keyword}"`);
+        }
+    }
+    return rules;
+}
+function parseEntry(rest, line) {
+    const match = /^(\S+)\s+(.+)$/.exec(rest);
+    if (match && accessWords.has(match[1])) {
+        return { access: match[1], filter: checkFilter(match[2], line), line };
+    }
+    return { access: 'readwrite', filter: checkFilter(rest, line), line };
+}
+function checkFilter(filter, line) {
+    const levels = filter.split('/');
+    levels.forEach((level, i) => {
+        const bad = (level.includes('#') && (level !== '#' || i !== levels.length - 1)) ||
+            (level.includes('+') && level !== '+');
+        if (bad)
+            throw new AclSyntaxError(`line ${line}: invalid topic filter "${filter}"`);
+    });
+    return filter;
+}
+/**
+ * Mosquitto's order: the client's own entries (its user's, or the anonymous ones), deny first;
+ * then the patterns, deny first; anything not granted is refused.
+ */
+export function aclAllows(rules, client, action, topic) {
+    const own = client.username === undefined ? rules.anonymous : rules.users.get(client.username);
+    if (own) {
+        const verdict = decide(own, action, topic, (filter) => filter);
+        if (verdict !== undefined)
+            return verdict;
+    }
+    return decide(rules.patterns, action, topic, (filter) => substitute(filter, client)) ?? false;
+}
+function decide(entries, action, topic, resolve) {
+    let granted = false;
+    for (const entry of entries) {
+        const filter = resolve(entry.filter);
+        if (filter === undefined)
+            continue;
+        const hit = action === 'subscribe' ? filterCovers(filter, topic) : topicMatches(filter, topic);
+        if (!hit)
+            continue;
+        if (entry.access === 'deny')
+            return false;
+        if (grants(entry.access, action))
+            granted = true;
+    }
+    return granted ? true : undefined;
+}
+function grants(access, action) {
+    if (access === 'readwrite')
+        return true;
+    if (access === 'read')
+        return action === 'read' || action === 'subscribe';
+    return access === 'write' && action === 'write';
+}
+/**
+ * `%c` → client id, `%u` → user name. A pattern naming a value the client lacks, or one
+ * carrying a wildcard or separator that would widen the filter, does not apply to it.
+ */
+function substitute(filter, client) {
+    if (!filter.includes('%'))
+        return filter;
+    let unusable = false;
+    const result = filter.replace(/%([cu])/g, (_, which) => {
+        const value = which === 'c' ? client.clientId : client.username;
+        if (value === undefined || value === '' || /[+#/]/.test(value))
+            unusable = true;
+        return value ?? '';
+    });
+    return unusable ? undefined : result;
+}
+//# sourceMappingURL=acl.js.map

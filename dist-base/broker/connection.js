@@ -1,0 +1,270 @@
+import { encodeAck, encodePublish, encodePublish5 } from "./protocol/encode.js";
+import { Framer } from "./protocol/framer.js";
+import { PacketType } from "./protocol/packets.js";
+/**
+ * Encoded QoS 0 PUBLISH bytes cached on the message, so fan-out to many MQTT 3.x subscribers
+ * encodes once and writes the same buffer to every socket.
+ */
+const wireQos0 = Symbol('wireQos0');
+/** Above this many unsent bytes a client counts as not reading; its QoS 0 messages are shed. */
+const maxBufferedBytes = 8 * 1024 * 1024;
+/** How long a peer gets to close its side after we closed ours. */
+const closeGraceMs = 2000;
+/**
+ * Sockets we ended, with the time by which the peer must have closed too: a peer that never
+ * reads would keep a half-closed socket forever. One sweep for all instead of a timer per
+ * close, whose closure kept every closed connection alive for the grace period (under connect
+ * churn that is thousands of connections promoted to the old generation).
+ */
+const closing = new Map();
+let closingSweep;
+function destroyLater(socket) {
+    closing.set(socket, Date.now() + closeGraceMs);
+    if (closingSweep === undefined) {
+        closingSweep = setInterval(sweepClosing, closeGraceMs / 4);
+        closingSweep.unref();
+    }
+}
+function sweepClosing() {
+    const now = Date.now();
+    // Insertion order is deadline order.
+    for (const [socket, deadline] of closing) {
+        if (deadline > now)
+            break;
+        closing.delete(socket);
+        socket.destroy();
+    }
+    if (closing.size === 0) {
+        clearInterval(closingSweep);
+        closingSweep = undefined;
+    }
+}
+/** One TCP connection: framing in, batched writes out, keepalive bookkeeping. */
+export class Connection {
+    socket;
+    owner;
+    listener;
+    totals;
+    state = 'connecting';
+    version = 4;
+    clientId = '';
+    username;
+    keepalive = 0;
+    cleanSession = true;
+    session;
+    will;
+    /** Set once DISCONNECT arrived: the will is discarded [MQTT-3.14.4-3]. */
+    disconnected = false;
+    closeReason = '';
+    lastActivity = Date.now();
+    createdAt = Date.now();
+    /** ms since the epoch (a number: a Date per connection costs RSS on idle clients). */
+    connectedAt;
+    address;
+    remotePort;
+    /** MQTT 5 limits the client announced in CONNECT (3.x clients get the defaults). */
+    receiveMaximum = 65_535;
+    maxPacketSize = Number.POSITIVE_INFINITY;
+    topicAliasMaximum = 0;
+    /** MQTT 5 Request Problem Information: when false, no reason strings on acknowledgements. */
+    problemInformation = true;
+    /** Topic aliases the client set towards us, and the ones we set towards it. */
+    /** Created on first use: most clients never use aliases, and idle connections should stay small. */
+    inboundAliases;
+    outboundAliases;
+    /** Acknowledgements waiting for the store to flush (see Persistence.acknowledge). */
+    heldAcks;
+    bytesIn = 0;
+    bytesOut = 0;
+    packetsIn = 0;
+    packetsOut = 0;
+    /** Congested subscriber sessions this connection's publishing waits for (see flow.ts). */
+    waitingOn;
+    framer;
+    corked = false;
+    uncork = () => {
+        this.corked = false;
+        this.socket.uncork();
+    };
+    constructor(socket, owner, maxPacketSize, listener = 'mqtt', totals = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 }) {
+        this.socket = socket;
+        this.owner = owner;
+        this.listener = listener;
+        this.totals = totals;
+        this.address = socket.remoteAddress ?? '';
+        this.remotePort = socket.remotePort ?? 0;
+        this.framer = new Framer(maxPacketSize, (header, body) => {
+            this.packetsIn++;
+            owner.handlePacket(this, header, body);
+        });
+        socket.setNoDelay?.(true);
+        socket.on('data', (chunk) => this.onData(chunk));
+        socket.on('error', () => {
+            // 'close' follows and does the cleanup; the reason is recorded there.
+            this.closeReason ||= 'socket error';
+        });
+        socket.on('close', () => {
+            closing.delete(socket);
+            this.closeReason ||= 'connection lost';
+            this.framer.stop();
+            this.owner.connectionClosed(this);
+        });
+    }
+    get writable() {
+        return this.socket.writableLength < maxBufferedBytes;
+    }
+    get info() {
+        return {
+            clientId: this.clientId,
+            address: this.address,
+            port: this.remotePort,
+            protocolVersion: this.version,
+            cleanSession: this.cleanSession,
+            keepalive: this.keepalive,
+            username: this.username,
+            connectedAt: new Date(this.connectedAt ?? this.createdAt),
+        };
+    }
+    /** The one place where framing and handler errors are caught, so none leaves the event loop. */
+    onData(chunk) {
+        this.bytesIn += chunk.length;
+        this.totals.bytesIn += chunk.length;
+        this.lastActivity = Date.now();
+        try {
+            this.framer.push(chunk);
+        }
+        catch (error) {
+            this.owner.protocolError(this, error);
+        }
+    }
+    /**
+     * Stops reading this client (flow control): no packet after the current one is handled,
+     * and the socket stops reading, so TCP back-pressure slows the publisher. For a WebSocket
+     * the stream's buffer fills and ws pauses the socket under it.
+     */
+    pause() {
+        if (this.state === 'closed')
+            return;
+        this.framer.pause();
+        this.socket.pause();
+    }
+    /** Reads again: first the packets that waited, which may pause it again. */
+    resume() {
+        if (this.state === 'closed')
+            return;
+        // Time spent held back is not the client's silence.
+        this.lastActivity = Date.now();
+        try {
+            this.framer.resume();
+        }
+        catch (error) {
+            this.owner.protocolError(this, error);
+            return;
+        }
+        if (this.waitingOn === undefined || this.waitingOn.size === 0)
+            this.socket.resume();
+    }
+    /** Writes are corked for the rest of this tick, so many small packets leave in one syscall. */
+    write(data) {
+        if (this.state === 'closed')
+            return;
+        if (!this.corked) {
+            this.corked = true;
+            this.socket.cork();
+            process.nextTick(this.uncork);
+        }
+        this.bytesOut += data.length;
+        this.totals.bytesOut += data.length;
+        this.packetsOut++;
+        this.socket.write(data);
+    }
+    sendPublish(message, qos, retain, dup, messageId, subscriptionIds) {
+        this.totals.messagesOut++;
+        if (this.version === 5)
+            return this.sendPublish5(message, qos, retain, dup, messageId, subscriptionIds);
+        if (qos === 0 && !retain) {
+            const cached = message;
+            let wire = cached[wireQos0];
+            if (!wire) {
+                wire = encodePublish({
+                    topic: message.topic,
+                    payload: message.payload,
+                    qos: 0,
+                    retain: false,
+                    dup: false,
+                });
+                cached[wireQos0] = wire;
+            }
+            this.write(wire);
+            return true;
+        }
+        this.write(encodePublish({ topic: message.topic, payload: message.payload, qos, retain, dup, messageId }));
+        return true;
+    }
+    sendPublish5(message, qos, retain, dup, messageId, subscriptionIds) {
+        const properties = { ...message.properties };
+        if (message.expiresAt !== undefined) {
+            // Forward what is left of the interval, not what the publisher set [MQTT-3.3.2-6].
+            properties.messageExpiryInterval = Math.max(0, Math.ceil((message.expiresAt - Date.now()) / 1000));
+        }
+        if (subscriptionIds)
+            properties.subscriptionIdentifier = subscriptionIds.length === 1 ? subscriptionIds[0] : subscriptionIds;
+        let topic = message.topic;
+        let newAlias;
+        if (this.topicAliasMaximum > 0) {
+            this.outboundAliases ??= new Map();
+            const alias = this.outboundAliases.get(topic);
+            if (alias !== undefined) {
+                properties.topicAlias = alias;
+                topic = '';
+            }
+            else if (this.outboundAliases.size < this.topicAliasMaximum) {
+                newAlias = this.outboundAliases.size + 1;
+                properties.topicAlias = newAlias;
+            }
+        }
+        const wire = encodePublish5({ topic, payload: message.payload, qos, retain, dup, messageId }, properties);
+        if (wire.length > this.maxPacketSize) {
+            this.totals.messagesOut--;
+            return false;
+        }
+        if (newAlias !== undefined)
+            this.outboundAliases?.set(message.topic, newAlias);
+        this.write(wire);
+        return true;
+    }
+    sendPubrel(messageId) {
+        this.write(encodeAck(PacketType.pubrel, messageId, this.version));
+    }
+    /**
+     * Encodes an MQTT 5 packet with a reason string when the client wants one (Request Problem
+     * Information; `always` for CONNACK/DISCONNECT, which ignore it) and it still fits the
+     * client's Maximum Packet Size [MQTT-3.4.2-2, 3.14.2-3]; without it otherwise.
+     */
+    withReason(encode, text, always = false) {
+        if (always || this.problemInformation) {
+            const full = encode(text);
+            if (full.length <= this.maxPacketSize)
+                return full;
+        }
+        return encode(undefined);
+    }
+    /** Stops reading; flushes what was written (a CONNACK, say), then closes the socket. */
+    close(reason) {
+        if (this.state === 'closed')
+            return;
+        this.closeReason ||= reason;
+        this.state = 'closed';
+        this.framer.stop();
+        if (this.disconnected) {
+            // The client said goodbye: nothing more is owed to it, so close at once rather than
+            // shutdown() now and close() when its FIN arrives (one syscall and one event less per
+            // connection under connect churn).
+            this.socket.destroy();
+            return;
+        }
+        this.socket.end();
+        destroyLater(this.socket);
+    }
+}
+//# sourceMappingURL=connection.js.map

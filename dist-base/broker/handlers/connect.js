@@ -1,0 +1,121 @@
+import { randomUUID } from 'node:crypto';
+import { ConnackCode } from "../auth.js";
+import { encodeConnack } from "../protocol/encode.js";
+import { ProtocolError, Reason } from "../protocol/errors.js";
+import { neverExpires } from "../sessions.js";
+import { topicNameError } from "../topics.js";
+/** MQTT 5 CONNACK reason codes for the 3.1.1 return codes 1–5. */
+const v5Codes = { 1: 0x84, 2: 0x85, 3: 0x88, 4: 0x86, 5: 0x87 };
+export function handleConnect(broker, connection, packet) {
+    const v5 = packet.protocolVersion === 5;
+    connection.version = packet.protocolVersion;
+    const props = packet.properties ?? {};
+    const log = { clientId: packet.clientId, address: connection.address };
+    if (props.authenticationMethod !== undefined) {
+        // Enhanced authentication (AUTH exchanges) is not offered.
+        refuse(broker, connection, 0x8c, 'enhanced authentication is not supported', log);
+        return;
+    }
+    const cleanStart = packet.clean !== false;
+    let clientId = packet.clientId;
+    let assigned = false;
+    if (clientId === '') {
+        // 3.1.1: an empty id only makes sense for a session nobody resumes [MQTT-3.1.3-7, 3.1.3-8].
+        if (!v5 && !cleanStart) {
+            refuse(broker, connection, ConnackCode.identifierRejected, 'empty client id without clean session', log);
+            return;
+        }
+        clientId = `tinymqtt-${randomUUID()}`;
+        assigned = true;
+    }
+    if (packet.will) {
+        const problem = topicNameError(packet.will.topic);
+        if (problem)
+            throw new ProtocolError(`will topic: ${problem}`, Reason.topicNameInvalid);
+    }
+    const credentials = {
+        clientId,
+        username: packet.username,
+        password: packet.password,
+        address: connection.address,
+    };
+    const auth = broker.access?.authenticate
+        ? broker.access.authenticate(credentials)
+        : broker.auth.check(credentials);
+    if (auth !== ConnackCode.accepted) {
+        const why = auth === ConnackCode.notAuthorized ? 'no credentials' : 'bad user name or password';
+        refuse(broker, connection, auth, `authentication failed: ${why}`, { ...log, username: packet.username });
+        return;
+    }
+    if (props.receiveMaximum === 0 || props.maximumPacketSize === 0) {
+        throw new ProtocolError('Receive Maximum and Maximum Packet Size must not be 0', Reason.protocolError);
+    }
+    const previous = broker.clients.get(clientId);
+    if (previous)
+        broker.dropConnection(previous, 'taken over by a new connection', Reason.sessionTakenOver);
+    const expiryInterval = v5 ? (props.sessionExpiryInterval ?? 0) : cleanStart ? 0 : neverExpires;
+    let keepalive = packet.keepalive ?? 0;
+    const { maxKeepalive } = broker.options;
+    const capKeepalive = v5 && maxKeepalive > 0 && (keepalive === 0 || keepalive > maxKeepalive);
+    if (capKeepalive)
+        keepalive = maxKeepalive;
+    connection.clientId = clientId;
+    connection.username = packet.username;
+    connection.keepalive = keepalive;
+    connection.cleanSession = cleanStart;
+    connection.will = packet.will;
+    if (v5) {
+        connection.receiveMaximum = props.receiveMaximum ?? 65_535;
+        connection.maxPacketSize = props.maximumPacketSize ?? Number.POSITIVE_INFINITY;
+        connection.topicAliasMaximum = props.topicAliasMaximum ?? 0;
+        connection.problemInformation = props.requestProblemInformation !== false;
+    }
+    const { session, present } = broker.openSession(clientId, cleanStart, expiryInterval);
+    session.username = packet.username;
+    connection.session = session;
+    connection.state = 'connected';
+    connection.connectedAt = Date.now();
+    broker.clients.set(clientId, connection);
+    let properties;
+    if (v5) {
+        properties = capabilities(broker);
+        if (assigned)
+            properties.assignedClientIdentifier = clientId;
+        if (capKeepalive)
+            properties.serverKeepAlive = keepalive;
+        if (props.requestResponseInformation)
+            properties.responseInformation = `tinymqtt/response/${clientId}`;
+    }
+    // MQTT 3.1 has no session-present flag: that CONNACK byte is reserved (0).
+    const sessionPresent = present && connection.version !== 3;
+    connection.write(encodeConnack(connection.version, sessionPresent, ConnackCode.accepted, properties));
+    session.resume(connection);
+    broker.logger.info({
+        clientId,
+        address: connection.address,
+        protocolVersion: connection.version,
+        cleanStart,
+        sessionPresent: present,
+    }, 'client connected');
+    if (broker.listenerCount('clientConnect') > 0)
+        broker.notify('clientConnect', connection.info);
+}
+/** What CONNACK tells an MQTT 5 client about the broker; absent Maximum QoS means 2. */
+function capabilities(broker) {
+    return {
+        receiveMaximum: broker.options.receiveMaximum,
+        maximumPacketSize: broker.options.maxPacketSize,
+        topicAliasMaximum: broker.options.topicAliasMaximum,
+        retainAvailable: true,
+        wildcardSubscriptionAvailable: true,
+        subscriptionIdentifiersAvailable: true,
+        sharedSubscriptionAvailable: true,
+    };
+}
+function refuse(broker, connection, code, reason, log = { address: connection.address }) {
+    const wire = connection.version === 5 && code < 0x80 ? (v5Codes[code] ?? 0x80) : code;
+    broker.logger.warn({ ...log, returnCode: wire }, `connection refused: ${reason}`);
+    connection.write(encodeConnack(connection.version, false, wire));
+    broker.dropConnection(connection, reason);
+}
+//# sourceMappingURL=connect.js.map

@@ -1,0 +1,2 @@
+import type { Connection } from '../connection.ts';
+export declare function handlePing(connection: Connection): void;

@@ -1,0 +1,5 @@
+import { pingresp } from "../protocol/encode.js";
+export function handlePing(connection) {
+    connection.write(pingresp);
+}
+//# sourceMappingURL=ping.js.map

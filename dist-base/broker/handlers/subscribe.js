@@ -1,0 +1,59 @@
+import { encodeSuback } from "../protocol/encode.js";
+import { ProtocolError, Reason } from "../protocol/errors.js";
+import { parseSharedFilter } from "../shared.js";
+import { isValidFilter } from "../topics.js";
+const failure = 0x80;
+export function handleSubscribe(broker, connection, packet) {
+    const session = connection.session;
+    const v5 = connection.version === 5;
+    const identifier = packet.properties?.subscriptionIdentifier;
+    if (identifier === 0)
+        throw new ProtocolError('subscription identifier 0', Reason.protocolError);
+    const granted = [];
+    const retainedFor = [];
+    for (const { topic: filter, qos, nl, rap, rh } of packet.subscriptions) {
+        const shared = parseSharedFilter(filter);
+        const valid = shared !== 'invalid' && isValidFilter(shared ? shared.filter : filter);
+        // A bad filter fails only its own entry, the rest of the packet stands [MQTT-3.9.3-2].
+        if (!valid) {
+            broker.logger.info({ clientId: connection.clientId, filter }, 'invalid topic filter refused');
+            granted.push(v5 ? Reason.topicFilterInvalid : failure);
+            continue;
+        }
+        if (shared && nl)
+            throw new ProtocolError('No Local on a shared subscription [MQTT-3.8.3-4]', Reason.protocolError);
+        if (broker.access?.canSubscribe && !broker.access.canSubscribe(session, filter)) {
+            broker.logger.warn({ clientId: connection.clientId, filter }, 'subscription denied by access control');
+            granted.push(v5 ? Reason.notAuthorized : failure);
+            continue;
+        }
+        const sub = { qos };
+        if (v5) {
+            if (nl)
+                sub.noLocal = true;
+            if (rap)
+                sub.retainAsPublished = true;
+            if (rh)
+                sub.retainHandling = rh;
+            if (identifier !== undefined)
+                sub.identifier = identifier;
+        }
+        const existed = broker.addSubscription(session, filter, sub);
+        granted.push(qos);
+        // Retain Handling: 0 always, 1 only for a new subscription, 2 never; and never for a
+        // shared subscription [MQTT-3.8.4-3, 4.8.2-?].
+        const handling = sub.retainHandling ?? 0;
+        if (!shared && (handling === 0 || (handling === 1 && !existed)))
+            retainedFor.push({ filter, sub });
+    }
+    broker.persistence.acknowledge(connection, encodeSuback(packet.messageId, granted, connection.version));
+    // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-8].
+    for (const { filter, sub } of retainedFor) {
+        const ids = sub.identifier === undefined ? undefined : [sub.identifier];
+        for (const message of broker.retained.match(filter)) {
+            if (broker.mayRead(session, message.topic))
+                session.deliver(message, sub.qos, true, ids);
+        }
+    }
+}
+//# sourceMappingURL=subscribe.js.map

@@ -1,0 +1,143 @@
+import { sessionMeta } from "./sessions.js";
+/** How long to wait before retrying a failed flush; acknowledgements stay held meanwhile. */
+const retryMs = 1000;
+/**
+ * The broker's side of the store: every change goes through here, and so do the
+ * acknowledgements that promise durability (PUBACK, PUBREC, PUBCOMP, SUBACK, UNSUBACK).
+ *
+ * With a durable store, writes made during one event-loop turn are flushed together (group
+ * commit) and an acknowledgement is released only once every write made before it is on
+ * disk; a connection's acknowledgements keep their order. With an in-memory store nothing
+ * is held back.
+ */
+export class Persistence {
+    store;
+    logger;
+    writes = 0;
+    durableWrites = 0;
+    flushing = false;
+    waiting = new Set();
+    constructor(store, logger) {
+        this.store = store;
+        this.logger = logger;
+    }
+    get durable() {
+        return this.store.durable;
+    }
+    putRetained(message) {
+        this.store.putRetained(message);
+        this.touch();
+    }
+    /** Stores the session's subscriptions and expiry (messages go through its journal). */
+    putSession(session) {
+        this.store.putSession(sessionMeta(session));
+        this.touch();
+    }
+    deleteSession(clientId) {
+        this.store.deleteSession(clientId);
+        this.touch();
+    }
+    /** A persistent session's change log, when the store is durable. */
+    journalFor(session) {
+        if (!this.durable)
+            return undefined;
+        const { clientId } = session;
+        return {
+            putMessage: (entry) => {
+                this.store.putMessage(clientId, entry);
+                this.touch();
+            },
+            deleteMessage: (seq) => {
+                this.store.deleteMessage(clientId, seq);
+                this.touch();
+            },
+            putIncomingQos2: (id) => {
+                this.store.putIncomingQos2(clientId, id);
+                this.touch();
+            },
+            deleteIncomingQos2: (id) => {
+                this.store.deleteIncomingQos2(clientId, id);
+                this.touch();
+            },
+        };
+    }
+    /** Writes a whole session; how an in-memory store learns of a session its client left. */
+    snapshot(session) {
+        const { clientId } = session;
+        this.store.deleteSession(clientId);
+        this.store.putSession(sessionMeta(session));
+        for (const entry of session.outgoing())
+            this.store.putMessage(clientId, { ...entry });
+        for (const id of session.incomingQos2)
+            this.store.putIncomingQos2(clientId, id);
+        this.touch();
+    }
+    /** Sends an acknowledgement once everything written so far is durable, in the connection's order. */
+    acknowledge(connection, packet) {
+        if (!this.durable || (this.writes === this.durableWrites && !connection.heldAcks)) {
+            connection.write(packet);
+            return;
+        }
+        if (connection.heldAcks)
+            connection.heldAcks.push({ packet, after: this.writes });
+        else
+            connection.heldAcks = [{ packet, after: this.writes }];
+        this.waiting.add(connection);
+        this.schedule();
+    }
+    /** Resolves once everything written so far is durable. */
+    async flush() {
+        const target = this.writes;
+        await this.store.flush();
+        if (target > this.durableWrites)
+            this.durableWrites = target;
+    }
+    touch() {
+        this.writes++;
+        if (this.durable)
+            this.schedule();
+    }
+    schedule() {
+        if (this.flushing)
+            return;
+        this.flushing = true;
+        // One flush for everything written in this turn of the event loop: group commit.
+        setImmediate(() => void this.flushNow());
+    }
+    async flushNow() {
+        const target = this.writes;
+        try {
+            await this.store.flush();
+        }
+        catch (error) {
+            this.logger.error({ err: error }, 'store flush failed; acknowledgements held, retrying');
+            setTimeout(() => {
+                this.flushing = false;
+                this.schedule();
+            }, retryMs).unref();
+            return;
+        }
+        if (target > this.durableWrites)
+            this.durableWrites = target;
+        this.flushing = false;
+        this.release();
+        if (this.writes !== this.durableWrites)
+            this.schedule();
+    }
+    release() {
+        for (const connection of this.waiting) {
+            const held = connection.heldAcks ?? [];
+            let i = 0;
+            while (i < held.length && held[i].after <= this.durableWrites)
+                connection.write(held[i++].packet);
+            if (i === held.length || connection.state === 'closed') {
+                connection.heldAcks = undefined;
+                this.waiting.delete(connection);
+            }
+            else {
+                held.splice(0, i);
+            }
+        }
+    }
+}
+//# sourceMappingURL=persistence.js.map

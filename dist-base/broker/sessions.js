@@ -1,0 +1,300 @@
+import { isExpired } from "./expiry.js";
+/** Session Expiry Interval meaning "never" (MQTT 3.x clean session 0). */
+export const neverExpires = 0xffffffff;
+/**
+ * What a session without subscriptions or messages in flight reads. Its own collections are
+ * created on first write: an empty Map costs about 180 bytes, and most idle clients never use
+ * the QoS 1/2 ones (RSS per idle client, `npm run bench -- --scenarios memory`).
+ */
+const noSubscriptions = new Map();
+const noOutgoing = new Map();
+const noIds = new Set();
+/**
+ * One client's state across connections: subscriptions, the outgoing in-flight window and
+ * queue, and the incoming QoS 2 packet ids not yet released. Outlives its connection unless
+ * its expiry interval is 0 (MQTT 3.x clean session 1).
+ */
+export class Session {
+    clientId;
+    limits;
+    onDrop;
+    subscriptionMap;
+    /** Insertion order is send order, which is the order a resumed session re-sends in. */
+    inflightMap;
+    /** QoS 2 packet ids received and routed, not yet released by PUBREL [MQTT-4.3.3-2]. */
+    incomingQos2Set;
+    /** Set while the session is persistent and the store durable. */
+    journal;
+    outlet;
+    /** The user name its client last connected with (for access checks while offline). */
+    username;
+    /** Seconds the session outlives its connection; 0 = ends with it, neverExpires = kept. */
+    expiryInterval;
+    /** When its client went (ms since the epoch), undefined while connected. */
+    disconnectedAt;
+    /** Pending timers while offline: session expiry and a delayed will. */
+    expiryTimer;
+    willTimer;
+    pendingWill;
+    /** Rate limit of the "message dropped" log line. */
+    lastDropLog = 0;
+    dropsNotLogged = 0;
+    /** Routing scratch space: which routing pass last saw this session, and what it gathered. */
+    routeEpoch = 0;
+    routeQos = 0;
+    routeRetain = false;
+    routeIds;
+    /** Flow control (flow.ts): the publishing connections held back by this session's queue. */
+    waiters;
+    flow;
+    /** Acknowledged nothing for stallTimeout while congested: holds nobody back until it acks again. */
+    stalled = false;
+    /** PUBACK/PUBREC/PUBCOMP count: progress, as the stall check sees it. */
+    acks = 0;
+    acksAtStall = 0;
+    /** When it last acknowledged, kept only while it holds publishers back (ms since the epoch). */
+    lastAckAt = 0;
+    /**
+     * Above this many queued messages a progressing subscriber holds back the connections
+     * feeding it; they read again at the low-water mark. Half the queue limit leaves the other
+     * half as headroom, so what publishers sent before they were held never meets the limit.
+     */
+    highWater;
+    lowWater;
+    queue = [];
+    queueHead = 0;
+    nextId = 1;
+    nextSeq = 1;
+    /** In-flight messages still to be re-sent after a reconnect, held back by the window. */
+    resend = [];
+    window;
+    constructor(clientId, expiryInterval, limits, onDrop) {
+        this.clientId = clientId;
+        this.limits = limits;
+        this.onDrop = onDrop;
+        this.expiryInterval = expiryInterval;
+        this.window = limits.maxInflight;
+        this.highWater = Math.max(1, Math.floor(limits.maxQueuedMessages / 2));
+        this.lowWater = Math.floor(this.highWater / 2);
+    }
+    get subscriptions() {
+        return this.subscriptionMap ?? noSubscriptions;
+    }
+    /** The subscriptions to change; only the broker does, keeping its subscription tree in step. */
+    editSubscriptions() {
+        this.subscriptionMap ??= new Map();
+        return this.subscriptionMap;
+    }
+    get inflight() {
+        return this.inflightMap ?? noOutgoing;
+    }
+    get incomingQos2() {
+        return this.incomingQos2Set ?? noIds;
+    }
+    get queued() {
+        return this.queue.length - this.queueHead;
+    }
+    /** Connected and acknowledging: its congestion holds publishers back rather than dropping. */
+    get progressing() {
+        if (this.outlet === undefined)
+            return false;
+        if (this.stalled && this.acks !== this.acksAtStall)
+            this.stalled = false;
+        return !this.stalled;
+    }
+    /**
+     * Hands a routed message to the client at min(published, granted) QoS [MQTT-3.8.4-6].
+     * `holdable`: the publisher is a connection flow control can hold back. Returns true when
+     * the message was queued above the high-water mark and that publisher should now wait.
+     */
+    deliver(message, granted, retain, subscriptionIds, holdable = false) {
+        const qos = (message.qos < granted ? message.qos : granted);
+        const outlet = this.outlet;
+        if (qos === 0) {
+            // QoS 0 is fire-and-forget: not kept for offline clients, shed for clients that don't read.
+            if (!outlet)
+                return false;
+            if (!outlet.writable) {
+                this.onDrop(this, message, 'slow consumer');
+                return false;
+            }
+            if (!outlet.sendPublish(message, 0, retain, false, undefined, subscriptionIds)) {
+                this.onDrop(this, message, 'too large for the client');
+            }
+            return false;
+        }
+        const entry = { seq: this.nextSeq++, message, qos, retain, subscriptionIds };
+        const queued = this.queued;
+        if (outlet && queued === 0 && this.resend.length === 0 && this.inflight.size < this.window) {
+            this.send(outlet, entry);
+            return false;
+        }
+        let hold = false;
+        if (queued >= this.highWater) {
+            // A publisher that will be held may go past the limit by the one message it was
+            // reading; every other source meets the limit as before.
+            hold = holdable && this.progressing;
+            if (!hold && queued >= this.limits.maxQueuedMessages) {
+                this.onDrop(this, message, 'queue full');
+                return false;
+            }
+        }
+        this.queue.push(entry);
+        this.journal?.putMessage(entry);
+        return hold;
+    }
+    /** Progress for the stall check (flow.ts). */
+    acknowledged() {
+        this.acks++;
+        if (this.waiters !== undefined)
+            this.lastAckAt = Date.now();
+    }
+    /** A QoS 2 PUBLISH was received and routed; its id is kept until PUBREL. */
+    addIncomingQos2(messageId) {
+        this.incomingQos2Set ??= new Set();
+        this.incomingQos2Set.add(messageId);
+        this.journal?.putIncomingQos2(messageId);
+    }
+    releaseIncomingQos2(messageId) {
+        if (this.incomingQos2Set?.delete(messageId))
+            this.journal?.deleteIncomingQos2(messageId);
+    }
+    /** PUBACK (QoS 1) or PUBCOMP (QoS 2) completed an outgoing message. */
+    complete(messageId, expected) {
+        const entry = this.inflight.get(messageId);
+        if (!entry || entry.state !== expected || (expected === 'publish' && entry.qos !== 1))
+            return false;
+        this.inflightMap?.delete(messageId);
+        this.journal?.deleteMessage(entry.seq);
+        this.acknowledged();
+        this.pump();
+        return true;
+    }
+    /** PUBREC: the client has the QoS 2 message; answer PUBREL and wait for PUBCOMP. */
+    received(messageId, failed = false) {
+        const entry = this.inflight.get(messageId);
+        if (entry?.qos !== 2)
+            return false;
+        this.acknowledged();
+        if (failed) {
+            // MQTT 5: a PUBREC with an error reason ends the exchange [MQTT-4.3.3-4].
+            this.inflightMap?.delete(messageId);
+            this.journal?.deleteMessage(entry.seq);
+            this.pump();
+            return true;
+        }
+        entry.state = 'pubrel';
+        this.journal?.putMessage(entry);
+        this.outlet?.sendPubrel(messageId);
+        return true;
+    }
+    /** A session got a connection (again): re-send the window with DUP, then the queue. */
+    resume(outlet) {
+        this.outlet = outlet;
+        this.window = Math.min(this.limits.maxInflight, outlet.receiveMaximum);
+        // Re-sent in order, but never more at once than the client's (new) Receive Maximum.
+        if (this.inflight.size > 0)
+            this.resend = [...this.inflight.values()];
+        else if (this.resend.length > 0)
+            this.resend = [];
+        this.pump();
+    }
+    /** Moves queued messages into the in-flight window while there is room; expired ones are dropped. */
+    pump() {
+        const outlet = this.outlet;
+        if (!outlet)
+            return;
+        while (this.resend.length > 0 && this.inflight.size - this.resend.length < this.window) {
+            const entry = this.resend.shift();
+            if (!this.inflight.has(entry.messageId))
+                continue;
+            if (entry.state === 'pubrel') {
+                outlet.sendPubrel(entry.messageId);
+            }
+            else if (!outlet.sendPublish(entry.message, entry.qos, entry.retain, true, entry.messageId, entry.subscriptionIds)) {
+                // Too large for the client's new Maximum Packet Size: discarded as if delivered [MQTT-3.1.2-25].
+                this.inflightMap?.delete(entry.messageId);
+                this.journal?.deleteMessage(entry.seq);
+                this.onDrop(this, entry.message, 'too large for the client');
+            }
+        }
+        if (this.resend.length > 0)
+            return;
+        const now = Date.now();
+        while (this.queueHead < this.queue.length && this.inflight.size < this.window) {
+            const next = this.queue[this.queueHead];
+            this.queue[this.queueHead++] = undefined;
+            if (isExpired(next.message, now)) {
+                this.journal?.deleteMessage(next.seq);
+                continue;
+            }
+            this.send(outlet, next);
+        }
+        if (this.queueHead === this.queue.length) {
+            this.queue = [];
+            this.queueHead = 0;
+        }
+        else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
+            this.queue = this.queue.slice(this.queueHead);
+            this.queueHead = 0;
+        }
+        if (this.waiters !== undefined && this.queued <= this.lowWater)
+            this.flow?.relieved(this);
+    }
+    /** Puts back what a stored session had in flight and queued (the subscriptions go through the broker). */
+    restore(record) {
+        for (const stored of record.messages) {
+            const entry = { ...stored };
+            if (entry.messageId !== undefined) {
+                this.inflightMap ??= new Map();
+                this.inflightMap.set(entry.messageId, entry);
+                this.nextId = entry.messageId === 0xffff ? 1 : entry.messageId + 1;
+            }
+            else {
+                this.queue.push(entry);
+            }
+            if (entry.seq >= this.nextSeq)
+                this.nextSeq = entry.seq + 1;
+        }
+        if (record.incomingQos2.length > 0)
+            this.incomingQos2Set = new Set(record.incomingQos2);
+    }
+    /** Every outgoing message, in flight first, then queued (for persistence and inspection). */
+    outgoing() {
+        return [...this.inflight.values(), ...this.queue.slice(this.queueHead)];
+    }
+    send(outlet, entry) {
+        const messageId = this.allocateId();
+        const { message, qos, retain, subscriptionIds } = entry;
+        // A message too large for the client is discarded as if it had been delivered [MQTT-3.1.2-25].
+        if (!outlet.sendPublish(message, qos, retain, false, messageId, subscriptionIds)) {
+            this.journal?.deleteMessage(entry.seq);
+            this.onDrop(this, message, 'too large for the client');
+            return;
+        }
+        entry.messageId = messageId;
+        entry.state = 'publish';
+        this.inflightMap ??= new Map();
+        this.inflightMap.set(messageId, entry);
+        this.journal?.putMessage(entry);
+    }
+    allocateId() {
+        // The window is far smaller than 65535, so a free id is always close by.
+        for (;;) {
+            const id = this.nextId;
+            this.nextId = id === 0xffff ? 1 : id + 1;
+            if (!this.inflight.has(id))
+                return id;
+        }
+    }
+}
+/** The stored form of a session without its messages. */
+export function sessionMeta(session) {
+    return {
+        clientId: session.clientId,
+        expiryInterval: session.expiryInterval,
+        subscriptions: [...session.subscriptions].map(([filter, sub]) => ({ filter, ...sub })),
+        disconnectedAt: session.disconnectedAt,
+    };
+}
+//# sourceMappingURL=sessions.js.map

@@ -1,0 +1,49 @@
+const prefix = '$share/';
+/**
+ * `$share/<group>/<filter>` split into its parts; undefined for an ordinary filter, 'invalid'
+ * for a malformed share name [MQTT-4.8.2-1, 4.8.2-2].
+ */
+export function parseSharedFilter(filter) {
+    if (!filter.startsWith(prefix))
+        return undefined;
+    const slash = filter.indexOf('/', prefix.length);
+    if (slash < 0)
+        return 'invalid';
+    const group = filter.slice(prefix.length, slash);
+    if (group.length === 0 || /[+#]/.test(group))
+        return 'invalid';
+    const rest = filter.slice(slash + 1);
+    if (rest.length === 0)
+        return 'invalid';
+    return { group, filter: rest };
+}
+/**
+ * One shared subscription group on one filter. In the subscription tree it is a single
+ * subscriber; each message it matches goes to one member, round robin among the members
+ * online, and to an offline persistent member only when none is online.
+ */
+export class SharedGroup {
+    group;
+    filter;
+    routeEpoch = 0;
+    routeQos = 0;
+    routeRetain = false;
+    routeIds;
+    members = new Map();
+    turn = 0;
+    constructor(group, filter) {
+        this.group = group;
+        this.filter = filter;
+    }
+    pick() {
+        const members = [...this.members];
+        let pool = members.filter(([session]) => session.outlet !== undefined);
+        if (pool.length === 0)
+            pool = members.filter(([session]) => session.expiryInterval > 0);
+        if (pool.length === 0)
+            return undefined;
+        this.turn = (this.turn + 1) % 1_000_000_007;
+        return pool[this.turn % pool.length];
+    }
+}
+//# sourceMappingURL=shared.js.map

@@ -1,0 +1,174 @@
+import type { Logger } from 'pino';
+export type QoS = 0 | 1 | 2;
+/** MQTT protocol level: 3 = MQTT 3.1 (MQIsdp), 4 = MQTT 3.1.1, 5 = MQTT 5.0. */
+export type ProtocolVersion = 3 | 4 | 5;
+export type UserProperties = Record<string, string | string[]>;
+/** MQTT 5 PUBLISH properties that travel with a message from publisher to subscribers. */
+export interface MessageProperties {
+    payloadFormatIndicator?: boolean;
+    /** Seconds the message stays deliverable, as the publisher set it. */
+    messageExpiryInterval?: number;
+    contentType?: string;
+    responseTopic?: string;
+    correlationData?: Buffer;
+    userProperties?: UserProperties;
+}
+/** A message as the broker routes it. The payload is shared, never copied per subscriber. */
+export interface Message {
+    topic: string;
+    payload: Buffer;
+    qos: QoS;
+    retain: boolean;
+    /** Client id of the publisher when it was an MQTT client; undefined for broker.publish. */
+    clientId?: string | undefined;
+    properties?: MessageProperties | undefined;
+    /** When the message expires (ms since the epoch), from its Message Expiry Interval. */
+    expiresAt?: number | undefined;
+}
+/** What embedders hand to broker.publish. */
+export interface PublishInput {
+    topic: string;
+    payload?: string | Buffer | Uint8Array;
+    qos?: QoS;
+    retain?: boolean;
+    properties?: MessageProperties;
+}
+/** An internal subscriber (embedder, scripting host, dashboard). Called synchronously during routing. */
+export type MessageHandler = (msg: Message) => void;
+export interface SubscribeOptions {
+    /** Granted QoS for the handler; only informational for internal handlers (default 2). */
+    qos?: QoS;
+}
+/** Read-only view of a connected client, passed with events. */
+export interface ClientInfo {
+    clientId: string;
+    address: string;
+    port: number;
+    protocolVersion: ProtocolVersion;
+    cleanSession: boolean;
+    keepalive: number;
+    username?: string | undefined;
+    connectedAt: Date;
+}
+/** Who a client is, as access control sees it (also for sessions whose client is offline). */
+export interface ClientIdentity {
+    clientId: string;
+    username?: string | undefined;
+}
+export interface Credentials {
+    clientId: string;
+    username?: string | undefined;
+    password?: Buffer | undefined;
+    address: string;
+}
+/** CONNACK 0 (accepted), 4 (bad user name or password) or 5 (not authorized). */
+export type AuthResult = 0 | 4 | 5;
+/**
+ * Hooks that decide who may connect, publish, subscribe and receive. Each is optional;
+ * a missing hook allows. Scripts and broker.publish/subscribe are trusted and bypass them.
+ */
+export interface AccessControl {
+    /** Replaces the single-user check (which stays reachable as broker.auth.check). */
+    authenticate?(credentials: Credentials): AuthResult;
+    canPublish?(client: ClientIdentity, topic: string): boolean;
+    canSubscribe?(client: ClientIdentity, filter: string): boolean;
+    /** Checked per delivery, so a filter granted with wildcards cannot read a denied topic. */
+    canRead?(client: ClientIdentity, topic: string): boolean;
+}
+/** Traffic totals since the broker started (all connections, including closed ones). */
+export interface TrafficCounters {
+    /** PUBLISH packets received from clients, plus broker.publish calls and wills. */
+    messagesIn: number;
+    /** PUBLISH packets sent to clients. */
+    messagesOut: number;
+    bytesIn: number;
+    bytesOut: number;
+}
+export interface BrokerStats extends TrafficCounters {
+    startedAt: Date;
+    uptimeSeconds: number;
+    /** Open network connections, including ones that have not sent CONNECT yet. */
+    connections: number;
+    /** Clients that completed CONNECT. */
+    clients: number;
+    /** Sessions held, connected or not. */
+    sessions: number;
+    subscriptions: number;
+    retained: number;
+    /** Messages dropped since start: QoS 1/2 beyond a queue limit, QoS 0 shed for a client that does not read. */
+    messagesDropped: number;
+    memory: {
+        rss: number;
+        heapUsed: number;
+    };
+}
+/** A connected client with its traffic and subscriptions (for dashboards). */
+export interface ClientDetails extends ClientInfo {
+    listener: string;
+    bytesIn: number;
+    bytesOut: number;
+    packetsIn: number;
+    packetsOut: number;
+    subscriptions: {
+        filter: string;
+        qos: QoS;
+    }[];
+    /** Outgoing QoS 1/2 messages awaiting acknowledgement, and queued behind them. */
+    inflight: number;
+    queued: number;
+}
+export interface BrokerEvents {
+    /** A client finished CONNECT and got CONNACK 0. */
+    clientConnect: [client: ClientInfo];
+    /** A connected client went away; `reason` says why (disconnect, takeover, keepalive, error, protocol). */
+    clientDisconnect: [client: ClientInfo, reason: string];
+    /** Every message routed by the broker, from clients and from broker.publish. */
+    message: [msg: Message];
+    /** The MQTT listener is bound (also after broker.listen moved it). */
+    listening: [port: number];
+}
+export interface BrokerOptions {
+    /** MQTT TCP port (default 1883; 0 picks a free port, read it back from broker.port). */
+    port?: number;
+    /** Bind address (default 0.0.0.0). */
+    host?: string;
+    /** The single user. When unset, anonymous clients are allowed. */
+    user?: string | undefined;
+    pass?: string | undefined;
+    /** Largest packet accepted, in bytes including the fixed header (default 2,000,000). */
+    maxPacketSize?: number;
+    /** Outgoing QoS 1/2 messages in flight per client (default 20). */
+    maxInflight?: number;
+    /**
+     * Messages queued per client beyond the in-flight window (default 1000). A connected,
+     * acknowledging client's queue holds back the publishers feeding it from half this;
+     * beyond it, messages for an offline or stalled client are dropped (README "Reliability").
+     */
+    maxQueuedMessages?: number;
+    /**
+     * Seconds a congested subscriber may go without acknowledging anything before it stops
+     * holding publishers back and its excess messages are dropped (default 10; 0 turns flow
+     * control off: queues drop at maxQueuedMessages as for an offline client).
+     */
+    stallTimeout?: number;
+    /** MQTT 5: unacknowledged incoming QoS 1/2 messages a client may have (default 65535). */
+    receiveMaximum?: number;
+    /** MQTT 5: topic aliases a client may use towards the broker (default 10). */
+    topicAliasMaximum?: number;
+    /** MQTT 5: longest keepalive granted (seconds); larger or zero requests get Server Keep Alive. 0 = no cap (default). */
+    maxKeepalive?: number;
+    /** Connections the MQTT TCP listener accepts at once; more are refused and logged (default 0: no limit). */
+    maxConnections?: number;
+    /** Seconds a new connection may take to send CONNECT (default 10). */
+    connectTimeout?: number;
+    /**
+     * Topics kept in the last-value cache (`broker.lastValue`, a script's `ms_get`). Unset: the
+     * cache is on, at 10,000 topics, only while scripts run; 0: off; n: on from the start.
+     */
+    lastValues?: number;
+    /** Access control hooks (password file, ACL …); default: the single user, everything allowed. */
+    access?: AccessControl | undefined;
+    /** A pino logger; when absent one is created at `logLevel`. */
+    logger?: Logger;
+    logLevel?: string;
+}

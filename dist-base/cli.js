@@ -1,0 +1,111 @@
+#!/usr/bin/env node
+import { existsSync } from 'node:fs';
+import { Command, InvalidArgumentError } from 'commander';
+import { updatePasswordFile } from "./broker/access/password-file.js";
+import { readPassword } from "./broker/access/password-prompt.js";
+import { readConfigFile } from "./config.js";
+import { startBroker } from "./index.js";
+import { listenersFromShorthands } from "./listeners/config.js";
+import { createLogger } from "./log.js";
+import { resetDataDir } from "./store/reset.js";
+function integer(value) {
+    const n = Number(value);
+    if (!Number.isInteger(n) || n < 0)
+        throw new InvalidArgumentError('not a non-negative integer');
+    return n;
+}
+const program = new Command()
+    .name('tinymqtt')
+    .description('A small, fast MQTT broker with sandboxed automation scripts')
+    .option('-p, --port <n>', 'MQTT TCP port (default 1883)', integer)
+    .option('-H, --host <addr>', 'bind address (default 0.0.0.0)')
+    .option('--user <name>', 'the single user; when unset, anonymous clients are allowed')
+    .option('--pass <password>', "the single user's password")
+    .option('-s, --scripts <path>', 'script file or folder to load and watch (default ./autoexec.js if it exists)')
+    .option('-d, --data <dir>', 'where persistent state lives (default ./tinymqtt-data)')
+    .option('--memory', 'keep everything in memory (no data directory)')
+    .option('--config <file>', 'read settings from a JSON file (command-line options win)')
+    .option('--max-packet-size <bytes>', 'largest accepted packet (default 2000000)', integer)
+    .option('--max-inflight <n>', 'outgoing QoS 1/2 messages in flight per client (default 20)', integer)
+    .option('--max-queued-messages <n>', 'queued messages per client (default 1000)', integer)
+    .option('--stall-timeout <s>', 'seconds a congested subscriber may go without acknowledging before publishers stop waiting for it (default 10, 0 = never wait)', integer)
+    .option('--log-level <level>', 'fatal, error, warn, info, debug, trace or silent (default info)')
+    .option('--tls-port <n>', 'MQTT over TLS listener (needs --cert and --key)', integer)
+    .option('--ws-port <n>', 'MQTT over WebSocket listener (path /mqtt)', integer)
+    .option('--wss-port <n>', 'MQTT over WebSocket with TLS listener (needs --cert and --key)', integer)
+    .option('--cert <file>', 'PEM certificate (chain) for the TLS listeners')
+    .option('--key <file>', 'PEM private key for the TLS listeners')
+    .option('--ca <file>', 'PEM CA bundle: TLS clients must present a certificate it signed')
+    .option('--use-identity-as-username', "with --ca: the client certificate's CN is the user name")
+    .option('--password-file <file>', 'Mosquitto password file (re-read when it changes)')
+    .option('--acl-file <file>', 'Mosquitto ACL file (re-read when it changes)')
+    .option('--http <port>', 'serve the web dashboard on this port (same bind address as MQTT)', integer)
+    .option('--last-values <n>', "topics in scripts' ms_get cache (default 10000; 0: off)", integer);
+program
+    .command('passwd')
+    .description('add or change a user in a Mosquitto-format password file (created if missing)')
+    .argument('<file>', 'password file')
+    .argument('<user>', 'user name')
+    .option('--password <password>', 'the password (default: prompted, or read from standard input)')
+    .option('-D, --delete', 'remove the user instead')
+    .action(async (file, user, options) => {
+    const password = options.delete ? undefined : (options.password ?? (await readPassword()));
+    const existed = await updatePasswordFile(file, user, password);
+    if (options.delete && !existed)
+        throw new Error(`user "${user}" is not in ${file}`);
+});
+program
+    .command('reset-data')
+    .description("delete the stored state (retained messages, sessions, scripts' persist) in a broker's data directory")
+    .argument('<dir>', 'data directory')
+    .action(async (dir) => {
+    for (const file of await resetDataDir(dir))
+        process.stdout.write(`removed ${file}\n`);
+});
+async function main() {
+    // The broker is the default command; `passwd` and `reset-data` are subcommands.
+    program.action(runBroker);
+    await program.parseAsync();
+}
+async function runBroker() {
+    const cli = program.opts();
+    const { config: configPath, ...flags } = cli;
+    const fromFile = configPath ? await readConfigFile(configPath) : {};
+    const settings = { ...fromFile, ...stripUndefined(flags) };
+    if (settings.scripts === undefined && existsSync('autoexec.js'))
+        settings.scripts = 'autoexec.js';
+    // The default data directory is the CLI's: embedders (and tests) stay in memory unless they say.
+    if (!settings.memory)
+        settings.data ??= './tinymqtt-data';
+    const { tlsPort, wsPort, wssPort, cert, key, ca, useIdentityAsUsername, listeners, ...brokerSettings } = settings;
+    const shorthands = { tlsPort, wsPort, wssPort, cert, key, ca, useIdentityAsUsername };
+    const allListeners = [...(listeners ?? []), ...listenersFromShorthands(shorthands)];
+    const logger = createLogger(settings.logLevel ?? 'info');
+    // Signals are handled from the start: one that arrives while the broker is still starting
+    // (scripts loading, say) shuts it down cleanly once it is up.
+    const starting = startBroker({ ...brokerSettings, listeners: allListeners, logger });
+    let stopping = false;
+    const stop = (signal) => {
+        if (stopping)
+            return;
+        stopping = true;
+        logger.info({ signal }, 'shutting down');
+        starting
+            .then((broker) => broker.close())
+            .then(() => process.exit(0), (error) => {
+            logger.error({ err: error }, 'error during shutdown');
+            process.exit(1);
+        });
+    };
+    process.on('SIGINT', () => stop('SIGINT'));
+    process.on('SIGTERM', () => stop('SIGTERM'));
+    await starting;
+}
+function stripUndefined(value) {
+    return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined));
+}
+main().catch((error) => {
+    process.stderr.write(`tinymqtt: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.exit(1);
+});
+//# sourceMappingURL=cli.js.map

@@ -1,0 +1,114 @@
+import { errors, } from 'quickjs-emscripten';
+import { FetchQueue, fetchUrlProblem, } from "./fetch.js";
+import { copyBytes } from "./publish-chunk.js";
+/**
+ * One VM's ms_fetch: turns the prelude's call into a FetchQueue request and settles the guest
+ * promise (a QuickJS deferred) when it completes. The deferreds are owned here: each is
+ * disposed exactly once, after it settles or when the VM goes away with it still pending.
+ */
+export class GuestFetches {
+    ctx;
+    limits;
+    enter;
+    queue;
+    pending = new Set();
+    /**
+     * `enter` runs a body inside the VM's call bracket (CPU deadline, watchdog, pending promise
+     * jobs afterwards); it is how a completed request reaches the script's `then` callbacks.
+     * The body returns a problem to log when the result could not be handed to the script.
+     */
+    constructor(ctx, limits, enter) {
+        this.ctx = ctx;
+        this.limits = limits;
+        this.enter = enter;
+        this.queue = new FetchQueue(limits);
+    }
+    /**
+     * The host primitive behind ms_fetch(url, method, headers JSON, body, timeoutMs), arguments
+     * borrowed and already checked by the prelude. Returns the guest promise.
+     */
+    start(url, method, headers, body, timeoutMs) {
+        const ctx = this.ctx;
+        const request = {
+            url: ctx.getString(url),
+            method: ctx.getString(method),
+            headers: JSON.parse(ctx.getString(headers)),
+            body: readBody(ctx, body),
+            timeoutMs: ctx.getNumber(timeoutMs) || this.limits.fetchTimeoutMs,
+        };
+        const problem = fetchUrlProblem(request.url);
+        if (problem)
+            throw new TypeError(`ms_fetch: ${problem}`);
+        const deferred = ctx.newPromise();
+        this.pending.add(deferred);
+        this.queue.request(request, (outcome) => this.settle(deferred, outcome));
+        // The function-call machinery disposes the returned handle; the resolvers stay with us.
+        return deferred.handle;
+    }
+    /** Aborts every request. With `disposeHandles` false (the VM crashed) its memory is left alone. */
+    close(disposeHandles) {
+        this.queue.close();
+        if (disposeHandles)
+            for (const deferred of this.pending)
+                deferred.dispose();
+        this.pending.clear();
+    }
+    settle(deferred, outcome) {
+        if (!this.pending.delete(deferred))
+            return;
+        const ctx = this.ctx;
+        this.enter(() => {
+            try {
+                if ('error' in outcome) {
+                    const error = ctx.newError({ name: 'Error', message: outcome.error });
+                    try {
+                        deferred.reject(error);
+                    }
+                    finally {
+                        error.dispose();
+                    }
+                    return undefined;
+                }
+                const { status, statusText, headers, text } = outcome.response;
+                // [status, statusText, headers JSON, text]; the prelude builds the response object.
+                const value = ctx.newArray();
+                const parts = [
+                    ctx.newNumber(status),
+                    ctx.newString(statusText),
+                    ctx.newString(JSON.stringify(headers)),
+                ];
+                parts.push(ctx.newString(text));
+                parts.forEach((part, i) => {
+                    ctx.setProp(value, i, part);
+                    part.dispose();
+                });
+                try {
+                    deferred.resolve(value);
+                }
+                finally {
+                    value.dispose();
+                }
+                return undefined;
+            }
+            catch (e) {
+                // The guest threw while taking the value (out of memory): its promise stays pending.
+                // Anything else is a fault of the VM itself and goes on to the crash handling.
+                if (e instanceof errors.QuickJSUnwrapError)
+                    return `ms_fetch: the result could not be handed over: ${e.message}`;
+                throw e;
+            }
+            finally {
+                deferred.dispose();
+            }
+        });
+    }
+}
+function readBody(ctx, body) {
+    const type = ctx.typeof(body);
+    if (type === 'string')
+        return ctx.getString(body);
+    if (type === 'object')
+        return copyBytes(ctx, body);
+    return undefined;
+}
+//# sourceMappingURL=guest-fetch.js.map

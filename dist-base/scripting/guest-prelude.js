@@ -1,0 +1,257 @@
+import { FETCH_PRELUDE } from "./guest-fetch-prelude.js";
+/**
+ * Guest-side half of the script API, evaluated in every VM before the script. Argument
+ * checking, payload conversion and console formatting happen here, inside the sandbox,
+ * so the host exposes only a few primitive functions and never walks guest objects.
+ * The primitives arrive as an argument and are not reachable from globalThis.
+ */
+import { STATE_PRELUDE_SOURCE } from "./guest-state.js";
+export const PRELUDE_FILE = '<tinymqtt>';
+export const PRELUDE_SOURCE = `(function (host) {
+  'use strict'
+  const g = globalThis
+  const fmt = (v) => {
+    if (typeof v === 'string') return v
+    if (v instanceof Error) return v.name + ': ' + v.message + (v.stack ? '\\n' + v.stack : '')
+    if (typeof v === 'function') return '[Function ' + (v.name || 'anonymous') + ']'
+    if (typeof v === 'bigint' || typeof v === 'symbol' || v === undefined) return String(v)
+    try { const s = JSON.stringify(v); return s === undefined ? String(v) : s } catch (e) { return String(v) }
+  }
+  const line = (args) => args.map(fmt).join(' ')
+  const toPayload = (p) => {
+    if (p === undefined || p === null) return ''
+    if (typeof p === 'string') return p
+    if (typeof p === 'number' || typeof p === 'boolean' || typeof p === 'bigint') return String(p)
+    if (p instanceof ArrayBuffer) return p.slice(0)
+    if (ArrayBuffer.isView(p)) return p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength)
+    const json = JSON.stringify(p)
+    if (json === undefined) throw new TypeError('ms_publish: payload cannot be sent')
+    return json
+  }
+  const def = (name, value) =>
+    Object.defineProperty(g, name, { value, writable: false, enumerable: false, configurable: false })
+  const fn = (name, f) => Object.defineProperty(f, 'name', { value: name })
+
+  def('print', fn('print', (...a) => host.log('info', line(a))))
+  def('console', Object.freeze({
+    log: fn('log', (...a) => host.log('info', line(a))),
+    info: fn('info', (...a) => host.log('info', line(a))),
+    debug: fn('debug', (...a) => host.log('debug', line(a))),
+    warn: fn('warn', (...a) => host.log('warn', line(a))),
+    error: fn('error', (...a) => host.log('error', line(a))),
+  }))
+  def('ms_subscribe', fn('ms_subscribe', (filter, callback, options) => {
+    if (typeof filter !== 'string') throw new TypeError('ms_subscribe: filter must be a string')
+    if (typeof callback !== 'function') throw new TypeError('ms_subscribe: callback must be a function')
+    return host.subscribe(filter, callback, options != null && options.changes ? 1 : 0)
+  }))
+  // Subscriptions ended during the current batch: its remaining messages for them are skipped.
+  const endedInBatch = new Set()
+  def('ms_unsubscribe', fn('ms_unsubscribe', (id) => {
+    const ended = host.unsubscribe(Number(id))
+    if (ended) endedInBatch.add(Number(id))
+    return ended
+  }))
+  // Publishes are delivered only after the current callback returns, so they are queued here
+  // and handed to the host in one packed call (see drain) instead of one host call each.
+  // The host applies the rate limit when it drains; more than a burst in one go would be
+  // dropped there anyway, so the queue stops at that size.
+  const MAX_QUEUED = host.maxQueuedPublishes
+  let outTexts = []
+  let outMeta = []
+  let outBinaries = []
+  let outBinaryBytes = 0
+  let outDropped = 0
+  // [text, Int32Array buffer of (topic length, payload length, flags, binary length or -1,
+  // properties JSON length)*, binaries, dropped]
+  const drain = () => {
+      if (outMeta.length === 0 && outDropped === 0) return undefined
+      let binary
+      if (outBinaryBytes > 0) {
+        const all = new Uint8Array(outBinaryBytes)
+        let offset = 0
+        for (const b of outBinaries) { all.set(new Uint8Array(b), offset); offset += b.byteLength }
+        binary = all.buffer
+      }
+      const out = [outTexts.join(''), new Int32Array(outMeta).buffer, binary, outDropped]
+      outTexts = []
+      outMeta = []
+      outBinaries = []
+      outBinaryBytes = 0
+      outDropped = 0
+      return out
+  }
+  def('ms_publish', fn('ms_publish', (topic, payload, options) => {
+    if (typeof topic !== 'string') throw new TypeError('ms_publish: topic must be a string')
+    if (topic.length === 0) throw new TypeError('ms_publish: topic must not be empty')
+    if (topic.indexOf('+') >= 0 || topic.indexOf('#') >= 0) throw new TypeError('ms_publish: topic must not contain wildcards: ' + topic)
+    if (topic.indexOf('\u0000') >= 0) throw new TypeError('ms_publish: topic must not contain NUL')
+    const qos = options && options.qos !== undefined ? options.qos : 0
+    if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError('ms_publish: qos must be 0, 1 or 2')
+    const p = toPayload(payload)
+    const props = options && options.properties != null ? encodeProperties(options.properties) : ''
+    if (outMeta.length >= MAX_QUEUED * 5) { outDropped++; return }
+    const flags = qos | (options && options.retain ? 4 : 0)
+    if (typeof p === 'string') {
+      outTexts.push(topic, p, props)
+      outMeta.push(topic.length, p.length, flags, -1, props.length)
+    } else {
+      outTexts.push(topic, props)
+      outMeta.push(topic.length, 0, flags, p.byteLength, props.length)
+      outBinaries.push(p)
+      outBinaryBytes += p.byteLength
+    }
+    // A long publishing loop hands over full chunks as it goes, so the queue stays small.
+    if (outMeta.length >= 4096 * 5) host.publishBatch(drain())
+  }))
+  def('ms_user', fn('ms_user', (user) => host.credentials('user', user == null ? undefined : String(user))))
+  def('ms_pass', fn('ms_pass', (pass) => host.credentials('pass', pass == null ? undefined : String(pass))))
+  def('ms_port', fn('ms_port', (port) => {
+    const n = Number(port)
+    if (!Number.isInteger(n) || n < 0 || n > 65535) throw new RangeError('ms_port: port must be an integer 0..65535')
+    host.port(n)
+  }))
+  // An async callback's rejection would otherwise vanish; it is logged like a thrown error.
+  const watchAsync = (result, what) => {
+    if (result !== null && typeof result === 'object' && typeof result.then === 'function') {
+      result.then(undefined, (e) => host.asyncError(e, what))
+    }
+  }
+  const timer = (name, repeat) => fn(name, (callback, ms, ...args) => {
+    if (typeof callback !== 'function') throw new TypeError(name + ': callback must be a function')
+    const delay = Number(ms) > 0 ? Number(ms) : 0
+    return host.setTimer(() => watchAsync(callback(...args), 'async ' + name + ' callback'), delay, repeat)
+  })
+  def('setTimeout', timer('setTimeout', false))
+  def('setInterval', timer('setInterval', true))
+  const clear = (name) => fn(name, (id) => { if (typeof id === 'number') host.clearTimer(id) })
+  def('clearTimeout', clear('clearTimeout'))
+  def('clearInterval', clear('clearInterval'))
+
+${FETCH_PRELUDE}
+
+  // UTF-8 encoder for msg.bytes of text payloads, computed only when a script reads it.
+  const utf8 = (s) => {
+    const out = []
+    for (let i = 0; i < s.length; i++) {
+      let c = s.charCodeAt(i)
+      if (c >= 0xd800 && c < 0xdc00 && i + 1 < s.length) {
+        const d = s.charCodeAt(i + 1)
+        if (d >= 0xdc00 && d < 0xe000) { c = 0x10000 + ((c - 0xd800) << 10) + (d - 0xdc00); i++ }
+      }
+      if (c < 0x80) out.push(c)
+      else if (c < 0x800) out.push(0xc0 | (c >> 6), 0x80 | (c & 63))
+      else if (c < 0x10000) out.push(0xe0 | (c >> 12), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63))
+      else out.push(0xf0 | (c >> 18), 0x80 | ((c >> 12) & 63), 0x80 | ((c >> 6) & 63), 0x80 | (c & 63))
+    }
+    return new Uint8Array(out)
+  }
+  // MQTT 5 properties arrive as JSON; correlation data becomes bytes again.
+  const messageProperties = (p) => {
+    if (p.correlationData) p.correlationData = new Uint8Array(p.correlationData)
+    return p
+  }
+  const bytesOf = (v) => {
+    if (typeof v === 'string') return Array.from(utf8(v))
+    if (v instanceof ArrayBuffer) return Array.from(new Uint8Array(v))
+    if (ArrayBuffer.isView(v)) return Array.from(new Uint8Array(v.buffer, v.byteOffset, v.byteLength))
+    throw new TypeError('ms_publish: properties.correlationData must be bytes or a string')
+  }
+  // ms_publish's options.properties, checked here so a mistake throws in the script.
+  const encodeProperties = (p) => {
+    if (typeof p !== 'object') throw new TypeError('ms_publish: properties must be an object')
+    const out = {}
+    if (p.payloadFormatIndicator !== undefined) out.payloadFormatIndicator = !!p.payloadFormatIndicator
+    if (p.messageExpiryInterval !== undefined) {
+      const n = p.messageExpiryInterval
+      if (!Number.isInteger(n) || n < 0 || n > 0xffffffff) throw new RangeError('ms_publish: properties.messageExpiryInterval must be whole seconds')
+      out.messageExpiryInterval = n
+    }
+    if (p.contentType !== undefined) out.contentType = String(p.contentType)
+    if (p.responseTopic !== undefined) {
+      const t = String(p.responseTopic)
+      if (t === '' || t.indexOf('+') >= 0 || t.indexOf('#') >= 0) throw new TypeError('ms_publish: properties.responseTopic must be a topic name')
+      out.responseTopic = t
+    }
+    if (p.correlationData !== undefined) out.correlationData = bytesOf(p.correlationData)
+    if (p.userProperties !== undefined) {
+      if (typeof p.userProperties !== 'object' || p.userProperties === null) throw new TypeError('ms_publish: properties.userProperties must be an object')
+      const user = {}
+      for (const key of Object.keys(p.userProperties)) {
+        const v = p.userProperties[key]
+        user[key] = Array.isArray(v) ? v.map(String) : String(v)
+      }
+      out.userProperties = user
+    }
+    return JSON.stringify(out)
+  }
+  const textMessage = (qos, retain, clientId, payload) => {
+    let bytes
+    const msg = { qos, retain, get bytes() { return bytes || (bytes = utf8(payload)) } }
+    if (clientId !== undefined) msg.clientId = clientId
+    return msg
+  }
+
+  // A batch of deliveries in one host call: topics and payloads packed into one string,
+  // per message [callback index, topic length, payload length, qos | retain << 2,
+  // client id index, binary offset, binary length, subscription id, properties index] in an
+  // Int32Array. The cursor lives here so the host can resume after a callback was interrupted.
+  const STRIDE = 9
+  let batch = null
+  let cursor = 0
+  let pos = 0
+  const run = () => {
+    const { text, meta, callbacks, clientIds, binary, properties, count } = batch
+    let lastTick = Date.now()
+    while (cursor < count) {
+      const m = cursor * STRIDE
+      cursor++
+      if (endedInBatch.size > 0 && endedInBatch.has(meta[m + 7])) {
+        pos += meta[m + 1] + meta[m + 2]
+        continue
+      }
+      const now = Date.now()
+      if (now !== lastTick) { lastTick = now; host.tick() }
+      const topic = text.substring(pos, pos + meta[m + 1])
+      pos += meta[m + 1]
+      const payload = text.substring(pos, pos + meta[m + 2])
+      pos += meta[m + 2]
+      const flags = meta[m + 3]
+      const clientId = meta[m + 4] < 0 ? undefined : clientIds[meta[m + 4]]
+      let msg
+      if (meta[m + 5] < 0) msg = textMessage(flags & 3, (flags & 4) !== 0, clientId, payload)
+      else {
+        msg = { qos: flags & 3, retain: (flags & 4) !== 0, bytes: new Uint8Array(binary.slice(meta[m + 5], meta[m + 5] + meta[m + 6])) }
+        if (clientId !== undefined) msg.clientId = clientId
+      }
+      if (meta[m + 8] >= 0) msg.properties = messageProperties(properties[meta[m + 8]])
+      try {
+        watchAsync(callbacks[meta[m]](topic, payload, msg), 'async ms_subscribe callback for ' + topic)
+      } catch (e) {
+        host.callbackError(e, cursor - 1)
+      }
+    }
+    batch = null
+  }
+${STATE_PRELUDE_SOURCE}
+  return {
+    ...stateApi,
+    dispatch: (text, metaBuffer, callbacks, clientIds, binary, properties) => {
+      const meta = new Int32Array(metaBuffer)
+      batch = {
+        text, meta, callbacks, binary,
+        clientIds: clientIds === '' ? [] : clientIds.split('\u0000'),
+        properties: properties === '' ? [] : JSON.parse(properties),
+        count: meta.length / STRIDE,
+      }
+      cursor = 0
+      pos = 0
+      endedInBatch.clear()
+      run()
+    },
+    resume: () => { if (batch) run() },
+    drain,
+    position: () => cursor,
+  }
+})`;
+//# sourceMappingURL=guest-prelude.js.map

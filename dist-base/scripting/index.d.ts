@@ -1,0 +1,11 @@
+/**
+ * The scripting host: sandboxed QuickJS scripts (one VM each, in a worker thread) with
+ * the ms_* API, CPU/memory/stack/publish limits and hot reload. Built only on the
+ * broker's embedding API; nothing in src/broker imports from here.
+ */
+import type { ScriptingOptions } from './options.ts';
+import { type ScriptBroker, type ScriptingHost } from './scripting-host.ts';
+export type { ScriptingOptions } from './options.ts';
+export type { ScriptBroker, ScriptingHost, ScriptLimitHit, ScriptLimitKind, ScriptState, ScriptStatus, ScriptThrottle, } from './scripting-host.ts';
+/** Loads the scripts at `options.path`, watches them, and resolves once the initial load has settled. */
+export declare function startScripting(broker: ScriptBroker, options: ScriptingOptions): Promise<ScriptingHost>;

@@ -1,0 +1,81 @@
+/**
+ * How long after a call that may have changed `persist` it is read and saved. A call only marks
+ * it; the JSON is made once per this period however many calls ran, and `kill -9` loses at most
+ * this much (plus the store's commit, milliseconds).
+ */
+export const PERSIST_SAVE_DELAY_MS = 300;
+/**
+ * Saves one VM's `persist` when it changed: at most once per PERSIST_SAVE_DELAY_MS after a
+ * call, and once more when the VM goes. Compares with the JSON saved last, so a script whose
+ * state did not change costs one JSON.stringify per period, no message and no write.
+ */
+export class PersistSaver {
+    io;
+    saved;
+    maxBytes;
+    timer;
+    owner = true;
+    /** The JSON of the last refusal (too big, not serialisable), so it is logged once, not every period. */
+    refused;
+    constructor(io, 
+    /** The JSON saved last (or restored at load); undefined: nothing stored yet. */
+    saved, maxBytes) {
+        this.io = io;
+        this.saved = saved;
+        this.maxBytes = maxBytes;
+    }
+    get lastSaved() {
+        return this.saved;
+    }
+    /** A call ran and may have changed `persist`. */
+    touch() {
+        if (this.timer || !this.owner)
+            return;
+        this.timer = setTimeout(() => {
+            this.timer = undefined;
+            this.flush();
+        }, PERSIST_SAVE_DELAY_MS);
+    }
+    /** Saves now if changed; returns the JSON saved last. */
+    flush() {
+        this.cancel();
+        if (!this.owner)
+            return this.saved;
+        const read = this.io.read();
+        if (!read)
+            return this.saved;
+        if ('error' in read) {
+            const key = `error:${read.error.message}`;
+            if (key !== this.refused) {
+                this.refused = key;
+                this.io.logError('persist not saved', read.error);
+            }
+            return this.saved;
+        }
+        const { json } = read;
+        if (json === this.saved)
+            return this.saved;
+        const bytes = Buffer.byteLength(json);
+        if (bytes > this.maxBytes) {
+            if (json !== this.refused) {
+                this.refused = json;
+                this.io.logError(`persist not saved: ${bytes} bytes of JSON is above the limit of ${this.maxBytes} bytes (maxPersistBytes); the last saved state stays`);
+            }
+            return this.saved;
+        }
+        this.refused = undefined;
+        this.saved = json;
+        this.io.save(json);
+        return json;
+    }
+    /** A new version of the script took the state over: this one saves no more. */
+    release() {
+        this.owner = false;
+        this.cancel();
+    }
+    cancel() {
+        clearTimeout(this.timer);
+        this.timer = undefined;
+    }
+}
+//# sourceMappingURL=persist-saver.js.map

@@ -1,0 +1,457 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { formatScriptError } from "./error-location.js";
+import { loadHash, readModuleGraph } from "./module-graph.js";
+import { PUBLISH_STRIDE, } from "./protocol.js";
+import { belongsTo, listScripts, resolveScriptSource } from "./script-files.js";
+import { ScriptWatcher } from "./script-watcher.js";
+import { VmThread } from "./vm-thread.js";
+/** Restarts allowed in RESTART_WINDOW_MS before the host gives up on a worker that keeps crashing. */
+const MAX_RESTARTS = 5;
+const RESTART_WINDOW_MS = 30_000;
+/**
+ * Main-thread side of scripting: keeps the record of each script, mirrors the VMs'
+ * subscriptions onto the broker, forwards publishes, and restarts the VM worker (without
+ * the offending script) when the watchdog kills it.
+ */
+export class ScriptRunner {
+    broker;
+    options;
+    records = new Map();
+    subs = new Map();
+    timers = new Map();
+    conditions = new Map();
+    pending = new Map();
+    log;
+    source;
+    watcher;
+    thread;
+    threadReady = Promise.resolve();
+    nextVmId = 1;
+    user;
+    pass;
+    restarts = [];
+    closing;
+    /** Each script's saved `persist` (JSON) by name, sent with every load; kept for deleted scripts too. */
+    states = new Map();
+    constructor(broker, options) {
+        this.broker = broker;
+        this.options = options;
+        this.log = broker.logger.child({ component: 'scripting' });
+        // ms_user alone must keep the password set at start (and ms_pass alone the user).
+        this.user = broker.auth?.username;
+        this.pass = broker.auth?.password;
+    }
+    async start() {
+        const source = await resolveScriptSource(this.options.path);
+        this.source = source;
+        this.states = (await this.broker.loadScriptStates?.()) ?? this.states;
+        this.broker.useLastValues?.();
+        this.thread = await this.startThread();
+        if (this.options.watch) {
+            this.watcher = await ScriptWatcher.start(source, this.options.reloadDebounceMs, (name) => this.fileChanged(name));
+        }
+        const files = await listScripts(source);
+        await Promise.all(files.map((f) => this.sync(f.name)));
+    }
+    scripts() {
+        const now = Date.now();
+        const recent = (at) => at !== undefined && now - at.getTime() < this.options.statusHoldMs;
+        return [...this.records.values()].map((r) => {
+            const vmId = r.activeVmId;
+            const reported = vmId === undefined ? undefined : this.conditions.get(vmId);
+            const limit = reported?.limit ?? r.hardStop;
+            const throttled = reported?.throttled;
+            let status = r.status;
+            if (status === 'running' && recent(limit?.at))
+                status = 'over-limit';
+            else if (status === 'running' && recent(throttled?.at))
+                status = 'throttled';
+            return {
+                name: r.name,
+                file: r.file,
+                status,
+                error: r.error,
+                limit,
+                throttled,
+                subscriptions: vmId === undefined ? 0 : (this.subs.get(vmId)?.size ?? 0),
+                timers: vmId === undefined ? 0 : (this.timers.get(vmId) ?? 0),
+                lastReload: r.lastReload,
+            };
+        });
+    }
+    async reload(name) {
+        const record = this.records.get(name);
+        if (!record || this.closing)
+            return false;
+        // Forget the content hash, so the sync reloads an unchanged file.
+        record.chain = record.chain.then(() => {
+            record.hash = undefined;
+        });
+        await this.sync(name);
+        return true;
+    }
+    close() {
+        this.closing ??= (async () => {
+            await this.watcher?.close();
+            await this.threadReady;
+            await this.thread?.close();
+            for (const vmId of [...this.subs.keys()])
+                this.dropVm(vmId);
+            for (const p of this.pending.values())
+                p.done();
+            this.pending.clear();
+        })();
+        return this.closing;
+    }
+    /** A script's own file changed, or a module that scripts import: each of them is synced. */
+    fileChanged(name) {
+        if (belongsTo(this.source, name))
+            void this.sync(name);
+        for (const record of this.records.values()) {
+            if (record.name !== name && record.imports?.has(name))
+                void this.sync(record.name);
+        }
+    }
+    /** Brings one script in line with its file: load, reload, or unload. */
+    sync(name) {
+        const source = this.source;
+        let record = this.records.get(name);
+        if (!record) {
+            record = {
+                name,
+                file: join(source.dir, name),
+                status: 'loading',
+                error: undefined,
+                hardStop: undefined,
+                hash: undefined,
+                activeVmId: undefined,
+                activeCode: undefined,
+                lastReload: undefined,
+                chain: Promise.resolve(),
+            };
+            this.records.set(name, record);
+        }
+        const r = record;
+        r.chain = r.chain
+            .then(() => this.syncNow(r))
+            .catch((e) => this.log.error({ err: e, script: name }));
+        return r.chain;
+    }
+    async syncNow(record) {
+        if (this.closing)
+            return;
+        let code;
+        try {
+            code = await readFile(record.file, 'utf8');
+        }
+        catch {
+            await this.unload(record);
+            return;
+        }
+        const graph = await readModuleGraph(this.source.dir, record.name, code);
+        record.imports = graph.names;
+        this.watcher?.watchModules(graph.names);
+        const hash = loadHash(code, graph.sources);
+        if (hash === record.hash)
+            return;
+        record.hash = hash;
+        await this.load(record, code, graph.sources);
+    }
+    async load(record, code, modules) {
+        await this.threadReady;
+        const thread = this.thread;
+        if (this.closing)
+            return;
+        if (!thread) {
+            record.status = 'stopped';
+            record.error = 'the scripting worker is stopped';
+            return;
+        }
+        const vmId = this.nextVmId++;
+        if (record.activeVmId === undefined)
+            record.status = 'loading';
+        await new Promise((done) => {
+            this.pending.set(vmId, { record, code, modules, done });
+            thread.send({
+                t: 'load',
+                name: record.name,
+                vmId,
+                code,
+                modules,
+                persist: this.states.get(record.name),
+            });
+        });
+    }
+    async unload(record) {
+        this.records.delete(record.name);
+        if (record.activeVmId === undefined)
+            return;
+        await this.threadReady;
+        this.thread?.send({ t: 'unload', name: record.name });
+        this.log.info({ script: record.name, file: record.file }, 'script unloaded');
+    }
+    async startThread() {
+        return VmThread.start(this.options, {
+            onMessages: (batch) => {
+                for (const msg of batch)
+                    this.onWorkerMessage(msg);
+            },
+            onSyncRequest: (req) => this.onSyncRequest(req),
+            onExit: ({ offenderVmId, reason }) => {
+                this.threadReady = this.restart(offenderVmId, reason);
+            },
+        });
+    }
+    async onSyncRequest(req) {
+        if (req.t === 'get')
+            return { ok: true, value: this.lastValueReply(req.topic) };
+        // autoexec scripts often name the port the broker already has (ms_port(1883) at start);
+        // binding it a second time would fail, so that is a no-op.
+        if (req.port === this.broker.port)
+            return { ok: true };
+        try {
+            const port = await this.broker.listen(req.port);
+            return port === req.port || req.port === 0 ? { ok: true } : { ok: false, message: `bound ${port}` };
+        }
+        catch (e) {
+            return {
+                ok: false,
+                message: `cannot listen on port ${req.port}: ${e instanceof Error ? e.message : String(e)}`,
+            };
+        }
+    }
+    /** The payload goes in a copy of its own: a view would be cloned with its whole buffer. */
+    lastValueReply(topic) {
+        const value = this.broker.lastValue?.(topic);
+        if (!value)
+            return undefined;
+        return { payload: new Uint8Array(value.payload), qos: value.qos, retain: value.retain, at: value.at };
+    }
+    onWorkerMessage(msg) {
+        switch (msg.t) {
+            case 'persist':
+                this.states.set(msg.name, msg.json);
+                try {
+                    this.broker.putScriptState?.(msg.name, msg.json);
+                }
+                catch (e) {
+                    // A store already closed (an embedder that closed the broker first) must not break the host.
+                    this.log.error({ err: e, script: msg.name }, 'persist not saved: the store refused it');
+                    return;
+                }
+                this.log.debug({ script: msg.name, bytes: Buffer.byteLength(msg.json) }, 'persist saved');
+                return;
+            case 'sub':
+                this.subscribe(msg.vmId, msg.subId, msg.filter);
+                return;
+            case 'unsub': {
+                const byVm = this.subs.get(msg.vmId);
+                byVm?.get(msg.subId)?.();
+                byVm?.delete(msg.subId);
+                return;
+            }
+            case 'pub':
+                this.publish(msg.topic, msg.payload, msg.qos, msg.retain, msg.properties);
+                return;
+            case 'pubs': {
+                const { meta, topics, payloads } = msg;
+                const properties = new Map(msg.properties);
+                let offset = 0;
+                for (let i = 0; i < topics.length; i++) {
+                    const m = i * PUBLISH_STRIDE;
+                    const flags = meta[m + 1];
+                    const length = meta[m + 2];
+                    const retain = (flags & 4) !== 0;
+                    const qos = (flags & 3);
+                    // Retained and QoS>0 messages may be kept for long; they get their own copy of the bytes
+                    // instead of a view that would pin the whole batch buffer.
+                    const view = Buffer.from(payloads.buffer, payloads.byteOffset + offset, length);
+                    const payload = retain || qos > 0 ? Buffer.from(view) : view;
+                    this.publish(topics[i], payload, qos, retain, properties.get(i));
+                    offset += length;
+                }
+                return;
+            }
+            case 'timers':
+                this.timers.set(msg.vmId, msg.count);
+                return;
+            case 'credentials':
+                if ('user' in msg)
+                    this.user = msg.user;
+                if ('pass' in msg)
+                    this.pass = msg.pass;
+                this.broker.setCredentials(this.user, this.pass);
+                return;
+            case 'log':
+                this.scriptLog(msg.name, msg.level, msg.msg, msg.error);
+                return;
+            case 'condition': {
+                let reported = this.conditions.get(msg.vmId);
+                if (!reported) {
+                    reported = {};
+                    this.conditions.set(msg.vmId, reported);
+                }
+                const at = new Date(msg.at);
+                const c = msg.condition;
+                if (c.kind === 'throttled')
+                    reported.throttled = { at, dropped: c.dropped, message: c.message };
+                else
+                    reported.limit = { kind: c.kind, at, message: c.message, where: c.where };
+                return;
+            }
+            case 'loaded':
+                this.loaded(msg.vmId);
+                if (msg.replaces !== undefined) {
+                    // The new version's subscriptions came in the same batch, just before this message,
+                    // so from here on the broker routes to the new version only; what is already on its
+                    // way to the old one reaches it before 'retire' does.
+                    this.dropVm(msg.replaces);
+                    this.thread?.send({ t: 'retire', name: msg.name, vmId: msg.replaces });
+                }
+                return;
+            case 'loadFailed':
+                this.loadFailed(msg.vmId, msg.error);
+                return;
+            case 'unloaded':
+            case 'stopped': {
+                const record = this.records.get(msg.name);
+                if (record?.activeVmId === msg.vmId) {
+                    record.activeVmId = undefined;
+                    record.activeCode = undefined;
+                    if (msg.t === 'stopped') {
+                        record.status = 'stopped';
+                        record.error = formatScriptError(msg.error);
+                        this.scriptLog(msg.name, 'error', `${record.error}`, msg.error);
+                    }
+                }
+                return;
+            }
+            case 'disposed':
+                this.dropVm(msg.vmId);
+                return;
+            case 'closed':
+                return;
+        }
+    }
+    publish(topic, payload, qos, retain, properties) {
+        // Buffers arrive from the worker as plain Uint8Arrays; the MQTT encoder wants Buffers.
+        const props = properties?.correlationData !== undefined
+            ? { ...properties, correlationData: Buffer.from(properties.correlationData) }
+            : properties;
+        this.broker
+            .publish(props ? { topic, payload, qos, retain, properties: props } : { topic, payload, qos, retain })
+            .catch((e) => this.log.warn({ err: e, topic }, 'script publish failed'));
+    }
+    subscribe(vmId, subId, filter) {
+        let byVm = this.subs.get(vmId);
+        if (!byVm) {
+            byVm = new Map();
+            this.subs.set(vmId, byVm);
+        }
+        const send = (m) => this.thread?.deliver(vmId, subId, m);
+        try {
+            byVm.set(subId, this.broker.subscribe(filter, send));
+        }
+        catch (e) {
+            this.log.warn({ err: e, filter }, 'script subscription rejected by the broker');
+        }
+    }
+    dropVm(vmId) {
+        const byVm = this.subs.get(vmId);
+        if (byVm)
+            for (const unsubscribe of byVm.values())
+                unsubscribe();
+        this.subs.delete(vmId);
+        this.timers.delete(vmId);
+        this.conditions.delete(vmId);
+    }
+    loaded(vmId) {
+        const p = this.pending.get(vmId);
+        if (!p)
+            return;
+        this.pending.delete(vmId);
+        const { record } = p;
+        const replaced = record.activeVmId !== undefined;
+        record.activeVmId = vmId;
+        record.activeCode = p.code;
+        record.activeModules = p.modules;
+        record.status = 'running';
+        record.error = undefined;
+        record.hardStop = undefined;
+        record.lastReload = new Date();
+        this.log.info({ script: record.name, file: record.file }, replaced ? 'script reloaded' : 'script loaded');
+        p.done();
+    }
+    loadFailed(vmId, error) {
+        const p = this.pending.get(vmId);
+        if (!p)
+            return;
+        this.pending.delete(vmId);
+        const { record } = p;
+        record.error = formatScriptError(error);
+        // The error now tells of this attempt, not of an earlier hard stop.
+        record.hardStop = undefined;
+        if (record.activeVmId === undefined)
+            record.status = 'error';
+        const keeps = record.activeVmId !== undefined ? '; the previous version keeps running' : '';
+        this.log.error({ script: record.name, file: record.file, stack: error.stack }, `${record.error} (script not loaded${keeps})`);
+        p.done();
+    }
+    scriptLog(name, level, msg, error) {
+        const fields = error?.stack ? { script: name, stack: error.stack } : { script: name };
+        this.log[level](fields, msg);
+    }
+    async restart(offenderVmId, reason) {
+        // An offender is only named when the watchdog killed the worker: a hard CPU stop.
+        const hardStop = () => ({ kind: 'hard-cpu', at: new Date(), message: reason });
+        for (const [vmId, p] of this.pending) {
+            if (vmId === offenderVmId) {
+                p.record.hardStop = hardStop();
+                p.record.error = `${p.record.name} stopped while loading: ${reason}`;
+                this.log.error({ script: p.record.name, file: p.record.file }, `${p.record.error} (script not loaded)`);
+            }
+            if (p.record.activeVmId === undefined)
+                p.record.status = 'error';
+            p.done();
+        }
+        this.pending.clear();
+        for (const vmId of [...this.subs.keys()])
+            this.dropVm(vmId);
+        // VMs without subscriptions too: none of them survived the worker.
+        this.conditions.clear();
+        for (const record of this.records.values()) {
+            if (offenderVmId !== undefined && record.activeVmId === offenderVmId) {
+                record.hardStop = hardStop();
+                record.status = 'stopped';
+                record.error = `${record.name} stopped: ${reason}; it is loaded again when the file changes`;
+                record.activeCode = undefined;
+                this.log.error({ script: record.name, file: record.file }, record.error);
+            }
+            else if (record.activeCode !== undefined) {
+                record.status = 'loading';
+            }
+            record.activeVmId = undefined;
+        }
+        const now = Date.now();
+        this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS);
+        this.restarts.push(now);
+        if (this.closing)
+            return;
+        if (this.restarts.length > MAX_RESTARTS) {
+            this.log.error('scripting worker keeps failing; scripts stay stopped until the broker restarts');
+            for (const record of this.records.values())
+                record.status = 'stopped';
+            this.thread = undefined;
+            return;
+        }
+        this.log.warn({ reason }, 'restarting the scripting worker; the other scripts start again from init()');
+        this.thread = await this.startThread();
+        for (const record of this.records.values()) {
+            const code = record.activeCode;
+            if (code !== undefined)
+                void this.load(record, code, record.activeModules ?? new Map());
+        }
+    }
+}
+//# sourceMappingURL=scripting-host.js.map

@@ -1,0 +1,46 @@
+/**
+ * Reads what a script threw (borrowed handle, not disposed) into plain parts, and turns
+ * QuickJS's terse limit errors into messages that name the limit and what happened.
+ */
+export function readThrown(ctx, handle, limits) {
+    if (ctx.sameValue(handle, ctx.null)) {
+        // QuickJS throws null when it cannot even allocate the error object: the memory limit.
+        return {
+            name: 'InternalError',
+            message: `out of memory: exceeded the memory limit of ${limits.memoryLimitBytes} bytes (no room left for the error's stack); this call was aborted, the script keeps running`,
+            limit: 'memory',
+        };
+    }
+    if (ctx.typeof(handle) !== 'object') {
+        const value = ctx.dump(handle);
+        return { message: `uncaught ${String(value)}` };
+    }
+    const str = (key) => {
+        const h = ctx.getProp(handle, key);
+        try {
+            return ctx.typeof(h) === 'string' ? ctx.getString(h) : undefined;
+        }
+        finally {
+            h.dispose();
+        }
+    };
+    const lineHandle = ctx.getProp(handle, 'lineNumber');
+    const lineNumber = ctx.typeof(lineHandle) === 'number' ? ctx.getNumber(lineHandle) : undefined;
+    lineHandle.dispose();
+    let message = str('message') ?? '';
+    let limit;
+    if (message === 'interrupted') {
+        limit = 'cpu';
+        message = `interrupted: exceeded the CPU limit of ${limits.cpuLimitMs} ms; this call was aborted, the script keeps running`;
+    }
+    else if (message === 'out of memory') {
+        limit = 'memory';
+        message = `out of memory: exceeded the memory limit of ${limits.memoryLimitBytes} bytes; this call was aborted, the script keeps running`;
+    }
+    else if (message === 'stack overflow') {
+        limit = 'stack';
+        message = `stack overflow: exceeded the stack limit of ${limits.maxStackSizeBytes} bytes; this call was aborted, the script keeps running`;
+    }
+    return { name: str('name'), message, stack: str('stack'), lineNumber, limit };
+}
+//# sourceMappingURL=thrown-value.js.map

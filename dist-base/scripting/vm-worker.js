@@ -1,0 +1,219 @@
+/**
+ * Worker thread entry: owns every script VM. The main thread keeps routing messages while
+ * scripts run here, and its watchdog can terminate this thread when a script ignores the
+ * interrupt handler.
+ */
+import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
+import { PublishPacker } from "./batch-packers.js";
+import { formatScriptError } from "./error-location.js";
+import { BUSY_SINCE, BUSY_VM, DELIVERY_STRIDE, } from "./protocol.js";
+import { ScriptVm } from "./script-vm.js";
+const data = workerData;
+const port = parentPort;
+const busy = new Float64Array(data.busy);
+const syncFlag = new Int32Array(data.syncFlag);
+const SYNC_TIMEOUT_MS = 10_000;
+const slots = new Map();
+const vms = new Map();
+let outbox = [];
+const publishes = new PublishPacker();
+let flushScheduled = false;
+function send(msg) {
+    if (!flushScheduled) {
+        flushScheduled = true;
+        queueMicrotask(flush);
+    }
+    if (msg.t === 'pub') {
+        publishes.add(msg);
+        return;
+    }
+    // Keeps order: a subscription made after a publish reaches the host after it.
+    sealPublishes();
+    outbox.push(msg);
+}
+function sealPublishes() {
+    const batch = publishes.seal();
+    if (batch)
+        outbox.push(batch);
+}
+function flush() {
+    flushScheduled = false;
+    sealPublishes();
+    const batch = outbox;
+    outbox = [];
+    if (batch.length === 0)
+        return;
+    const transfer = batch.flatMap((m) => m.t === 'pubs' ? [m.meta.buffer, m.payloads.buffer] : []);
+    port.postMessage(batch, transfer);
+}
+function logScriptError(name, context, error) {
+    send({ t: 'log', name, level: 'error', msg: `${formatScriptError(error)} (${context})`, error });
+}
+const host = {
+    send,
+    syncRequest(req) {
+        // Publishes queued so far must reach the broker before the listener moves.
+        flush();
+        Atomics.store(syncFlag, 0, 0);
+        data.syncPort.postMessage(req);
+        Atomics.wait(syncFlag, 0, 0, SYNC_TIMEOUT_MS);
+        const reply = receiveMessageOnPort(data.syncPort);
+        if (!reply)
+            return { ok: false, message: 'no answer from the broker' };
+        return reply.message;
+    },
+    enterCall(vmId) {
+        busy[BUSY_VM] = vmId;
+        busy[BUSY_SINCE] = Date.now();
+    },
+    leaveCall() {
+        busy[BUSY_SINCE] = 0;
+    },
+    onCrash(vm, error) {
+        vms.delete(vm.vmId);
+        const slot = slots.get(vm.name);
+        if (slot?.active === vm)
+            slot.active = undefined;
+        send({ t: 'stopped', name: vm.name, vmId: vm.vmId, error });
+    },
+};
+function slotFor(name) {
+    let slot = slots.get(name);
+    if (!slot) {
+        slot = { active: undefined, queue: Promise.resolve() };
+        slots.set(name, slot);
+    }
+    return slot;
+}
+function enqueue(name, job) {
+    const slot = slotFor(name);
+    slot.queue = slot.queue
+        .then(() => job(slot))
+        .catch((e) => {
+        send({
+            t: 'log',
+            name,
+            level: 'error',
+            msg: `scripting worker: ${e instanceof Error ? e.stack : String(e)}`,
+        });
+    })
+        .finally(flush);
+}
+async function load(slot, name, vmId, code, modules, persist) {
+    let vm;
+    try {
+        vm = await ScriptVm.create(name, vmId, data.limits, data.wasmModule, host);
+    }
+    catch (e) {
+        const message = `cannot create the VM: ${e instanceof Error ? e.message : String(e)}`;
+        send({ t: 'loadFailed', name, vmId, error: { where: name, message } });
+        return;
+    }
+    vms.set(vmId, vm);
+    // A new version starts from the running one's latest state, which may be newer than the host's.
+    vm.restorePersist(slot.active?.alive ? slot.active.persistSnapshot() : (slot.unloadedPersist ?? persist));
+    const error = vm.evaluate(code, modules) ?? vm.callExport('init');
+    if (error || !vm.alive) {
+        vms.delete(vmId);
+        vm.dispose();
+        send({
+            t: 'loadFailed',
+            name,
+            vmId,
+            error: error ?? { where: name, message: 'VM stopped while loading' },
+        });
+        return;
+    }
+    // The old version keeps its subscriptions until the host has the new version's in place and
+    // says 'retire'; a message routed to the old one before that still finds it alive.
+    const old = slot.active;
+    old?.releasePersist();
+    slot.active = vm;
+    slot.unloadedPersist = undefined;
+    send({ t: 'loaded', name, vmId, replaces: old?.vmId });
+}
+function retire(vm) {
+    const error = vm.callExport('deinit');
+    if (error)
+        logScriptError(vm.name, 'in deinit()', error);
+    vms.delete(vm.vmId);
+    vm.dispose();
+}
+function handle(msg) {
+    switch (msg.t) {
+        case 'deliveries': {
+            const { meta, topics, clientIds, payloads } = msg;
+            const properties = new Map(msg.properties);
+            let offset = 0;
+            for (let i = 0; i < topics.length; i++) {
+                const m = i * DELIVERY_STRIDE;
+                const length = meta[m + 3];
+                const vm = vms.get(meta[m]);
+                if (vm) {
+                    const flags = meta[m + 2];
+                    vm.enqueue({
+                        subId: meta[m + 1],
+                        topic: topics[i],
+                        payload: payloads.subarray(offset, offset + length),
+                        qos: (flags & 3),
+                        retain: (flags & 4) !== 0,
+                        clientId: clientIds[i] ?? undefined,
+                        properties: properties.get(i),
+                    });
+                    waiting.add(vm);
+                }
+                offset += length;
+            }
+            return;
+        }
+        case 'load':
+            enqueue(msg.name, (slot) => load(slot, msg.name, msg.vmId, msg.code, msg.modules, msg.persist));
+            return;
+        case 'retire':
+            enqueue(msg.name, () => {
+                const vm = vms.get(msg.vmId);
+                if (vm)
+                    retire(vm);
+            });
+            return;
+        case 'unload':
+            enqueue(msg.name, (slot) => {
+                const vm = slot.active;
+                slot.active = undefined;
+                if (!vm)
+                    return;
+                retire(vm);
+                slot.unloadedPersist = vm.savedPersist;
+                send({ t: 'unloaded', name: msg.name, vmId: vm.vmId });
+            });
+            return;
+        case 'close':
+            void Promise.all([...slots.values()].map((s) => s.queue)).then(() => {
+                for (const slot of slots.values())
+                    if (slot.active)
+                        retire(slot.active);
+                slots.clear();
+                send({ t: 'closed' });
+                flush();
+            });
+            return;
+    }
+}
+/** VMs with queued deliveries; they get them in one guest call each at the end of the turn. */
+const waiting = new Set();
+function deliverWaiting() {
+    for (const vm of waiting)
+        vm.flushDeliveries();
+    waiting.clear();
+}
+port.on('message', (batch) => {
+    for (const msg of batch) {
+        // Loads and unloads see every message that arrived before them already delivered.
+        if (msg.t !== 'deliveries' && waiting.size > 0)
+            deliverWaiting();
+        handle(msg);
+    }
+    deliverWaiting();
+    flush();
+});
+//# sourceMappingURL=vm-worker.js.map

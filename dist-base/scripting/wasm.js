@@ -1,0 +1,2 @@
+export const wasm = globalThis.WebAssembly;
+//# sourceMappingURL=wasm.js.map
