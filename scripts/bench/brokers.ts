@@ -87,7 +87,8 @@ function announcingBroker(name: BrokerName, command: () => [string, string[]]): 
             resolve(value)
           }
           const onMessage = (msg: unknown): void => {
-            if (typeof msg === 'object' && msg !== null && 'memory' in msg) done(msg.memory as NodeJS.MemoryUsage)
+            if (typeof msg === 'object' && msg !== null && 'memory' in msg)
+              done(msg.memory as NodeJS.MemoryUsage)
           }
           child.on('message', onMessage)
           child.send('memory')

@@ -40,9 +40,15 @@ function args(job: NativeJob): string[] {
     return ['connects', job.port, job.concurrency, job.warmupMs, job.measureMs, job.maxConnects].map(String)
   }
   if (job.kind === 'storm') {
-    return ['storm', job.port, job.clients, job.concurrency, job.clean ? 1 : 0, job.idPrefix, job.deadlineMs].map(
-      String,
-    )
+    return [
+      'storm',
+      job.port,
+      job.clients,
+      job.concurrency,
+      job.clean ? 1 : 0,
+      job.idPrefix,
+      job.deadlineMs,
+    ].map(String)
   }
   if (job.kind === 'latency') {
     return ['latency', job.port, job.ratePerSec, job.payloadBytes, job.warmupMs, job.measureMs].map(String)
@@ -91,7 +97,8 @@ export function runNative(
       if (settled) return
       settled = true
       clearTimeout(timer)
-      const held = err === undefined && value !== undefined && hooks.hold ? hooks.hold(value) : Promise.resolve()
+      const held =
+        err === undefined && value !== undefined && hooks.hold ? hooks.hold(value) : Promise.resolve()
       void held
         .catch(() => {})
         .then(() => {

@@ -13,7 +13,7 @@ import type { Options } from '../options.ts'
 import { cpuSeconds, rssBytes } from '../procs.ts'
 import { runJob } from '../workers.ts'
 import { CpuWindow } from './cpu.ts'
-import { fdLimit } from './memory.ts'
+import { fdLimit, rssSplit } from './memory.ts'
 import { errorNotes, type Measurement, type Scenario, withBroker } from './types.ts'
 
 export const STORM_LEVELS = [1000, 8000] as const
@@ -77,8 +77,6 @@ async function storm(broker: RunningBroker, clients: number, options: Options): 
   }
 }
 
-const kB = (bytes: number): string => `${(bytes / 1000).toFixed(1)} kB`
-
 export const stormScenario: Scenario = {
   id: 'storm',
   metrics: [
@@ -119,15 +117,7 @@ export const stormScenario: Scenario = {
       details[`clients-${n}`] = { ...level, cpu: level.cpu.figures }
       notes.push(...errorNotes(result.errors), ...level.cpu.notes().map((s) => `${n}: ${s}`))
       if (result.done < n) notes.push(`${n - result.done} of ${n} storm clients did not complete`)
-      if (level.heap) {
-        const { before, after } = level.heap
-        const per = (key: 'heapUsed' | 'external' | 'arrayBuffers') => (after[key] - before[key]) / result.done
-        const offHeap = level.rssPerClient - (after.heapTotal - before.heapTotal) / result.done
-        notes.push(
-          `${n}: per client RSS ${kB(level.rssPerClient)} = JS heap (total) ${kB((after.heapTotal - before.heapTotal) / result.done)}` +
-            ` [used ${kB(per('heapUsed'))}] + off-heap ${kB(offHeap)} [external ${kB(per('external'))}]`,
-        )
-      }
+      if (level.heap) notes.push(`${n}: ${rssSplit(level.rssPerClient, level.heap, result.done)}`)
     }
     return { values, details, notes }
   },
