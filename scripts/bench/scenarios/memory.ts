@@ -122,8 +122,10 @@ async function perClient(broker: RunningBroker, clients: number, options: Option
 const kB = (bytes: number): string => `${(bytes / 1000).toFixed(1)} kB`
 
 /**
- * RSS per client split into the JS heap V8 committed (of which `used` is live objects plus
- * garbage not yet collected) and everything else (sockets' native state, buffers, malloc).
+ * RSS per client split into growth of the JS heap V8 committed (`used`: live objects plus
+ * garbage not yet collected) and the rest: sockets' native state, buffers, malloc, and heap
+ * pages committed before the crowd came but first touched by it (so at 1,000 clients, where
+ * the heap had room, most of the heap's share shows up in the rest).
  */
 export function rssSplit(
   rssPerClient: number,
@@ -134,7 +136,7 @@ export function rssSplit(
     (after[key] - before[key]) / Math.max(clients, 1)
   return (
     `RSS per client ${kB(rssPerClient)} = JS heap ${kB(per('heapTotal'))} (used ${kB(per('heapUsed'))})` +
-    ` + off-heap ${kB(rssPerClient - per('heapTotal'))} (external ${kB(per('external'))})`
+    ` + rest ${kB(rssPerClient - per('heapTotal'))} (external ${kB(per('external'))})`
   )
 }
 

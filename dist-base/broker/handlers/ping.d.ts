@@ -1,2 +1,0 @@
-import type { Connection } from '../connection.ts';
-export declare function handlePing(connection: Connection): void;

@@ -1,2 +1,0 @@
-export const wasm = globalThis.WebAssembly;
-//# sourceMappingURL=wasm.js.map
