@@ -211,6 +211,21 @@ const BAD_CASES: BadCase[] = [
     reason: /qos|invalid|reserved/i,
   },
   {
+    name: 'SUBSCRIBE with reserved bits in the requested QoS byte',
+    bytes: packet(0x82, u16(1), str('a'), Buffer.from([0x04])),
+    reason: /flag bits|reserved|invalid/i,
+  },
+  {
+    name: 'SUBSCRIBE whose filter runs past the packet',
+    bytes: packet(0x82, u16(1), u16(10), Buffer.from('ab')),
+    reason: /topic|parse|malformed/i,
+  },
+  {
+    name: 'SUBSCRIBE with a filter but no requested QoS byte',
+    bytes: packet(0x82, u16(1), str('a/b')),
+    reason: /malformed|payload|qos/i,
+  },
+  {
     name: 'oversize packet (maxPacketSize 256)',
     bytes: publish({ topic: 'a', payload: Buffer.alloc(300) }),
     reason: /size|large|big|limit|max/i,

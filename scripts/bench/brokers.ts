@@ -17,6 +17,8 @@ export interface RunningBroker {
   pid: number
   port: number
   stop(): Promise<void>
+  /** Node brokers: process.memoryUsage() (heap, external, array buffers) at this moment. */
+  memoryUsage?(): Promise<NodeJS.MemoryUsage | undefined>
 }
 
 export interface BrokerLauncher {
@@ -75,7 +77,23 @@ function announcingBroker(name: BrokerName, command: () => [string, string[]]): 
         )
         child.once('error', fail)
       })
-      return { name, pid: child.pid!, port, stop: () => stopChild(child) }
+      const memoryUsage = (): Promise<NodeJS.MemoryUsage | undefined> =>
+        new Promise((resolve) => {
+          if (!child.connected) return resolve(undefined)
+          const timer = setTimeout(() => done(undefined), 2000)
+          const done = (value: NodeJS.MemoryUsage | undefined): void => {
+            clearTimeout(timer)
+            child.off('message', onMessage)
+            resolve(value)
+          }
+          const onMessage = (msg: unknown): void => {
+            if (typeof msg === 'object' && msg !== null && 'memory' in msg)
+              done(msg.memory as NodeJS.MemoryUsage)
+          }
+          child.on('message', onMessage)
+          child.send('memory')
+        })
+      return { name, pid: child.pid!, port, stop: () => stopChild(child), ...(node ? { memoryUsage } : {}) }
     },
   }
 }

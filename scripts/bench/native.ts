@@ -9,7 +9,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:f
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { REPO_ROOT } from './brokers.ts'
-import type { ConnectsJob, JobResult, LatencyJob, StreamJob } from './load/jobs.ts'
+import type { ConnectsJob, JobResult, LatencyJob, StormJob, StreamJob } from './load/jobs.ts'
 import { BROKER_CORE, canPin, captureOutput, LOAD_CORE, spawnPinned, stopChild } from './procs.ts'
 import type { WorkerHooks } from './workers.ts'
 
@@ -33,11 +33,22 @@ export function buildNative(): { path: string } | { error: string } {
   return { path }
 }
 
-export type NativeJob = StreamJob | ConnectsJob | LatencyJob
+export type NativeJob = StreamJob | ConnectsJob | LatencyJob | StormJob
 
 function args(job: NativeJob): string[] {
   if (job.kind === 'connects') {
     return ['connects', job.port, job.concurrency, job.warmupMs, job.measureMs, job.maxConnects].map(String)
+  }
+  if (job.kind === 'storm') {
+    return [
+      'storm',
+      job.port,
+      job.clients,
+      job.concurrency,
+      job.clean ? 1 : 0,
+      job.idPrefix,
+      job.deadlineMs,
+    ].map(String)
   }
   if (job.kind === 'latency') {
     return ['latency', job.port, job.ratePerSec, job.payloadBytes, job.warmupMs, job.measureMs].map(String)
@@ -77,7 +88,8 @@ export function runNative(
   deadlineMs: number,
   hooks: WorkerHooks,
 ): Promise<JobResult> {
-  const child = spawnPinned(LOAD_CORE, binary, args(job), { stdio: ['ignore', 'pipe', 'pipe'] })
+  // The storm job holds its clients until its stdin closes (after the hold hook).
+  const child = spawnPinned(LOAD_CORE, binary, args(job), { stdio: ['pipe', 'pipe', 'pipe'] })
   const stderr = captureOutput(child)
   return new Promise<JobResult>((resolve, reject) => {
     let settled = false
@@ -85,9 +97,15 @@ export function runNative(
       if (settled) return
       settled = true
       clearTimeout(timer)
-      void stopChild(child, 1000)
-      if (err === undefined && value !== undefined) resolve(value)
-      else reject(err)
+      const held =
+        err === undefined && value !== undefined && hooks.hold ? hooks.hold(value) : Promise.resolve()
+      void held
+        .catch(() => {})
+        .then(() => {
+          void stopChild(child, 1000)
+          if (err === undefined && value !== undefined) resolve(value)
+          else reject(err)
+        })
     }
     const timer = setTimeout(
       () => finish(new Error(`native generator passed its ${deadlineMs} ms deadline`)),

@@ -9,6 +9,7 @@ export const SCENARIO_IDS = [
   'qos1-flood',
   'latency',
   'connects',
+  'storm',
   'memory',
   'soak',
 ] as const

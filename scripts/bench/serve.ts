@@ -18,6 +18,10 @@ export function announce(port: number, close: () => Promise<void>): void {
   process.on('SIGTERM', () => shutdown(0))
   process.on('SIGINT', () => shutdown(0))
   process.on('disconnect', () => shutdown(1))
+  // The memory scenarios ask for the heap and off-heap split of the RSS they read from /proc.
+  process.on('message', (msg: unknown) => {
+    if (msg === 'memory') process.send?.({ memory: process.memoryUsage() })
+  })
   process.stdout.write(`READY ${port}\n`)
 }
 

@@ -26,6 +26,8 @@ export interface WorkerHooks {
   /** `loadPid` is the generator process, so its CPU and run-queue wait can be read too. */
   onMark?: (name: 'measure-start' | 'measure-end', loadPid: number) => void
   onReady?: (connected: number) => void
+  /** C generator: runs after the result arrived and before the generator is stopped (its clients still connected). */
+  hold?: (result: JobResult) => Promise<void>
 }
 
 export interface LoadWorker {
@@ -104,8 +106,11 @@ export async function runJob<J extends Job>(
   hooks: WorkerHooks = {},
 ): Promise<ResultOf<J>> {
   const result =
-    nativeBinary !== undefined && (job.kind === 'stream' || job.kind === 'connects' || job.kind === 'latency')
+    nativeBinary !== undefined &&
+    (job.kind === 'stream' || job.kind === 'connects' || job.kind === 'latency' || job.kind === 'storm')
       ? await runNative(nativeBinary, job, deadlineMs, hooks)
-      : await startWorker(job, deadlineMs, hooks).result
+      : job.kind === 'storm'
+        ? await Promise.reject<JobResult>(new Error('the storm scenario needs the C load generator (gcc)'))
+        : await startWorker(job, deadlineMs, hooks).result
   return resultFor(job, result)
 }

@@ -9,6 +9,8 @@
  *              <payloadBytes> <batch> <window> <inflight> <warmupMs> <measureMs> <drainMs> <maxMessages>
  *   gen connects <port> <concurrency> <warmupMs> <measureMs> <maxConnects>
  *   gen latency <port> <ratePerSec> <payloadBytes> <warmupMs> <measureMs>
+ *   gen storm <port> <clients> <concurrency> <clean 0|1> <idPrefix> <deadlineMs>
+ *              (CONNECT + SUBSCRIBE per client, all held until stdin closes)
  *   gen sink <port|0> <maxSeconds>   (a fake broker; prints "READY <port>")
  *   gen syscall                      (ns per getppid(): how expensive syscalls are here right now)
  * Prints "MARK measure-start", "MARK measure-end", then "RESULT {json}" on stdout.
@@ -645,6 +647,159 @@ static int run_connects(char **a) {
   return 0;
 }
 
+
+/* ---- storm job: N clients onto the broker as fast as it takes them, all staying connected ---- */
+
+enum { STORM_CONNECTING = 10, STORM_WAIT_CONNACK, STORM_WAIT_SUBACK, STORM_DONE };
+
+static struct {
+  int port, clean;
+  long clients, opened, done, failed, session_present;
+  const char *prefix;
+  char last_error[128];
+} T;
+
+static void storm_fail(int fd, const char *why) {
+  T.failed++;
+  snprintf(T.last_error, sizeof T.last_error, "%s", why);
+  conns[fd].role = ROLE_NONE;
+  close(fd);
+}
+
+/* CONNECT for client `index` (its id is "<prefix>-<index>"), or SUBSCRIBE to "storm/<id>". */
+static int storm_send(int fd, int subscribe) {
+  char id[96];
+  snprintf(id, sizeof id, "%s-%ld", T.prefix, (long)conns[fd].nfree);
+  buf_t p;
+  if (subscribe) {
+    char topic[128];
+    snprintf(topic, sizeof topic, "storm/%s", id);
+    p = subscribe_packet(topic, 1);
+  } else {
+    buf_t body = {0};
+    buf_str(&body, "MQTT");
+    buf_u8(&body, 4);
+    buf_u8(&body, T.clean ? 0x02 : 0x00);
+    buf_u16(&body, 0);
+    buf_str(&body, id);
+    p = packet(0x10, &body);
+    free(body.p);
+  }
+  int ok = write(fd, p.p, p.len) == (ssize_t)p.len;
+  free(p.p);
+  return ok;
+}
+
+static int storm_start(void) {
+  while (T.opened < T.clients && T.failed < 1000) {
+    long index = T.opened++;
+    int fd = tcp_connect(T.port, 1, 0);
+    if (fd < 0) {
+      T.failed++;
+      snprintf(T.last_error, sizeof T.last_error, "connect: %s", strerror(errno));
+      continue;
+    }
+    conns[fd].nfree = (int)index; /* the client's index, for its id */
+    struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+    if (storm_send(fd, 0)) conns[fd].role = STORM_WAIT_CONNACK;
+    else if (errno == EAGAIN || errno == ENOTCONN || errno == EINPROGRESS) {
+      conns[fd].role = STORM_CONNECTING;
+      ev.events = EPOLLOUT;
+    } else {
+      storm_fail(fd, "CONNECT write");
+      continue;
+    }
+    epoll_ctl(epfd, EPOLL_CTL_ADD, fd, &ev);
+    return 1;
+  }
+  return 0;
+}
+
+static int run_storm(char **a) {
+  T.port = atoi(a[0]);
+  T.clients = atol(a[1]);
+  int concurrency = atoi(a[2]);
+  T.clean = atoi(a[3]);
+  T.prefix = a[4];
+  double deadline_ms = atof(a[5]);
+  if (T.clients < 1 || T.clients > 60000 || concurrency < 1) {
+    errno = EINVAL;
+    die("arguments");
+  }
+  double t0 = now_ms(), c0 = cpu_ms();
+  mark("measure-start");
+  int active = 0;
+  for (int i = 0; i < concurrency; i++) active += storm_start();
+  struct epoll_event evs[256];
+  while (active > 0 && now_ms() - t0 < deadline_ms) {
+    int n = epoll_wait(epfd, evs, 256, 5);
+    for (int i = 0; i < n; i++) {
+      int fd = evs[i].data.fd;
+      conn_t *c = &conns[fd];
+      int finished = 0;
+      if (c->role == STORM_CONNECTING) {
+        int err = 0;
+        socklen_t len = sizeof err;
+        getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len);
+        if (err) {
+          errno = err;
+          storm_fail(fd, "connect refused or reset");
+          finished = 1;
+        } else if (!storm_send(fd, 0)) {
+          storm_fail(fd, "CONNECT write");
+          finished = 1;
+        } else {
+          c->role = STORM_WAIT_CONNACK;
+          struct epoll_event ev = {.events = EPOLLIN, .data.fd = fd};
+          epoll_ctl(epfd, EPOLL_CTL_MOD, fd, &ev);
+        }
+      } else if (c->role == STORM_WAIT_CONNACK || c->role == STORM_WAIT_SUBACK) {
+        uint8_t b[64];
+        ssize_t r = read(fd, b, sizeof b);
+        if (r < 0 && errno == EAGAIN) continue;
+        finished = 1;
+        if (c->role == STORM_WAIT_CONNACK && r >= 4 && b[0] == 0x20 && b[3] == 0) {
+          T.session_present += b[2] & 1;
+          if (storm_send(fd, 1)) {
+            c->role = STORM_WAIT_SUBACK;
+            finished = 0;
+          } else storm_fail(fd, "SUBSCRIBE write");
+        } else if (c->role == STORM_WAIT_SUBACK && r >= 5 && b[0] == 0x90 && b[4] < 0x80) {
+          /* Done: the client stays connected and idle; no more events wanted from it. */
+          c->role = STORM_DONE;
+          epoll_ctl(epfd, EPOLL_CTL_DEL, fd, NULL);
+          T.done++;
+        } else storm_fail(fd, r == 0 ? "closed before CONNACK/SUBACK" : "bad CONNACK/SUBACK");
+      }
+      if (finished) {
+        active--;
+        active += storm_start();
+      }
+    }
+  }
+  double t1 = now_ms(), c1 = cpu_ms();
+  mark("measure-end");
+  double secs = (t1 - t0) / 1e3;
+  printf("RESULT {\"kind\":\"storm\",\"seconds\":%.4f,\"perSec\":%.1f,\"done\":%ld,\"failed\":%ld,"
+         "\"sessionPresent\":%ld,\"cpu\":%.4f,\"errors\":[%s%s%s]}\n",
+         secs, T.done / secs, T.done, T.failed, T.session_present, (c1 - c0) / (t1 - t0),
+         T.failed || T.done < T.clients ? "\"" : "",
+         T.failed ? T.last_error : (T.done < T.clients ? "deadline passed" : ""),
+         T.failed || T.done < T.clients ? "\"" : "");
+  /* Hold the clients until the orchestrator has read the broker (stdin closes) or 60 s pass. */
+  struct epoll_event evin = {.events = EPOLLIN, .data.fd = 0};
+  if (epoll_ctl(epfd, EPOLL_CTL_ADD, 0, &evin) == 0) {
+    double until = now_ms() + 60000;
+    while (now_ms() < until) {
+      int n = epoll_wait(epfd, evs, 256, 100);
+      int gone = 0;
+      for (int i = 0; i < n; i++) if (evs[i].data.fd == 0) gone = 1;
+      if (gone) break;
+    }
+  }
+  return 0;
+}
+
 /* ---- latency job: fixed rate, send time in the payload, same clock on both ends ---- */
 
 static struct {
@@ -937,6 +1092,7 @@ int main(int argc, char **argv) {
   if (argc == 4 && strcmp(argv[1], "sink") == 0) return run_sink(argv + 2);
   if (argc == 2 && strcmp(argv[1], "syscall") == 0) return run_syscall_cost();
   if (argc == 7 && strcmp(argv[1], "latency") == 0) return run_latency(argv + 2);
-  fprintf(stderr, "usage: gen stream <14 args> | gen connects <5 args> | gen latency <5 args> | gen sink <port> <maxSeconds> | gen syscall\n");
+  if (argc == 8 && strcmp(argv[1], "storm") == 0) return run_storm(argv + 2);
+  fprintf(stderr, "usage: gen stream <14 args> | gen connects <5 args> | gen latency <5 args> | gen storm <6 args> | gen sink <port> <maxSeconds> | gen syscall\n");
   return 2;
 }

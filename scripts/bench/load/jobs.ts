@@ -48,6 +48,21 @@ export interface ConnectsJob {
   maxConnects: number
 }
 
+/**
+ * Reconnect storm (C generator only): `clients` clients, `concurrency` handshakes in flight,
+ * each CONNECT, then SUBSCRIBE to `storm/<its id>`; all stay connected until the job ends.
+ */
+export interface StormJob {
+  kind: 'storm'
+  port: number
+  clients: number
+  concurrency: number
+  /** false: persistent sessions (clean session 0), which the broker may restore. */
+  clean: boolean
+  idPrefix: string
+  deadlineMs: number
+}
+
 /** Opens `clients` idle connections, reports ready, and holds them until told to stop. */
 export interface IdleJob {
   kind: 'idle'
@@ -70,7 +85,7 @@ export interface SoakJob {
   healthy?: { requestTopic: string; replyTopic: string; everyMs: number }
 }
 
-export type Job = StreamJob | LatencyJob | ConnectsJob | IdleJob | SoakJob
+export type Job = StreamJob | LatencyJob | ConnectsJob | StormJob | IdleJob | SoakJob
 
 export interface StreamResult {
   kind: 'stream'
@@ -114,6 +129,19 @@ export interface ConnectsResult {
   errors: string[]
 }
 
+export interface StormResult {
+  kind: 'storm'
+  /** From the first connect to the last SUBACK. */
+  seconds: number
+  perSec: number
+  done: number
+  failed: number
+  /** CONNACKs with session present set (persistent sessions restored). */
+  sessionPresent: number
+  cpu: number
+  errors: string[]
+}
+
 export interface IdleResult {
   kind: 'idle'
   connected: number
@@ -140,7 +168,7 @@ export interface SoakResult {
   errors: string[]
 }
 
-export type JobResult = StreamResult | LatencyResult | ConnectsResult | IdleResult | SoakResult
+export type JobResult = StreamResult | LatencyResult | ConnectsResult | StormResult | IdleResult | SoakResult
 
 /** Orchestrator → worker. */
 export type ToWorker = { type: 'job'; job: Job } | { type: 'stop' }

@@ -30,6 +30,8 @@ function run(job: Job): Promise<JobResult> {
       return runLatency(job, mark)
     case 'connects':
       return runConnects(job, mark)
+    case 'storm':
+      return Promise.reject(new Error('the storm job runs in the C generator only'))
     case 'idle':
       return runIdle(job, (connected) => send({ type: 'ready', connected }), stopped)
     case 'soak':

@@ -5,6 +5,7 @@ import { latency } from './latency.ts'
 import { memory } from './memory.ts'
 import { qos1Flood } from './qos1-flood.ts'
 import { soak } from './soak.ts'
+import { stormScenario } from './storm.ts'
 import { fanIn, fanOut, qos1 } from './stream.ts'
 import type { Scenario } from './types.ts'
 
@@ -15,6 +16,7 @@ export const SCENARIOS: Record<ScenarioId, Scenario> = {
   'qos1-flood': qos1Flood,
   latency,
   connects,
+  storm: stormScenario,
   memory,
   soak,
 }

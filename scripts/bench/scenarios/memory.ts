@@ -86,6 +86,8 @@ interface Level {
   rssAfter: number
   connected: number
   perClient: number
+  /** Node brokers: process.memoryUsage() before and after, to split RSS into heap and off-heap. */
+  heap?: { before: NodeJS.MemoryUsage; after: NodeJS.MemoryUsage }
   errors: string[]
 }
 
@@ -94,17 +96,48 @@ async function perClient(broker: RunningBroker, clients: number, options: Option
   await warm.release()
   await sleep(options.timings.settleMs)
   const before = rssBytes(broker.pid)
+  const heapBefore = await broker.memoryUsage?.()
   const crowd = await gather(broker.port, clients, 'n')
   let after: number | undefined
+  let heapAfter: NodeJS.MemoryUsage | undefined
   try {
     await sleep(options.timings.settleMs)
     after = rssBytes(broker.pid)
+    heapAfter = await broker.memoryUsage?.()
   } finally {
     await crowd.release()
   }
   if (before === undefined || after === undefined) throw new Error('broker exited during the memory scenario')
   const perClient = crowd.connected > 0 ? (after - before) / crowd.connected : Number.NaN
-  return { rssBefore: before, rssAfter: after, connected: crowd.connected, perClient, errors: crowd.errors }
+  return {
+    rssBefore: before,
+    rssAfter: after,
+    connected: crowd.connected,
+    perClient,
+    ...(heapBefore && heapAfter ? { heap: { before: heapBefore, after: heapAfter } } : {}),
+    errors: crowd.errors,
+  }
+}
+
+const kB = (bytes: number): string => `${(bytes / 1000).toFixed(1)} kB`
+
+/**
+ * RSS per client split into growth of the JS heap V8 committed (`used`: live objects plus
+ * garbage not yet collected) and the rest: sockets' native state, buffers, malloc, and heap
+ * pages committed before the crowd came but first touched by it (so at 1,000 clients, where
+ * the heap had room, most of the heap's share shows up in the rest).
+ */
+export function rssSplit(
+  rssPerClient: number,
+  { before, after }: { before: NodeJS.MemoryUsage; after: NodeJS.MemoryUsage },
+  clients: number,
+): string {
+  const per = (key: 'heapTotal' | 'heapUsed' | 'external') =>
+    (after[key] - before[key]) / Math.max(clients, 1)
+  return (
+    `RSS per client ${kB(rssPerClient)} = JS heap ${kB(per('heapTotal'))} (used ${kB(per('heapUsed'))})` +
+    ` + rest ${kB(rssPerClient - per('heapTotal'))} (external ${kB(per('external'))})`
+  )
 }
 
 export const memory: Scenario = {
@@ -131,6 +164,7 @@ export const memory: Scenario = {
       details[`clients-${n}`] = level
       if (level.connected < n) notes.push(`${n - level.connected} of ${n} idle clients failed to connect`)
       notes.push(...level.errors.map((e) => `error at ${n} clients: ${e}`))
+      if (level.heap) notes.push(`${n}: ${rssSplit(level.perClient, level.heap, level.connected)}`)
     }
     return { values, details, notes }
   },

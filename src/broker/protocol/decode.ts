@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import mqttPacket from 'mqtt-packet'
 import type { ProtocolVersion, QoS } from '../types.ts'
+import { decodeSubscribe3 } from './decode-subscribe.ts'
 import { ProtocolError, Reason } from './errors.ts'
 import type { AckPacket, ConnectPacket, InboundPacket, PublishPacket } from './packets.ts'
 import { PacketType } from './packets.ts'
@@ -173,6 +174,7 @@ export function decodePacket(header: number, body: Buffer, version: ProtocolVers
       case PacketType.connect:
         throw new ProtocolError('second CONNECT on one connection [MQTT-3.1.0-2]', Reason.protocolError)
       case PacketType.subscribe:
+        return decodeSubscribe3(body)
       case PacketType.unsubscribe:
         break
       default:
