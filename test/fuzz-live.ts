@@ -21,8 +21,8 @@ import {
   sessionBytes,
   split,
   VERSIONS,
-  varint,
 } from './fuzz-packets.ts'
+import { encodeLength } from './helpers.ts'
 
 /** What one hostile socket does: write `chunks` with `pauseMs` between them, then wait. */
 export interface HostilePlan {
@@ -72,7 +72,7 @@ export const hostilePlanArb: fc.Arbitrary<HostilePlan> = fc.oneof(
         Buffer.concat([
           afterConnect ?? Buffer.alloc(0),
           Buffer.from([afterConnect ? 0x30 : 0x10]),
-          varint(MAX_REMAINING_LENGTH),
+          encodeLength(MAX_REMAINING_LENGTH),
           tail,
         ]),
       ),
@@ -88,7 +88,7 @@ export const hostilePlanArb: fc.Arbitrary<HostilePlan> = fc.oneof(
         Buffer.concat([
           afterConnect ?? Buffer.alloc(0),
           Buffer.from([afterConnect ? 0x30 : 0x10]),
-          varint(1_500_000),
+          encodeLength(1_500_000),
           tail,
         ]),
       ),

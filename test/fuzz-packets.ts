@@ -13,6 +13,7 @@ import { ProtocolError } from '../src/broker/protocol/errors.ts'
 import { Framer } from '../src/broker/protocol/framer.ts'
 import { PacketType } from '../src/broker/protocol/packets.ts'
 import type { ProtocolVersion } from '../src/broker/types.ts'
+import { encodeLength } from './helpers.ts'
 
 export const VERSIONS: readonly ProtocolVersion[] = [3, 4, 5]
 
@@ -340,17 +341,6 @@ export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
   fc.record({ kind: fc.constant('length' as const), packet: fc.nat(), length: lengthField }),
 )
 
-export function varint(n: number): Buffer {
-  const out: number[] = []
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    out.push(b)
-  } while (n > 0)
-  return Buffer.from(out)
-}
-
 /** The size of the fixed header of a well-formed packet. */
 function fixedHeaderSize(p: Buffer): number {
   let i = 1
@@ -365,7 +355,7 @@ export function mutate(packets: readonly Buffer[], mutations: readonly Mutation[
     if (m.kind !== 'length' || list.length === 0) continue
     const i = m.packet % list.length
     const p = list[i]!
-    const field = typeof m.length === 'number' ? varint(m.length) : Buffer.from(m.length)
+    const field = typeof m.length === 'number' ? encodeLength(m.length) : Buffer.from(m.length)
     list[i] = Buffer.concat([p.subarray(0, 1), field, p.subarray(fixedHeaderSize(p))])
   }
   let out = Buffer.concat(list)
@@ -430,7 +420,7 @@ function mqttString(s: string): Buffer {
 
 /** A whole packet from its first byte and body. */
 export function packetOf(first: number, body: Buffer): Buffer {
-  return Buffer.concat([Buffer.from([first]), varint(body.length), body])
+  return Buffer.concat([Buffer.from([first]), encodeLength(body.length), body])
 }
 
 /** An MQTT 5 CONNECT whose properties (or will properties) are garbage, then maybe more packets. */
@@ -446,12 +436,12 @@ export const garbageConnect5Arb: fc.Arbitrary<Buffer> = fc
     const parts = [
       mqttString('MQTT'),
       Buffer.from([5, flags | willFlags, 0, 10]),
-      varint(lieAboutLength ?? props.length),
+      encodeLength(lieAboutLength ?? props.length),
       props,
       mqttString('garbage-props'),
     ]
     if (willProps !== undefined)
-      parts.push(varint(willProps.length), willProps, mqttString('w'), mqttString('x'))
+      parts.push(encodeLength(willProps.length), willProps, mqttString('w'), mqttString('x'))
     if (flags & 0x80) parts.push(mqttString('u'), mqttString('p'))
     return packetOf(0x10, Buffer.concat(parts))
   })
@@ -483,7 +473,7 @@ export const garbagePackets5Arb: fc.Arbitrary<Buffer> = fc
           : type === 10
             ? mqttString('t')
             : Buffer.alloc(0)
-      return packetOf(first, Buffer.concat([head, varint(props.length), props, tail]))
+      return packetOf(first, Buffer.concat([head, encodeLength(props.length), props, tail]))
     })
     return Buffer.concat([encode(connect, 5), ...wire])
   })

@@ -6,21 +6,10 @@
 // Such packets are refused at the decoder [MQTT-2.2.2.2, 3.3.2.3 and each packet's properties].
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { LogCapture } from './helpers.ts'
+import { encodeLength, LogCapture } from './helpers.ts'
 import { Inbox5, mqtt5, Raw5, startTestBroker, uid } from './mqtt5-helpers.ts'
 
 const ERROR = 50
-
-function varint(n: number): Buffer {
-  const out: number[] = []
-  do {
-    let b = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) b |= 0x80
-    out.push(b)
-  } while (n > 0)
-  return Buffer.from(out)
-}
 
 function str(s: string): Buffer {
   return Buffer.concat([Buffer.from([0, Buffer.byteLength(s)]), Buffer.from(s)])
@@ -31,9 +20,9 @@ function str(s: string): Buffer {
  * `payload` undefined ends the packet inside the properties, which claim 8 bytes more.
  */
 function publish5(topic: string, properties: Buffer, payload: string | undefined, retain = false): Buffer {
-  const length = varint(properties.length + (payload === undefined ? 8 : 0))
+  const length = encodeLength(properties.length + (payload === undefined ? 8 : 0))
   const body = Buffer.concat([str(topic), length, properties, Buffer.from(payload ?? '')])
-  return Buffer.concat([Buffer.from([0x30 | (retain ? 1 : 0)]), varint(body.length), body])
+  return Buffer.concat([Buffer.from([0x30 | (retain ? 1 : 0)]), encodeLength(body.length), body])
 }
 
 const receiveMaximum = Buffer.from([0x21, 0x00, 0x05])
@@ -89,12 +78,12 @@ test('a CONNECT with Session Expiry Interval twice is refused without an interna
   const body = Buffer.concat([
     str('MQTT'),
     Buffer.from([5, 0x02, 0, 30]),
-    varint(properties.length),
+    encodeLength(properties.length),
     properties,
     str(`twice-${uid()}`),
   ])
   const raw = await Raw5.open(broker.port, t)
-  raw.sendRaw(Buffer.concat([Buffer.from([0x10]), varint(body.length), body]))
+  raw.sendRaw(Buffer.concat([Buffer.from([0x10]), encodeLength(body.length), body]))
   const got = await raw.untilClosed()
   assert.ok(!got.some((p) => p.cmd === 'connack' && p.reasonCode === 0), 'not accepted')
   await log.waitFor((r) => /more than once/.test(String(r.msg)), 'the refusal')

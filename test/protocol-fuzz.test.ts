@@ -6,8 +6,9 @@ import { test } from 'node:test'
 import { decodePacket } from '../src/broker/protocol/decode.ts'
 import { ProtocolError, Reason } from '../src/broker/protocol/errors.ts'
 import { Framer } from '../src/broker/protocol/framer.ts'
-import { fuzzSettings, largestAllocation, MAX_REMAINING_LENGTH, varint } from './fuzz-packets.ts'
+import { fuzzSettings, largestAllocation, MAX_REMAINING_LENGTH } from './fuzz-packets.ts'
 import { fuzzProperties } from './fuzz-properties.ts'
+import { encodeLength } from './helpers.ts'
 
 for (const { name, runs, check } of fuzzProperties) {
   test(name, () => check(fuzzSettings(runs)))
@@ -15,7 +16,7 @@ for (const { name, runs, check } of fuzzProperties) {
 
 test('a fixed header declaring 268,435,455 bytes buffers only what arrived', () => {
   for (const first of [0x10, 0x30, 0x82]) {
-    const header = Buffer.concat([Buffer.from([first]), varint(MAX_REMAINING_LENGTH)])
+    const header = Buffer.concat([Buffer.from([first]), encodeLength(MAX_REMAINING_LENGTH)])
     const delivered: number[] = []
     const framer = new Framer(MAX_REMAINING_LENGTH + 5, (h) => delivered.push(h))
     const largest = largestAllocation(() => {
@@ -28,7 +29,7 @@ test('a fixed header declaring 268,435,455 bytes buffers only what arrived', () 
   // With the broker's default limit the same header is refused as soon as it is complete.
   const framer = new Framer(2_000_000, () => assert.fail('no packet'))
   assert.throws(
-    () => framer.push(Buffer.concat([Buffer.from([0x30]), varint(MAX_REMAINING_LENGTH)])),
+    () => framer.push(Buffer.concat([Buffer.from([0x30]), encodeLength(MAX_REMAINING_LENGTH)])),
     (e: unknown) => e instanceof ProtocolError && e.reason === Reason.packetTooLarge,
   )
 })
