@@ -5,6 +5,7 @@
  *
  * Nothing here imports the broker's internals; tests talk to it over TCP on 127.0.0.1.
  */
+import { type ChildProcess, spawn } from 'node:child_process'
 import { EventEmitter } from 'node:events'
 import net from 'node:net'
 import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 'mqtt'
@@ -703,3 +704,27 @@ export const MATRIX_FILTERS = [
   '+/+/+',
   'a b/+',
 ]
+
+/** A child process whose stdout and stderr are collected; killed (SIGKILL) when the test ends if still running. */
+export interface CollectingProcess {
+  child: ChildProcess
+  output: () => string
+  /** Resolves with the exit code (null after a signal). */
+  exited: Promise<number | null>
+}
+
+export function spawnCollecting(t: Cleanup, command: string, args: string[], cwd: string): CollectingProcess {
+  const child = spawn(command, args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+  let output = ''
+  child.stdout?.on('data', (d: Buffer) => {
+    output += d.toString()
+  })
+  child.stderr?.on('data', (d: Buffer) => {
+    output += d.toString()
+  })
+  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  return { child, output: () => output, exited }
+}

@@ -2,7 +2,6 @@
 // (LMDB data directory, or the same MemoryStore), a kill -9 and the script's deletion, refused
 // when too big or not serialisable, and cleared by reset-data.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -15,7 +14,7 @@ import { LmdbStore } from '../src/store/lmdb.ts'
 import { MemoryStore } from '../src/store/memory.ts'
 import { resetDataDir } from '../src/store/reset.ts'
 import type { Store } from '../src/store/store.ts'
-import { freePort, withTimeout } from './helpers.ts'
+import { freePort, spawnCollecting, withTimeout } from './helpers.ts'
 import { LogCapture, type LogLine } from './scripting-helpers.ts'
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.ts')
@@ -233,39 +232,29 @@ test('a CLI broker killed with SIGKILL after a change has it on restart', async 
     'debug',
   ]
   const run = () => {
-    const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
-      cwd: REPO,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let output = ''
-    child.stdout.on('data', (d: Buffer) => {
-      output += d.toString()
-    })
-    child.stderr.on('data', (d: Buffer) => {
-      output += d.toString()
-    })
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-    t.after(() => {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-    })
+    const {
+      child,
+      output: collected,
+      exited,
+    } = spawnCollecting(t, process.execPath, ['--import', TSX, CLI, ...args], REPO)
     const waitFor = (pattern: RegExp) =>
       withTimeout(
         new Promise<void>((resolve, reject) => {
           const timer = setInterval(() => {
-            if (pattern.test(output)) {
+            if (pattern.test(collected())) {
               clearInterval(timer)
               resolve()
             }
           }, 20)
           void exited.then(() => {
             clearInterval(timer)
-            reject(new Error(`the CLI exited: ${output}`))
+            reject(new Error(`the CLI exited: ${collected()}`))
           })
         }),
         `${pattern} in the CLI's output`,
         20_000,
       )
-    return { child, exited, waitFor, output: () => output }
+    return { child, exited, waitFor, output: collected }
   }
 
   const first = run()

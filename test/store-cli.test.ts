@@ -1,12 +1,11 @@
 // Issue 6 points 1 and 6 from the command line: the default data directory, --memory, a
 // damaged directory stopping start-up with the path and the command to run, and reset-data.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import { type Cleanup, freePort, withTimeout } from './helpers.ts'
+import { type Cleanup, freePort, spawnCollecting, withTimeout } from './helpers.ts'
 import { connectCollecting, endClient, tempDataDir } from './store-helpers.ts'
 
 const CLI = join(dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli.ts')
@@ -21,22 +20,8 @@ interface Run {
 }
 
 function runCli(t: Cleanup, cwd: string, args: string[]): Run {
-  const child = spawn(process.execPath, ['--import', TSX, CLI, ...args], {
-    cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
-  let output = ''
-  child.stdout.on('data', (d: Buffer) => {
-    output += d.toString()
-  })
-  child.stderr.on('data', (d: Buffer) => {
-    output += d.toString()
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  return { output: () => output, exited, stop: () => child.kill('SIGTERM') }
+  const { child, output, exited } = spawnCollecting(t, process.execPath, ['--import', TSX, CLI, ...args], cwd)
+  return { output, exited, stop: () => child.kill('SIGTERM') }
 }
 
 /**

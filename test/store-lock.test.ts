@@ -2,7 +2,6 @@
 // killed with SIGKILL can be replaced at once, before anything reaps it; a live broker keeps
 // the directory, and a second one is refused naming its pid.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { existsSync, lstatSync, mkdirSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs'
 import net from 'node:net'
 import { dirname, join } from 'node:path'
@@ -11,7 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { startBroker } from '../src/index.ts'
 import { lockDataDir, lockFileName, lockPath, tryLockDataDir } from '../src/store/lock.ts'
 import { resetDataDir } from '../src/store/reset.ts'
-import { type Cleanup, freePort, until, withTimeout } from './helpers.ts'
+import { type Cleanup, freePort, spawnCollecting, until, withTimeout } from './helpers.ts'
 import { connectCollecting, endClient, tempDataDir } from './store-helpers.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -27,19 +26,8 @@ interface Proc {
 }
 
 function run(t: Cleanup, command: string, args: string[]): Proc {
-  const child = spawn(command, args, { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
-  let output = ''
-  child.stdout.on('data', (d: Buffer) => {
-    output += d.toString()
-  })
-  child.stderr.on('data', (d: Buffer) => {
-    output += d.toString()
-  })
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  return { output: () => output, exited }
+  const { output, exited } = spawnCollecting(t, command, args, ROOT)
+  return { output, exited }
 }
 
 function cliArgs(port: number, data: string): string[] {
