@@ -13,6 +13,8 @@ const maxSocketPath = process.platform === 'linux' ? 107 : 103
 const pidReplyMs = 2000
 /** Probes answered at once; anything beyond waits in the backlog (the lock carries no traffic). */
 const maxProbes = 16
+/** A probe that never hangs up after the pid is cut after this long idle. */
+const probeLingerMs = 5000
 
 /** A held lock, or who holds it (pid undefined when the holder did not say in time). */
 export type LockAttempt = { release: () => void } | { holder: number | undefined }
@@ -88,10 +90,15 @@ function listen(path: string): Promise<net.Server> {
     const server = net.createServer({ allowHalfOpen: false })
     server.maxConnections = maxProbes
     server.on('connection', (socket) => {
-      // Only ever a probe: say who holds the lock, then hang up.
+      // Only ever a probe: say who holds the lock, then hang up. Whatever the peer sends is
+      // read and dropped: closing a Unix socket with unread bytes resets it, and the peer
+      // would see ECONNRESET instead of the pid. The close waits for the peer's own end; one
+      // that never hangs up is cut after probeLingerMs.
       socket.on('error', () => {})
       socket.unref()
-      socket.end(`${process.pid}\n`, () => socket.destroy())
+      socket.resume()
+      socket.setTimeout(probeLingerMs, () => socket.destroy())
+      socket.end(`${process.pid}\n`)
     })
     server.once('error', reject)
     server.listen(path, () => {
