@@ -138,12 +138,17 @@ export async function openEditor(pane, name, { onClosed = () => {}, toast = () =
       javascriptLanguage.data.of({ autocomplete: completeGlobals }),
       lintGutter(),
       theme,
-      Prec.highest(keymap.of([{ key: 'Mod-s', preventDefault: true, run: () => (void save(), true) }])),
+      Prec.highest(keymap.of([{ key: 'Mod-s', preventDefault: true, run: saveKey }])),
       EditorView.updateListener.of((update) => {
         if (update.docChanged) showState()
       }),
     ],
   })
+
+  function saveKey() {
+    void save()
+    return true
+  }
 
   function dirty() {
     return view.state.doc.toString() !== current.saved
@@ -173,7 +178,7 @@ export async function openEditor(pane, name, { onClosed = () => {}, toast = () =
       if (p.file !== current.name || !p.line) continue
       const line = doc.line(Math.min(Math.max(p.line, 1), doc.lines))
       const from = Math.min(line.from + Math.max((p.column ?? 1) - 1, 0), line.to)
-      diagnostics.push({ from, to: line.to > from ? line.to : from, severity: 'error', message: p.message })
+      diagnostics.push({ from, to: Math.max(line.to, from), severity: 'error', message: p.message })
     }
     view.dispatch(setDiagnostics(view.state, diagnostics))
     problem.textContent = lines.length
