@@ -2,13 +2,18 @@
 // changed on disk), create, rename, delete; names confined to the scripts folder; the access
 // rules (own password or loopback, Host check against DNS rebinding); a log line per change.
 import assert from 'node:assert/strict'
-import { readFile, writeFile } from 'node:fs/promises'
+import { spawn } from 'node:child_process'
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
+import { tmpdir } from 'node:os'
+import { dirname, join } from 'node:path'
 import { Writable } from 'node:stream'
 import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
 import type { MqttClient } from 'mqtt'
 import pino from 'pino'
 import WebSocket from 'ws'
+import { readConfigFile } from '../src/config.ts'
 import { webOf } from '../src/index.ts'
 import type { ScriptsView } from '../src/web/index.ts'
 import { listen, startWebEnv, type WebEnv } from './web-helpers.ts'
@@ -323,4 +328,76 @@ test('with its own password the dashboard asks for it and allows editing from an
   const client = await env.client()
   assert.equal(await pingReply(client), 'v2')
   assert.ok(lines.some((l) => l.action === 'save' && l.user === 'editor' && l.address === '127.0.0.1'))
+})
+
+test('the config file takes httpUser, httpPass and httpAllowedHosts', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'tinymqtt-edit-config-'))
+  t.after(() => rm(dir, { recursive: true, force: true }))
+  const file = join(dir, 'config.json')
+  const settings = { httpUser: 'editor', httpPass: 'pw', httpAllowedHosts: ['broker.lan'] }
+  await writeFile(file, JSON.stringify(settings))
+  assert.deepEqual(await readConfigFile(file), settings)
+  await writeFile(file, JSON.stringify({ httpAllowedHosts: 'broker.lan' }))
+  await assert.rejects(readConfigFile(file), /"httpAllowedHosts" must be an array of host names/)
+})
+
+test('tinymqtt --http-user/--http-pass asks for them; --http-allowed-hosts takes a list', async (t) => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+  const child = spawn(
+    process.execPath,
+    [
+      ...['--import', 'tsx', join(root, 'src', 'cli.ts'), '--memory', '--port', '0'],
+      ...['--host', '127.0.0.1', '--http', '0', '--http-user', 'editor', '--http-pass', 'pw'],
+      ...['--http-allowed-hosts', 'a.lan, b.lan'],
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const line = out.split('\n').find((l) => l.includes('dashboard listening'))
+      if (line) resolve((JSON.parse(line) as { port: number }).port)
+    })
+    child.once('exit', (code) => reject(new Error(`CLI exited with ${code}`)))
+  })
+  assert.equal((await fetch(`http://127.0.0.1:${port}/api/view/scripts`)).status, 401)
+  const auth = `Basic ${Buffer.from('editor:pw').toString('base64')}`
+  const res = await fetch(`http://127.0.0.1:${port}/api/view/scripts`, { headers: { authorization: auth } })
+  assert.equal(res.status, 200)
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  assert.equal(await exited, 0)
+})
+
+test('a loopback dashboard started from the CLI honours --http-allowed-hosts', async (t) => {
+  const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+  const child = spawn(
+    process.execPath,
+    [
+      ...['--import', 'tsx', join(root, 'src', 'cli.ts'), '--memory', '--port', '0'],
+      ...['--host', '127.0.0.1', '--http', '0', '--http-allowed-hosts', 'a.lan, b.lan'],
+    ],
+    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
+  )
+  t.after(() => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
+  })
+  const port = await new Promise<number>((resolve, reject) => {
+    let out = ''
+    child.stdout.on('data', (d: Buffer) => {
+      out += d.toString()
+      const line = out.split('\n').find((l) => l.includes('dashboard listening'))
+      if (line) resolve((JSON.parse(line) as { port: number }).port)
+    })
+    child.once('exit', (code) => reject(new Error(`CLI exited with ${code}`)))
+  })
+  assert.equal(await rawGet(port, '/', `b.lan:${port}`), 200)
+  assert.equal(await rawGet(port, '/', `c.lan:${port}`), 403)
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  assert.equal(await exited, 0)
 })
