@@ -133,3 +133,20 @@ test('script editor in Chromium: complete, save with Ctrl+S, a syntax error at i
   assert.deepEqual(errors, [])
   assert.deepEqual(violations, [])
 })
+
+test('Scripts view in Chromium on a network address without a password: read-only, and says why', {
+  skip: chromiumSkip,
+}, async (t) => {
+  if (chromiumMissing !== undefined) assert.fail(chromiumMissing)
+  const env = await startWebEnv(t, { files: { 'ping.js': PING('v1') }, host: '0.0.0.0' })
+  const browser = await launchChromium({ timeout: TIMEOUT })
+  t.after(() => browser.close())
+  const { page, errors } = browser
+  await page.goto(env.base)
+  await page.click('button[data-view=scripts]')
+  await page.locator('tr[data-script="ping.js"] .badge', { hasText: 'running' }).waitFor()
+  await page.locator('.note.read-only', { hasText: '--http-user' }).waitFor()
+  assert.equal(await page.locator('button[data-edit]').count(), 0)
+  assert.equal(await page.locator('.script-tools').isHidden(), true)
+  assert.deepEqual(errors, [])
+})
