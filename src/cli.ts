@@ -18,6 +18,13 @@ function integer(value: string): number {
   return n
 }
 
+function hostList(value: string): string[] {
+  return value
+    .split(',')
+    .map((h) => h.trim())
+    .filter((h) => h !== '')
+}
+
 function degrees(limit: number): (value: string) => number {
   return (value) => {
     const n = Number(value)
@@ -61,6 +68,13 @@ const program = new Command()
   .option('--password-file <file>', 'Mosquitto password file (re-read when it changes)')
   .option('--acl-file <file>', 'Mosquitto ACL file (re-read when it changes)')
   .option('--http <port>', 'serve the web dashboard on this port (same bind address as MQTT)', integer)
+  .option('--http-user <name>', "the dashboard's own user; with --http-pass, scripts can be edited from it")
+  .option('--http-pass <password>', "the dashboard's own password")
+  .option(
+    '--http-allowed-hosts <list>',
+    'comma-separated host names a loopback dashboard without a password answers to besides localhost',
+    hostList,
+  )
   .option('--last-values <n>', "topics in scripts' ms_get cache (default 10000; 0: off)", integer)
   .option(
     '--latitude <deg>',

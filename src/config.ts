@@ -26,6 +26,11 @@ export interface FileConfig extends ListenerShorthands {
   listeners?: ListenerSpec[]
   /** HTTP port of the web dashboard (off when unset). */
   http?: number
+  /** The dashboard's own user and password (they allow editing scripts from it). */
+  httpUser?: string
+  httpPass?: string
+  /** Host names a loopback dashboard without a password answers to besides localhost. */
+  httpAllowedHosts?: string[]
   /** Topics in the last-value cache (ms_get, broker.lastValue); see BrokerOptions.lastValues. */
   lastValues?: number
   /** The broker's location in degrees, for sun-event schedules in scripts; both or neither. */
@@ -58,6 +63,8 @@ const stringKeys = [
   'cert',
   'key',
   'ca',
+  'httpUser',
+  'httpPass',
 ] as const
 
 /** Reads a JSON config file; unknown keys and wrong types are errors that name the key. */
@@ -77,6 +84,11 @@ export async function readConfigFile(path: string): Promise<FileConfig> {
   for (const [key, value] of Object.entries(parsed)) {
     if (key === 'listeners') {
       config.listeners = parseListenerSpecs(value, `config file ${path}`)
+    } else if (key === 'httpAllowedHosts') {
+      if (!Array.isArray(value) || !value.every((h) => typeof h === 'string')) {
+        throw new Error(`config file ${path}: "${key}" must be an array of host names`)
+      }
+      config.httpAllowedHosts = value
     } else if (key === 'useIdentityAsUsername' || key === 'memory') {
       if (typeof value !== 'boolean') throw new Error(`config file ${path}: "${key}" must be true or false`)
       config[key] = value

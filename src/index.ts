@@ -60,6 +60,11 @@ export interface StartOptions extends BrokerOptions {
   aclFile?: string | undefined
   /** Serve the web dashboard on this HTTP port (0 picks a free one; read it back from webOf(broker).port). */
   http?: number | undefined
+  /** The dashboard's own user and password; with them scripts may be edited from it (see WebOptions). */
+  httpUser?: string | undefined
+  httpPass?: string | undefined
+  /** Host names a loopback dashboard without a password answers to besides localhost (see WebOptions). */
+  httpAllowedHosts?: readonly string[] | undefined
 }
 
 /**
@@ -117,7 +122,14 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
   if (options.http !== undefined) {
     try {
       // Registers its own close hook; started last, so it is the first thing closed.
-      await startWeb(broker, { port: options.http, scripting: scriptingHost, scriptLog })
+      await startWeb(broker, {
+        port: options.http,
+        scripting: scriptingHost,
+        scriptLog,
+        user: options.httpUser,
+        pass: options.httpPass,
+        allowedHosts: options.httpAllowedHosts,
+      })
     } catch (error) {
       await broker.close()
       throw error

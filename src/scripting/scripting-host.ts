@@ -93,6 +93,15 @@ export interface ScriptingHost {
    * script has that name.
    */
   reload(name: string): Promise<boolean>
+  /**
+   * Brings a file in line now, as the watcher does after a change (for a module: every script
+   * that imports it), and resolves once that load has settled with the status of the scripts it
+   * concerns; a deleted script is no longer among them. For a writer that wants the outcome of
+   * its write (the dashboard's editor).
+   */
+  refresh(name: string): Promise<ScriptStatus[]>
+  /** The scripts folder (and, for a single script, its file name); undefined before start. */
+  scriptSource(): ScriptSource | undefined
 }
 
 interface ScriptRecord {
@@ -217,6 +226,19 @@ export class ScriptRunner implements ScriptingHost {
     })
     await this.sync(name)
     return true
+  }
+
+  async refresh(name: string): Promise<ScriptStatus[]> {
+    if (this.closing || !this.source) return []
+    const concerned = new Set<string>()
+    if (belongsTo(this.source, name)) concerned.add(name)
+    for (const record of this.records.values()) if (record.imports?.has(name)) concerned.add(record.name)
+    await Promise.all([...concerned].map((n) => this.sync(n)))
+    return this.scripts().filter((s) => concerned.has(s.name))
+  }
+
+  scriptSource(): ScriptSource | undefined {
+    return this.source
   }
 
   close(): Promise<void> {

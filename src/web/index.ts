@@ -9,6 +9,7 @@ import { DeviceIndex } from './devices.ts'
 import { Feed } from './feed.ts'
 import { DiscoveryIndex } from './homeassistant.ts'
 import { Recorder } from './recorder.ts'
+import { type DashboardAccess, scriptWritesRefusal } from './script-access.ts'
 import type { ScriptLog } from './script-log.ts'
 import { createWebServer } from './server.ts'
 import { TopicModel } from './topic-model.ts'
@@ -16,6 +17,8 @@ import { Views } from './views.ts'
 
 export type { Device, Relay } from './devices.ts'
 export type { HaDevice, HaEntity, HaMalformed, HaView } from './homeassistant.ts'
+export type { DashboardAccess } from './script-access.ts'
+export { hostAllowed, scriptWritesAllowed, scriptWritesRefusal } from './script-access.ts'
 export type { ScriptLogLine } from './script-log.ts'
 export { ScriptLog, scriptBrokerWithLog } from './script-log.ts'
 export type { BrokerView, ClientsView, ScriptsView, TopicsView, ViewName } from './views.ts'
@@ -42,6 +45,17 @@ export interface WebOptions {
    * and Home Assistant topics are always recorded in full.
    */
   recordBudget?: number | undefined
+  /**
+   * The dashboard's own user and password (HTTP Basic). When both are set they are asked for
+   * instead of the broker's users, and scripts may be edited from the dashboard.
+   */
+  user?: string | undefined
+  pass?: string | undefined
+  /**
+   * Host names a loopback dashboard without a password may be reached under besides loopback
+   * addresses and localhost (a name in /etc/hosts, a reverse proxy's); others get 403.
+   */
+  allowedHosts?: readonly string[] | undefined
 }
 
 export interface WebDashboard {
@@ -77,6 +91,12 @@ export async function startWeb(broker: Broker, options: WebOptions): Promise<Web
     options.recordBudget ?? 10_000,
   )
   let port = options.port
+  const access: DashboardAccess = {
+    user: options.user,
+    pass: options.pass,
+    bindHost: options.host ?? broker.options.host,
+    allowedHosts: options.allowedHosts,
+  }
   const views = new Views({
     broker,
     model,
@@ -87,6 +107,7 @@ export async function startWeb(broker: Broker, options: WebOptions): Promise<Web
     scriptLog: options.scriptLog,
     httpHost: options.host ?? broker.options.host,
     httpPort: () => port,
+    editRefusal: options.scripting ? scriptWritesRefusal(access) : undefined,
   })
   const feed = new Feed(broker, model, recorder, views, options.intervalMs ?? 250)
   const { server, wss } = createWebServer({
@@ -99,6 +120,7 @@ export async function startWeb(broker: Broker, options: WebOptions): Promise<Web
       model.ingest()
     },
     scripting: options.scripting,
+    access,
   })
   const unsubscribe = (): void => recorder.close()
   model.ingest()

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs'
+import { existsSync, readFileSync } from 'node:fs'
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http'
 import type { Duplex } from 'node:stream'
 import { type WebSocket, WebSocketServer } from 'ws'
@@ -6,6 +6,9 @@ import type { Broker } from '../broker/broker.ts'
 import type { QoS } from '../broker/types.ts'
 import type { ScriptingHost } from '../scripting/index.ts'
 import { checkBasicAuth } from './http-auth.ts'
+import { HEADERS, HttpError, readJson, sameOrigin, send } from './http-util.ts'
+import { checkOwnCredentials, type DashboardAccess, hasOwnPassword, hostAllowed } from './script-access.ts'
+import { createScriptEditApi } from './script-edit-api.ts'
 import { parseViewRequest, type ViewName, type Views } from './views.ts'
 
 /** Shipped next to the compiled code (the build copies src/web/assets to dist/web/assets). */
@@ -14,78 +17,23 @@ const ASSETS: Record<string, string> = {
   '/index.html': 'index.html',
   '/app.js': 'app.js',
   '/style.css': 'style.css',
+  '/editor.js': 'editor.js',
 }
+/** Built by scripts/build-editor.mjs (npm run build); without it the Scripts view has no editor. */
+const OPTIONAL = new Set(['editor.js'])
 const TYPES: Record<string, string> = {
   html: 'text/html; charset=utf-8',
   js: 'text/javascript; charset=utf-8',
   css: 'text/css; charset=utf-8',
 }
-const MAX_BODY = 1 << 20
-const HEADERS = {
-  'x-content-type-options': 'nosniff',
-  'x-frame-options': 'DENY',
-  'content-security-policy': "default-src 'self'; connect-src 'self'; img-src 'self' data:",
-  'cache-control': 'no-cache',
-}
-
-class HttpError extends Error {
-  constructor(
-    readonly status: number,
-    message: string,
-  ) {
-    super(message)
-  }
-}
-
 function loadAssets(): Map<string, Buffer> {
   const files = new Map<string, Buffer>()
   for (const name of new Set(Object.values(ASSETS))) {
-    files.set(name, readFileSync(new URL(`./assets/${name}`, import.meta.url)))
+    const url = new URL(`./assets/${name}`, import.meta.url)
+    if (OPTIONAL.has(name) && !existsSync(url)) continue
+    files.set(name, readFileSync(url))
   }
   return files
-}
-
-/**
- * A browser sends Basic credentials with any request to this origin, so a state-changing request
- * must prove it comes from our own page: a same-origin Origin header (or none, for non-browser
- * tools) and a JSON body, which a cross-site form cannot send without a CORS preflight.
- */
-function sameOrigin(req: IncomingMessage): boolean {
-  const origin = req.headers.origin
-  if (origin === undefined) return true
-  try {
-    return new URL(origin).host === req.headers.host
-  } catch {
-    return false
-  }
-}
-
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  if (!/^application\/json\b/i.test(req.headers['content-type'] ?? '')) {
-    throw new HttpError(415, 'expected application/json')
-  }
-  const chunks: Buffer[] = []
-  let size = 0
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length
-    if (size > MAX_BODY) throw new HttpError(413, 'body too large')
-    chunks.push(chunk as Buffer)
-  }
-  let parsed: unknown
-  try {
-    parsed = JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch {
-    throw new HttpError(400, 'invalid JSON')
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new HttpError(400, 'expected a JSON object')
-  }
-  return parsed as Record<string, unknown>
-}
-
-function send(res: ServerResponse, status: number, body: unknown): void {
-  res.writeHead(status, { ...HEADERS, 'content-type': 'application/json' })
-  res.end(JSON.stringify(body))
 }
 
 export interface WebHandlers {
@@ -97,20 +45,28 @@ export interface WebHandlers {
   beforeRead: (view: ViewName) => void
   /** For the Scripts view's reload button. */
   scripting?: ScriptingHost | undefined
+  /** The dashboard's own credentials and bind address: who may reach it and change scripts. */
+  access: DashboardAccess
 }
 
 /** The HTTP side: static page, JSON views, the publish and disconnect actions, the /ws upgrade. */
-export function createWebServer({ broker, views, onSocket, beforeRead, scripting }: WebHandlers): {
+export function createWebServer({ broker, views, onSocket, beforeRead, scripting, access }: WebHandlers): {
   server: Server
   wss: WebSocketServer
 } {
   const assets = loadAssets()
   const wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 })
+  const scriptEdit = createScriptEditApi({ broker, scripting, access })
+  // With its own password the dashboard asks for that; otherwise for the broker's users, if any.
+  const authorized = (req: IncomingMessage): boolean =>
+    hasOwnPassword(access)
+      ? checkOwnCredentials(access, req.headers.authorization)
+      : checkBasicAuth(broker, req.headers.authorization, req.socket.remoteAddress ?? '')
 
   const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const url = new URL(req.url ?? '/', 'http://dashboard')
     const asset = ASSETS[url.pathname]
-    if (req.method === 'GET' && asset !== undefined) {
+    if (req.method === 'GET' && asset !== undefined && assets.has(asset)) {
       res.writeHead(200, { ...HEADERS, 'content-type': TYPES[asset.split('.').pop() ?? ''] ?? 'text/plain' })
       res.end(assets.get(asset))
       return
@@ -123,6 +79,7 @@ export function createWebServer({ broker, views, onSocket, beforeRead, scripting
       send(res, 200, views.build(request))
       return
     }
+    if (await scriptEdit(req, res, url)) return
     if (req.method === 'POST' && ACTIONS.has(url.pathname)) {
       if (!sameOrigin(req)) throw new HttpError(403, 'cross-origin request refused')
       const body = await readJson(req)
@@ -136,7 +93,11 @@ export function createWebServer({ broker, views, onSocket, beforeRead, scripting
   }
 
   const server = createServer((req, res) => {
-    if (!checkBasicAuth(broker, req.headers.authorization, req.socket.remoteAddress ?? '')) {
+    if (!hostAllowed(access, req)) {
+      send(res, 403, { error: 'unknown Host: add it with --http-allowed-hosts' })
+      return
+    }
+    if (!authorized(req)) {
       res.writeHead(401, { ...HEADERS, 'www-authenticate': 'Basic realm="tinymqtt", charset="UTF-8"' })
       res.end('authentication required')
       return
@@ -144,8 +105,9 @@ export function createWebServer({ broker, views, onSocket, beforeRead, scripting
     handle(req, res).catch((error: unknown) => {
       const status = error instanceof HttpError ? error.status : 500
       if (status === 500) broker.logger.error({ err: error }, 'dashboard request failed')
+      const details = error instanceof HttpError ? error.details : undefined
       if (!res.headersSent)
-        send(res, status, { error: error instanceof Error ? error.message : String(error) })
+        send(res, status, { ...details, error: error instanceof Error ? error.message : String(error) })
       else res.destroy()
     })
   })
@@ -154,8 +116,9 @@ export function createWebServer({ broker, views, onSocket, beforeRead, scripting
     const refuse = (status: string): void => {
       socket.end(`HTTP/1.1 ${status}\r\nConnection: close\r\nContent-Length: 0\r\n\r\n`)
     }
+    if (!hostAllowed(access, req)) return refuse('403 Forbidden')
     if (new URL(req.url ?? '/', 'http://dashboard').pathname !== '/ws') return refuse('404 Not Found')
-    if (!checkBasicAuth(broker, req.headers.authorization, req.socket.remoteAddress ?? '')) {
+    if (!authorized(req)) {
       return refuse('401 Unauthorized')
     }
     // Browsers do not apply the same-origin policy to WebSockets; another site's page must not read the feed.

@@ -67,6 +67,8 @@ export interface ScriptsView {
   scripts: ScriptStatus[]
   /** The last lines the scripting host logged (prints, load errors, reloads), oldest first. */
   log: ScriptLogLine[]
+  /** Whether scripts may be edited from this dashboard, and if not why (see script-access.ts). */
+  editing: { allowed: boolean; reason?: string | undefined }
 }
 
 export interface TopicsView {
@@ -106,6 +108,8 @@ export interface ViewSources {
   scriptLog: ScriptLog | undefined
   httpHost: string
   httpPort: () => number
+  /** Why scripts are read-only here; undefined when they may be edited. */
+  editRefusal?: string | undefined
 }
 
 /** Builds the data of each view from the broker's API and the dashboard's own indexes. */
@@ -140,6 +144,7 @@ export class Views {
           enabled: this.sources.scripting !== undefined,
           scripts: this.sources.scripting?.scripts() ?? [],
           log: this.sources.scriptLog?.tail(100) ?? [],
+          editing: { allowed: this.sources.editRefusal === undefined, reason: this.sources.editRefusal },
         }
       case 'ha':
         return this.sources.discovery.view()

@@ -1,5 +1,6 @@
-// tinymqtt dashboard: plain browser JavaScript, no build step. The server pushes the current
-// view over /ws at most every 250 ms; this file only renders it and posts actions.
+// tinymqtt dashboard: plain browser JavaScript, no build step (only the script editor, editor.js,
+// is bundled). The server pushes the current view over /ws at most every 250 ms; this file only
+// renders it and posts actions.
 
 const state = { view: 'broker', offset: {}, filter: {}, expanded: new Set() }
 let socket
@@ -218,8 +219,10 @@ const renderers = {
   },
 
   scripts(d) {
+    showScriptTools(d)
     if (!d.enabled) return '<p class="empty">Scripting is off (start with --scripts &lt;path&gt;).</p>'
-    if (d.scripts.length === 0) return '<p class="empty">No scripts loaded.</p>'
+    const readOnly = d.editing.allowed ? '' : `<p class="note read-only">${esc(d.editing.reason)}</p>`
+    if (d.scripts.length === 0) return `${readOnly}<p class="empty">No scripts loaded.</p>`
     return `<table><thead><tr><th>Script</th><th>Status</th><th>Subscriptions</th><th>Timers</th><th>Last reload</th><th></th></tr></thead><tbody>
       ${d.scripts
         .map(
@@ -228,10 +231,10 @@ const renderers = {
           ) => `<tr data-script="${esc(s.name)}"><td class="mono">${esc(s.name)}<div class="sub">${esc(s.file)}</div></td>
           <td>${scriptStatus(s)}</td>
           <td class="num">${num(s.subscriptions)}</td><td class="num">${num(s.timers)}</td><td>${esc(s.lastReload ? new Date(s.lastReload).toLocaleString() : '–')}</td>
-          <td><button class="small" data-reload="${esc(s.name)}">Reload</button></td></tr>`,
+          <td><button class="small" data-reload="${esc(s.name)}">Reload</button>${d.editing.allowed ? ` <button class="small" data-edit="${esc(s.name)}">Edit</button>` : ''}</td></tr>`,
         )
         .join('')}</tbody></table>
-      <p class="note">Scripts reload when their file is saved, or with Reload.</p>
+      ${readOnly}<p class="note">Scripts reload when their file is saved, or with Reload.</p>
       <h2>Log <small>(last ${d.log.length} lines)</small></h2>
       ${
         d.log.length
@@ -397,6 +400,8 @@ document.addEventListener('click', async (event) => {
     } else if (target.dataset.reload !== undefined) {
       await post('/api/reload', { name: target.dataset.reload })
       toast(`Reloading ${target.dataset.reload}`)
+    } else if (target.dataset.edit !== undefined) {
+      await openScript(target.dataset.edit)
     } else if (target.dataset.disconnect !== undefined) {
       await post('/api/disconnect', { clientId: target.dataset.disconnect })
       toast(`Disconnected ${target.dataset.disconnect}`)
@@ -434,6 +439,62 @@ $('#publish').addEventListener('submit', async (event) => {
   try {
     await post('/api/publish', body)
     toast(`Published to ${body.topic}`)
+  } catch (error) {
+    toast(`Failed: ${error.message}`)
+  }
+})
+
+// Script editing: the editor (CodeMirror, bundled into editor.js at build time) is loaded on
+// first use; the server decides whether this dashboard may change scripts (d.editing).
+let editor
+async function openScript(name) {
+  const { openEditor } = await import('./editor.js')
+  editor?.close()
+  editor = await openEditor($('#script-editor'), name, { toast, onClosed: () => (editor = undefined) })
+}
+
+let scriptFilesAt = 0
+function showScriptTools(d) {
+  const tools = $('#view-scripts .script-tools')
+  tools.hidden = !d.enabled || !d.editing.allowed
+  if (!tools.hidden && Date.now() - scriptFilesAt > 5000) {
+    scriptFilesAt = Date.now()
+    listScriptFiles()
+  }
+}
+
+async function listScriptFiles() {
+  const res = await fetch('/api/scripts/files')
+  if (!res.ok) return
+  const { files } = await res.json()
+  const select = $('#open-script select')
+  const chosen = select.value
+  select.innerHTML = files
+    .map((f) => `<option value="${esc(f.name)}">${esc(f.name)}${f.script ? '' : ' (module)'}</option>`)
+    .join('')
+  if (files.some((f) => f.name === chosen)) select.value = chosen
+}
+
+$('#open-script').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  try {
+    await openScript(event.target.name.value)
+  } catch (error) {
+    toast(`Failed: ${error.message}`)
+  }
+})
+$('#open-script select').addEventListener('focus', listScriptFiles)
+
+$('#new-script').addEventListener('submit', async (event) => {
+  event.preventDefault()
+  const form = event.target
+  let name = form.name.value.trim()
+  if (!/\.m?js$/.test(name)) name += '.js'
+  try {
+    await post('/api/scripts/create', { name, content: `// ${name}\n` })
+    form.reset()
+    await openScript(name)
+    listScriptFiles()
   } catch (error) {
     toast(`Failed: ${error.message}`)
   }
