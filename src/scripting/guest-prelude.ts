@@ -7,6 +7,7 @@ import { FETCH_PRELUDE } from './guest-fetch-prelude.ts'
  * The primitives arrive as an argument and are not reachable from globalThis.
  */
 import { STATE_PRELUDE_SOURCE } from './guest-state.ts'
+import { CONSOLE_PRELUDE_SOURCE } from './guest-console.ts'
 
 export const PRELUDE_FILE = '<tinymqtt>'
 
@@ -244,8 +245,10 @@ ${FETCH_PRELUDE}
     batch = null
   }
 ${STATE_PRELUDE_SOURCE}
+${CONSOLE_PRELUDE_SOURCE}
   return {
     ...stateApi,
+    ...consoleApi,
     dispatch: (text, metaBuffer, callbacks, clientIds, binary, properties) => {
       const meta = new Int32Array(metaBuffer)
       batch = {

@@ -10,6 +10,7 @@ import { type LongTimer, setLongInterval, setLongTimeout } from '../util/long-ti
 import { ChangeFilter } from './change-filter.ts'
 import { type Delivery, packDeliveries } from './delivery-batch.ts'
 import { formatScriptError, locateError, type ThrownParts } from './error-location.ts'
+import { withConsoleHook } from './guest-console.ts'
 import { GuestFetches } from './guest-fetch.ts'
 import { PRELUDE_FILE, PRELUDE_SOURCE } from './guest-prelude.ts'
 import { HandleRegistry } from './handle-registry.ts'
@@ -21,6 +22,7 @@ import type { FromWorker, LimitKind, LogLevel, ScriptError, SyncReply, SyncReque
 import { readPublishChunk } from './publish-chunk.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { compileSchedule, Scheduler } from './schedules.ts'
+import { type ConsoleReply, GuestConsole } from './script-console.ts'
 import { readThrown } from './thrown-value.ts'
 import { topicFilterProblem, topicNameProblem } from './topic-rules.ts'
 import { type WasmMemory, type WasmModule, wasm } from './wasm.ts'
@@ -90,6 +92,8 @@ export class ScriptVm {
   /** Subscriptions made with `{ changes: true }`, by subId. */
   private readonly changeFilters = new Map<number, ChangeFilter>()
   private readonly fetches: GuestFetches
+  /** The dashboard console's way into the running script. */
+  private console: GuestConsole | undefined
 
   private constructor(
     readonly name: string,
@@ -149,13 +153,33 @@ export class ScriptVm {
     this.isOwnFile = imports.isOwnFile
     this.runtime.setModuleLoader(imports.load, imports.normalize)
     return this.run('load', () => {
-      const result = this.ctx.evalCode(code, this.name, { type: 'module', strict: true })
+      const result = this.ctx.evalCode(withConsoleHook(code), this.name, { type: 'module', strict: true })
       if (result.error) return imports.locate(this.takeError(result.error))
       const settled = this.settle(result.value)
       if ('error' in settled) return imports.locate(settled.error)
       this.namespace = settled.value
       return undefined
     })
+  }
+
+  /**
+   * Evaluates a dashboard console expression in the script's module scope, under the same limits
+   * as its callbacks; its publishes go out like the script's own.
+   */
+  consoleEval(expression: string): ConsoleReply {
+    const guestConsole = this.console
+    if (!guestConsole || !this.alive) return { ok: false, error: `${this.name} is not running` }
+    let reply: ConsoleReply | undefined
+    const error = this.run('console', () => {
+      const evaluated = guestConsole.evaluate(expression)
+      reply = evaluated.reply
+      return evaluated.error
+    })
+    // A VM that crashed answers with the crash; other errors are already in the reply.
+    if (reply === undefined || (error !== undefined && reply.ok)) {
+      return { ok: false, error: error ? formatScriptError(error) : `${this.name} is not running` }
+    }
+    return reply
   }
 
   /** Calls an optional export (`init` / `deinit`); missing exports are fine. */
@@ -356,6 +380,7 @@ export class ScriptVm {
     this.drain?.dispose()
     this.persistInit?.dispose()
     this.persistJson?.dispose()
+    this.console?.dispose()
     this.namespace?.dispose()
     this.ctx.dispose()
     this.runtime.dispose()
@@ -599,6 +624,15 @@ export class ScriptVm {
     this.drain = ctx.getProp(apiObject, 'drain')
     this.persistInit = ctx.getProp(apiObject, 'persistInit')
     this.persistJson = ctx.getProp(apiObject, 'persistJson')
+    this.console = new GuestConsole(
+      ctx,
+      this.runtime,
+      ctx.getProp(apiObject, 'consoleEval'),
+      ctx.getProp(apiObject, 'consoleShow'),
+      this.name,
+      (handle) => this.thrownParts(handle),
+      (file) => this.isOwnFile(file),
+    )
     apiObject.dispose()
   }
 
