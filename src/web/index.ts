@@ -99,6 +99,7 @@ export async function startWeb(broker: Broker, options: WebOptions): Promise<Web
       model.ingest()
     },
     scripting: options.scripting,
+    httpHost: options.host ?? broker.options.host,
   })
   const unsubscribe = (): void => recorder.close()
   model.ingest()

@@ -5,6 +5,7 @@ import type { ScriptingHost, ScriptStatus } from '../scripting/index.ts'
 import type { Device, DeviceIndex } from './devices.ts'
 import type { DiscoveryIndex, HaView } from './homeassistant.ts'
 import type { Recorder } from './recorder.ts'
+import { type ScriptWriteAccess, scriptWritesAllowed } from './script-access.ts'
 import type { ScriptLog, ScriptLogLine } from './script-log.ts'
 import type { TopicModel, TopicPage } from './topic-model.ts'
 
@@ -67,6 +68,10 @@ export interface ScriptsView {
   scripts: ScriptStatus[]
   /** The last lines the scripting host logged (prints, load errors, reloads), oldest first. */
   log: ScriptLogLine[]
+  /** The script named by the request's `filter`, with its own last lines (its panel and console). */
+  selected: { name: string; log: ScriptLogLine[] } | null
+  /** Whether the console (and other changes to scripts) may be used from this dashboard. */
+  scriptWrites: ScriptWriteAccess
 }
 
 export interface TopicsView {
@@ -140,6 +145,11 @@ export class Views {
           enabled: this.sources.scripting !== undefined,
           scripts: this.sources.scripting?.scripts() ?? [],
           log: this.sources.scriptLog?.tail(100) ?? [],
+          selected:
+            request.filter === ''
+              ? null
+              : { name: request.filter, log: this.sources.scriptLog?.tail(100, request.filter) ?? [] },
+          scriptWrites: scriptWritesAllowed(this.sources.broker, this.sources.httpHost),
         }
       case 'ha':
         return this.sources.discovery.view()
