@@ -140,7 +140,10 @@ describe('script console: memory limit', () => {
 
   it('an expression that allocates without bound is aborted; the script keeps running', async () => {
     const error = failed(
-      await env.host.evaluate('main.js', "const keep = []; while (true) keep.push('x'.repeat(10000) + keep.length)"),
+      await env.host.evaluate(
+        'main.js',
+        "const keep = []; while (true) keep.push('x'.repeat(10000) + keep.length)",
+      ),
     )
     assert.match(error, /out of memory: exceeded the memory limit of 25165824 bytes/)
     assert.equal(ok(await env.host.evaluate('main.js', 'count + 1')), '1')

@@ -10,6 +10,7 @@ import { startBroker } from '../src/index.ts'
 import { startScripting } from '../src/scripting/index.ts'
 import { ScriptLog, scriptBrokerWithLog, startWeb } from '../src/web/index.ts'
 import { chromiumMissing, chromiumSkip, launchChromium } from './browser-helpers.ts'
+import { LogCapture } from './scripting-helpers.ts'
 import { startWebEnv, TIMEOUT } from './web-helpers.ts'
 
 const COUNTER = `let count = 0
@@ -61,7 +62,10 @@ test('Scripts view in Chromium: live log of one script, console evaluates inside
   await input.press('Enter')
   const out = panel.locator('#console-out')
   await out.locator('.console-line.result', { hasText: /^26$/ }).waitFor()
-  assert.equal(await out.locator('.console-line.input').first().textContent(), '› count * 2 + readings.length')
+  assert.equal(
+    await out.locator('.console-line.input').first().textContent(),
+    '› count * 2 + readings.length',
+  )
 
   // The console assigns the script's own state: the script's next message sees it.
   await input.fill('count = 100')
@@ -122,4 +126,43 @@ test('the console is read-only without a user and password on a non-loopback add
   assert.match(((await res.json()) as { error: string }).error, /read-only/)
   assert.equal(scripting.scripts()[0]?.status, 'running')
   assert.deepEqual(errors, [])
+})
+
+test('POST /api/scripts/eval: logged with the user and address, other origins refused', async (t) => {
+  const capture = new LogCapture()
+  const env = await startWebEnv(t, {
+    user: 'admin',
+    pass: 'pw',
+    logger: capture.logger,
+    files: { 'counter.js': COUNTER },
+  })
+  const res = await env.post('/api/scripts/eval', { name: 'counter.js', expression: 'count + 1' })
+  assert.equal(res.status, 200)
+  assert.deepEqual(await res.json(), { ok: true, result: '1' })
+  const line = await capture.waitFor((l) => l.msg === 'script console evaluation')
+  assert.equal(line.user, 'admin')
+  assert.equal(line.address, '127.0.0.1')
+  assert.equal(line.script, 'counter.js')
+  assert.equal(line.expression, 'count + 1')
+
+  const missing = await env.post('/api/scripts/eval', { name: 'nope.js', expression: '1' })
+  assert.equal(missing.status, 200)
+  assert.match(((await missing.json()) as { error: string }).error, /no script named nope\.js/)
+
+  const crossSite = await fetch(`${env.base}/api/scripts/eval`, {
+    method: 'POST',
+    headers: {
+      authorization: env.auth!,
+      origin: 'http://evil.example',
+      'content-type': 'application/json',
+    },
+    body: JSON.stringify({ name: 'counter.js', expression: "ms_publish('x', 'y')" }),
+  })
+  assert.equal(crossSite.status, 403)
+  const noAuth = await fetch(`${env.base}/api/scripts/eval`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'counter.js', expression: '1' }),
+  })
+  assert.equal(noAuth.status, 401)
 })

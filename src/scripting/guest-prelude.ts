@@ -1,5 +1,5 @@
+import { CONSOLE_PRELUDE_SOURCE } from './guest-console.ts'
 import { FETCH_PRELUDE } from './guest-fetch-prelude.ts'
-
 /**
  * Guest-side half of the script API, evaluated in every VM before the script. Argument
  * checking, payload conversion and console formatting happen here, inside the sandbox,
@@ -7,7 +7,6 @@ import { FETCH_PRELUDE } from './guest-fetch-prelude.ts'
  * The primitives arrive as an argument and are not reachable from globalThis.
  */
 import { STATE_PRELUDE_SOURCE } from './guest-state.ts'
-import { CONSOLE_PRELUDE_SOURCE } from './guest-console.ts'
 
 export const PRELUDE_FILE = '<tinymqtt>'
 

@@ -16,8 +16,8 @@ import {
   type SyncReply,
   type SyncRequest,
 } from './protocol.ts'
-import { belongsTo, listScripts, resolveScriptSource, type ScriptSource } from './script-files.ts'
 import type { ConsoleReply } from './script-console.ts'
+import { belongsTo, listScripts, resolveScriptSource, type ScriptSource } from './script-files.ts'
 import { ScriptWatcher } from './script-watcher.ts'
 import { VmThread } from './vm-thread.ts'
 

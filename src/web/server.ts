@@ -103,14 +103,7 @@ export interface WebHandlers {
 }
 
 /** The HTTP side: static page, JSON views, the publish and disconnect actions, the /ws upgrade. */
-export function createWebServer({
-  broker,
-  views,
-  onSocket,
-  beforeRead,
-  scripting,
-  httpHost,
-}: WebHandlers): {
+export function createWebServer({ broker, views, onSocket, beforeRead, scripting, httpHost }: WebHandlers): {
   server: Server
   wss: WebSocketServer
 } {
