@@ -72,6 +72,9 @@ describe('script console: host.evaluate()', () => {
     assert.equal(ok(await env.host.evaluate('main.js', 'typeof nothingHere')), '"undefined"')
     assert.equal(ok(await env.host.evaluate('main.js', 'double')), '[Function double]')
     assert.equal(ok(await env.host.evaluate('main.js', 'await Promise.resolve(count + 1)')), '3')
+    // A promise that settles in a later call into the script (a timer) is waited for.
+    const later = 'await new Promise((resolve) => setTimeout(() => resolve(count * 3), 50))'
+    assert.equal(ok(await env.host.evaluate('main.js', later)), '6')
   })
 
   it("assigns the script's own variables: the script sees the change", async () => {
@@ -111,6 +114,19 @@ describe('script console: host.evaluate()', () => {
     assert.ok(result.startsWith('"xxxx'))
     assert.match(result, /… \(40002 more characters\)$/)
     assert.equal(result.length, 10_000 + '… (40002 more characters)'.length)
+  })
+
+  it('a reload while the console waits for a promise answers with an error', async () => {
+    const waiting = env.host.evaluate('main.js', 'await new Promise(() => {})')
+    // The evaluation is in the worker before the reload is asked for.
+    assert.equal(ok(await env.host.evaluate('main.js', '1')), '1')
+    await env.host.reload('main.js')
+    assert.match(failed(await waiting), /main\.js stopped before the promise settled/)
+    assert.equal(ok(await env.host.evaluate('main.js', 'count')), '0')
+    const c = await env.client()
+    const acked = nextMessage(c, 'console/ack', (p) => p === '1')
+    await c.publishAsync('console/in', 'after reload')
+    await acked
   })
 
   it('the CPU limit interrupts an endless loop; the script keeps running', async () => {

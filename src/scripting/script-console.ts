@@ -10,6 +10,11 @@ import type { ScriptError } from './protocol.ts'
 
 export type ConsoleReply = { ok: true; result: string } | { ok: false; error: string }
 
+/** An evaluation's outcome inside run(): done, or a promise still waiting (a timer, an ms_fetch). */
+export type ConsoleOutcome =
+  | { reply: ConsoleReply; error?: ScriptError | undefined }
+  | { pending: QuickJSHandle }
+
 /** The file name QuickJS gives eval code in stack frames; shown as `console`. */
 const EVAL_FILE = '<input>'
 
@@ -24,8 +29,11 @@ export class GuestConsole {
     private readonly isOwnFile: (file: string) => boolean,
   ) {}
 
+  /** Promises the console waits for; disposed with the console, before the context goes. */
+  private readonly waiting = new Set<QuickJSHandle>()
+
   /** Only inside ScriptVm.run(). `error` is set when a limit or the expression threw. */
-  evaluate(expression: string): { reply: ConsoleReply; error?: ScriptError } {
+  evaluate(expression: string): ConsoleOutcome {
     const ctx = this.ctx
     const arg = ctx.newString(expression)
     let result: ReturnType<QuickJSContext['callFunction']>
@@ -35,7 +43,7 @@ export class GuestConsole {
       arg.dispose()
     }
     if (result.error) return this.failed(result.error)
-    let value = result.value
+    const value = result.value
     if (this.runtime.hasPendingJob()) {
       const jobs = this.runtime.executePendingJobs(-1)
       if (jobs.error) {
@@ -43,9 +51,34 @@ export class GuestConsole {
         return this.failed(jobs.error)
       }
     }
+    if (this.isPending(value)) {
+      this.waiting.add(value)
+      return { pending: value }
+    }
+    return this.finish(value)
+  }
+
+  /** Whether a promise from evaluate() still waits; no guest code runs, so no run() is needed. */
+  isPending(promise: QuickJSHandle): boolean {
+    const state = this.ctx.getPromiseState(promise)
+    if (state.type === 'pending') return true
+    if (state.type === 'fulfilled' && !state.notAPromise) state.value.dispose()
+    if (state.type === 'rejected') state.error.dispose()
+    return false
+  }
+
+  /** Gives up on a promise (it runs on in the script). */
+  forget(promise: QuickJSHandle): void {
+    if (this.waiting.delete(promise)) promise.dispose()
+  }
+
+  /** Only inside ScriptVm.run(): formats a settled value (disposing it), or the reason it was rejected. */
+  finish(handle: QuickJSHandle): { reply: ConsoleReply; error?: ScriptError } {
+    const ctx = this.ctx
+    this.waiting.delete(handle)
+    let value = handle
     const state = ctx.getPromiseState(value)
     if (state.type === 'pending') {
-      // Waiting for a timer or an ms_fetch would hold the console open; the promise runs on.
       value.dispose()
       return { reply: { ok: true, result: 'Promise { <pending> }' } }
     }
@@ -69,6 +102,8 @@ export class GuestConsole {
   }
 
   dispose(): void {
+    for (const promise of this.waiting) promise.dispose()
+    this.waiting.clear()
     this.evalFn.dispose()
     this.showFn.dispose()
   }
@@ -90,4 +125,50 @@ export class GuestConsole {
     }
     return { reply: { ok: false, error: formatScriptError(error) }, error }
   }
+}
+
+/** How long the console waits for a promise (a timer, an ms_fetch) before showing it pending. */
+export const CONSOLE_WAIT_MS = 30_000
+const POLL_MS = 20
+
+/** What waitForConsole needs of the VM. */
+interface ConsoleVm {
+  readonly name: string
+  readonly alive: boolean
+  finishConsole(guestConsole: GuestConsole, promise: QuickJSHandle): ConsoleReply
+}
+
+/**
+ * Waits for a promise the expression returned, checking its state between the script's calls
+ * (it settles inside one of them: a timer, an ms_fetch). The VM's other work goes on meanwhile.
+ */
+export function waitForConsole(
+  vm: ConsoleVm,
+  guestConsole: GuestConsole,
+  promise: QuickJSHandle,
+): Promise<ConsoleReply> {
+  const started = Date.now()
+  return new Promise((resolve) => {
+    const timer = setInterval(() => {
+      // A disposed VM disposed the handle too: it must not be touched.
+      if (!vm.alive) {
+        clearInterval(timer)
+        resolve({ ok: false, error: `${vm.name} stopped before the promise settled` })
+        return
+      }
+      if (guestConsole.isPending(promise)) {
+        if (Date.now() - started < CONSOLE_WAIT_MS) return
+        clearInterval(timer)
+        guestConsole.forget(promise)
+        resolve({
+          ok: true,
+          result: `Promise { <pending> } (not settled after ${CONSOLE_WAIT_MS / 1000} s; it runs on in the script)`,
+        })
+        return
+      }
+      clearInterval(timer)
+      resolve(vm.finishConsole(guestConsole, promise))
+    }, POLL_MS)
+    timer.unref()
+  })
 }

@@ -22,7 +22,7 @@ import type { FromWorker, LimitKind, LogLevel, ScriptError, SyncReply, SyncReque
 import { readPublishChunk } from './publish-chunk.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { compileSchedule, Scheduler } from './schedules.ts'
-import { type ConsoleReply, GuestConsole } from './script-console.ts'
+import { type ConsoleOutcome, type ConsoleReply, GuestConsole, waitForConsole } from './script-console.ts'
 import { readThrown } from './thrown-value.ts'
 import { topicFilterProblem, topicNameProblem } from './topic-rules.ts'
 import { type WasmMemory, type WasmModule, wasm } from './wasm.ts'
@@ -166,20 +166,41 @@ export class ScriptVm {
    * Evaluates a dashboard console expression in the script's module scope, under the same limits
    * as its callbacks; its publishes go out like the script's own.
    */
-  consoleEval(expression: string): ConsoleReply {
+  consoleEval(expression: string): ConsoleReply | Promise<ConsoleReply> {
     const guestConsole = this.console
     if (!guestConsole || !this.alive) return { ok: false, error: `${this.name} is not running` }
+    let outcome: ConsoleOutcome | undefined
+    const error = this.run('console', () => {
+      outcome = guestConsole.evaluate(expression)
+      return 'reply' in outcome ? outcome.error : undefined
+    })
+    if (outcome !== undefined && 'pending' in outcome) {
+      if (!error) return waitForConsole(this, guestConsole, outcome.pending)
+      guestConsole.forget(outcome.pending)
+      return this.consoleFailed(error)
+    }
+    return this.consoleReply(outcome?.reply, error)
+  }
+
+  /** Formats a settled console promise inside the usual call bracket. */
+  finishConsole(guestConsole: GuestConsole, promise: QuickJSHandle): ConsoleReply {
     let reply: ConsoleReply | undefined
     const error = this.run('console', () => {
-      const evaluated = guestConsole.evaluate(expression)
-      reply = evaluated.reply
-      return evaluated.error
+      const finished = guestConsole.finish(promise)
+      reply = finished.reply
+      return finished.error
     })
-    // A VM that crashed answers with the crash; other errors are already in the reply.
-    if (reply === undefined || (error !== undefined && reply.ok)) {
-      return { ok: false, error: error ? formatScriptError(error) : `${this.name} is not running` }
-    }
+    return this.consoleReply(reply, error)
+  }
+
+  /** A VM that crashed answers with the crash; other errors are already in the reply. */
+  private consoleReply(reply: ConsoleReply | undefined, error: ScriptError | undefined): ConsoleReply {
+    if (reply === undefined || (error !== undefined && reply.ok)) return this.consoleFailed(error)
     return reply
+  }
+
+  private consoleFailed(error: ScriptError | undefined): ConsoleReply {
+    return { ok: false, error: error ? formatScriptError(error) : `${this.name} is not running` }
   }
 
   /** Calls an optional export (`init` / `deinit`); missing exports are fine. */

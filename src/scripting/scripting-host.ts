@@ -99,6 +99,7 @@ export interface ScriptingHost {
    * it sees the script's module scope, `persist` and the globals, and runs under the script's
    * CPU and memory limits. The result is formatted like print() (strings quoted), at most
    * 10,000 characters; an error reads `file:line:column message` (`console:…` in the expression).
+   * A promise it returns is waited for (up to 30 s) while the script goes on.
    */
   evaluate(name: string, expression: string): Promise<ConsoleReply>
 }

@@ -226,7 +226,8 @@ function handle(msg: ToWorker): void {
       const reply = vm?.alive
         ? vm.consoleEval(msg.expression)
         : { ok: false as const, error: `${msg.name} is not running` }
-      send({ t: 'evalResult', id: msg.id, reply })
+      // A promise the expression returned is answered once it settles.
+      void Promise.resolve(reply).then((settled) => send({ t: 'evalResult', id: msg.id, reply: settled }))
       return
     }
     case 'close':
