@@ -1,6 +1,8 @@
 // The dashboard console's engine: host.evaluate() runs an expression inside a running script,
 // sees its module scope, persist and globals, and is bound by the script's limits.
 import assert from 'node:assert/strict'
+import { createServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, it } from 'node:test'
 import type { ConsoleReply } from '../src/scripting/index.ts'
 import { nextMessage, type ScriptEnv, startEnv } from './scripting-helpers.ts'
@@ -114,6 +116,15 @@ describe('script console: host.evaluate()', () => {
     assert.ok(result.startsWith('"xxxx'))
     assert.match(result, /… \(40002 more characters\)$/)
     assert.equal(result.length, 10_000 + '… (40002 more characters)'.length)
+  })
+
+  it('awaits an ms_fetch made by the expression', async (t) => {
+    const server = createServer((req, res) => res.end(`hello ${req.url}`))
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve))
+    t.after(() => new Promise<void>((resolve) => server.close(() => resolve())))
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/count`
+    const expression = `(await ms_fetch('${url}')).text + ' ' + count`
+    assert.match(ok(await env.host.evaluate('main.js', expression)), /^"hello \/count \d+"$/)
   })
 
   it('a reload while the console waits for a promise answers with an error', async () => {
