@@ -1,5 +1,5 @@
+import { CONSOLE_PRELUDE_SOURCE } from './guest-console.ts'
 import { FETCH_PRELUDE } from './guest-fetch-prelude.ts'
-
 /**
  * Guest-side half of the script API, evaluated in every VM before the script. Argument
  * checking, payload conversion and console formatting happen here, inside the sandbox,
@@ -246,8 +246,10 @@ ${FETCH_PRELUDE}
   }
 ${STATE_PRELUDE_SOURCE}
 ${SORT_PRELUDE_SOURCE}
+${CONSOLE_PRELUDE_SOURCE}
   return {
     ...stateApi,
+    ...consoleApi,
     dispatch: (text, metaBuffer, callbacks, clientIds, binary, properties) => {
       const meta = new Int32Array(metaBuffer)
       batch = {

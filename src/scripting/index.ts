@@ -9,6 +9,7 @@ import { type ScriptBroker, type ScriptingHost, ScriptRunner } from './scripting
 
 export type { ScriptingOptions } from './options.ts'
 export type { ScriptSource } from './script-files.ts'
+export type { ConsoleReply } from './script-console.ts'
 export type {
   ScriptBroker,
   ScriptingHost,

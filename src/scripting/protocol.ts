@@ -6,6 +6,7 @@
 import type { MessagePort } from 'node:worker_threads'
 import type { MessageProperties, QoS } from '../broker/types.ts'
 import type { ScriptLimits } from './options.ts'
+import type { ConsoleReply } from './script-console.ts'
 import type { JsonProperties } from './script-properties.ts'
 import type { WasmModule } from './wasm.ts'
 
@@ -66,6 +67,8 @@ export type ToWorker =
       /** MQTT 5 properties of the messages that have any: [index, properties]. */
       properties: Array<[number, JsonProperties]>
     }
+  /** A dashboard console expression for the running version of `name`; answered by 'evalResult'. */
+  | { t: 'eval'; name: string; id: number; expression: string }
   | { t: 'close' }
 
 export type FromWorker =
@@ -102,6 +105,7 @@ export type FromWorker =
   | { t: 'condition'; vmId: number; at: number; condition: VmCondition }
   /** The script's `persist` changed: its JSON, to store under the script's name. */
   | { t: 'persist'; name: string; json: string }
+  | { t: 'evalResult'; id: number; reply: ConsoleReply }
   | { t: 'closed' }
 
 /** A synchronous request from the worker, answered through a MessagePort while the worker waits on Atomics. */

@@ -10,6 +10,7 @@ import type { LongTimer } from '../util/long-timer.ts'
 import { ChangeFilter } from './change-filter.ts'
 import { type Delivery, packDeliveries } from './delivery-batch.ts'
 import { formatScriptError, locateError, type ThrownParts } from './error-location.ts'
+import { withConsoleHook } from './guest-console.ts'
 import { GuestFetches } from './guest-fetch.ts'
 import { PRELUDE_FILE, PRELUDE_SOURCE } from './guest-prelude.ts'
 import { HandleRegistry } from './handle-registry.ts'
@@ -21,6 +22,7 @@ import type { FromWorker, LimitKind, LogLevel, ScriptError, SyncReply, SyncReque
 import { readPublishChunk } from './publish-chunk.ts'
 import { RateLimiter } from './rate-limiter.ts'
 import { compileSchedule, Scheduler } from './schedules.ts'
+import { type ConsoleOutcome, type ConsoleReply, GuestConsole, waitForConsole } from './script-console.ts'
 import { readThrown } from './thrown-value.ts'
 import { topicFilterProblem, topicNameProblem } from './topic-rules.ts'
 import { realEnvironment, type VmEnvironment } from './vm-environment.ts'
@@ -91,6 +93,8 @@ export class ScriptVm {
   /** Subscriptions made with `{ changes: true }`, by subId. */
   private readonly changeFilters = new Map<number, ChangeFilter>()
   private readonly fetches: GuestFetches
+  /** The dashboard console's way into the running script. */
+  private console: GuestConsole | undefined
 
   private constructor(
     readonly name: string,
@@ -155,13 +159,54 @@ export class ScriptVm {
     this.isOwnFile = imports.isOwnFile
     this.runtime.setModuleLoader(imports.load, imports.normalize)
     return this.run('load', () => {
-      const result = this.ctx.evalCode(code, this.name, { type: 'module', strict: true })
+      const result = this.ctx.evalCode(withConsoleHook(code), this.name, { type: 'module', strict: true })
       if (result.error) return imports.locate(this.takeError(result.error))
       const settled = this.settle(result.value)
       if ('error' in settled) return imports.locate(settled.error)
       this.namespace = settled.value
       return undefined
     })
+  }
+
+  /**
+   * Evaluates a dashboard console expression in the script's module scope, under the same limits
+   * as its callbacks; its publishes go out like the script's own.
+   */
+  consoleEval(expression: string): ConsoleReply | Promise<ConsoleReply> {
+    const guestConsole = this.console
+    if (!guestConsole || !this.alive) return { ok: false, error: `${this.name} is not running` }
+    let outcome: ConsoleOutcome | undefined
+    const error = this.run('console', () => {
+      outcome = guestConsole.evaluate(expression)
+      return 'reply' in outcome ? outcome.error : undefined
+    })
+    if (outcome !== undefined && 'pending' in outcome) {
+      if (!error) return waitForConsole(this, guestConsole, outcome.pending)
+      guestConsole.forget(outcome.pending)
+      return this.consoleFailed(error)
+    }
+    return this.consoleReply(outcome?.reply, error)
+  }
+
+  /** Formats a settled console promise inside the usual call bracket. */
+  finishConsole(guestConsole: GuestConsole, promise: QuickJSHandle): ConsoleReply {
+    let reply: ConsoleReply | undefined
+    const error = this.run('console', () => {
+      const finished = guestConsole.finish(promise)
+      reply = finished.reply
+      return finished.error
+    })
+    return this.consoleReply(reply, error)
+  }
+
+  /** A VM that crashed answers with the crash; other errors are already in the reply. */
+  private consoleReply(reply: ConsoleReply | undefined, error: ScriptError | undefined): ConsoleReply {
+    if (reply === undefined || (error !== undefined && reply.ok)) return this.consoleFailed(error)
+    return reply
+  }
+
+  private consoleFailed(error: ScriptError | undefined): ConsoleReply {
+    return { ok: false, error: error ? formatScriptError(error) : `${this.name} is not running` }
   }
 
   /** Calls an optional export (`init` / `deinit`); missing exports are fine. */
@@ -362,6 +407,7 @@ export class ScriptVm {
     this.drain?.dispose()
     this.persistInit?.dispose()
     this.persistJson?.dispose()
+    this.console?.dispose()
     this.namespace?.dispose()
     this.ctx.dispose()
     this.runtime.dispose()
@@ -605,6 +651,15 @@ export class ScriptVm {
     this.drain = ctx.getProp(apiObject, 'drain')
     this.persistInit = ctx.getProp(apiObject, 'persistInit')
     this.persistJson = ctx.getProp(apiObject, 'persistJson')
+    this.console = new GuestConsole(
+      ctx,
+      this.runtime,
+      ctx.getProp(apiObject, 'consoleEval'),
+      ctx.getProp(apiObject, 'consoleShow'),
+      this.name,
+      (handle) => this.thrownParts(handle),
+      (file) => this.isOwnFile(file),
+    )
     apiObject.dispose()
   }
 

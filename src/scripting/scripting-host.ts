@@ -16,6 +16,7 @@ import {
   type SyncReply,
   type SyncRequest,
 } from './protocol.ts'
+import type { ConsoleReply } from './script-console.ts'
 import { belongsTo, listScripts, resolveScriptSource, type ScriptSource } from './script-files.ts'
 import { ScriptWatcher } from './script-watcher.ts'
 import { VmThread } from './vm-thread.ts'
@@ -102,6 +103,14 @@ export interface ScriptingHost {
   refresh(name: string): Promise<ScriptStatus[]>
   /** The scripts folder (and, for a single script, its file name); undefined before start. */
   scriptSource(): ScriptSource | undefined
+  /**
+   * Evaluates `expression` inside the running version of the script (the dashboard console):
+   * it sees the script's module scope, `persist` and the globals, and runs under the script's
+   * CPU and memory limits. The result is formatted like print() (strings quoted), at most
+   * 10,000 characters; an error reads `file:line:column message` (`console:…` in the expression).
+   * A promise it returns is waited for (up to 30 s) while the script goes on.
+   */
+  evaluate(name: string, expression: string): Promise<ConsoleReply>
 }
 
 interface ScriptRecord {
@@ -141,6 +150,8 @@ interface PendingLoad {
 /** Restarts allowed in RESTART_WINDOW_MS before the host gives up on a worker that keeps crashing. */
 const MAX_RESTARTS = 5
 const RESTART_WINDOW_MS = 30_000
+/** Characters of a console expression at most. */
+const MAX_EXPRESSION = 64 * 1024
 
 /**
  * Main-thread side of scripting: keeps the record of each script, mirrors the VMs'
@@ -165,6 +176,9 @@ export class ScriptRunner implements ScriptingHost {
   private closing: Promise<void> | undefined
   /** Each script's saved `persist` (JSON) by name, sent with every load; kept for deleted scripts too. */
   private states = new Map<string, string>()
+  /** Console evaluations sent to the worker, by id. */
+  private readonly evaluations = new Map<number, (reply: ConsoleReply) => void>()
+  private nextEvalId = 1
 
   constructor(
     private readonly broker: ScriptBroker,
@@ -241,6 +255,30 @@ export class ScriptRunner implements ScriptingHost {
     return this.source
   }
 
+  async evaluate(name: string, expression: string): Promise<ConsoleReply> {
+    if (expression.length > MAX_EXPRESSION) {
+      return { ok: false, error: `the expression is longer than ${MAX_EXPRESSION} characters` }
+    }
+    await this.threadReady
+    const record = this.records.get(name)
+    if (!record) return { ok: false, error: `no script named ${name}` }
+    const thread = this.thread
+    if (this.closing || !thread || record.activeVmId === undefined) {
+      return { ok: false, error: `${name} is not running (${record.status})` }
+    }
+    const id = this.nextEvalId++
+    return new Promise((resolve) => {
+      this.evaluations.set(id, resolve)
+      thread.send({ t: 'eval', name, id, expression })
+    })
+  }
+
+  /** Answers the evaluations still waiting: the worker that had them is gone. */
+  private failEvaluations(error: string): void {
+    for (const resolve of this.evaluations.values()) resolve({ ok: false, error })
+    this.evaluations.clear()
+  }
+
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.watcher?.close()
@@ -249,6 +287,7 @@ export class ScriptRunner implements ScriptingHost {
       for (const vmId of [...this.subs.keys()]) this.dropVm(vmId)
       for (const p of this.pending.values()) p.done()
       this.pending.clear()
+      this.failEvaluations('the scripting host closed')
     })()
     return this.closing
   }
@@ -469,6 +508,10 @@ export class ScriptRunner implements ScriptingHost {
       case 'disposed':
         this.dropVm(msg.vmId)
         return
+      case 'evalResult':
+        this.evaluations.get(msg.id)?.(msg.reply)
+        this.evaluations.delete(msg.id)
+        return
       case 'closed':
         return
     }
@@ -555,6 +598,7 @@ export class ScriptRunner implements ScriptingHost {
   private async restart(offenderVmId: number | undefined, reason: string): Promise<void> {
     // An offender is only named when the watchdog killed the worker: a hard CPU stop.
     const hardStop = (): ScriptLimitHit => ({ kind: 'hard-cpu', at: new Date(), message: reason })
+    this.failEvaluations(`the scripting worker stopped: ${reason}`)
     for (const [vmId, p] of this.pending) {
       if (vmId === offenderVmId) {
         p.record.hardStop = hardStop()

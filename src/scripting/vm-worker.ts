@@ -220,6 +220,16 @@ function handle(msg: ToWorker): void {
         send({ t: 'unloaded', name: msg.name, vmId: vm.vmId })
       })
       return
+    case 'eval': {
+      // Not queued behind a load in progress: `active` is always a version that finished loading.
+      const vm = slots.get(msg.name)?.active
+      const reply = vm?.alive
+        ? vm.consoleEval(msg.expression)
+        : { ok: false as const, error: `${msg.name} is not running` }
+      // A promise the expression returned is answered once it settles.
+      void Promise.resolve(reply).then((settled) => send({ t: 'evalResult', id: msg.id, reply: settled }))
+      return
+    }
     case 'close':
       void Promise.all([...slots.values()].map((s) => s.queue)).then(() => {
         for (const slot of slots.values()) if (slot.active) retire(slot.active)

@@ -13,13 +13,20 @@ export interface ScriptLogLine {
 
 const LEVELS = new Set(['fatal', 'error', 'warn', 'info', 'debug', 'trace'])
 const ALWAYS = new Set(['fatal', 'error', 'warn', 'info'])
+/** Scripts with lines of their own kept; the one that logged least recently goes first. */
+const MAX_SCRIPTS = 256
 
 /** The last `capacity` lines of the scripting host's log, for the Scripts view's live tail. */
 export class ScriptLog {
   private readonly lines: ScriptLogLine[] = []
+  /** Each script's own last lines, so a chatty script does not push a quiet one's out of its panel. */
+  private readonly byScript = new Map<string, ScriptLogLine[]>()
   private seq = 0
 
-  constructor(private readonly capacity = 200) {}
+  constructor(
+    private readonly capacity = 200,
+    private readonly perScript = 100,
+  ) {}
 
   /** Bumped on every line, so the feed knows when the Scripts view changed. */
   get generation(): number {
@@ -36,12 +43,28 @@ export class ScriptLog {
       if (msg === '' && fields.err instanceof Error) msg = fields.err.message
     }
     if (msg === '') return
-    this.lines.push({ seq: ++this.seq, at: Date.now(), level, script, msg })
+    const line = { seq: ++this.seq, at: Date.now(), level, script, msg }
+    this.lines.push(line)
     if (this.lines.length > this.capacity) this.lines.shift()
+    if (script !== undefined) this.addToScript(script, line)
   }
 
-  tail(limit = 100): ScriptLogLine[] {
-    return this.lines.slice(-limit)
+  private addToScript(script: string, line: ScriptLogLine): void {
+    let own = this.byScript.get(script)
+    if (own) this.byScript.delete(script)
+    else {
+      own = []
+      if (this.byScript.size >= MAX_SCRIPTS) this.byScript.delete(this.byScript.keys().next().value!)
+    }
+    this.byScript.set(script, own)
+    own.push(line)
+    if (own.length > this.perScript) own.shift()
+  }
+
+  /** The last lines of every script, or of the one named. */
+  tail(limit = 100, script?: string): ScriptLogLine[] {
+    const lines = script === undefined ? this.lines : (this.byScript.get(script) ?? [])
+    return lines.slice(-limit)
   }
 }
 

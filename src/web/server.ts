@@ -4,10 +4,18 @@ import type { Duplex } from 'node:stream'
 import { type WebSocket, WebSocketServer } from 'ws'
 import type { Broker } from '../broker/broker.ts'
 import type { QoS } from '../broker/types.ts'
-import type { ScriptingHost } from '../scripting/index.ts'
+import type { ConsoleReply, ScriptingHost } from '../scripting/index.ts'
 import { checkBasicAuth } from './http-auth.ts'
 import { HEADERS, HttpError, readJson, sameOrigin, send } from './http-util.ts'
-import { checkOwnCredentials, type DashboardAccess, hasOwnPassword, hostAllowed } from './script-access.ts'
+import {
+  checkOwnCredentials,
+  type DashboardAccess,
+  hasOwnPassword,
+  hostAllowed,
+  requestActor,
+  scriptWritesAllowed,
+  scriptWritesRefusal,
+} from './script-access.ts'
 import { createScriptEditApi } from './script-edit-api.ts'
 import { parseViewRequest, type ViewName, type Views } from './views.ts'
 
@@ -43,7 +51,7 @@ export interface WebHandlers {
   onSocket: (socket: WebSocket) => void
   /** Brings the indexes up to date before a one-off read (the feed does it on its tick). */
   beforeRead: (view: ViewName) => void
-  /** For the Scripts view's reload button. */
+  /** For the Scripts view's reload button and console. */
   scripting?: ScriptingHost | undefined
   /** The dashboard's own credentials and bind address: who may reach it and change scripts. */
   access: DashboardAccess
@@ -87,6 +95,16 @@ export function createWebServer({ broker, views, onSocket, beforeRead, scripting
       else if (url.pathname === '/api/disconnect') disconnect(broker, body)
       else await reload(scripting, body)
       send(res, 200, { ok: true })
+      return
+    }
+    if (req.method === 'POST' && url.pathname === '/api/scripts/eval') {
+      if (!sameOrigin(req)) throw new HttpError(403, 'cross-origin request refused')
+      if (!scriptWritesAllowed(access, req)) {
+        throw new HttpError(403, scriptWritesRefusal(access) ?? 'not allowed')
+      }
+      const { user, address } = requestActor(req)
+      const body = await readJson(req)
+      send(res, 200, await evaluate(broker, scripting, body, user, address))
       return
     }
     throw new HttpError(404, 'not found')
@@ -150,6 +168,31 @@ const ACTIONS = new Set(['/api/publish', '/api/disconnect', '/api/reload'])
 async function reload(scripting: ScriptingHost | undefined, body: Record<string, unknown>): Promise<void> {
   if (typeof body.name !== 'string') throw new HttpError(400, 'name must be a string')
   if (!scripting || !(await scripting.reload(body.name))) throw new HttpError(404, 'no such script')
+}
+
+/** Characters of an expression kept in the log line. */
+const LOGGED_EXPRESSION = 500
+
+async function evaluate(
+  broker: Broker,
+  scripting: ScriptingHost | undefined,
+  body: Record<string, unknown>,
+  user: string,
+  address: string,
+): Promise<ConsoleReply> {
+  const { name, expression } = body
+  if (typeof name !== 'string') throw new HttpError(400, 'name must be a string')
+  if (typeof expression !== 'string' || expression.trim() === '') {
+    throw new HttpError(400, 'expression must be a non-empty string')
+  }
+  if (!scripting) throw new HttpError(404, 'no such script')
+  const logged =
+    expression.length > LOGGED_EXPRESSION ? `${expression.slice(0, LOGGED_EXPRESSION)}…` : expression
+  broker.logger.info(
+    { component: 'dashboard', user, address, script: name, expression: logged },
+    'script console evaluation',
+  )
+  return scripting.evaluate(name, expression)
 }
 
 function disconnect(broker: Broker, body: Record<string, unknown>): void {

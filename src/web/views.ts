@@ -69,6 +69,8 @@ export interface ScriptsView {
   log: ScriptLogLine[]
   /** Whether scripts may be edited from this dashboard, and if not why (see script-access.ts). */
   editing: { allowed: boolean; reason?: string | undefined }
+  /** The script named by the request's `filter`, with its own last lines (its panel and console). */
+  selected: { name: string; log: ScriptLogLine[] } | null
 }
 
 export interface TopicsView {
@@ -145,6 +147,10 @@ export class Views {
           scripts: this.sources.scripting?.scripts() ?? [],
           log: this.sources.scriptLog?.tail(100) ?? [],
           editing: { allowed: this.sources.editRefusal === undefined, reason: this.sources.editRefusal },
+          selected:
+            request.filter === ''
+              ? null
+              : { name: request.filter, log: this.sources.scriptLog?.tail(100, request.filter) ?? [] },
         }
       case 'ha':
         return this.sources.discovery.view()
