@@ -8,8 +8,8 @@ import { resolveOptions } from './options.ts'
 import { type ScriptBroker, type ScriptingHost, ScriptRunner } from './scripting-host.ts'
 
 export type { ScriptingOptions } from './options.ts'
-export type { ScriptSource } from './script-files.ts'
 export type { ConsoleReply } from './script-console.ts'
+export type { ScriptSource } from './script-files.ts'
 export type {
   ScriptBroker,
   ScriptingHost,
