@@ -8,23 +8,14 @@ import { existsSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import type { MqttClient } from 'mqtt'
 import type { ScriptsView } from '../src/web/index.ts'
 import { chromiumMissing, chromiumSkip, launchChromium } from './browser-helpers.ts'
-import { listen, startWebEnv, TIMEOUT } from './web-helpers.ts'
+import { listen, pingReply, startWebEnv, TIMEOUT } from './web-helpers.ts'
 
 /** A variable, so that the type check does not look for declarations of a build script. */
 const BUILD_EDITOR = '../scripts/build-editor.mjs'
 
 const PING = (reply: string): string => `ms_subscribe('ping', () => {\n  ms_publish('pong', '${reply}')\n})\n`
-
-async function pingReply(client: MqttClient): Promise<string> {
-  const pong = await listen(client, 'pong')
-  await client.publishAsync('ping', '')
-  const reply = (await pong.next).payload
-  await client.unsubscribeAsync('pong')
-  return reply
-}
 
 test('script editor in Chromium: complete, save with Ctrl+S, a syntax error at its line, a disk change', {
   skip: chromiumSkip,

@@ -215,3 +215,12 @@ export function startFlood(client: MqttClient, topics: number): { stop(): Promis
     },
   }
 }
+
+/** Publishes to `ping` and returns what a script answers on `pong` (the scripts in the editor tests). */
+export async function pingReply(client: MqttClient): Promise<string> {
+  const pong = await listen(client, 'pong')
+  await client.publishAsync('ping', '')
+  const reply = (await pong.next).payload
+  await client.unsubscribeAsync('pong')
+  return reply
+}

@@ -2,21 +2,20 @@
 // changed on disk), create, rename, delete; names confined to the scripts folder; the access
 // rules (own password or loopback, Host check against DNS rebinding); a log line per change.
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
+import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { request } from 'node:http'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { Writable } from 'node:stream'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
-import type { MqttClient } from 'mqtt'
 import pino from 'pino'
 import WebSocket from 'ws'
 import { readConfigFile } from '../src/config.ts'
 import { webOf } from '../src/index.ts'
 import type { ScriptsView } from '../src/web/index.ts'
-import { listen, startWebEnv, type WebEnv } from './web-helpers.ts'
+import { listen, pingReply, startWebEnv, type WebEnv } from './web-helpers.ts'
 
 const PING = (reply: string): string => `ms_subscribe('ping', () => ms_publish('pong', '${reply}'))\n`
 
@@ -49,14 +48,6 @@ async function getJson<T>(env: WebEnv, path: string, headers: Record<string, str
   })
   assert.equal(res.status, 200, `GET ${path}: ${res.status} ${await res.clone().text()}`)
   return (await res.json()) as T
-}
-
-async function pingReply(client: MqttClient): Promise<string> {
-  const pong = await listen(client, 'pong')
-  await client.publishAsync('ping', '')
-  const reply = (await pong.next).payload
-  await client.unsubscribeAsync('pong')
-  return reply
 }
 
 /** A raw request with any Host header (fetch would send the real one). */
@@ -342,28 +333,10 @@ test('the config file takes httpUser, httpPass and httpAllowedHosts', async (t) 
 })
 
 test('tinymqtt --http-user/--http-pass asks for them; --http-allowed-hosts takes a list', async (t) => {
-  const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-  const child = spawn(
-    process.execPath,
-    [
-      ...['--import', 'tsx', join(root, 'src', 'cli.ts'), '--memory', '--port', '0'],
-      ...['--host', '127.0.0.1', '--http', '0', '--http-user', 'editor', '--http-pass', 'pw'],
-      ...['--http-allowed-hosts', 'a.lan, b.lan'],
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  const port = await new Promise<number>((resolve, reject) => {
-    let out = ''
-    child.stdout.on('data', (d: Buffer) => {
-      out += d.toString()
-      const line = out.split('\n').find((l) => l.includes('dashboard listening'))
-      if (line) resolve((JSON.parse(line) as { port: number }).port)
-    })
-    child.once('exit', (code) => reject(new Error(`CLI exited with ${code}`)))
-  })
+  const { child, port } = await startCliDashboard(t, [
+    ...['--host', '127.0.0.1', '--http', '0', '--http-user', 'editor', '--http-pass', 'pw'],
+    ...['--http-allowed-hosts', 'a.lan, b.lan'],
+  ])
   assert.equal((await fetch(`http://127.0.0.1:${port}/api/view/scripts`)).status, 401)
   const auth = `Basic ${Buffer.from('editor:pw').toString('base64')}`
   const res = await fetch(`http://127.0.0.1:${port}/api/view/scripts`, { headers: { authorization: auth } })
@@ -374,15 +347,24 @@ test('tinymqtt --http-user/--http-pass asks for them; --http-allowed-hosts takes
 })
 
 test('a loopback dashboard started from the CLI honours --http-allowed-hosts', async (t) => {
+  const { child, port } = await startCliDashboard(t, [
+    ...['--host', '127.0.0.1', '--http', '0', '--http-allowed-hosts', 'a.lan, b.lan'],
+  ])
+  assert.equal(await rawGet(port, '/', `b.lan:${port}`), 200)
+  assert.equal(await rawGet(port, '/', `c.lan:${port}`), 403)
+  const exited = new Promise((resolve) => child.once('exit', resolve))
+  child.kill('SIGTERM')
+  assert.equal(await exited, 0)
+})
+
+/** Runs the CLI (in memory, MQTT on a free port) with `args`; resolves once its dashboard listens. */
+async function startCliDashboard(
+  t: TestContext,
+  args: string[],
+): Promise<{ child: ChildProcess; port: number }> {
   const root = join(dirname(fileURLToPath(import.meta.url)), '..')
-  const child = spawn(
-    process.execPath,
-    [
-      ...['--import', 'tsx', join(root, 'src', 'cli.ts'), '--memory', '--port', '0'],
-      ...['--host', '127.0.0.1', '--http', '0', '--http-allowed-hosts', 'a.lan, b.lan'],
-    ],
-    { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
+  const cli = ['--import', 'tsx', join(root, 'src', 'cli.ts'), '--memory', '--port', '0']
+  const child = spawn(process.execPath, [...cli, ...args], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] })
   t.after(() => {
     if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
   })
@@ -395,9 +377,5 @@ test('a loopback dashboard started from the CLI honours --http-allowed-hosts', a
     })
     child.once('exit', (code) => reject(new Error(`CLI exited with ${code}`)))
   })
-  assert.equal(await rawGet(port, '/', `b.lan:${port}`), 200)
-  assert.equal(await rawGet(port, '/', `c.lan:${port}`), 403)
-  const exited = new Promise((resolve) => child.once('exit', resolve))
-  child.kill('SIGTERM')
-  assert.equal(await exited, 0)
-})
+  return { child, port }
+}
