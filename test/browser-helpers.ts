@@ -1,7 +1,7 @@
 /**
- * Debian's Chromium driven by playwright-core, for the dashboard's browser tests and
- * scripts/bench-web-page.ts. A missing browser is a visible skip, except under CI=true where
- * .ci/run installs it and its absence is a failure.
+ * Debian's Chromium driven by playwright-core, for the dashboard's browser tests and the
+ * web-page benchmark (scripts/bench/suites/web-page.ts). A missing browser is a visible skip,
+ * except under CI=true where .ci/run installs it and its absence is a failure.
  */
 import { existsSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'

@@ -2,7 +2,7 @@
 // topics. Real clients over TCP (raw sockets with a hand-encoded CONNECT: MQTT.js is too slow to
 // open a thousand), each publishing 10 topics; the page in Debian's Chromium must show one page
 // of rows at a time, page, filter and disconnect one client among the thousand, and still open
-// the topic tree. Bounded waits only, no timing thresholds (scripts/bench-web-page.ts measures).
+// the topic tree. Bounded waits only, no timing thresholds (`npm run bench -- web-page` measures).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { chromiumMissing, chromiumSkip, launchChromium } from './browser-helpers.ts'

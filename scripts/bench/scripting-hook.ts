@@ -1,17 +1,16 @@
 /**
- * Script callbacks/s is measured by scripts/bench-scripting.ts, owned by the scripting
- * host. When that file exists the benchmark runs it as a child (its own options only:
- * `--messages`, `--reloads`) and keeps every `label: 12,345/s` line it prints; the
- * "MQTT client -> script callbacks" line is the headline figure. If that script ever
- * prints a JSON object as its last line, that is kept as well.
+ * Script callbacks/s is measured by the scripting suite (suites/scripting.ts). The broker
+ * suite runs it as a child (`main.ts scripting`, with `--messages` and `--reloads` only)
+ * and keeps every `label: 12,345/s` line it prints; the "MQTT client -> script callbacks"
+ * line is the headline figure. If that suite ever prints a JSON object as its last line,
+ * that is kept as well.
  */
-import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { REPO_ROOT } from './brokers.ts'
 import type { Options } from './options.ts'
 import { captureOutput, spawnPinned, stopChild, waitExit } from './procs.ts'
 
-const ENTRY = join(REPO_ROOT, 'scripts/bench-scripting.ts')
+const ENTRY = join(REPO_ROOT, 'scripts/bench/main.ts')
 const HEADLINE = /MQTT client -> script callbacks/
 
 export interface ScriptingResult {
@@ -26,15 +25,20 @@ export interface ScriptingResult {
 function parseRates(text: string): Record<string, number> {
   const rates: Record<string, number> = {}
   for (const line of text.split('\n')) {
-    const match = /^(.+?):\s+([\d,.]+)\/s/.exec(line.trim())
-    if (match !== null) rates[match[1]!.trim()] = Number(match[2]!.replaceAll(',', ''))
+    const [, label, rate] = /^(.+?):\s+([\d,.]+)\/s/.exec(line.trim()) ?? []
+    if (label !== undefined && rate !== undefined) rates[label.trim()] = Number(rate.replaceAll(',', ''))
   }
   return rates
 }
 
-export async function runScriptingBench(options: Options): Promise<ScriptingResult | undefined> {
-  if (!existsSync(ENTRY)) return undefined
-  const args = ['--import', 'tsx', ENTRY, ...(options.quick ? ['--messages', '50000', '--reloads', '5'] : [])]
+export async function runScriptingBench(options: Options): Promise<ScriptingResult> {
+  const args = [
+    '--import',
+    'tsx',
+    ENTRY,
+    'scripting',
+    ...(options.quick ? ['--messages', '50000', '--reloads', '5'] : []),
+  ]
   // Not pinned: it runs its broker and its clients in one process, as its author designed it.
   const child = spawnPinned(undefined, process.execPath, args, {
     cwd: REPO_ROOT,
@@ -50,10 +54,10 @@ export async function runScriptingBench(options: Options): Promise<ScriptingResu
   if (!(await waitExit(child, timeoutMs))) {
     await stopChild(child)
     throw new Error(
-      `bench-scripting.ts timed out after ${timeoutMs} ms: ${out.trim().split('\n').join(' | ')}`,
+      `the scripting suite timed out after ${timeoutMs} ms: ${out.trim().split('\n').join(' | ')}`,
     )
   }
-  if (child.exitCode !== 0) throw new Error(`bench-scripting.ts exited with ${child.exitCode}: ${stderr()}`)
+  if (child.exitCode !== 0) throw new Error(`the scripting suite exited with ${child.exitCode}: ${stderr()}`)
   const rates = parseRates(out)
   const headline = Object.entries(rates).find(([label]) => HEADLINE.test(label))?.[1]
   const result: ScriptingResult = { rates, output: out.trim() }

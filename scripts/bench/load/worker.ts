@@ -40,7 +40,7 @@ function run(job: Job): Promise<JobResult> {
 }
 
 if (process.send === undefined) {
-  console.error('worker.ts is started by scripts/bench.ts, not directly')
+  console.error('worker.ts is started by the broker suite (npm run bench), not directly')
   process.exit(2)
 }
 

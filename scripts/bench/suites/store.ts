@@ -1,59 +1,29 @@
 /**
- * Durable vs in-memory QoS 1 throughput, and start-up time at scale (issue 6 points 4 and 8).
+ * Durable vs in-memory QoS 1 throughput, and start-up time at scale.
  *
- *   node --import tsx scripts/bench-store.ts [--messages 60000] [--publishers 4] [--window 100]
+ *   npm run bench -- store [--messages 60000] [--publishers 4] [--window 100]
  *        [--rounds 2] [--scale-retained 100000] [--scale-sessions 10000] [--skip-scale]
  *
- * Throughput: a broker in a child process (memory, then an LMDB data directory); one persistent
+ * Throughput: a broker in a child process (serve-store.ts; memory, then an LMDB data directory); one persistent
  * subscriber (clean session 0, QoS 1) online and acking; publishers on raw sockets keep `window`
  * QoS 1 messages each in flight until `messages` are acknowledged and delivered. With a
  * durable store every message is journaled for the subscriber (put when sent, delete on PUBACK),
  * and each PUBACK waits for the group commit. Everything is on 127.0.0.1 and bounded.
  */
-import { type ChildProcess, spawn } from 'node:child_process'
+import { type ChildProcessByStdio, spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { monitorEventLoopDelay } from 'node:perf_hooks'
-import { parseArgs } from 'node:util'
+import type { Readable } from 'node:stream'
 import mqttPacket from 'mqtt-packet'
-import { startBroker } from '../src/index.ts'
-import { LmdbStore } from '../src/store/lmdb.ts'
+import { startBroker } from '../../../src/index.ts'
+import { LmdbStore } from '../../../src/store/lmdb.ts'
+import type { StoreOptions as Options } from '../options.ts'
 
-const self = new URL(import.meta.url).pathname
+const SERVE = new URL('../serve-store.ts', import.meta.url).pathname
 
-interface Options {
-  messages: number
-  publishers: number
-  window: number
-  rounds: number
-  scaleRetained: number
-  scaleSessions: number
-  skipScale: boolean
-}
-
-async function main(): Promise<void> {
-  const { values } = parseArgs({
-    options: {
-      messages: { type: 'string', default: '60000' },
-      publishers: { type: 'string', default: '4' },
-      window: { type: 'string', default: '100' },
-      rounds: { type: 'string', default: '2' },
-      'scale-retained': { type: 'string', default: '100000' },
-      'scale-sessions': { type: 'string', default: '10000' },
-      'skip-scale': { type: 'boolean', default: false },
-    },
-  })
-  const options: Options = {
-    messages: Number(values.messages),
-    publishers: Number(values.publishers),
-    window: Number(values.window),
-    rounds: Number(values.rounds),
-    scaleRetained: Number(values['scale-retained']),
-    scaleSessions: Number(values['scale-sessions']),
-    skipScale: values['skip-scale'] === true,
-  }
+export async function run(options: Options): Promise<number> {
   console.log(
     `QoS 1 throughput: ${options.messages} messages, ${options.publishers} publishers × window ${options.window}, 1 persistent subscriber`,
   )
@@ -78,16 +48,17 @@ async function main(): Promise<void> {
       `(${((best(results.durable) / best(results.memory)) * 100).toFixed(0)}% of in-memory)`,
   )
   if (!options.skipScale) await scale(options)
+  return 0
 }
 
 // ---- throughput ----
 
 async function throughput(target: string, options: Options): Promise<{ rate: number; loop: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', self, 'serve', target], {
+  const child = spawn(process.execPath, ['--import', 'tsx', SERVE, target], {
     stdio: ['ignore', 'pipe', 'inherit'],
   })
   let out = ''
-  child.stdout!.on('data', (d: Buffer) => {
+  child.stdout.on('data', (d: Buffer) => {
     out += d.toString()
   })
   let rate = 0
@@ -124,10 +95,10 @@ async function throughput(target: string, options: Options): Promise<{ rate: num
   return { rate, loop: `event-loop delay ms ${loop}` }
 }
 
-function portOf(child: ChildProcess): Promise<number> {
+function portOf(child: ChildProcessByStdio<null, Readable, null>): Promise<number> {
   return new Promise((resolve, reject) => {
     let out = ''
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString()
       const match = /PORT (\d+)/.exec(out)
       if (match) resolve(Number(match[1]))
@@ -148,8 +119,8 @@ class Client {
     socket.on('data', (chunk: Buffer) => this.parser.parse(chunk))
     this.parser.on('packet', (packet: mqttPacket.Packet) => {
       if (packet.cmd === 'publish') {
-        if (packet.qos > 0)
-          this.socket.write(mqttPacket.generate({ cmd: 'puback', messageId: packet.messageId! }))
+        if (packet.qos > 0 && packet.messageId !== undefined)
+          this.socket.write(mqttPacket.generate({ cmd: 'puback', messageId: packet.messageId }))
         this.onPublish?.()
       } else if (packet.cmd === 'puback') {
         this.onPuback?.()
@@ -286,30 +257,4 @@ async function scale(options: Options): Promise<void> {
   } finally {
     rmSync(dir, { recursive: true, force: true })
   }
-}
-
-// ---- entry: the benchmark, or (as its child) a broker that prints its port ----
-if (process.argv[2] === 'serve') {
-  const target = process.argv[3]!
-  const broker = await startBroker({
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    maxQueuedMessages: 1_000_000,
-    ...(target === 'memory' ? {} : { data: target }),
-  })
-  // How long the event loop was held up while serving: it must not wait for the disk.
-  const loop = monitorEventLoopDelay({ resolution: 5 })
-  loop.enable()
-  process.stdout.write(`PORT ${broker.port}\n`)
-  process.on('SIGTERM', () => {
-    loop.disable()
-    const ms = (ns: number) => (ns / 1e6).toFixed(1)
-    process.stdout.write(
-      `LOOP p50 ${ms(loop.percentile(50))} p99 ${ms(loop.percentile(99))} max ${ms(loop.max)}\n`,
-    )
-    void broker.close().then(() => process.exit(0))
-  })
-} else {
-  await main()
 }

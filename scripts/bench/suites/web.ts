@@ -2,23 +2,17 @@
 // from a child process, written as fast as the broker reads) is run through a broker without the
 // dashboard, one with it and no page open, one with two open pages (Topics and Broker views) and
 // one with a page on the Broker view only, and the broker process's CPU time is compared.
-// Usage: node --import tsx scripts/bench-web.ts (env: ROUNDS, MESSAGES, TOPICS, MODES, WARM=0,
-// SUBSCRIBE=1).
+// Usage: npm run bench -- web [--rounds n] [--messages n] [--topics n] [--modes list] [--no-warm]
+// [--subscribe].
 import { spawn } from 'node:child_process'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import WebSocket from 'ws'
-import { type Broker, startBroker, webOf } from '../src/index.ts'
+import { type Broker, startBroker, webOf } from '../../../src/index.ts'
+import type { WebOptions } from '../options.ts'
+import { ascending, quantile } from '../stats.ts'
 
-// A full collection before each measured run, so that no run pays for the garbage of the one
-// before it (10,000 recorded topics after a run with a page open).
-setFlagsFromString('--expose-gc')
-const gc = runInNewContext('gc') as () => void
-
-const MESSAGES = Number(process.env.MESSAGES ?? 1_000_000)
-const TOPICS = Number(process.env.TOPICS ?? 10_000)
 const PUBLISHERS = 4
-const WARM = process.env.WARM !== '0'
 
 // The load generator: PUBLISHERS raw MQTT 3.1.1 connections, each writing its share of QoS 0
 // PUBLISH packets (spread over TOPICS topics) pre-encoded, then "bench/done" and DISCONNECT. Pre-
@@ -29,11 +23,12 @@ import net from 'node:net'
 import readline from 'node:readline'
 import mqtt from 'mqtt'
 import mqttPacket from 'mqtt-packet'
-const [port, messages, topics, publishers] = process.argv.slice(1).map(Number)
+const [port, messages, topics, publishers, subscribe] = process.argv.slice(1).map(Number)
 const per = Math.ceil(messages / publishers)
 const publish = (topic, payload) => mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false })
-// SUBSCRIBE=1: one MQTT client also receives every message, as a logger or Home Assistant would.
-const sub = process.env.SUBSCRIBE === '1' ? await mqtt.connectAsync('mqtt://127.0.0.1:' + port, { reconnectPeriod: 0 }) : undefined
+// subscribe 1 (--subscribe): one MQTT client also receives every message, as a logger or Home
+// Assistant would.
+const sub = subscribe === 1 ? await mqtt.connectAsync('mqtt://127.0.0.1:' + port, { reconnectPeriod: 0 }) : undefined
 let received = 0
 sub?.on('message', () => received++)
 await sub?.subscribeAsync('bench/+/+')
@@ -70,10 +65,13 @@ await sub?.endAsync()
 
 type PageRequest = { view: string; expanded?: string[] }
 
-async function run(
+async function measure(
+  options: WebOptions,
+  gc: () => void,
   withDashboard: boolean,
   requests: PageRequest[],
 ): Promise<{ cpuMs: number; wallMs: number; frames: number }> {
+  const { messages: MESSAGES, topics: TOPICS, warm: WARM } = options
   const broker: Broker = await startBroker({
     port: 0,
     host: '127.0.0.1',
@@ -83,7 +81,9 @@ async function run(
   let frames = 0
   const pages: WebSocket[] = []
   for (const request of requests) {
-    const ws = new WebSocket(`ws://127.0.0.1:${webOf(broker)!.port}/ws`)
+    const web = webOf(broker)
+    if (web === undefined) throw new Error('the broker started without its dashboard')
+    const ws = new WebSocket(`ws://127.0.0.1:${web.port}/ws`)
     await new Promise((r) => ws.once('open', r))
     ws.send(JSON.stringify(request))
     ws.on('message', () => frames++)
@@ -108,6 +108,7 @@ async function run(
         String(messages),
         String(TOPICS),
         String(PUBLISHERS),
+        options.subscribe ? '1' : '0',
       ],
       { stdio: ['pipe', 'pipe', 'inherit'] },
     )
@@ -132,7 +133,7 @@ async function run(
   }
   // Steady state: every topic published once, and a few dashboard ticks, before the measured
   // run, so it measures what a busy broker pays per message once its topics are known.
-  // WARM=0 measures a fresh broker, where each of the TOPICS topics is also seen for the first time.
+  // --no-warm measures a fresh broker, where each of the TOPICS topics is also seen for the first time.
   if (WARM) {
     await load(TOPICS)
     await new Promise((r) => setTimeout(r, 600))
@@ -145,46 +146,58 @@ async function run(
   return { cpuMs: (used.user + used.system) / 1000, wallMs, frames }
 }
 
-const rounds = Number(process.env.ROUNDS ?? 3)
-const allModes: { name: string; web: boolean; pages: PageRequest[] }[] = [
-  { name: 'no dashboard', web: false, pages: [] },
-  { name: 'dashboard, no page open', web: true, pages: [] },
-  {
-    name: 'dashboard, 2 pages open',
-    web: true,
-    pages: [{ view: 'topics', expanded: ['bench', 'bench/1'] }, { view: 'broker' }],
-  },
-  { name: 'dashboard, Broker view open', web: true, pages: [{ view: 'broker' }] },
-]
-// MODES=1 (say) runs only the second mode, for profiling.
-const modes = process.env.MODES
-  ? allModes.filter((_, i) => process.env.MODES!.split(',').includes(String(i)))
-  : allModes
-const results = modes.map(() => [] as number[])
-for (let i = 0; i < rounds; i++) {
-  // Each round starts with another mode, so a mode is not always measured first or last.
-  for (let k = 0; k < modes.length; k++) {
-    const m = (i + k) % modes.length
-    const mode = modes[m]!
-    const r = await run(mode.web, mode.pages)
-    results[m]!.push(r.cpuMs)
+export async function run(options: WebOptions): Promise<number> {
+  // A full collection before each measured run, so that no run pays for the garbage of the one
+  // before it (10,000 recorded topics after a run with a page open).
+  setFlagsFromString('--expose-gc')
+  const gc = runInNewContext('gc') as () => void
+  const { rounds, messages: MESSAGES, topics: TOPICS, warm: WARM } = options
+  const allModes: { name: string; web: boolean; pages: PageRequest[] }[] = [
+    { name: 'no dashboard', web: false, pages: [] },
+    { name: 'dashboard, no page open', web: true, pages: [] },
+    {
+      name: 'dashboard, 2 pages open',
+      web: true,
+      pages: [{ view: 'topics', expanded: ['bench', 'bench/1'] }, { view: 'broker' }],
+    },
+    { name: 'dashboard, Broker view open', web: true, pages: [{ view: 'broker' }] },
+  ]
+  // --modes 1 (say) runs only the second mode, for profiling.
+  const chosen = options.modes
+  const modes = (chosen === undefined ? allModes : allModes.filter((_, i) => chosen.includes(i))).map(
+    (mode) => ({ ...mode, cpuMs: [] as number[] }),
+  )
+  if (modes.length === 0) throw new Error('--modes chose none of modes 0–3')
+  for (let i = 0; i < rounds; i++) {
+    // Each round starts with another mode, so a mode is not always measured first or last.
+    for (let k = 0; k < modes.length; k++) {
+      const mode = modes[(i + k) % modes.length]
+      if (mode === undefined) continue
+      const r = await measure(options, gc, mode.web, mode.pages)
+      mode.cpuMs.push(r.cpuMs)
+      console.log(
+        `${mode.name}: ${r.cpuMs.toFixed(0)} ms CPU, ${r.wallMs.toFixed(0)} ms wall, ${r.frames} frames`,
+      )
+    }
+  }
+  const median = (xs: number[]): number => quantile(ascending(xs), 0.5)
+  const [first] = modes
+  if (first === undefined) return 0
+  const base = median(first.cpuMs)
+  const subscribers = options.subscribe ? 'one MQTT subscriber' : 'no MQTT subscribers'
+  const state = WARM ? 'topics known (steady state)' : 'topics new (fresh broker)'
+  console.log(
+    `${MESSAGES} QoS 0 messages over ${TOPICS} topics, ${state}, ${subscribers}; median broker CPU:`,
+  )
+  for (const mode of modes) {
+    const cpu = median(mode.cpuMs)
+    const perMessage = (cpu / MESSAGES) * 1e6
+    const change = ((cpu - base) / base) * 100
+    const sorted = ascending(mode.cpuMs)
+    const range = `runs ${quantile(sorted, 0).toFixed(0)}–${quantile(sorted, 1).toFixed(0)} ms`
     console.log(
-      `${mode.name}: ${r.cpuMs.toFixed(0)} ms CPU, ${r.wallMs.toFixed(0)} ms wall, ${r.frames} frames`,
+      `  ${mode.name}: ${cpu.toFixed(0)} ms (${perMessage.toFixed(0)} ns/message, ${change >= 0 ? '+' : ''}${change.toFixed(1)}%; ${range})`,
     )
   }
-}
-const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!
-const base = median(results[0]!)
-const subscribers = process.env.SUBSCRIBE === '1' ? 'one MQTT subscriber' : 'no MQTT subscribers'
-const state = WARM ? 'topics known (steady state)' : 'topics new (fresh broker)'
-console.log(`${MESSAGES} QoS 0 messages over ${TOPICS} topics, ${state}, ${subscribers}; median broker CPU:`)
-for (const [m, mode] of modes.entries()) {
-  const cpu = median(results[m]!)
-  const perMessage = (cpu / MESSAGES) * 1e6
-  const change = ((cpu - base) / base) * 100
-  const sorted = [...results[m]!].sort((a, b) => a - b)
-  const range = `runs ${sorted[0]!.toFixed(0)}–${sorted[sorted.length - 1]!.toFixed(0)} ms`
-  console.log(
-    `  ${mode.name}: ${cpu.toFixed(0)} ms (${perMessage.toFixed(0)} ns/message, ${change >= 0 ? '+' : ''}${change.toFixed(1)}%; ${range})`,
-  )
+  return 0
 }

@@ -3,28 +3,22 @@
 // playwright-core. Measured inside the page: navigation to the first painted Clients page, a
 // page-forward click and a Topics expand until painted, and, over 10 s of live updates on each
 // of the Clients and Topics views, the feed frames (size, time to parse and render) and the
-// main thread's long tasks. Usage: node --import tsx scripts/bench-web-page.ts
-// (CLIENTS, RATE messages/s, LIVE_SECONDS override the defaults). Exits 0 without Chromium.
+// main thread's long tasks. Usage: npm run bench -- web-page [--clients n] [--rate messages/s]
+// [--live-seconds n]. Exits 0 without Chromium.
 import net from 'node:net'
 import { cpus } from 'node:os'
 import mqttPacket from 'mqtt-packet'
-import { startBroker, webOf } from '../src/index.ts'
+import { startBroker, webOf } from '../../../src/index.ts'
 // The same browser lookup and launch as the browser tests, so the figures match what they drive.
-import { CHROMIUM, chromiumMissing, launchChromium } from '../test/browser-helpers.ts'
+import { CHROMIUM, chromiumMissing, launchChromium } from '../../../test/browser-helpers.ts'
+import type { WebPageOptions } from '../options.ts'
+import { ascending, quantile } from '../stats.ts'
 
-const CLIENTS = Number(process.env.CLIENTS ?? 1000)
 const TOPICS_PER_CLIENT = 10
-const RATE = Number(process.env.RATE ?? 2000)
-const LIVE_SECONDS = Number(process.env.LIVE_SECONDS ?? 10)
 const BATCH = 100
 /** Guard on every wait inside the page and for the whole run. */
 const WAIT_MS = 15_000
 const RUN_LIMIT_MS = 180_000
-
-if (chromiumMissing !== undefined) {
-  console.log(`bench-web-page: skipped, ${chromiumMissing}`)
-  process.exit(0)
-}
 
 const id = (i: number): string => `scale-${String(i).padStart(4, '0')}`
 const topicOf = (client: number, j: number): string => `scale/${id(client)}/${j}`
@@ -150,15 +144,21 @@ const publishPacket = (topic: string, payload: string): Buffer =>
   mqttPacket.generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false })
 
 const stats = (xs: number[]): { median: number; max: number } => {
-  const s = [...xs].sort((a, b) => a - b)
-  return { median: s[Math.floor(s.length / 2)] ?? 0, max: s[s.length - 1] ?? 0 }
+  const s = ascending(xs)
+  return s.length === 0 ? { median: 0, max: 0 } : { median: quantile(s, 0.5), max: quantile(s, 1) }
 }
 const ms = (n: number): string => `${n.toFixed(0)} ms`
 const kb = (chars: number): string => `${(chars / 1024).toFixed(1)} KiB`
 
-async function main(): Promise<void> {
+async function measure({
+  clients: CLIENTS,
+  rate: RATE,
+  liveSeconds: LIVE_SECONDS,
+}: WebPageOptions): Promise<void> {
   const broker = await startBroker({ port: 0, host: '127.0.0.1', logLevel: 'silent', http: 0 })
-  const base = `http://127.0.0.1:${webOf(broker)!.port}`
+  const web = webOf(broker)
+  if (web === undefined) throw new Error('the broker started without its dashboard')
+  const base = `http://127.0.0.1:${web.port}`
   const sockets: net.Socket[] = []
   let load: NodeJS.Timeout | undefined
   const browser = await launchChromium({ timeout: WAIT_MS })
@@ -202,7 +202,7 @@ async function main(): Promise<void> {
         const n = (next * 7919) % topicCount
         const client = Math.floor(n / TOPICS_PER_CLIENT)
         const topic = topicOf(client, n % TOPICS_PER_CLIENT)
-        sockets[client]!.write(publishPacket(topic, JSON.stringify({ POWER: 'ON', n: next })))
+        sockets[client]?.write(publishPacket(topic, JSON.stringify({ POWER: 'ON', n: next })))
       }
       sent += perTick
     }, 50)
@@ -219,7 +219,9 @@ async function main(): Promise<void> {
         timeout: WAIT_MS,
       },
     )
-    const first = await page.evaluate(() => (globalThis as unknown as InPage).__perf.firstClients!)
+    const first = await page.evaluate(
+      () => (globalThis as unknown as InPage).__perf.firstClients ?? Number.NaN,
+    )
 
     const timeClick = async (button: string, selector: string, text: string): Promise<Timing> =>
       page.evaluate(([b, s, t]) => (globalThis as unknown as InPage).__timeClick(b, s, t), [
@@ -256,7 +258,8 @@ async function main(): Promise<void> {
       await timeClick(
         '#view-topics tr[data-topic="scale"] button[data-expand]',
         '#view-topics .pager',
-        'of 1,001',
+        // The expanded level and its one row per client.
+        `of ${(CLIENTS + 1).toLocaleString('en')}`,
       ),
     )
     // Open nine devices so the first page holds 90 topics the load keeps changing.
@@ -328,10 +331,17 @@ async function main(): Promise<void> {
   }
 }
 
-// A stuck browser or broker must not keep the script alive.
-const guard = setTimeout(() => {
-  console.error(`bench-web-page: gave up after ${RUN_LIMIT_MS / 1000} s`)
-  process.exit(1)
-}, RUN_LIMIT_MS)
-guard.unref()
-await main()
+export async function run(options: WebPageOptions): Promise<number> {
+  if (chromiumMissing !== undefined) {
+    console.log(`bench web-page: skipped, ${chromiumMissing}`)
+    return 0
+  }
+  // A stuck browser or broker must not keep the run alive.
+  const guard = setTimeout(() => {
+    console.error(`bench web-page: gave up after ${RUN_LIMIT_MS / 1000} s`)
+    process.exit(1)
+  }, RUN_LIMIT_MS)
+  guard.unref()
+  await measure(options)
+  return 0
+}

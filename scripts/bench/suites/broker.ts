@@ -1,27 +1,26 @@
 /**
- * `npm run bench`: tinymqtt, Mosquitto and Aedes side by side on this machine.
+ * The broker suite (`npm run bench`, `npm run bench -- broker`): tinymqtt, Mosquitto and
+ * Aedes side by side on this machine.
  * Each scenario runs against each broker on a fresh broker process pinned to core 0,
  * with the load generator (scripts/bench/load) in separate processes on core 1. Prints a
  * table with ratios and writes everything to bench-results/<timestamp>.json.
  */
 import { cpus, loadavg } from 'node:os'
 import { join } from 'node:path'
-import { chooseBrokers, mosquittoVersion, REPO_ROOT } from './bench/brokers.ts'
-import { errorText } from './bench/load/util.ts'
-import { buildNative, syscallCost } from './bench/native.ts'
-import { parseOptions } from './bench/options.ts'
-import { canPin, installCleanup, pinSelf } from './bench/procs.ts'
-import { format, notes, table, writeJson } from './bench/report.ts'
-import { runScenarios } from './bench/run.ts'
-import { SCENARIOS } from './bench/scenarios/index.ts'
-import { fdLimit } from './bench/scenarios/memory.ts'
-import { runScriptingBench, type ScriptingResult } from './bench/scripting-hook.ts'
-import { describeSelfCheck, headroom, type SelfCheck, selfCheck } from './bench/selfcheck.ts'
-import { generatorName, useNativeGenerator } from './bench/workers.ts'
+import { chooseBrokers, mosquittoVersion, REPO_ROOT } from '../brokers.ts'
+import { errorText } from '../load/util.ts'
+import { buildNative, syscallCost } from '../native.ts'
+import type { Options } from '../options.ts'
+import { canPin, installCleanup, pinSelf } from '../procs.ts'
+import { format, notes, table, writeJson } from '../report.ts'
+import { runScenarios } from '../run.ts'
+import { SCENARIOS } from '../scenarios/index.ts'
+import { fdLimit } from '../scenarios/memory.ts'
+import { runScriptingBench, type ScriptingResult } from '../scripting-hook.ts'
+import { describeSelfCheck, headroom, type SelfCheck, selfCheck } from '../selfcheck.ts'
+import { generatorName, useNativeGenerator } from '../workers.ts'
 
-async function main(): Promise<number> {
-  const options = parseOptions(process.argv.slice(2))
-  if (options === undefined) return 0
+export async function run(options: Options): Promise<number> {
   installCleanup()
   pinSelf()
   const startedAt = new Date()
@@ -29,7 +28,7 @@ async function main(): Promise<number> {
   const cpuList = cpus()
   console.log(
     `tinymqtt bench ${options.quick ? '(quick)' : '(full)'}: ${cpuList.length} × ${cpuList[0]?.model ?? '?'}, node ${process.version}, ` +
-      `mosquitto ${mosquitto ?? 'not installed'}, ulimit -n ${fdLimit()}, load average ${loadavg()[0]!.toFixed(1)}`,
+      `mosquitto ${mosquitto ?? 'not installed'}, ulimit -n ${fdLimit()}, load average ${(loadavg()[0] ?? 0).toFixed(1)}`,
   )
   console.log(
     canPin
@@ -70,10 +69,8 @@ async function main(): Promise<number> {
 
   let scripting: ScriptingResult | { error: string } | undefined
   if (options.brokers.includes('tinymqtt') && !broken.has('tinymqtt')) {
-    process.stdout.write('scripting  tinymqtt  (scripts/bench-scripting.ts)…\n')
+    process.stdout.write('scripting  tinymqtt  (the scripting suite)…\n')
     scripting = await runScriptingBench(options).catch((err: unknown) => ({ error: errorText(err) }))
-    if (scripting === undefined)
-      console.log('script callbacks/s: scripts/bench-scripting.ts does not exist yet, skipped')
   }
 
   const rows = options.scenarios.flatMap((id) =>
@@ -114,11 +111,3 @@ async function main(): Promise<number> {
   )
   return failed ? 1 : 0
 }
-
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    console.error(errorText(err))
-    process.exit(1)
-  },
-)
