@@ -19,6 +19,7 @@ import { connectAsync, type MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import { Broker } from '../src/broker/broker.ts'
 import { startScripting } from '../src/scripting/index.ts'
+import { MemoryStore } from '../src/store/memory.ts'
 
 const { values } = parseArgs({
   options: {
@@ -61,6 +62,7 @@ const broker = new Broker({
   port: 0,
   host: '127.0.0.1',
   logger: pino({ level: process.env.BENCH_LOG ?? 'silent' }),
+  store: new MemoryStore(),
 })
 await broker.start()
 const host = await startScripting(broker, {

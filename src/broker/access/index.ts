@@ -41,7 +41,7 @@ export class FileAccessControl implements AccessControl {
     // takeover the old connection leaves before the new one is registered.
     broker.on('clientDisconnect', (client) => {
       setImmediate(() => {
-        if (!broker.clients.has(client.clientId)) this.logins.delete(client.clientId)
+        if (!broker.isConnected(client.clientId)) this.logins.delete(client.clientId)
       })
     })
   }
@@ -119,14 +119,13 @@ export class FileAccessControl implements AccessControl {
    * same on reload). A changed password takes effect at the next CONNECT.
    */
   private dropRemovedUsers(users: Map<string, PasswordHash>): void {
-    for (const [clientId, connection] of this.broker.clients) {
-      const user = connection.username
+    for (const { clientId, username: user } of this.broker.clientList()) {
       if (this.logins.get(clientId) !== 'password file' || user === undefined || users.has(user)) continue
       this.broker.logger.warn(
         { clientId, username: user },
         'user removed from the password file, disconnecting',
       )
-      this.broker.dropConnection(connection, 'user removed from the password file')
+      this.broker.disconnectClient(clientId, 'user removed from the password file')
     }
   }
 }
