@@ -1,4 +1,13 @@
+import type { Store } from '../store/store.ts'
 import type { BrokerOptions } from './types.ts'
+
+/** What building a broker takes: its options and the store it keeps state in. */
+export interface BrokerSetup extends BrokerOptions {
+  /** Where state that outlives the process goes (startBroker picks MemoryStore or LmdbStore). */
+  store: Store
+  /** Close the store when the broker closes, after its last writes (default false). */
+  ownsStore?: boolean | undefined
+}
 
 /** The broker's options with their defaults applied and clamped to what MQTT allows. */
 export interface ResolvedOptions {

@@ -3,26 +3,26 @@ import type { Server } from 'node:net'
 import type { Logger } from 'pino'
 import { createLogger } from '../log.ts'
 import type { Store } from '../store/store.ts'
-import { AccessGate } from './access-gate.ts'
+import type { AccessGate } from './access-gate.ts'
 import { SingleUserAuth } from './auth.ts'
-import { type ResolvedOptions, resolveOptions } from './broker-options.ts'
+import { type BrokerSetup, type ResolvedOptions, resolveOptions } from './broker-options.ts'
 import type { ClientStream } from './connection.ts'
-import { Connections } from './connections.ts'
+import type { Connections } from './connections.ts'
 import { notify } from './events.ts'
-import { expiryFrom } from './expiry.ts'
-import { FlowControl } from './flow.ts'
+import type { FlowControl } from './flow.ts'
 import { defaultLastValues, type LastValue, LastValues } from './last-values.ts'
-import { LocalDelivery } from './local-delivery.ts'
-import { Persistence } from './persistence.ts'
+import type { LocalDelivery } from './local-delivery.ts'
+import { assembleParts } from './parts.ts'
+import type { Persistence } from './persistence.ts'
 import { Reason } from './protocol/errors.ts'
+import { messageFrom } from './publish-input.ts'
 import { RetainedTree } from './retained.ts'
-import { Router } from './router.ts'
-import { SessionLifecycle } from './session-lifecycle.ts'
-import { isValidFilter, topicNameError } from './topics.ts'
+import type { Router } from './router.ts'
+import type { SessionLifecycle } from './session-lifecycle.ts'
+import { isValidFilter } from './topics.ts'
 import type {
   AccessControl,
   BrokerEvents,
-  BrokerOptions,
   BrokerStats,
   ClientDetails,
   ClientInfo,
@@ -34,13 +34,7 @@ import type {
   TrafficCounters,
 } from './types.ts'
 
-/** What building a broker takes: its options and the store it keeps state in. */
-export interface BrokerSetup extends BrokerOptions {
-  /** Where state that outlives the process goes (startBroker picks MemoryStore or LmdbStore). */
-  store: Store
-  /** Close the store when the broker closes, after its last writes (default false). */
-  ownsStore?: boolean | undefined
-}
+export type { BrokerSetup } from './broker-options.ts'
 
 /**
  * The broker as embedders, listeners, the scripting host and the dashboard see it: start,
@@ -59,10 +53,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Traffic totals since start; read through stats(). */
   private readonly totals: TrafficCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 }
   private readonly retained = new RetainedTree()
-  private readonly gate: AccessGate
   private readonly store: Store
   private readonly ownsStore: boolean
-  /** Every change to durable state, and the acknowledgements that wait for it. */
+  private readonly gate: AccessGate
   private readonly persistence: Persistence
   private readonly delivery: LocalDelivery
   private readonly router: Router
@@ -75,54 +68,29 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   constructor(setup: BrokerSetup) {
     super()
-    const options = resolveOptions(setup)
-    this.options = options
-    const logger = setup.logger ?? createLogger(setup.logLevel ?? 'info')
-    this.logger = logger
-    this.flow = new FlowControl(options.stallTimeout * 1000, logger)
+    this.options = resolveOptions(setup)
+    this.logger = setup.logger ?? createLogger(setup.logLevel ?? 'info')
     this.auth = new SingleUserAuth(setup.user, setup.pass)
-    this.gate = new AccessGate(this.auth, setup.access)
     this.store = setup.store
     this.ownsStore = setup.ownsStore ?? false
-    const persistence = new Persistence(this.store, logger)
-    this.persistence = persistence
-    this.delivery = new LocalDelivery(this.gate, this.flow, logger)
-    const { retained, flow, totals } = this
-    this.router = new Router({
+    const { options, logger, auth, store, retained, totals } = this
+    const parts = assembleParts({
+      options,
+      logger,
+      auth,
+      access: setup.access,
+      store,
       retained,
-      local: this.delivery,
-      persistence,
-      flow,
       totals,
       events: this,
-      logger,
     })
-    if (options.lastValues) this.router.lastValues = new LastValues(options.lastValues)
-    this.sessions = new SessionLifecycle({
-      limits: options,
-      router: this.router,
-      persistence,
-      flow,
-      logger,
-      // Called only while routing, after the constructor has run.
-      overflowed: (session) => this.connections.overflowed(session),
-    })
-    this.connections = new Connections({
-      settings: options,
-      core: {
-        logger,
-        options,
-        access: this.gate,
-        acks: persistence,
-        sessions: this.sessions,
-        router: this.router,
-      },
-      sessions: this.sessions,
-      flow,
-      totals,
-      events: this,
-      logger,
-    })
+    this.flow = parts.flow
+    this.gate = parts.gate
+    this.persistence = parts.persistence
+    this.delivery = parts.delivery
+    this.router = parts.router
+    this.sessions = parts.sessions
+    this.connections = parts.connections
   }
 
   /** The bound MQTT port (after start). */
@@ -145,7 +113,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.state !== 'new') throw new Error('broker already started')
     const state = await this.store.load()
     for (const message of state.retained) this.retained.set(message)
-    if (this.router.lastValues) this.seedLastValues(this.router.lastValues)
+    this.router.seedLastValues(this.startedAt.getTime())
     this.sessions.restore(state.sessions)
     this.server = await this.connections.listen(this.options.port)
     this.state = 'running'
@@ -187,21 +155,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** Publishes as the broker itself. A publish made while routing is queued and delivered after it. */
   async publish(input: PublishInput): Promise<void> {
-    const problem = topicNameError(input.topic)
-    if (problem) throw new Error(`invalid topic ${JSON.stringify(input.topic)}: ${problem}`)
-    const qos = input.qos ?? 0
-    if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`invalid QoS ${String(qos)}`)
-    const retain = input.retain === true
-    const payload = toBuffer(input.payload)
-    this.router.route({
-      topic: input.topic,
-      // A message that may be kept gets its own copy: the caller may reuse its buffer.
-      payload: qos > 0 || retain ? Buffer.from(payload) : payload,
-      qos,
-      retain,
-      properties: input.properties,
-      expiresAt: expiryFrom(input.properties?.messageExpiryInterval),
-    })
+    this.router.route(messageFrom(input))
     if (this.persistence.durable) await this.persistence.flush()
   }
 
@@ -230,7 +184,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   useLastValues(): void {
     if (this.router.lastValues || this.options.lastValues !== undefined) return
     this.router.lastValues = new LastValues(defaultLastValues)
-    this.seedLastValues(this.router.lastValues)
+    this.router.seedLastValues(this.startedAt.getTime())
   }
 
   /** Every script's remembered state (`persist`, as JSON) by script file name, from the store. */
@@ -241,11 +195,6 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Stores a script's remembered state (undefined deletes it); it outlives the script's file. */
   putScriptState(name: string, json: string | undefined): void {
     this.store.putScriptState(name, json)
-  }
-
-  private seedLastValues(cache: LastValues): void {
-    const at = this.startedAt.getTime()
-    for (const message of this.retained.all()) cache.record(message, at)
   }
 
   /**
@@ -341,11 +290,4 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.state = 'closed'
     this.logger.info('broker closed')
   }
-}
-
-function toBuffer(payload: PublishInput['payload']): Buffer {
-  if (payload === undefined) return Buffer.alloc(0)
-  if (typeof payload === 'string') return Buffer.from(payload)
-  if (Buffer.isBuffer(payload)) return payload
-  return Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength)
 }

@@ -121,6 +121,12 @@ export class Router implements ClientRouting {
     }
   }
 
+  /** Fills the last-value cache, when on, with the retained messages as published at `at`. */
+  seedLastValues(at: number): void {
+    const cache = this.lastValues
+    if (cache) for (const message of this.retained.all()) cache.record(message, at)
+  }
+
   /**
    * An in-process handler on `filter` (already checked), given the matching retained messages
    * (synchronously, retain set) before this returns. Returns its unsubscribe.

@@ -142,7 +142,7 @@ export class Session {
     return this.subscriptionMap ?? noSubscriptions
   }
 
-  /** The subscriptions to change; only the broker does, keeping its subscription tree in step. */
+  /** The subscriptions to change; only the router does (router.ts), keeping its subscription tree in step. */
   editSubscriptions(): Map<string, Subscription> {
     this.subscriptionMap ??= new Map()
     return this.subscriptionMap
@@ -316,7 +316,7 @@ export class Session {
     if (this.waiters !== undefined && this.queued <= this.lowWater) this.flow?.relieved(this)
   }
 
-  /** Puts back what a stored session had in flight and queued (the subscriptions go through the broker). */
+  /** Puts back what a stored session had in flight and queued (the subscriptions go through the router). */
   restore(record: SessionRecord): void {
     for (const stored of record.messages) {
       const entry: Outgoing = { ...stored }
