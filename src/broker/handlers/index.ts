@@ -12,8 +12,9 @@ import { handleSubscribe } from './subscribe.ts'
 import { handleUnsubscribe } from './unsubscribe.ts'
 
 /**
- * Checks the connection's state, decodes, and sends each packet to its handler. Handlers
- * throw ProtocolError; the connection turns that into a logged close of this client only.
+ * Checks the connection's state, decodes, and sends each packet to its handler with the
+ * client's session. Handlers throw ProtocolError; the connection catches it and its owner
+ * (connections.ts, protocolError) turns it into a logged close of this client only.
  */
 export function dispatch(broker: BrokerCore, connection: Connection, header: number, body: Buffer): void {
   if (connection.state === 'closed') return
