@@ -4,6 +4,7 @@ import type { BrokerOptions } from './broker/types.ts'
 import { type ListenerSpec, startListeners } from './listeners/index.ts'
 import { type ScriptingHost, type ScriptingOptions, startScripting } from './scripting/index.ts'
 import { LmdbStore } from './store/lmdb.ts'
+import { MemoryStore } from './store/memory.ts'
 import type { Store } from './store/store.ts'
 import { startWeb } from './web/index.ts'
 import { ScriptLog, scriptBrokerWithLog } from './web/script-log.ts'
@@ -77,7 +78,9 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
     options.store === undefined && options.data !== undefined && !options.memory
       ? await LmdbStore.open(options.data)
       : undefined
-  const broker = new Broker(ownStore ? { ...options, store: ownStore, ownsStore: true } : options)
+  // Without a data directory or a store of the caller's, state lives in this process only.
+  const store = options.store ?? ownStore ?? new MemoryStore()
+  const broker = new Broker({ ...options, store, ownsStore: options.store === undefined })
   const certificateUsers = options.listeners?.some(
     (l) => 'useIdentityAsUsername' in l && l.useIdentityAsUsername,
   )

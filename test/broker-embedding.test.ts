@@ -330,3 +330,34 @@ test('listen(port) moves the listener; connected clients stay; the old port is c
   assert.equal((await client.nextPublish()).payload.toString(), 'across')
   await assert.rejects(RawClient.open(oldPort), /ECONNREFUSED/)
 })
+
+test('isConnected and sessionInfo read the clients and sessions the broker holds', async (t) => {
+  const broker = await startTestBroker(t)
+  assert.equal(broker.isConnected('kept'), false)
+  assert.equal(broker.sessionInfo('kept'), undefined)
+
+  const { client } = await RawClient.connect(broker.port, { clientId: 'kept', clean: false }, t)
+  assert.equal(broker.isConnected('kept'), true)
+  const online = broker.sessionInfo('kept')
+  assert.equal(online?.connected, true)
+  assert.equal(online.expiresAt, undefined)
+  assert.equal(online.willAt, undefined)
+
+  const gone = waitFor(broker, 'clientDisconnect')
+  await client.send(DISCONNECT)
+  await gone
+  assert.equal(broker.isConnected('kept'), false)
+  // A 3.1.1 session without clean session outlives its connection and never expires.
+  const offline = broker.sessionInfo('kept')
+  assert.equal(offline?.connected, false)
+  assert.equal(offline.expiryInterval, 0xffffffff)
+  assert.equal(offline.expiresAt, undefined)
+
+  // A clean session ends with its connection.
+  const clean = await RawClient.connect(broker.port, { clientId: 'brief', clean: true }, t)
+  assert.equal(broker.sessionInfo('brief')?.connected, true)
+  const goneToo = waitFor(broker, 'clientDisconnect')
+  await clean.client.send(DISCONNECT)
+  await goneToo
+  assert.equal(broker.sessionInfo('brief'), undefined)
+})

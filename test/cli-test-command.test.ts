@@ -9,6 +9,7 @@ import { fileURLToPath } from 'node:url'
 import { Broker } from '../src/broker/broker.ts'
 import { createLogger } from '../src/log.ts'
 import { startScripting } from '../src/scripting/index.ts'
+import { MemoryStore } from '../src/store/memory.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = join(ROOT, 'src', 'cli.ts')
@@ -116,7 +117,12 @@ describe('tinymqtt test', () => {
       'echo.test.js': bomb,
       'other.test.mjs': bomb,
     })
-    const broker = new Broker({ port: 0, host: '127.0.0.1', logger: createLogger('silent') })
+    const broker = new Broker({
+      port: 0,
+      host: '127.0.0.1',
+      logger: createLogger('silent'),
+      store: new MemoryStore(),
+    })
     await broker.start()
     try {
       const host = await startScripting(broker, { path: dir, watch: false })

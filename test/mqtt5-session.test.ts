@@ -127,7 +127,7 @@ test('a session past its Session Expiry Interval is gone, with its queued messag
   await pub.publishAsync('expire', 'queued-2', { qos: 2 })
   await sleep(PAST_ONE_SECOND)
   // Freed: the broker no longer holds the session (nor, with it, its queue).
-  assert.equal(broker.sessions.has(id), false, 'the expired session is still held by the broker')
+  assert.equal(broker.sessionInfo(id), undefined, 'the expired session is still held by the broker')
   const second = await persistent(broker.port, id, 60, t)
   assert.equal(second.connack.sessionPresent, false)
   assert.deepEqual(publishes(await second.client.pingBarrier()), [], 'no queued message survives')

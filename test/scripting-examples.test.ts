@@ -12,6 +12,7 @@ import ts from 'typescript'
 import { Broker } from '../src/broker/broker.ts'
 import { startBroker } from '../src/index.ts'
 import { type ScriptingHost, startScripting } from '../src/scripting/index.ts'
+import { MemoryStore } from '../src/store/memory.ts'
 import { collect, LogCapture, nextMessage, until } from './scripting-helpers.ts'
 
 const examples = join(dirname(fileURLToPath(import.meta.url)), '..', 'examples')
@@ -47,7 +48,7 @@ describe('examples/ (all loaded together, as npm start does)', () => {
     const replaced = source.replace(/const NOTIFY_URL = '[^']*'/, `const NOTIFY_URL = '${url}'`)
     assert.notEqual(replaced, source, 'washer-state.js declares NOTIFY_URL')
     await writeFile(washer, replaced)
-    broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger })
+    broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger, store: new MemoryStore() })
     await broker.start()
     host = await startScripting(broker, { path: copy, watch: false })
     client = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 })
@@ -164,7 +165,7 @@ describe('examples/sunset-light.js with a location', () => {
   it('schedules the porch light for the next sunset, the one suncalc computes', async () => {
     const berlin = { latitude: 52.52, longitude: 13.405 }
     const log = new LogCapture()
-    const broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger })
+    const broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger, store: new MemoryStore() })
     await broker.start()
     const before = Date.now()
     const host = await startScripting(broker, {

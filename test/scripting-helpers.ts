@@ -5,6 +5,7 @@ import { connectAsync, type MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import { Broker } from '../src/broker/broker.ts'
 import { type ScriptingHost, type ScriptingOptions, startScripting } from '../src/scripting/index.ts'
+import { MemoryStore } from '../src/store/memory.ts'
 
 /** Every wait's failure guard: generous, because a busy machine is slow, and never a timing assertion. */
 export const GUARD_MS = 30_000
@@ -80,7 +81,7 @@ export async function startEnv(
   const dir = await mkdtemp(join(tmpdir(), 'tinymqtt-scripts-'))
   for (const [name, code] of Object.entries(files)) await writeFile(join(dir, name), code)
   const log = new LogCapture()
-  const broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger })
+  const broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger, store: new MemoryStore() })
   await broker.start()
   const clients: MqttClient[] = []
   let host: ScriptingHost

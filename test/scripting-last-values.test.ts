@@ -50,7 +50,13 @@ async function start(
   const dir = mkdtempSync(join(tmpdir(), 'tinymqtt-get-'))
   writeFileSync(join(dir, 'asker.js'), ASKER)
   const log = new LogCapture()
-  const broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger, ...options })
+  const broker = new Broker({
+    port: 0,
+    host: '127.0.0.1',
+    logger: log.logger,
+    ...options,
+    store: options.store ?? new MemoryStore(),
+  })
   await broker.start()
   const host = await startScripting(broker, { path: dir })
   const client = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 })
@@ -165,7 +171,7 @@ test('lastValues 0 turns the cache off', async (t) => {
 })
 
 test('a broker without scripts and without lastValues keeps no last values', async () => {
-  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'silent' })
+  const broker = new Broker({ port: 0, host: '127.0.0.1', logLevel: 'silent', store: new MemoryStore() })
   await broker.start()
   await broker.publish({ topic: 'a', payload: 'b' })
   assert.equal(broker.lastValue('a'), undefined)

@@ -6,6 +6,7 @@ import { after, before, describe, it } from 'node:test'
 import { connectAsync, type MqttClient } from 'mqtt'
 import { Broker } from '../src/broker/broker.ts'
 import { type ScriptingHost, startScripting } from '../src/scripting/index.ts'
+import { MemoryStore } from '../src/store/memory.ts'
 import { collect, LogCapture, type ScriptEnv, sleep, startEnv } from './scripting-helpers.ts'
 
 /** Pings until the script answers `expected` on `<name>/pong`. */
@@ -191,7 +192,7 @@ describe('a single script file (--scripts ./autoexec.js)', () => {
     await writeFile(join(dir, 'lib', 'u.js'), "export const u = 'u1'\n")
     await writeFile(join(dir, 'autoexec.js'), `import { u } from './lib/u.js'\n${answering('auto', 'u')}`)
     await writeFile(join(dir, 'other.js'), answering('other', "'other'"))
-    broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger })
+    broker = new Broker({ port: 0, host: '127.0.0.1', logger: log.logger, store: new MemoryStore() })
     await broker.start()
     host = await startScripting(broker, { path: join(dir, 'autoexec.js') })
     client = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 })

@@ -16,7 +16,7 @@ export type ClientStream = Duplex & {
   setNoDelay?: (noDelay?: boolean) => unknown
 }
 
-/** What a connection reports to its broker. */
+/** What a connection reports to the connection set that accepted it (connections.ts). */
 export interface ConnectionOwner {
   /** May throw: a ProtocolError (or any bug) closes this connection only. */
   handlePacket(connection: Connection, header: number, body: Buffer): void
@@ -68,7 +68,10 @@ function sweepClosing(): void {
   }
 }
 
-/** One TCP connection: framing in, batched writes out, keepalive bookkeeping. */
+/**
+ * One client connection over any ClientStream (TCP, TLS or WebSocket): framing in, batched
+ * writes out, keepalive bookkeeping.
+ */
 export class Connection implements SessionOutlet, FlowSource {
   state: 'connecting' | 'connected' | 'closed' = 'connecting'
   version: ProtocolVersion = 4

@@ -2,20 +2,10 @@ import type { SessionMeta, SessionRecord, StoredMessage } from '../store/store.t
 import type { LongTimer } from '../util/long-timer.ts'
 import { isExpired } from './expiry.ts'
 import type { FlowControl, FlowSource } from './flow.ts'
+import type { Subscription } from './subscription.ts'
 import type { Message, QoS } from './types.ts'
 
-/** What a client asked for on one filter, with the MQTT 5 subscription options. */
-export interface Subscription {
-  qos: QoS
-  /** MQTT 5: don't send the client its own publications. */
-  noLocal?: boolean
-  /** MQTT 5: keep the retain flag as published on normal delivery. */
-  retainAsPublished?: boolean
-  /** MQTT 5: 0 send retained on subscribe, 1 only for a new subscription, 2 never. */
-  retainHandling?: 0 | 1 | 2
-  /** MQTT 5 Subscription Identifier, echoed on every message this subscription delivers. */
-  identifier?: number
-}
+export type { Subscription } from './subscription.ts'
 
 /**
  * An outgoing QoS 1/2 message: queued until there is room in the window, then in flight
@@ -83,7 +73,6 @@ const noIds: ReadonlySet<number> = new Set()
  * queue, and the incoming QoS 2 packet ids not yet released. Outlives its connection unless
  * its expiry interval is 0 (MQTT 3.x clean session 1).
  */
-
 export class Session {
   private subscriptionMap: Map<string, Subscription> | undefined
   /** Insertion order is send order, which is the order a resumed session re-sends in. */
@@ -153,7 +142,7 @@ export class Session {
     return this.subscriptionMap ?? noSubscriptions
   }
 
-  /** The subscriptions to change; only the broker does, keeping its subscription tree in step. */
+  /** The subscriptions to change; only the router does (router.ts), keeping its subscription tree in step. */
   editSubscriptions(): Map<string, Subscription> {
     this.subscriptionMap ??= new Map()
     return this.subscriptionMap
@@ -327,7 +316,7 @@ export class Session {
     if (this.waiters !== undefined && this.queued <= this.lowWater) this.flow?.relieved(this)
   }
 
-  /** Puts back what a stored session had in flight and queued (the subscriptions go through the broker). */
+  /** Puts back what a stored session had in flight and queued (the subscriptions go through the router). */
   restore(record: SessionRecord): void {
     for (const stored of record.messages) {
       const entry: Outgoing = { ...stored }

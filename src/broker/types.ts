@@ -128,6 +128,21 @@ export interface ClientDetails extends ClientInfo {
   queued: number
 }
 
+/** A session the broker holds, connected or not (for tests and dashboards). */
+export interface SessionInfo {
+  clientId: string
+  connected: boolean
+  /** Seconds the session outlives its connection (0xffffffff: never expires). */
+  expiryInterval: number
+  /** When the offline session expires (ms since the epoch); undefined while connected or when it never does. */
+  expiresAt: number | undefined
+  /** When its delayed will goes out (ms since the epoch); undefined when no will is pending. */
+  willAt: number | undefined
+  /** Outgoing QoS 1/2 messages awaiting acknowledgement, and queued behind them. */
+  inflight: number
+  queued: number
+}
+
 export interface BrokerEvents {
   /** A client finished CONNECT and got CONNACK 0. */
   clientConnect: [client: ClientInfo]

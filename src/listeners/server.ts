@@ -1,18 +1,6 @@
 import type { Server } from 'node:net'
 import type { Logger } from 'pino'
 
-/** Listens on `port`/`host`; rejects (e.g. EADDRINUSE) without leaving the server half-bound. */
-export function bind(server: Server, port: number, host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject)
-    server.listen(port, host, () => {
-      server.off('error', reject)
-      const address = server.address()
-      resolve(typeof address === 'object' && address ? address.port : port)
-    })
-  })
-}
-
 /**
  * Caps connections at accept, before any TLS or HTTP work is spent on them: Node's own
  * `maxConnections` closes the extra socket at once and reports it with 'drop'.

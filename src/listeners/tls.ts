@@ -1,9 +1,10 @@
 import { createServer } from 'node:tls'
 import type { CertificateIdentities } from '../broker/access/certificate-identities.ts'
 import type { Broker } from '../broker/broker.ts'
+import { listenOn } from '../util/listen.ts'
 import { maxTimerDelayMs } from '../util/long-timer.ts'
 import { type AdmitContext, admit, dropPending } from './admit.ts'
-import { bind, limitConnections, stopAccepting } from './server.ts'
+import { limitConnections, stopAccepting } from './server.ts'
 import { readTlsOptions } from './tls-options.ts'
 import type { Listener, ListenerCommon, TlsFiles } from './types.ts'
 
@@ -37,7 +38,7 @@ export async function startTlsListener(
     )
   })
   limitConnections(server, spec.maxConnections, context.name, broker.logger)
-  const port = await bind(server, spec.port, spec.host ?? broker.options.host)
+  const port = await listenOn(server, spec.port, spec.host ?? broker.options.host)
   context.name = `tls:${port}`
   server.on('error', (error) => broker.logger.error({ err: error, listener: context.name }, 'listener error'))
   return {

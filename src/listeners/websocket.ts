@@ -6,8 +6,9 @@ import { createWebSocketStream, WebSocketServer } from 'ws'
 import type { CertificateIdentities } from '../broker/access/certificate-identities.ts'
 import type { Broker } from '../broker/broker.ts'
 import type { ClientStream } from '../broker/connection.ts'
+import { listenOn } from '../util/listen.ts'
 import { type AdmitContext, admit, dropPending } from './admit.ts'
-import { bind, limitConnections, stopAccepting } from './server.ts'
+import { limitConnections, stopAccepting } from './server.ts'
 import { readTlsOptions } from './tls-options.ts'
 import type { Listener, ListenerCommon, TlsFiles, WebSocketSettings } from './types.ts'
 
@@ -137,7 +138,7 @@ export async function startWebSocketListener(
     })
   }
   limitConnections(server, spec.maxConnections, attached.context.name, broker.logger)
-  const port = await bind(server, spec.port, spec.host ?? broker.options.host)
+  const port = await listenOn(server, spec.port, spec.host ?? broker.options.host)
   attached.context.name = `${spec.type}:${port}`
   server.on('error', (error) =>
     broker.logger.error({ err: error, listener: attached.context.name }, 'listener error'),

@@ -1,4 +1,4 @@
-import type { Subscription } from '../broker/sessions.ts'
+import type { Subscription } from '../broker/subscription.ts'
 import type { Message } from '../broker/types.ts'
 
 /** An outgoing QoS 1/2 message of a persistent session: queued, or in flight once sent. */

@@ -2,9 +2,9 @@
  * The web dashboard: one HTTP server (page, JSON views, actions) with a WebSocket feed of live,
  * batched updates. Built only on the broker's embedding API, like the scripting host.
  */
-import type { AddressInfo } from 'node:net'
 import type { Broker } from '../broker/broker.ts'
 import type { ScriptingHost } from '../scripting/index.ts'
+import { listenOn } from '../util/listen.ts'
 import { DeviceIndex } from './devices.ts'
 import { Feed } from './feed.ts'
 import { DiscoveryIndex } from './homeassistant.ts'
@@ -126,19 +126,12 @@ export async function startWeb(broker: Broker, options: WebOptions): Promise<Web
   model.ingest()
   const host = options.host ?? broker.options.host
   try {
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject)
-      server.listen(options.port, host, () => {
-        server.off('error', reject)
-        resolve()
-      })
-    })
+    port = await listenOn(server, options.port, host)
   } catch (error) {
     unsubscribe()
     feed.close()
     throw error
   }
-  port = (server.address() as AddressInfo).port
   broker.logger.info({ host, port }, 'dashboard listening')
   let closing: Promise<void> | undefined
   const dashboard: WebDashboard = {

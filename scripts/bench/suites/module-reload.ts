@@ -12,6 +12,7 @@ import { connectAsync } from 'mqtt'
 import { pino } from 'pino'
 import { Broker } from '../../../src/broker/broker.ts'
 import { startScripting } from '../../../src/scripting/index.ts'
+import { MemoryStore } from '../../../src/store/memory.ts'
 import type { ModuleReloadOptions } from '../options.ts'
 import { quantile } from '../stats.ts'
 
@@ -28,7 +29,12 @@ export async function run(options: ModuleReloadOptions): Promise<number> {
       `import { version } from './lib/mid.js'\nms_subscribe('bench/ping', () => ms_publish('bench/${name}', version))\n`,
     )
   }
-  const broker = new Broker({ port: 0, host: '127.0.0.1', logger: pino({ level: 'silent' }) })
+  const broker = new Broker({
+    port: 0,
+    host: '127.0.0.1',
+    logger: pino({ level: 'silent' }),
+    store: new MemoryStore(),
+  })
   await broker.start()
   const host = await startScripting(broker, { path: dir })
   const client = await connectAsync(`mqtt://127.0.0.1:${broker.port}`, { reconnectPeriod: 0 })

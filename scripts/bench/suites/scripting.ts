@@ -17,6 +17,7 @@ import { connectAsync, type MqttClient } from 'mqtt'
 import { pino } from 'pino'
 import { Broker } from '../../../src/broker/broker.ts'
 import { startScripting } from '../../../src/scripting/index.ts'
+import { MemoryStore } from '../../../src/store/memory.ts'
 import type { ScriptingOptions } from '../options.ts'
 import { quantile } from '../stats.ts'
 
@@ -58,6 +59,7 @@ ms_subscribe('bench/ping', () => ms_publish('bench/pong', '${version}'))
     port: 0,
     host: '127.0.0.1',
     logger: pino({ level: options.log }),
+    store: new MemoryStore(),
   })
   await broker.start()
   const host = await startScripting(broker, {

@@ -251,7 +251,7 @@ async function scale(options: Options): Promise<void> {
     const ms = performance.now() - started
     const rss = process.memoryUsage().rss
     console.log(
-      `  startBroker: ${(ms / 1000).toFixed(2)} s; ${broker.sessions.size.toLocaleString('en')} sessions; RSS ${(rss / 2 ** 20).toFixed(0)} MiB (+${((rss - rssBefore) / 2 ** 20).toFixed(0)} MiB)`,
+      `  startBroker: ${(ms / 1000).toFixed(2)} s; ${broker.stats().sessions.toLocaleString('en')} sessions; RSS ${(rss / 2 ** 20).toFixed(0)} MiB (+${((rss - rssBefore) / 2 ** 20).toFixed(0)} MiB)`,
     )
     await broker.close()
   } finally {

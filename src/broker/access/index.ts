@@ -1,3 +1,4 @@
+import { ConnackCode } from '../auth.ts'
 import type { Broker } from '../broker.ts'
 import type { AccessControl, AuthResult, ClientIdentity, Credentials } from '../types.ts'
 import { type AclAction, type AclRules, aclAllows, parseAcl } from './acl.ts'
@@ -41,7 +42,7 @@ export class FileAccessControl implements AccessControl {
     // takeover the old connection leaves before the new one is registered.
     broker.on('clientDisconnect', (client) => {
       setImmediate(() => {
-        if (!broker.clients.has(client.clientId)) this.logins.delete(client.clientId)
+        if (!broker.isConnected(client.clientId)) this.logins.delete(client.clientId)
       })
     })
   }
@@ -65,7 +66,7 @@ export class FileAccessControl implements AccessControl {
 
   authenticate(credentials: Credentials): AuthResult {
     const result = this.check(credentials)
-    if (result.code === 0) this.logins.set(credentials.clientId, result.kind)
+    if (result.code === ConnackCode.accepted) this.logins.set(credentials.clientId, result.kind)
     return result.code
   }
 
@@ -73,20 +74,22 @@ export class FileAccessControl implements AccessControl {
     code: AuthResult
     kind: LoginKind
   } {
-    if (this.identities.consume(username, password)) return { code: 0, kind: 'certificate' }
+    if (this.identities.consume(username, password))
+      return { code: ConnackCode.accepted, kind: 'certificate' }
     const single = this.broker.auth
     if (username !== undefined && username === single.username) {
       const code = single.check({ clientId, username, password, address })
-      if (code === 0 || !this.passwords) return { code, kind: 'single user' }
+      if (code === ConnackCode.accepted || !this.passwords) return { code, kind: 'single user' }
     }
     if (!this.passwords) {
       return { code: single.check({ clientId, username, password, address }), kind: 'anonymous' }
     }
     // With a password file anonymous clients are refused, as with a single user.
-    if (username === undefined) return { code: 5, kind: 'anonymous' }
+    if (username === undefined) return { code: ConnackCode.notAuthorized, kind: 'anonymous' }
     const hash = this.passwords.value.get(username)
-    if (hash && verifyPassword(hash, password ?? noPassword)) return { code: 0, kind: 'password file' }
-    return { code: 4, kind: 'password file' }
+    if (hash && verifyPassword(hash, password ?? noPassword))
+      return { code: ConnackCode.accepted, kind: 'password file' }
+    return { code: ConnackCode.badUserNameOrPassword, kind: 'password file' }
   }
 
   canPublish(client: ClientIdentity, topic: string): boolean {
@@ -119,14 +122,13 @@ export class FileAccessControl implements AccessControl {
    * same on reload). A changed password takes effect at the next CONNECT.
    */
   private dropRemovedUsers(users: Map<string, PasswordHash>): void {
-    for (const [clientId, connection] of this.broker.clients) {
-      const user = connection.username
+    for (const { clientId, username: user } of this.broker.clientList()) {
       if (this.logins.get(clientId) !== 'password file' || user === undefined || users.has(user)) continue
       this.broker.logger.warn(
         { clientId, username: user },
         'user removed from the password file, disconnecting',
       )
-      this.broker.dropConnection(connection, 'user removed from the password file')
+      this.broker.disconnectClient(clientId, 'user removed from the password file')
     }
   }
 }

@@ -1,11 +1,16 @@
-import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
+import type { BrokerCore } from '../core.ts'
 import { encodeAck } from '../protocol/encode.ts'
 import { type AckPacket, PacketType } from '../protocol/packets.ts'
+import type { Session } from '../sessions.ts'
 
 /** PUBACK, PUBREC, PUBREL and PUBCOMP: the two halves of the QoS 1 and QoS 2 handshakes. */
-export function handleAck(broker: BrokerCore, connection: Connection, packet: AckPacket): void {
-  const session = connection.session!
+export function handleAck(
+  broker: BrokerCore,
+  connection: Connection,
+  session: Session,
+  packet: AckPacket,
+): void {
   const id = packet.messageId
   let known: boolean
   switch (packet.cmd) {
@@ -22,7 +27,7 @@ export function handleAck(broker: BrokerCore, connection: Connection, packet: Ac
       // Always answered, even for an unknown id: the client may be retrying after we
       // already released it [MQTT-4.3.3-2].
       session.releaseIncomingQos2(id)
-      broker.persistence.acknowledge(connection, encodeAck(PacketType.pubcomp, id, connection.version))
+      broker.acks.acknowledge(connection, encodeAck(PacketType.pubcomp, id, connection.version))
       return
   }
   if (!known)

@@ -1,15 +1,25 @@
 import { randomUUID } from 'node:crypto'
 import { ConnackCode } from '../auth.ts'
-import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
+import type { BrokerCore } from '../core.ts'
 import { type ConnackProperties, encodeConnack } from '../protocol/encode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import type { ConnectPacket } from '../protocol/packets.ts'
 import { neverExpires } from '../sessions.ts'
 import { topicNameError } from '../topics.ts'
 
-/** MQTT 5 CONNACK reason codes for the 3.1.1 return codes 1–5. */
-const v5Codes: Record<number, number> = { 1: 0x84, 2: 0x85, 3: 0x88, 4: 0x86, 5: 0x87 }
+/** MQTT 5 CONNACK reason codes for the 3.1.1 return codes 1–5 [MQTT-3.2.2.2]. */
+const v5Codes: Record<number, number> = {
+  [ConnackCode.unacceptableProtocolVersion]: 0x84,
+  [ConnackCode.identifierRejected]: 0x85,
+  [ConnackCode.serverUnavailable]: 0x88,
+  [ConnackCode.badUserNameOrPassword]: 0x86,
+  [ConnackCode.notAuthorized]: Reason.notAuthorized,
+}
+
+/** MQTT 5 CONNACK reasons without a 3.1.1 counterpart. */
+const badAuthenticationMethod = 0x8c
+const unspecifiedError = Reason.unspecified
 
 export function handleConnect(broker: BrokerCore, connection: Connection, packet: ConnectPacket): void {
   const v5 = packet.protocolVersion === 5
@@ -18,7 +28,7 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
   const log = { clientId: packet.clientId, address: connection.address }
   if (props.authenticationMethod !== undefined) {
     // Enhanced authentication (AUTH exchanges) is not offered.
-    refuse(broker, connection, 0x8c, 'enhanced authentication is not supported', log)
+    refuse(broker, connection, badAuthenticationMethod, 'enhanced authentication is not supported', log)
     return
   }
   const cleanStart = packet.clean !== false
@@ -43,9 +53,7 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
     password: packet.password,
     address: connection.address,
   }
-  const auth = broker.access?.authenticate
-    ? broker.access.authenticate(credentials)
-    : broker.auth.check(credentials)
+  const auth = broker.access.authenticate(credentials)
   if (auth !== ConnackCode.accepted) {
     const why = auth === ConnackCode.notAuthorized ? 'no credentials' : 'bad user name or password'
     refuse(broker, connection, auth, `authentication failed: ${why}`, { ...log, username: packet.username })
@@ -55,8 +63,8 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
     throw new ProtocolError('Receive Maximum and Maximum Packet Size must not be 0', Reason.protocolError)
   }
 
-  const previous = broker.clients.get(clientId)
-  if (previous) broker.dropConnection(previous, 'taken over by a new connection', Reason.sessionTakenOver)
+  const previous = broker.clients.connected(clientId)
+  if (previous) broker.clients.drop(previous, 'taken over by a new connection', Reason.sessionTakenOver)
 
   const expiryInterval = v5 ? (props.sessionExpiryInterval ?? 0) : cleanStart ? 0 : neverExpires
   let keepalive = packet.keepalive ?? 0
@@ -75,12 +83,12 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
     connection.topicAliasMaximum = props.topicAliasMaximum ?? 0
     connection.problemInformation = props.requestProblemInformation !== false
   }
-  const { session, present } = broker.openSession(clientId, cleanStart, expiryInterval)
+  const { session, present } = broker.sessions.open(clientId, cleanStart, expiryInterval)
   session.username = packet.username
   connection.session = session
   connection.state = 'connected'
   connection.connectedAt = Date.now()
-  broker.clients.set(clientId, connection)
+  broker.clients.register(connection)
   let properties: ConnackProperties | undefined
   if (v5) {
     properties = capabilities(broker)
@@ -102,7 +110,7 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
     },
     'client connected',
   )
-  if (broker.listenerCount('clientConnect') > 0) broker.notify('clientConnect', connection.info)
+  broker.clients.announce(connection)
 }
 
 /** What CONNACK tells an MQTT 5 client about the broker; absent Maximum QoS means 2. */
@@ -125,8 +133,10 @@ function refuse(
   reason: string,
   log: Record<string, unknown> = { address: connection.address },
 ): void {
-  const wire = connection.version === 5 && code < 0x80 ? (v5Codes[code] ?? 0x80) : code
+  // A 3.1.1 return code (below 0x80) becomes its MQTT 5 reason; an MQTT 5 reason goes as it is.
+  const wire =
+    connection.version === 5 && code < unspecifiedError ? (v5Codes[code] ?? unspecifiedError) : code
   broker.logger.warn({ ...log, returnCode: wire }, `connection refused: ${reason}`)
   connection.write(encodeConnack(connection.version, false, wire))
-  broker.dropConnection(connection, reason)
+  broker.clients.drop(connection, reason)
 }

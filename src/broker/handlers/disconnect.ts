@@ -1,7 +1,8 @@
 import type { IDisconnectPacket } from 'mqtt-packet'
-import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
+import type { BrokerCore } from '../core.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
+import type { Session } from '../sessions.ts'
 
 /** Only a normal disconnection (0x00) discards the will; 0x04 and error reasons keep it [MQTT-3.1.2-8]. */
 const normal = 0x00
@@ -9,9 +10,9 @@ const normal = 0x00
 export function handleDisconnect(
   broker: BrokerCore,
   connection: Connection,
+  session: Session,
   packet: IDisconnectPacket,
 ): void {
-  const session = connection.session!
   const expiry = packet.properties?.sessionExpiryInterval
   if (expiry !== undefined) {
     // A session that was to end with its connection cannot be made persistent now [MQTT-3.14.2-2].
@@ -26,5 +27,5 @@ export function handleDisconnect(
   // A normal DISCONNECT discards the will [MQTT-3.14.4-3].
   if ((packet.reasonCode ?? normal) === normal) connection.will = undefined
   connection.disconnected = true
-  broker.dropConnection(connection, 'client disconnected')
+  broker.clients.drop(connection, 'client disconnected')
 }

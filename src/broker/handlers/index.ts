@@ -1,5 +1,5 @@
-import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
+import type { BrokerCore } from '../core.ts'
 import { decodeConnect, decodePacket } from '../protocol/decode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import { PacketType } from '../protocol/packets.ts'
@@ -12,8 +12,9 @@ import { handleSubscribe } from './subscribe.ts'
 import { handleUnsubscribe } from './unsubscribe.ts'
 
 /**
- * Checks the connection's state, decodes, and sends each packet to its handler. Handlers
- * throw ProtocolError; the connection turns that into a logged close of this client only.
+ * Checks the connection's state, decodes, and sends each packet to its handler with the
+ * client's session. Handlers throw ProtocolError; the connection catches it and its owner
+ * (connections.ts, protocolError) turns it into a logged close of this client only.
  */
 export function dispatch(broker: BrokerCore, connection: Connection, header: number, body: Buffer): void {
   if (connection.state === 'closed') return
@@ -24,28 +25,31 @@ export function dispatch(broker: BrokerCore, connection: Connection, header: num
     handleConnect(broker, connection, decodeConnect(header, body))
     return
   }
+  const session = connection.session
+  // CONNECT gave every connected client its session; without one this is a bug, and closes it.
+  if (session === undefined) throw new Error('connected without a session')
   const packet = decodePacket(header, body, connection.version)
   switch (packet.cmd) {
     case 'publish':
-      handlePublish(broker, connection, packet)
+      handlePublish(broker, connection, session, packet)
       return
     case 'puback':
     case 'pubrec':
     case 'pubrel':
     case 'pubcomp':
-      handleAck(broker, connection, packet)
+      handleAck(broker, connection, session, packet)
       return
     case 'subscribe':
-      handleSubscribe(broker, connection, packet)
+      handleSubscribe(broker, connection, session, packet)
       return
     case 'unsubscribe':
-      handleUnsubscribe(broker, connection, packet)
+      handleUnsubscribe(broker, connection, session, packet)
       return
     case 'pingreq':
       handlePing(connection)
       return
     case 'disconnect':
-      handleDisconnect(broker, connection, packet)
+      handleDisconnect(broker, connection, session, packet)
       return
     default:
       throw new ProtocolError(`unexpected ${packet.cmd} packet`, Reason.protocolError)

@@ -1,24 +1,30 @@
 import { isUtf8 } from 'node:buffer'
-import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
+import type { BrokerCore } from '../core.ts'
 import { expiryFrom } from '../expiry.ts'
 import { encodeAck } from '../protocol/encode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import { PacketType, type PublishPacket } from '../protocol/packets.ts'
+import type { Session } from '../sessions.ts'
 import { topicNameError } from '../topics.ts'
 import type { Message, MessageProperties } from '../types.ts'
 
-export function handlePublish(broker: BrokerCore, connection: Connection, packet: PublishPacket): void {
+export function handlePublish(
+  broker: BrokerCore,
+  connection: Connection,
+  session: Session,
+  packet: PublishPacket,
+): void {
   const v5 = connection.version === 5
   const topic = v5 ? resolveAlias(broker, connection, packet) : packet.topic
   const problem = topicNameError(topic)
   if (problem) throw new ProtocolError(problem, Reason.topicNameInvalid)
   const { qos } = packet
-  const session = connection.session!
-  const messageId = packet.messageId!
+  // Decoding guarantees an id for QoS 1 and 2; QoS 0 has none and never reads this.
+  const messageId = packet.messageId ?? 0
 
   let refusal: { code: number; text: string } | undefined
-  if (broker.access?.canPublish && !broker.access.canPublish(session, topic)) {
+  if (!broker.access.mayPublish(session, topic)) {
     broker.logger.warn({ clientId: connection.clientId, topic }, 'publish denied by access control')
     refusal = { code: Reason.notAuthorized, text: 'not authorized to publish on this topic' }
   } else if (v5 && packet.properties?.payloadFormatIndicator && !isUtf8(packet.payload)) {
@@ -35,7 +41,7 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
         (reason) => encodeAck(type, messageId, connection.version, code, reason),
         text,
       )
-      broker.persistence.acknowledge(connection, ack)
+      broker.acks.acknowledge(connection, ack)
     }
     return
   }
@@ -55,12 +61,12 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
     message.expiresAt = expiryFrom(packet.properties.messageExpiryInterval)
   }
   if (qos === 0) {
-    broker.route(message)
+    broker.router.route(message)
     return
   }
   if (qos === 1) {
-    broker.route(message, connection)
-    broker.persistence.acknowledge(connection, encodeAck(PacketType.puback, messageId))
+    broker.router.route(message, connection)
+    broker.acks.acknowledge(connection, encodeAck(PacketType.puback, messageId))
     return
   }
   // QoS 2, delivered on receipt; the id is remembered until PUBREL so a re-sent PUBLISH
@@ -73,9 +79,9 @@ export function handlePublish(broker: BrokerCore, connection: Connection, packet
       )
     }
     session.addIncomingQos2(messageId)
-    broker.route(message, connection)
+    broker.router.route(message, connection)
   }
-  broker.persistence.acknowledge(connection, encodeAck(PacketType.pubrec, messageId))
+  broker.acks.acknowledge(connection, encodeAck(PacketType.pubrec, messageId))
 }
 
 /** MQTT 5 Topic Alias: an alias with a topic sets it, an alias with an empty topic uses it. */

@@ -1,16 +1,21 @@
-import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
+import type { BrokerCore } from '../core.ts'
 import { encodeSuback } from '../protocol/encode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import type { SubscribePacket } from '../protocol/packets.ts'
-import type { Subscription } from '../sessions.ts'
+import type { Session } from '../sessions.ts'
 import { parseSharedFilter } from '../shared.ts'
+import type { Subscription } from '../subscription.ts'
 import { isValidFilter } from '../topics.ts'
 
 const failure = 0x80
 
-export function handleSubscribe(broker: BrokerCore, connection: Connection, packet: SubscribePacket): void {
-  const session = connection.session!
+export function handleSubscribe(
+  broker: BrokerCore,
+  connection: Connection,
+  session: Session,
+  packet: SubscribePacket,
+): void {
   const v5 = connection.version === 5
   const identifier = packet.properties?.subscriptionIdentifier
   if (identifier === 0) throw new ProtocolError('subscription identifier 0', Reason.protocolError)
@@ -27,7 +32,7 @@ export function handleSubscribe(broker: BrokerCore, connection: Connection, pack
     }
     if (shared && nl)
       throw new ProtocolError('No Local on a shared subscription [MQTT-3.8.3-4]', Reason.protocolError)
-    if (broker.access?.canSubscribe && !broker.access.canSubscribe(session, filter)) {
+    if (!broker.access.maySubscribe(session, filter)) {
       broker.logger.warn({ clientId: connection.clientId, filter }, 'subscription denied by access control')
       granted.push(v5 ? Reason.notAuthorized : failure)
       continue
@@ -39,19 +44,19 @@ export function handleSubscribe(broker: BrokerCore, connection: Connection, pack
       if (rh) sub.retainHandling = rh as 1 | 2
       if (identifier !== undefined) sub.identifier = identifier
     }
-    const existed = broker.addSubscription(session, filter, sub)
+    const existed = broker.router.addSubscription(session, filter, sub)
     granted.push(qos)
     // Retain Handling: 0 always, 1 only for a new subscription, 2 never; and never for a
     // shared subscription [MQTT-3.8.4-3, 4.8.2-?].
     const handling = sub.retainHandling ?? 0
     if (!shared && (handling === 0 || (handling === 1 && !existed))) retainedFor.push({ filter, sub })
   }
-  broker.persistence.acknowledge(connection, encodeSuback(packet.messageId, granted, connection.version))
+  broker.acks.acknowledge(connection, encodeSuback(packet.messageId, granted, connection.version))
   // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-8].
   for (const { filter, sub } of retainedFor) {
     const ids = sub.identifier === undefined ? undefined : [sub.identifier]
-    for (const message of broker.retained.match(filter)) {
-      if (broker.mayRead(session, message.topic)) session.deliver(message, sub.qos, true, ids)
+    for (const message of broker.router.retainedMatching(filter)) {
+      if (broker.access.mayRead(session, message.topic)) session.deliver(message, sub.qos, true, ids)
     }
   }
 }

@@ -1,7 +1,8 @@
-import type { BrokerCore } from '../broker.ts'
 import type { Connection } from '../connection.ts'
+import type { BrokerCore } from '../core.ts'
 import { encodeUnsuback } from '../protocol/encode.ts'
 import type { UnsubscribePacket } from '../protocol/packets.ts'
+import type { Session } from '../sessions.ts'
 
 const success = 0x00
 const noSubscriptionExisted = 0x11
@@ -9,12 +10,12 @@ const noSubscriptionExisted = 0x11
 export function handleUnsubscribe(
   broker: BrokerCore,
   connection: Connection,
+  session: Session,
   packet: UnsubscribePacket,
 ): void {
-  const session = connection.session!
   const reasons = packet.unsubscriptions.map((filter) =>
-    broker.removeSubscription(session, filter) ? success : noSubscriptionExisted,
+    broker.router.removeSubscription(session, filter) ? success : noSubscriptionExisted,
   )
   // Answered even when nothing matched [MQTT-3.10.4-5].
-  broker.persistence.acknowledge(connection, encodeUnsuback(packet.messageId, connection.version, reasons))
+  broker.acks.acknowledge(connection, encodeUnsuback(packet.messageId, connection.version, reasons))
 }

@@ -1,0 +1,35 @@
+import type { SingleUserAuth } from './auth.ts'
+import type { AccessChecks } from './core.ts'
+import type { AccessControl, AuthResult, ClientIdentity, Credentials } from './types.ts'
+
+/**
+ * The access hooks in force, replaceable at run time (setAccessControl), with the single user
+ * as the authenticator when the hooks bring none. A missing hook allows.
+ */
+export class AccessGate implements AccessChecks {
+  constructor(
+    private readonly single: SingleUserAuth,
+    public hooks: AccessControl | undefined,
+  ) {}
+
+  authenticate(credentials: Credentials): AuthResult {
+    const hooks = this.hooks
+    return hooks?.authenticate ? hooks.authenticate(credentials) : this.single.check(credentials)
+  }
+
+  mayPublish(client: ClientIdentity, topic: string): boolean {
+    const hooks = this.hooks
+    return !hooks?.canPublish || hooks.canPublish(client, topic)
+  }
+
+  maySubscribe(client: ClientIdentity, filter: string): boolean {
+    const hooks = this.hooks
+    return !hooks?.canSubscribe || hooks.canSubscribe(client, filter)
+  }
+
+  /** Checked per delivery, so a filter granted with wildcards cannot read a denied topic. */
+  mayRead(client: ClientIdentity, topic: string): boolean {
+    const hooks = this.hooks
+    return !hooks?.canRead || hooks.canRead(client, topic)
+  }
+}

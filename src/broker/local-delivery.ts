@@ -1,0 +1,187 @@
+import type { Logger } from 'pino'
+import type { Connection } from './connection.ts'
+import type { AccessChecks } from './core.ts'
+import type { FlowControl } from './flow.ts'
+import { Session } from './sessions.ts'
+import { parseSharedFilter, SharedGroup } from './shared.ts'
+import type { Subscription } from './subscription.ts'
+import { SubscriptionTree } from './topics.ts'
+import type { Message, MessageHandler, QoS } from './types.ts'
+
+/**
+ * Where the router hands each message once its own bookkeeping is done (counters, last values,
+ * the retained store, `message` listeners). LocalDelivery is the local fabric: it delivers to
+ * this process's sessions, shared groups and in-process handlers. A cluster adds a remote
+ * fabric implementing the same call, which forwards the message to the other nodes (over NATS
+ * JetStream, say), where it enters their LocalDelivery without being forwarded again.
+ *
+ * Called once per routed message, never re-entered, with no allocation of its own beyond what
+ * matching needs. `source`: the client connection the message came from when flow control may
+ * hold it back; undefined otherwise (broker.publish, wills, scripts, flow control off).
+ */
+export interface Delivery {
+  deliver(message: Message, source: Connection | undefined): void
+}
+
+/** An in-process subscriber (embedder, scripting host, dashboard): just a function. */
+export class HandlerSubscriber {
+  routeEpoch = 0
+  routeQos: QoS = 0
+  routeRetain = false
+  routeIds: number[] | undefined
+  constructor(readonly handler: MessageHandler) {}
+}
+
+type Subscriber = Session | HandlerSubscriber | SharedGroup
+
+/**
+ * The local fabric: the subscription tree of this process's sessions, shared groups and
+ * handlers, and delivery to them, once per subscriber at the highest QoS granted among its
+ * matching filters.
+ */
+export class LocalDelivery implements Delivery {
+  private readonly tree = new SubscriptionTree<Subscriber, Subscription>()
+  private readonly sharedGroups = new Map<string, SharedGroup>()
+  /** Scratch space of one delivery: the subscribers matched, and the pass that matched them. */
+  private readonly targets: Subscriber[] = []
+  private epoch = 0
+
+  constructor(
+    private readonly access: AccessChecks,
+    private readonly flow: FlowControl,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Subscriptions in the tree (a shared group counts once). */
+  get size(): number {
+    return this.tree.size
+  }
+
+  deliver(message: Message, source: Connection | undefined): void {
+    const epoch = ++this.epoch
+    const targets = this.targets
+    const publisher = message.clientId
+    this.tree.match(message.topic, (subscriber, sub) => {
+      // MQTT 5 No Local: not back to the client that published it [MQTT-3.8.3-3].
+      if (sub.noLocal && publisher !== undefined && (subscriber as Session).clientId === publisher) return
+      if (subscriber.routeEpoch !== epoch) {
+        subscriber.routeEpoch = epoch
+        subscriber.routeQos = sub.qos
+        subscriber.routeRetain = sub.retainAsPublished === true
+        subscriber.routeIds = sub.identifier === undefined ? undefined : [sub.identifier]
+        targets.push(subscriber)
+        return
+      }
+      // One copy per client for overlapping subscriptions, at the highest QoS, carrying
+      // every matching subscription identifier [MQTT-3.3.4-2, 3.3.4-3].
+      if (sub.qos > subscriber.routeQos) subscriber.routeQos = sub.qos
+      if (sub.retainAsPublished) subscriber.routeRetain = true
+      if (sub.identifier !== undefined) {
+        if (subscriber.routeIds) subscriber.routeIds.push(sub.identifier)
+        else subscriber.routeIds = [sub.identifier]
+      }
+    })
+    // Normal delivery clears the retain flag unless Retain As Published [MQTT-3.3.1-9, 3.3.1-12].
+    try {
+      for (let i = 0; i < targets.length; i++) {
+        const target = targets[i]
+        if (target instanceof Session) {
+          // A client is never held back by its own session: it would stop reading its acknowledgements.
+          const holdable = source !== undefined && target.outlet !== source
+          if (
+            this.access.mayRead(target, message.topic) &&
+            target.deliver(
+              message,
+              target.routeQos,
+              message.retain && target.routeRetain,
+              target.routeIds,
+              holdable,
+            ) &&
+            source !== undefined
+          ) {
+            this.flow.hold(source, target)
+          }
+        } else if (target instanceof SharedGroup) {
+          this.deliverShared(target, message, source)
+        } else if (target !== undefined) {
+          this.callHandler(target, message.retain ? { ...message, retain: false } : message)
+        }
+      }
+    } finally {
+      // Emptied even when a delivery throws: left filled, the next message went to these targets.
+      targets.length = 0
+    }
+  }
+
+  private deliverShared(group: SharedGroup, message: Message, source: Connection | undefined): void {
+    const picked = group.pick()
+    if (!picked) return
+    const [session, sub] = picked
+    if (!this.access.mayRead(session, message.topic)) return
+    const ids = sub.identifier === undefined ? undefined : [sub.identifier]
+    const holdable = source !== undefined && session.outlet !== source
+    if (
+      session.deliver(message, sub.qos, message.retain && sub.retainAsPublished === true, ids, holdable) &&
+      source !== undefined
+    )
+      this.flow.hold(source, session)
+  }
+
+  /** A handler that throws is logged; the other subscribers still get the message. */
+  callHandler(subscriber: HandlerSubscriber, message: Message): void {
+    try {
+      subscriber.handler(message)
+    } catch (error) {
+      this.logger.error({ err: error, topic: message.topic }, 'message handler threw')
+    }
+  }
+
+  addHandler(filter: string, subscriber: HandlerSubscriber, qos: QoS): void {
+    this.tree.add(filter, subscriber, { qos })
+  }
+
+  removeHandler(filter: string, subscriber: HandlerSubscriber): void {
+    this.tree.remove(filter, subscriber)
+  }
+
+  /** Puts a session's subscription into the tree (or its shared group). */
+  add(session: Session, filter: string, subscription: Subscription): void {
+    const shared = parseSharedFilter(filter)
+    if (shared === 'invalid') throw new Error(`invalid shared subscription ${filter}`)
+    if (shared) {
+      const key = sharedKey(shared)
+      let group = this.sharedGroups.get(key)
+      if (!group) {
+        group = new SharedGroup(shared.group, shared.filter)
+        this.sharedGroups.set(key, group)
+        this.tree.add(shared.filter, group, { qos: 2 })
+      }
+      group.members.set(session, subscription)
+    } else {
+      this.tree.add(filter, session, subscription)
+    }
+  }
+
+  /** Takes a session's subscription out of the tree; a shared group left empty goes too. */
+  remove(session: Session, filter: string): void {
+    const shared = parseSharedFilter(filter)
+    if (shared && shared !== 'invalid') {
+      const key = sharedKey(shared)
+      const group = this.sharedGroups.get(key)
+      if (group) {
+        group.members.delete(session)
+        if (group.members.size === 0) {
+          this.sharedGroups.delete(key)
+          this.tree.remove(shared.filter, group)
+        }
+      }
+    } else {
+      this.tree.remove(filter, session)
+    }
+  }
+}
+
+/** Shared groups are per (group name, filter): `$share/a/x` and `$share/b/x` are two groups. */
+function sharedKey(shared: { group: string; filter: string }): string {
+  return `${shared.group}\u0000${shared.filter}`
+}

@@ -1,0 +1,259 @@
+import type { Logger } from 'pino'
+import type { SessionRecord } from '../store/store.ts'
+import { setLongTimeout } from '../util/long-timer.ts'
+import type { Connection } from './connection.ts'
+import type { SessionOpener } from './core.ts'
+import { expiryFrom } from './expiry.ts'
+import type { FlowControl } from './flow.ts'
+import type { Persistence } from './persistence.ts'
+import type { Will } from './protocol/packets.ts'
+import type { Router } from './router.ts'
+import { type DropReason, neverExpires, type PendingWill, Session, type SessionLimits } from './sessions.ts'
+import type { Message, MessageProperties, SessionInfo } from './types.ts'
+
+export interface SessionLifecycleParts {
+  limits: SessionLimits
+  router: Router
+  persistence: Persistence
+  flow: FlowControl
+  logger: Logger
+  /**
+   * A session's queue overflowed: an MQTT 5 client connected to it is told so and disconnected
+   * (connections.ts); the session, with what was queued, stays.
+   */
+  overflowed: (session: Session) => void
+}
+
+/**
+ * Sessions from CONNECT to expiry: opening and taking over, the hand-off to the store when
+ * their client goes, wills (published, or delayed by MQTT 5 Will Delay), expiry, and the
+ * messages their queues drop.
+ */
+export class SessionLifecycle implements SessionOpener {
+  /** Wills go out only while the broker runs: not at shutdown, when every client is dropped. */
+  running = false
+  /** QoS 1/2 messages dropped at a queue limit, and QoS 0 ones shed (see onDrop). */
+  dropped = 0
+  private readonly sessions = new Map<string, Session>()
+  private readonly limits: SessionLimits
+  private readonly router: Router
+  private readonly persistence: Persistence
+  private readonly flow: FlowControl
+  private readonly logger: Logger
+  private readonly overflowed: (session: Session) => void
+
+  constructor(parts: SessionLifecycleParts) {
+    this.limits = parts.limits
+    this.router = parts.router
+    this.persistence = parts.persistence
+    this.flow = parts.flow
+    this.logger = parts.logger
+    this.overflowed = parts.overflowed
+  }
+
+  /** Sessions held, connected or not. */
+  get size(): number {
+    return this.sessions.size
+  }
+
+  info(clientId: string): SessionInfo | undefined {
+    const session = this.sessions.get(clientId)
+    if (!session) return undefined
+    return {
+      clientId,
+      connected: session.outlet !== undefined,
+      expiryInterval: session.expiryInterval,
+      expiresAt: session.expiryTimer?.deadline,
+      willAt: session.pendingWill ? session.willTimer?.deadline : undefined,
+      inflight: session.inflight.size,
+      queued: session.queued,
+    }
+  }
+
+  /** Puts back the sessions a store kept; expiry counts from when their client went. */
+  restore(records: SessionRecord[]): void {
+    for (const record of records) {
+      const session = this.newSession(record.clientId, record.expiryInterval)
+      for (const { filter, ...sub } of record.subscriptions) this.router.addSubscription(session, filter, sub)
+      session.restore(record)
+      session.journal = this.persistence.journalFor(session)
+      // Expiry counts from when the client went, not from this start [MQTT-3.1.2-23].
+      session.disconnectedAt = record.disconnectedAt ?? Date.now()
+      this.scheduleExpiry(session)
+    }
+  }
+
+  /** Clean Start (clean session) replaces any stored session; a resumed one's pending will and expiry are cancelled [MQTT-3.1.3-9]. */
+  open(
+    clientId: string,
+    cleanStart: boolean,
+    expiryInterval: number,
+  ): { session: Session; present: boolean } {
+    let session = this.sessions.get(clientId)
+    if (session && cleanStart) {
+      this.discard(session)
+      session = undefined
+    }
+    if (session) {
+      session.expiryTimer?.cancel()
+      session.willTimer?.cancel()
+      session.expiryTimer = undefined
+      session.willTimer = undefined
+      session.pendingWill = undefined
+      session.disconnectedAt = undefined
+      session.expiryInterval = expiryInterval
+      this.makePersistent(session)
+      return { session, present: true }
+    }
+    session = this.newSession(clientId, expiryInterval)
+    this.makePersistent(session)
+    return { session, present: false }
+  }
+
+  /**
+   * A connected client's connection ended: its session is detached (or discarded when it ends
+   * with the connection) and its will published or scheduled, unless it said DISCONNECT.
+   */
+  connectionEnded(connection: Connection): void {
+    const { clientId, session } = connection
+    const will = connection.will
+    connection.will = undefined
+    const willMessage: PendingWill | undefined = will && {
+      message: {
+        topic: will.topic,
+        payload: will.payload,
+        qos: will.qos,
+        retain: will.retain,
+        clientId,
+        properties: willProperties(will.properties),
+      },
+      expiryInterval: will.properties?.messageExpiryInterval,
+    }
+    if (session && session.outlet === connection) {
+      session.outlet = undefined
+      this.flow.offline(session)
+      session.disconnectedAt = Date.now()
+      if (session.expiryInterval === 0) {
+        if (willMessage) this.publishWill(willMessage)
+        this.discard(session)
+      } else {
+        if (this.persistence.durable) this.persistence.putSession(session)
+        else this.persistence.snapshot(session)
+        if (willMessage) this.scheduleWill(session, willMessage, will?.properties?.willDelayInterval ?? 0)
+        this.scheduleExpiry(session)
+      }
+    } else if (willMessage) {
+      this.publishWill(willMessage)
+    }
+  }
+
+  /** At shutdown: timers stop, and an in-memory store gets every session that outlives its connection. */
+  close(): void {
+    for (const session of this.sessions.values()) {
+      session.expiryTimer?.cancel()
+      session.willTimer?.cancel()
+      if (session.expiryInterval > 0 && !this.persistence.durable) this.persistence.snapshot(session)
+    }
+  }
+
+  /** A session that outlives its connection is written to the store, and journals its changes. */
+  private makePersistent(session: Session): void {
+    if (!this.persistence.durable) return
+    if (session.expiryInterval === 0) {
+      // Resumed as a session that ends with its connection: a crash must not bring it back.
+      if (session.journal) this.persistence.deleteSession(session.clientId)
+      session.journal = undefined
+      return
+    }
+    session.journal ??= this.persistence.journalFor(session)
+    this.persistence.putSession(session)
+  }
+
+  private publishWill(will: PendingWill): void {
+    if (!this.running) return
+    const { message } = will
+    this.logger.debug({ clientId: message.clientId, topic: message.topic }, 'publishing will')
+    this.router.route({ ...message, expiresAt: expiryFrom(will.expiryInterval) })
+  }
+
+  /** MQTT 5 Will Delay: the will goes out at the earlier of the delay and the session's end. */
+  private scheduleWill(session: Session, will: PendingWill, delaySeconds: number): void {
+    if (delaySeconds <= 0) {
+      this.publishWill(will)
+      return
+    }
+    session.pendingWill = will
+    session.willTimer = setLongTimeout(
+      () => {
+        session.willTimer = undefined
+        const pending = session.pendingWill
+        session.pendingWill = undefined
+        if (pending) this.publishWill(pending)
+      },
+      delaySeconds * 1000,
+      { unref: true },
+    )
+  }
+
+  private scheduleExpiry(session: Session): void {
+    if (session.expiryInterval >= neverExpires) return
+    const elapsed = Date.now() - (session.disconnectedAt ?? Date.now())
+    session.expiryTimer = setLongTimeout(
+      () => {
+        session.expiryTimer = undefined
+        if (session.outlet) return
+        this.logger.info({ clientId: session.clientId }, 'session expired')
+        this.discard(session)
+      },
+      Math.max(0, session.expiryInterval * 1000 - elapsed),
+      { unref: true },
+    )
+  }
+
+  private newSession(clientId: string, expiryInterval: number): Session {
+    const session = new Session(clientId, expiryInterval, this.limits, this.onDrop)
+    this.sessions.set(clientId, session)
+    return session
+  }
+
+  private discard(session: Session): void {
+    session.journal = undefined
+    session.expiryTimer?.cancel()
+    session.willTimer?.cancel()
+    session.expiryTimer = undefined
+    session.willTimer = undefined
+    // A delayed will goes out when its session ends, whichever comes first.
+    const pending = session.pendingWill
+    session.pendingWill = undefined
+    if (pending) this.publishWill(pending)
+    for (const filter of [...session.subscriptions.keys()]) this.router.removeSubscription(session, filter)
+    if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
+    this.persistence.deleteSession(session.clientId)
+  }
+
+  private readonly onDrop = (session: Session, message: Message, reason: DropReason): void => {
+    this.dropped++
+    // A client that stops reading can shed thousands of messages a second: one line per
+    // client per second, with the count of the others, keeps the log readable.
+    const now = Date.now()
+    if (now - session.lastDropLog >= 1000) {
+      const more = session.dropsNotLogged
+      this.logger.warn(
+        { clientId: session.clientId, topic: message.topic, qos: message.qos, reason, alsoDropped: more },
+        `message dropped for ${session.clientId}: ${reason}${more > 0 ? ` (and ${more} more since the last report)` : ''}`,
+      )
+      session.lastDropLog = now
+      session.dropsNotLogged = 0
+    } else {
+      session.dropsNotLogged++
+    }
+    if (reason === 'queue full') this.overflowed(session)
+  }
+}
+
+/** The will properties that become the will message's PUBLISH properties. */
+function willProperties(p: Will['properties']): MessageProperties | undefined {
+  if (!p) return undefined
+  const { willDelayInterval: _delay, messageExpiryInterval: _expiry, ...rest } = p
+  return rest
+}
