@@ -19,7 +19,8 @@ import type { Will } from './protocol/packets.ts'
 import { RetainedTree } from './retained.ts'
 import { type DropReason, neverExpires, type PendingWill, Session, type Subscription } from './sessions.ts'
 import { parseSharedFilter, SharedGroup } from './shared.ts'
-import { isValidFilter, SubscriptionTree, topicNameError } from './topics.ts'
+import { InvalidTopicError, isValidFilter, topicNameError } from './topic-rules.ts'
+import { SubscriptionTree } from './topics.ts'
 import type {
   AccessControl,
   BrokerEvents,
@@ -209,7 +210,7 @@ export class Broker extends EventEmitter<BrokerEvents> implements ConnectionOwne
   /** Publishes as the broker itself. A publish made while routing is queued and delivered after it. */
   async publish(input: PublishInput): Promise<void> {
     const problem = topicNameError(input.topic)
-    if (problem) throw new Error(`invalid topic ${JSON.stringify(input.topic)}: ${problem}`)
+    if (problem) throw new InvalidTopicError(input.topic, problem)
     const qos = input.qos ?? 0
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`invalid QoS ${String(qos)}`)
     const retain = input.retain === true

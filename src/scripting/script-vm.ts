@@ -24,7 +24,7 @@ import { RateLimiter } from './rate-limiter.ts'
 import { compileSchedule, Scheduler } from './schedules.ts'
 import { type ConsoleOutcome, type ConsoleReply, GuestConsole, waitForConsole } from './script-console.ts'
 import { readThrown } from './thrown-value.ts'
-import { topicFilterProblem, topicNameProblem } from './topic-rules.ts'
+import { filterError as topicFilterProblem, topicNameError as topicNameProblem } from '../broker/topic-rules.ts'
 import { realEnvironment, type VmEnvironment } from './vm-environment.ts'
 import { type WasmMemory, type WasmModule, wasm } from './wasm.ts'
 

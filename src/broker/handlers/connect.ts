@@ -6,7 +6,7 @@ import { type ConnackProperties, encodeConnack } from '../protocol/encode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import type { ConnectPacket } from '../protocol/packets.ts'
 import { neverExpires } from '../sessions.ts'
-import { topicNameError } from '../topics.ts'
+import { topicNameError } from '../topic-rules.ts'
 
 /** MQTT 5 CONNACK reason codes for the 3.1.1 return codes 1–5. */
 const v5Codes: Record<number, number> = { 1: 0x84, 2: 0x85, 3: 0x88, 4: 0x86, 5: 0x87 }

@@ -5,7 +5,7 @@ import { expiryFrom } from '../expiry.ts'
 import { encodeAck } from '../protocol/encode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import { PacketType, type PublishPacket } from '../protocol/packets.ts'
-import { topicNameError } from '../topics.ts'
+import { topicNameError } from '../topic-rules.ts'
 import type { Message, MessageProperties } from '../types.ts'
 
 export function handlePublish(broker: BrokerCore, connection: Connection, packet: PublishPacket): void {

@@ -5,7 +5,7 @@ import { ProtocolError, Reason } from '../protocol/errors.ts'
 import type { SubscribePacket } from '../protocol/packets.ts'
 import type { Subscription } from '../sessions.ts'
 import { parseSharedFilter } from '../shared.ts'
-import { isValidFilter } from '../topics.ts'
+import { isValidFilter } from '../topic-rules.ts'
 
 const failure = 0x80
 
