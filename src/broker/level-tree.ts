@@ -11,7 +11,7 @@ export interface LevelNode<T> {
   readonly key: string
 }
 
-/** Called with each value found and the caller's `arg`, so a walk needs no closure per call. */
+/** Called with each value matchTopic finds and the caller's `arg`, so a walk needs no closure per call. */
 export type LevelVisitor<T, A> = (value: T, arg: A) => void
 
 function newNode<T>(parent: LevelNode<T> | undefined, key: string): LevelNode<T> {
@@ -68,17 +68,17 @@ export class LevelTree<T> {
   }
 
   /**
-   * Visits the value of every stored topic that `filter` matches: `+` tries each child, `#`
-   * takes the node (`a/#` matches `a`) and everything below it, and a leading wildcard skips
-   * topics starting with `$` [MQTT-4.7.2-1].
+   * Appends to `out` the value of every stored topic that `filter` matches: `+` tries each
+   * child, `#` takes the node (`a/#` matches `a`) and everything below it, and a leading
+   * wildcard skips topics starting with `$` [MQTT-4.7.2-1].
    */
-  matchFilter<A>(filter: string, visit: LevelVisitor<T, A>, arg: A): void {
-    walkFilter(this.root, filter.split('/'), 0, visit, arg)
+  matchFilter(filter: string, out: T[]): void {
+    walkFilter(this.root, filter.split('/'), 0, out)
   }
 
-  /** Visits every value, parents before children, children in insertion order. */
-  forEach<A>(visit: LevelVisitor<T, A>, arg: A): void {
-    visitBelow(this.root, false, visit, arg)
+  /** Appends every value to `out`, parents before children, children in insertion order. */
+  collect(out: T[]): void {
+    collectBelow(this.root, false, out)
   }
 }
 
@@ -106,39 +106,33 @@ function walkTopic<T, A>(
   if (literal) walkTopic(literal, levels, depth + 1, dollar, visit, arg)
 }
 
-function walkFilter<T, A>(
-  node: LevelNode<T>,
-  levels: string[],
-  depth: number,
-  visit: LevelVisitor<T, A>,
-  arg: A,
-): void {
+function walkFilter<T>(node: LevelNode<T>, levels: string[], depth: number, out: T[]): void {
   const level = levels[depth]
   if (level === undefined) {
-    if (node.value !== undefined) visit(node.value, arg)
+    if (node.value !== undefined) out.push(node.value)
     return
   }
   const skipDollar = depth === 0
   if (level === '#') {
-    if (node.value !== undefined && depth > 0) visit(node.value, arg)
-    visitBelow(node, skipDollar, visit, arg)
+    if (node.value !== undefined && depth > 0) out.push(node.value)
+    collectBelow(node, skipDollar, out)
     return
   }
   if (level === '+') {
     for (const [key, child] of node.children) {
       if (skipDollar && key.startsWith('$')) continue
-      walkFilter(child, levels, depth + 1, visit, arg)
+      walkFilter(child, levels, depth + 1, out)
     }
     return
   }
   const child = node.children.get(level)
-  if (child) walkFilter(child, levels, depth + 1, visit, arg)
+  if (child) walkFilter(child, levels, depth + 1, out)
 }
 
-function visitBelow<T, A>(node: LevelNode<T>, skipDollar: boolean, visit: LevelVisitor<T, A>, arg: A): void {
+function collectBelow<T>(node: LevelNode<T>, skipDollar: boolean, out: T[]): void {
   for (const [key, child] of node.children) {
     if (skipDollar && key.startsWith('$')) continue
-    if (child.value !== undefined) visit(child.value, arg)
-    visitBelow(child, false, visit, arg)
+    if (child.value !== undefined) out.push(child.value)
+    collectBelow(child, false, out)
   }
 }

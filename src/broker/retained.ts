@@ -43,7 +43,7 @@ export class RetainedTree {
    */
   match(filter: string): Message[] {
     const out: Message[] = []
-    this.levels.matchFilter(filter, push, out)
+    this.levels.matchFilter(filter, out)
     const now = Date.now()
     return out.filter((m) => !isExpired(m, now))
   }
@@ -51,11 +51,7 @@ export class RetainedTree {
   /** Every retained message, in tree order. */
   all(): Message[] {
     const out: Message[] = []
-    this.levels.forEach(push, out)
+    this.levels.collect(out)
     return out
   }
-}
-
-function push(message: Message, out: Message[]): void {
-  out.push(message)
 }
