@@ -24,17 +24,18 @@ export interface VarintValue {
 export function readVarint(data: Uint8Array, pos: number, end: number, out: VarintValue): number {
   let value = 0
   let multiplier = 1
-  for (let n = 0; n < 4; n++) {
-    const byte = data[pos + n]
-    if (byte === undefined || pos + n >= end) return VARINT_INCOMPLETE
+  let at = pos
+  for (let n = 0; n < 4 && at < end; n++) {
+    const byte = data[at++] ?? 0
     value += (byte & 0x7f) * multiplier
+    multiplier *= 128
     if ((byte & 0x80) === 0) {
       out.value = value
-      return pos + n + 1
+      return at
     }
-    multiplier *= 128
+    if (n === 3) return VARINT_TOO_LONG
   }
-  return VARINT_TOO_LONG
+  return VARINT_INCOMPLETE
 }
 
 /** Bytes writeVarint takes for `n` (0 ≤ n ≤ MAX_VARINT). */
