@@ -190,7 +190,11 @@ test('a shared subscription is judged by the filter after its share name', async
   const alice = await connect(t, url, as('alice'))
   // alice reads home/# but not home/secret, and may only write alerts/#.
   assert.deepEqual(
-    await subackCodes(alice, ['$share/g/home/#', '$share/g/home/+/x', '$share/g/alerts/#', '$share/home/x'], 1),
+    await subackCodes(
+      alice,
+      ['$share/g/home/#', '$share/g/home/+/x', '$share/g/alerts/#', '$share/home/x'],
+      1,
+    ),
     [1, 1, 128, 128],
   )
 })

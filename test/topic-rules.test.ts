@@ -24,11 +24,27 @@ import { PRELUDE_SOURCE } from '../src/scripting/guest-prelude.ts'
 import { loadScript } from '../src/testing.ts'
 
 const names = ['a', 'a/b', '/', 'a//b', '$SYS/x', 'ü/ß', '', 'a/+', '#', 'a/#/b', 'a\u0000b', 'a b']
-const filters = ['a', 'a/+/b', '#', 'a/#', '+', '$SYS/#', '/', '', 'a/#/b', 'a#', 'a/b+', '#/a', 'x\u0000', '+/+']
+const filters = [
+  'a',
+  'a/+/b',
+  '#',
+  'a/#',
+  '+',
+  '$SYS/#',
+  '/',
+  '',
+  'a/#/b',
+  'a#',
+  'a/b+',
+  '#/a',
+  'x\u0000',
+  '+/+',
+]
 
 describe('topic names and filters', () => {
   it('a topic name is non-empty, without wildcards or U+0000', () => {
-    for (const ok of ['a', 'a/b', '/', 'a//b', '$SYS/x', 'a b']) assert.equal(topicNameError(ok), undefined, ok)
+    for (const ok of ['a', 'a/b', '/', 'a//b', '$SYS/x', 'a b'])
+      assert.equal(topicNameError(ok), undefined, ok)
     assert.match(topicNameError('') ?? '', /empty/)
     assert.match(topicNameError('a/+') ?? '', /wildcard/)
     assert.match(topicNameError('a/#') ?? '', /wildcard/)
@@ -36,8 +52,10 @@ describe('topic names and filters', () => {
   })
 
   it('a filter has + and # only as whole levels, # last', () => {
-    for (const ok of ['a', 'a/+/b', '#', 'a/#', '+', '$SYS/#', '/', '+/+']) assert.equal(isValidFilter(ok), true, ok)
-    for (const bad of ['', 'a/#/b', 'a#', 'a/b+', '#/a', 'x\u0000']) assert.equal(isValidFilter(bad), false, bad)
+    for (const ok of ['a', 'a/+/b', '#', 'a/#', '+', '$SYS/#', '/', '+/+'])
+      assert.equal(isValidFilter(ok), true, ok)
+    for (const bad of ['', 'a/#/b', 'a#', 'a/b+', '#/a', 'x\u0000'])
+      assert.equal(isValidFilter(bad), false, bad)
     assert.equal(filterError('a/#/b'), "'#' must be a whole level and the last one: a/#/b")
   })
 
