@@ -185,6 +185,20 @@ test('MQTT 3.1.1: a denied SUBSCRIBE gets 0x80; an allowed one in the same packe
   await log.waitFor('subscription denied', (r) => r.filter === '#')
 })
 
+test('a shared subscription is judged by the filter after its share name', async (t) => {
+  const { url } = await brokerWithAcl(t, socketAcl)
+  const alice = await connect(t, url, as('alice'))
+  // alice reads home/# but not home/secret, and may only write alerts/#.
+  assert.deepEqual(
+    await subackCodes(
+      alice,
+      ['$share/g/home/#', '$share/g/home/+/x', '$share/g/alerts/#', '$share/home/x'],
+      1,
+    ),
+    [1, 1, 128, 128],
+  )
+})
+
 test('delivery is checked per message: a wildcard subscription does not read a denied topic', async (t) => {
   const { url } = await brokerWithAcl(t, socketAcl)
   const alice = await connect(t, url, as('alice'))

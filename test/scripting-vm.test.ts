@@ -2,12 +2,15 @@
 // precisely: handle ownership inside one VM, error locations, topic rules, the throttle.
 import assert from 'node:assert/strict'
 import { describe, it } from 'node:test'
+import {
+  filterError as topicFilterProblem,
+  topicNameError as topicNameProblem,
+} from '../src/broker/topic-rules.ts'
 import { formatScriptError, locateError } from '../src/scripting/error-location.ts'
 import { resolveOptions } from '../src/scripting/options.ts'
 import type { FromWorker } from '../src/scripting/protocol.ts'
 import { RateLimiter } from '../src/scripting/rate-limiter.ts'
 import { ScriptVm, type VmHost } from '../src/scripting/script-vm.ts'
-import { topicFilterProblem, topicNameProblem } from '../src/scripting/topic-rules.ts'
 import { quickjsWasmModule } from '../src/scripting/vm-thread.ts'
 
 class FakeHost implements VmHost {

@@ -1,4 +1,5 @@
 import { timingSafeEqual } from 'node:crypto'
+import type { AuthResult, Credentials } from './types.ts'
 
 /** CONNACK return codes for authentication (MQTT 3.1.1 §3.2.2.3). */
 export const ConnackCode = {
@@ -9,18 +10,6 @@ export const ConnackCode = {
   badUserNameOrPassword: 4,
   notAuthorized: 5,
 } as const
-
-export interface Credentials {
-  clientId: string
-  username?: string | undefined
-  password?: Buffer | undefined
-  address: string
-}
-
-export type AuthResult =
-  | typeof ConnackCode.accepted
-  | typeof ConnackCode.badUserNameOrPassword
-  | typeof ConnackCode.notAuthorized
 
 /**
  * The single user of OpenBeken's MQTTServer (ms_user / ms_pass). When no user is set the

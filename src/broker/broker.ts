@@ -19,7 +19,7 @@ import { messageFrom } from './publish-input.ts'
 import { RetainedTree } from './retained.ts'
 import type { Router } from './router.ts'
 import type { SessionLifecycle } from './session-lifecycle.ts'
-import { isValidFilter } from './topics.ts'
+import { isValidFilter } from './topic-rules.ts'
 import type {
   AccessControl,
   BrokerEvents,

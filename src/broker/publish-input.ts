@@ -1,11 +1,11 @@
 import { expiryFrom } from './expiry.ts'
-import { topicNameError } from './topics.ts'
+import { InvalidTopicError, topicNameError } from './topic-rules.ts'
 import type { Message, PublishInput } from './types.ts'
 
 /** An embedder's or script's publish as the message the broker routes; throws on a bad topic or QoS. */
 export function messageFrom(input: PublishInput): Message {
   const problem = topicNameError(input.topic)
-  if (problem) throw new Error(`invalid topic ${JSON.stringify(input.topic)}: ${problem}`)
+  if (problem) throw new InvalidTopicError(input.topic, problem)
   const qos = input.qos ?? 0
   if (qos !== 0 && qos !== 1 && qos !== 2) throw new Error(`invalid QoS ${String(qos)}`)
   const retain = input.retain === true

@@ -1,23 +1,13 @@
 import { isExpired } from './expiry.ts'
+import { LevelTree } from './level-tree.ts'
 import type { Message } from './types.ts'
-
-interface Node {
-  readonly children: Map<string, Node>
-  message: Message | undefined
-  readonly parent: Node | undefined
-  readonly key: string
-}
-
-function newNode(parent: Node | undefined, key: string): Node {
-  return { children: new Map(), message: undefined, parent, key }
-}
 
 /**
  * Retained messages in a tree keyed by topic level (Mosquitto's retain.c), searched by
  * filter: a subscription to `a/+/c` visits only the `a` branch, not every retained topic.
  */
 export class RetainedTree {
-  private readonly root = newNode(undefined, '')
+  private readonly levels = new LevelTree<Message>()
   private count = 0
 
   get size(): number {
@@ -30,41 +20,21 @@ export class RetainedTree {
       this.delete(message.topic)
       return
     }
-    let node = this.root
-    for (const level of message.topic.split('/')) {
-      let child = node.children.get(level)
-      if (!child) {
-        child = newNode(node, level)
-        node.children.set(level, child)
-      }
-      node = child
-    }
-    if (!node.message) this.count++
-    node.message = message
+    const node = this.levels.open(message.topic)
+    if (node.value === undefined) this.count++
+    node.value = message
   }
 
   get(topic: string): Message | undefined {
-    let node: Node | undefined = this.root
-    for (const level of topic.split('/')) {
-      node = node.children.get(level)
-      if (!node) return undefined
-    }
-    return node.message
+    return this.levels.find(topic)?.value
   }
 
   delete(topic: string): void {
-    let node: Node | undefined = this.root
-    for (const level of topic.split('/')) {
-      node = node.children.get(level)
-      if (!node) return
-    }
-    if (!node.message) return
-    node.message = undefined
+    const node = this.levels.find(topic)
+    if (node?.value === undefined) return
+    node.value = undefined
     this.count--
-    while (node.parent && !node.message && node.children.size === 0) {
-      node.parent.children.delete(node.key)
-      node = node.parent
-    }
+    this.levels.prune(node)
   }
 
   /**
@@ -73,7 +43,7 @@ export class RetainedTree {
    */
   match(filter: string): Message[] {
     const out: Message[] = []
-    this.walk(this.root, filter.split('/'), 0, out)
+    this.levels.matchFilter(filter, out)
     const now = Date.now()
     return out.filter((m) => !isExpired(m, now))
   }
@@ -81,40 +51,7 @@ export class RetainedTree {
   /** Every retained message, in tree order. */
   all(): Message[] {
     const out: Message[] = []
-    collect(this.root, out, false)
+    this.levels.collect(out)
     return out
-  }
-
-  private walk(node: Node, levels: string[], depth: number, out: Message[]): void {
-    if (depth === levels.length) {
-      if (node.message) out.push(node.message)
-      return
-    }
-    const level = levels[depth]!
-    // A leading wildcard never matches a `$` topic [MQTT-4.7.2-1].
-    const skipDollar = depth === 0
-    if (level === '#') {
-      // `a/#` matches `a` itself as well as everything below it.
-      if (node.message && depth > 0) out.push(node.message)
-      collect(node, out, skipDollar)
-      return
-    }
-    if (level === '+') {
-      for (const [key, child] of node.children) {
-        if (skipDollar && key.startsWith('$')) continue
-        this.walk(child, levels, depth + 1, out)
-      }
-      return
-    }
-    const child = node.children.get(level)
-    if (child) this.walk(child, levels, depth + 1, out)
-  }
-}
-
-function collect(node: Node, out: Message[], skipDollar: boolean): void {
-  for (const [key, child] of node.children) {
-    if (skipDollar && key.startsWith('$')) continue
-    if (child.message) out.push(child.message)
-    collect(child, out, false)
   }
 }

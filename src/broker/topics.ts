@@ -1,48 +1,12 @@
+import { LevelTree } from './level-tree.ts'
+
 /**
- * Topic names, topic filters and the subscription tree.
- *
- * The tree has one level per node (Mosquitto's subs.c): matching a topic walks the literal
- * child, then `+`, then `#` at each level, so the cost grows with the topic's depth, not
- * with the number of subscriptions.
+ * The subscription tree: subscribers S (sessions, shared groups, internal handlers) keyed by
+ * filter, each with its options V. Filters sit in a LevelTree (one node per level), so matching
+ * a topic costs its depth, not the number of subscriptions.
  */
-
-/** Why a PUBLISH topic is unusable, or undefined when it is fine. */
-export function topicNameError(topic: string): string | undefined {
-  if (topic.length === 0) return 'empty topic name'
-  for (let i = 0; i < topic.length; i++) {
-    const c = topic.charCodeAt(i)
-    if (c === 0x2b || c === 0x23) return 'wildcard in topic name [MQTT-3.3.2-2]'
-    if (c === 0) return 'U+0000 in topic name [MQTT-1.5.3-2]'
-  }
-  return undefined
-}
-
-/** `+` must fill a whole level, `#` must be the whole last level [MQTT-4.7.1-2, 4.7.1-3]. */
-export function isValidFilter(filter: string): boolean {
-  if (filter.length === 0 || filter.includes('\u0000')) return false
-  const levels = filter.split('/')
-  for (let i = 0; i < levels.length; i++) {
-    const level = levels[i]!
-    if (level.includes('#') && (level !== '#' || i !== levels.length - 1)) return false
-    if (level.includes('+') && level !== '+') return false
-  }
-  return true
-}
-
-interface Node<S, V> {
-  readonly children: Map<string, Node<S, V>>
-  subs: Map<S, V> | undefined
-  readonly parent: Node<S, V> | undefined
-  readonly key: string
-}
-
-function newNode<S, V>(parent: Node<S, V> | undefined, key: string): Node<S, V> {
-  return { children: new Map(), subs: undefined, parent, key }
-}
-
-/** Subscribers S (sessions, internal handlers) keyed by filter, each with its options V. */
 export class SubscriptionTree<S, V> {
-  private readonly root: Node<S, V> = newNode(undefined, '')
+  private readonly levels = new LevelTree<Map<S, V>>()
   private count = 0
 
   get size(): number {
@@ -51,66 +15,31 @@ export class SubscriptionTree<S, V> {
 
   /** Adds or replaces; returns true when the subscriber had no subscription on this filter. */
   add(filter: string, subscriber: S, value: V): boolean {
-    let node = this.root
-    for (const level of filter.split('/')) {
-      let child = node.children.get(level)
-      if (!child) {
-        child = newNode(node, level)
-        node.children.set(level, child)
-      }
-      node = child
-    }
-    node.subs ??= new Map()
-    const isNew = !node.subs.has(subscriber)
-    node.subs.set(subscriber, value)
+    const node = this.levels.open(filter)
+    node.value ??= new Map()
+    const isNew = !node.value.has(subscriber)
+    node.value.set(subscriber, value)
     if (isNew) this.count++
     return isNew
   }
 
   remove(filter: string, subscriber: S): boolean {
-    let node: Node<S, V> | undefined = this.root
-    for (const level of filter.split('/')) {
-      node = node.children.get(level)
-      if (!node) return false
-    }
-    if (!node.subs?.delete(subscriber)) return false
+    const node = this.levels.find(filter)
+    if (!node?.value?.delete(subscriber)) return false
     this.count--
-    if (node.subs.size === 0) node.subs = undefined
-    // Prune branches left empty, so churn of unique topics doesn't grow the tree forever.
-    while (node.parent && !node.subs && node.children.size === 0) {
-      node.parent.children.delete(node.key)
-      node = node.parent
+    if (node.value.size === 0) {
+      node.value = undefined
+      this.levels.prune(node)
     }
     return true
   }
 
-  /** Calls visit once per (subscriber, filter) that matches; a subscriber may be visited more than once. */
+  /**
+   * Calls visit once per (subscriber, filter) that matches, in LevelTree.matchTopic's order; a
+   * subscriber may be visited more than once.
+   */
   match(topic: string, visit: (subscriber: S, value: V) => void): void {
-    const levels = topic.split('/')
-    // Topics starting with `$` are not matched by a leading wildcard [MQTT-4.7.2-1].
-    this.walk(this.root, levels, 0, topic.charCodeAt(0) === 0x24, visit)
-  }
-
-  private walk(
-    node: Node<S, V>,
-    levels: string[],
-    depth: number,
-    dollar: boolean,
-    visit: (subscriber: S, value: V) => void,
-  ): void {
-    const wildcardsAllowed = depth > 0 || !dollar
-    const hash = wildcardsAllowed ? node.children.get('#') : undefined
-    if (hash?.subs) visitAll(hash.subs, visit)
-    if (depth === levels.length) {
-      if (node.subs) visitAll(node.subs, visit)
-      return
-    }
-    if (wildcardsAllowed) {
-      const plus = node.children.get('+')
-      if (plus) this.walk(plus, levels, depth + 1, dollar, visit)
-    }
-    const literal = node.children.get(levels[depth]!)
-    if (literal) this.walk(literal, levels, depth + 1, dollar, visit)
+    this.levels.matchTopic(topic, visitAll, visit)
   }
 }
 

@@ -66,6 +66,7 @@ export interface ClientIdentity {
   username?: string | undefined
 }
 
+/** What a client presents in CONNECT, for authentication. */
 export interface Credentials {
   clientId: string
   username?: string | undefined

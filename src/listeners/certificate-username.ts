@@ -1,6 +1,7 @@
 import type { Readable } from 'node:stream'
 import mqttPacket, { type IConnectPacket, type Packet } from 'mqtt-packet'
 import type { CertificateIdentities } from '../broker/access/certificate-identities.ts'
+import { readVarint, type VarintValue } from '../broker/protocol/varint.ts'
 import { setLongTimeout } from '../util/long-timer.ts'
 
 /** Why a connection could not be given its certificate identity (it is then closed). */
@@ -74,17 +75,12 @@ export function applyCertificateUsername(
   })
 }
 
+const remaining: VarintValue = { value: 0 }
+
 /** Total size of the packet at the start of `data`, once its fixed header is complete. */
 function packetSize(data: Buffer): number | undefined {
-  let length = 0
-  let multiplier = 1
-  for (let i = 1; i < data.length && i <= 4; i++) {
-    const byte = data[i]!
-    length += (byte & 0x7f) * multiplier
-    if ((byte & 0x80) === 0) return 1 + i + length
-    multiplier *= 128
-  }
-  return undefined
+  const bodyStart = readVarint(data, 1, data.length, remaining)
+  return bodyStart < 0 ? undefined : bodyStart + remaining.value
 }
 
 function parseConnect(bytes: Buffer): IConnectPacket {

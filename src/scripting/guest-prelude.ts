@@ -1,3 +1,4 @@
+import { topicNameError } from '../broker/topic-rules.ts'
 import { CONSOLE_PRELUDE_SOURCE } from './guest-console.ts'
 import { FETCH_PRELUDE } from './guest-fetch-prelude.ts'
 /**
@@ -14,6 +15,8 @@ export const PRELUDE_FILE = '<tinymqtt>'
 export const PRELUDE_SOURCE = `(function (host) {
   'use strict'
   const g = globalThis
+  // The broker's own topic name check, so a script's ms_publish refuses exactly what it would.
+  ${topicNameError.toString()}
   const fmt = (v) => {
     if (typeof v === 'string') return v
     if (v instanceof Error) return v.name + ': ' + v.message + (v.stack ? '\\n' + v.stack : '')
@@ -87,9 +90,8 @@ export const PRELUDE_SOURCE = `(function (host) {
   }
   def('ms_publish', fn('ms_publish', (topic, payload, options) => {
     if (typeof topic !== 'string') throw new TypeError('ms_publish: topic must be a string')
-    if (topic.length === 0) throw new TypeError('ms_publish: topic must not be empty')
-    if (topic.indexOf('+') >= 0 || topic.indexOf('#') >= 0) throw new TypeError('ms_publish: topic must not contain wildcards: ' + topic)
-    if (topic.indexOf('\u0000') >= 0) throw new TypeError('ms_publish: topic must not contain NUL')
+    const topicProblem = topicNameError(topic)
+    if (topicProblem !== undefined) throw new TypeError('ms_publish: invalid topic ' + JSON.stringify(topic) + ': ' + topicProblem)
     const qos = options && options.qos !== undefined ? options.qos : 0
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError('ms_publish: qos must be 0, 1 or 2')
     const p = toPayload(payload)
@@ -181,7 +183,7 @@ ${FETCH_PRELUDE}
     if (p.contentType !== undefined) out.contentType = String(p.contentType)
     if (p.responseTopic !== undefined) {
       const t = String(p.responseTopic)
-      if (t === '' || t.indexOf('+') >= 0 || t.indexOf('#') >= 0) throw new TypeError('ms_publish: properties.responseTopic must be a topic name')
+      if (topicNameError(t) !== undefined) throw new TypeError('ms_publish: properties.responseTopic must be a topic name')
       out.responseTopic = t
     }
     if (p.correlationData !== undefined) out.correlationData = bytesOf(p.correlationData)

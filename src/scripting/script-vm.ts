@@ -6,6 +6,10 @@ import {
   type QuickJSRuntime,
   RELEASE_SYNC,
 } from 'quickjs-emscripten'
+import {
+  filterError as topicFilterProblem,
+  topicNameError as topicNameProblem,
+} from '../broker/topic-rules.ts'
 import type { LongTimer } from '../util/long-timer.ts'
 import { ChangeFilter } from './change-filter.ts'
 import { type Delivery, packDeliveries } from './delivery-batch.ts'
@@ -24,7 +28,6 @@ import { RateLimiter } from './rate-limiter.ts'
 import { compileSchedule, Scheduler } from './schedules.ts'
 import { type ConsoleOutcome, type ConsoleReply, GuestConsole, waitForConsole } from './script-console.ts'
 import { readThrown } from './thrown-value.ts'
-import { topicFilterProblem, topicNameProblem } from './topic-rules.ts'
 import { realEnvironment, type VmEnvironment } from './vm-environment.ts'
 import { type WasmMemory, type WasmModule, wasm } from './wasm.ts'
 

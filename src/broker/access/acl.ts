@@ -1,3 +1,4 @@
+import { isValidFilter } from '../topic-rules.ts'
 import type { ClientIdentity } from '../types.ts'
 import { filterCovers, topicMatches } from './topic-match.ts'
 
@@ -72,13 +73,7 @@ function parseEntry(rest: string, line: number): AclEntry {
 }
 
 function checkFilter(filter: string, line: number): string {
-  const levels = filter.split('/')
-  levels.forEach((level, i) => {
-    const bad =
-      (level.includes('#') && (level !== '#' || i !== levels.length - 1)) ||
-      (level.includes('+') && level !== '+')
-    if (bad) throw new AclSyntaxError(`line ${line}: invalid topic filter "${filter}"`)
-  })
+  if (!isValidFilter(filter)) throw new AclSyntaxError(`line ${line}: invalid topic filter "${filter}"`)
   return filter
 }
 

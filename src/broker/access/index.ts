@@ -1,5 +1,6 @@
 import { ConnackCode } from '../auth.ts'
 import type { Broker } from '../broker.ts'
+import { parseSharedFilter } from '../shared.ts'
 import type { AccessControl, AuthResult, ClientIdentity, Credentials } from '../types.ts'
 import { type AclAction, type AclRules, aclAllows, parseAcl } from './acl.ts'
 import { CertificateIdentities } from './certificate-identities.ts'
@@ -98,8 +99,8 @@ export class FileAccessControl implements AccessControl {
 
   canSubscribe(client: ClientIdentity, filter: string): boolean {
     // A shared subscription is judged by the topics it reads: `$share/<group>/<filter>`.
-    const shared = /^\$share\/[^/]+\/(.+)$/.exec(filter)
-    return this.allows(client, 'subscribe', shared ? shared[1]! : filter)
+    const shared = parseSharedFilter(filter)
+    return this.allows(client, 'subscribe', shared && shared !== 'invalid' ? shared.filter : filter)
   }
 
   canRead(client: ClientIdentity, topic: string): boolean {

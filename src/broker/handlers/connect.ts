@@ -6,7 +6,7 @@ import { type ConnackProperties, encodeConnack } from '../protocol/encode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import type { ConnectPacket } from '../protocol/packets.ts'
 import { neverExpires } from '../sessions.ts'
-import { topicNameError } from '../topics.ts'
+import { topicNameError } from '../topic-rules.ts'
 
 /** MQTT 5 CONNACK reason codes for the 3.1.1 return codes 1–5 [MQTT-3.2.2.2]. */
 const v5Codes: Record<number, number> = {

@@ -6,7 +6,7 @@ import { encodeAck } from '../protocol/encode.ts'
 import { ProtocolError, Reason } from '../protocol/errors.ts'
 import { PacketType, type PublishPacket } from '../protocol/packets.ts'
 import type { Session } from '../sessions.ts'
-import { topicNameError } from '../topics.ts'
+import { topicNameError } from '../topic-rules.ts'
 import type { Message, MessageProperties } from '../types.ts'
 
 export function handlePublish(

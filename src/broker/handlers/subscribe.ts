@@ -6,7 +6,7 @@ import type { SubscribePacket } from '../protocol/packets.ts'
 import type { Session } from '../sessions.ts'
 import { parseSharedFilter } from '../shared.ts'
 import type { Subscription } from '../subscription.ts'
-import { isValidFilter } from '../topics.ts'
+import { isValidFilter } from '../topic-rules.ts'
 
 const failure = 0x80
 
@@ -46,8 +46,8 @@ export function handleSubscribe(
     }
     const existed = broker.router.addSubscription(session, filter, sub)
     granted.push(qos)
-    // Retain Handling: 0 always, 1 only for a new subscription, 2 never; and never for a
-    // shared subscription [MQTT-3.8.4-3, 4.8.2-?].
+    // Retain Handling: 0 always, 1 only for a new subscription, 2 never [MQTT-3.3.1-9, 3.3.1-10,
+    // 3.3.1-11]; and never for a shared subscription (MQTT 5 §3.8.4 and §4.8.2, without an id).
     const handling = sub.retainHandling ?? 0
     if (!shared && (handling === 0 || (handling === 1 && !existed))) retainedFor.push({ filter, sub })
   }

@@ -6,6 +6,7 @@ import { ProtocolError, Reason } from './errors.ts'
 import type { AckPacket, ConnectPacket, InboundPacket, PublishPacket } from './packets.ts'
 import { PacketType } from './packets.ts'
 import { checkProperties } from './properties.ts'
+import { varintSize, writeVarint } from './varint.ts'
 
 /**
  * The one module that turns packet bytes into packet objects.
@@ -131,7 +132,7 @@ class FieldReader {
     return value
   }
 
-  /** A copy: the body is a view into the socket's read buffer, which is reused. */
+  /** A copy: the body is a view into the socket's read chunk, which a kept slice would keep alive whole. */
   bytes(what: string): Buffer {
     const length = this.uint16(what)
     const end = this.pos + length
@@ -291,14 +292,10 @@ function parseWithLibrary(header: number, body: Buffer, version: ProtocolVersion
 }
 
 function frameHeader(header: number, length: number): Buffer {
-  const bytes = [header]
-  do {
-    let byte = length % 128
-    length = Math.floor(length / 128)
-    if (length > 0) byte |= 0x80
-    bytes.push(byte)
-  } while (length > 0)
-  return Buffer.from(bytes)
+  const out = Buffer.allocUnsafe(1 + varintSize(length))
+  out[0] = header
+  writeVarint(out, 1, length)
+  return out
 }
 
 function toBuffer(value: string | Buffer | undefined): Buffer {

@@ -1,6 +1,7 @@
 import mqttPacket from 'mqtt-packet'
 import type { MessageProperties, ProtocolVersion, QoS } from '../types.ts'
 import { PacketType } from './packets.ts'
+import { varintSize, writeVarint } from './varint.ts'
 
 /**
  * The one module that turns packets into bytes. MQTT 3.x packets are written by hand (they
@@ -139,17 +140,3 @@ export function encodeDisconnect(reasonCode: number, reasonString?: string): Buf
 }
 
 export const pingresp: Buffer = Buffer.from([PacketType.pingresp << 4, 0])
-
-function varintSize(n: number): number {
-  return n < 128 ? 1 : n < 16_384 ? 2 : n < 2_097_152 ? 3 : 4
-}
-
-function writeVarint(out: Buffer, pos: number, n: number): number {
-  do {
-    let byte = n % 128
-    n = Math.floor(n / 128)
-    if (n > 0) byte |= 0x80
-    out[pos++] = byte
-  } while (n > 0)
-  return pos
-}

@@ -1,6 +1,12 @@
 import { ProtocolError, Reason } from './errors.ts'
+import { readVarint, VARINT_INCOMPLETE, VARINT_TOO_LONG, type VarintValue } from './varint.ts'
 
-/** Called once per complete packet; `body` is a view that is only valid until the next read. */
+/**
+ * Called once per complete packet. `body` is a view into the chunk the socket delivered (or into
+ * the copy joining a packet cut across chunks). Node gives each read its own memory and never
+ * reuses it, so the view stays valid, but it keeps that whole chunk alive: whatever outlives
+ * the call should be copied (handlers/publish.ts does so for a message that may be kept).
+ */
 export type PacketSink = (header: number, body: Buffer) => void
 
 /**
@@ -42,6 +48,8 @@ export class Framer {
   private paused = false
   /** Where the body of the packet `header` last read starts. */
   private bodyStart = 0
+  /** The remaining length `header` last read. */
+  private readonly remaining: VarintValue = { value: 0 }
 
   constructor(
     private readonly maxPacketSize: number,
@@ -141,28 +149,18 @@ export class Framer {
     if (flags >= 0 ? (header & 0x0f) !== flags : (header & 0x06) === 0x06) {
       throw new ProtocolError(`invalid fixed-header flags 0x${(header & 0x0f).toString(16)} for type ${type}`)
     }
-    // Remaining length: 1–4 bytes, 7 bits each, high bit = continuation.
-    let length = 0
-    let multiplier = 1
-    let i = pos + 1
-    for (let n = 0; n < 4 && i < end; n++) {
-      const byte = chunk[i++]!
-      length += (byte & 0x7f) * multiplier
-      multiplier *= 128
-      if ((byte & 0x80) === 0) {
-        const total = i - pos + length
-        if (total > this.maxPacketSize) {
-          throw new ProtocolError(
-            `packet of ${total} bytes exceeds maxPacketSize ${this.maxPacketSize}`,
-            Reason.packetTooLarge,
-          )
-        }
-        this.bodyStart = i
-        return total
-      }
-      if (n === 3) throw new ProtocolError('remaining length longer than 4 bytes')
+    const bodyStart = readVarint(chunk, pos + 1, end, this.remaining)
+    if (bodyStart === VARINT_INCOMPLETE) return 0
+    if (bodyStart === VARINT_TOO_LONG) throw new ProtocolError('remaining length longer than 4 bytes')
+    const total = bodyStart - pos + this.remaining.value
+    if (total > this.maxPacketSize) {
+      throw new ProtocolError(
+        `packet of ${total} bytes exceeds maxPacketSize ${this.maxPacketSize}`,
+        Reason.packetTooLarge,
+      )
     }
-    return 0
+    this.bodyStart = bodyStart
+    return total
   }
 
   private keep(chunk: Buffer, from: number, needed: number): void {
