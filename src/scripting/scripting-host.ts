@@ -11,7 +11,6 @@ import {
   type LastValueReply,
   type LimitKind,
   type LogLevel,
-  PUBLISH_STRIDE,
   type ScriptError,
   type SyncReply,
   type SyncRequest,
@@ -19,6 +18,7 @@ import {
 import type { ConsoleReply } from './script-console.ts'
 import { belongsTo, listScripts, resolveScriptSource, type ScriptSource } from './script-files.ts'
 import { ScriptWatcher } from './script-watcher.ts'
+import { brokerProperties, unpackPublishes } from './thread-batches.ts'
 import { VmThread } from './vm-thread.ts'
 
 /** The part of the broker the scripting host uses. */
@@ -434,27 +434,11 @@ export class ScriptRunner implements ScriptingHost {
         return
       }
       case 'pub':
-        this.publish(msg.topic, msg.payload, msg.qos, msg.retain, msg.properties)
+        this.publish(msg.topic, msg.payload, msg.qos, msg.retain, brokerProperties(msg.properties))
         return
-      case 'pubs': {
-        const { meta, topics, payloads } = msg
-        const properties = new Map(msg.properties)
-        let offset = 0
-        for (let i = 0; i < topics.length; i++) {
-          const m = i * PUBLISH_STRIDE
-          const flags = meta[m + 1]!
-          const length = meta[m + 2]!
-          const retain = (flags & 4) !== 0
-          const qos = (flags & 3) as QoS
-          // Retained and QoS>0 messages may be kept for long; they get their own copy of the bytes
-          // instead of a view that would pin the whole batch buffer.
-          const view = Buffer.from(payloads.buffer, payloads.byteOffset + offset, length)
-          const payload = retain || qos > 0 ? Buffer.from(view) : view
-          this.publish(topics[i]!, payload, qos, retain, properties.get(i))
-          offset += length
-        }
+      case 'pubs':
+        unpackPublishes(msg, this.publish)
         return
-      }
       case 'timers':
         this.timers.set(msg.vmId, msg.count)
         return
@@ -517,20 +501,15 @@ export class ScriptRunner implements ScriptingHost {
     }
   }
 
-  private publish(
+  private readonly publish = (
     topic: string,
-    payload: Buffer | Uint8Array,
+    payload: Uint8Array,
     qos: QoS,
     retain: boolean,
     properties: MessageProperties | undefined,
-  ): void {
-    // Buffers arrive from the worker as plain Uint8Arrays; the MQTT encoder wants Buffers.
-    const props =
-      properties?.correlationData !== undefined
-        ? { ...properties, correlationData: Buffer.from(properties.correlationData) }
-        : properties
+  ): void => {
     this.broker
-      .publish(props ? { topic, payload, qos, retain, properties: props } : { topic, payload, qos, retain })
+      .publish(properties ? { topic, payload, qos, retain, properties } : { topic, payload, qos, retain })
       .catch((e: unknown) => this.log.warn({ err: e, topic }, 'script publish failed'))
   }
 

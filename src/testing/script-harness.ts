@@ -10,6 +10,7 @@ import { resolveOptions, type ScriptingOptions, type ScriptLimits } from '../scr
 import type { FromWorker, LogLevel, ScriptError, SyncReply, SyncRequest } from '../scripting/protocol.ts'
 import { propertiesForScript } from '../scripting/script-properties.ts'
 import { ScriptVm, type VmHost } from '../scripting/script-vm.ts'
+import { brokerProperties } from '../scripting/thread-batches.ts'
 import type { VmEnvironment } from '../scripting/vm-environment.ts'
 import { quickjsWasmModule } from '../scripting/vm-thread.ts'
 import { parseDuration } from './duration.ts'
@@ -426,16 +427,10 @@ export class ScriptHarness implements LoadedScript {
           qos: msg.qos,
           retain: msg.retain,
         }
-        if (msg.properties) out.properties = msg.properties
+        const properties = brokerProperties(msg.properties)
+        if (properties) out.properties = properties
         this.published.push(out)
-        this.route({
-          topic: msg.topic,
-          payload,
-          qos: msg.qos,
-          retain: msg.retain,
-          clientId: undefined,
-          properties: msg.properties,
-        })
+        this.route({ topic: msg.topic, payload, qos: msg.qos, retain: msg.retain, clientId: undefined, properties })
         return
       }
       case 'persist':
