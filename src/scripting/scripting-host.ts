@@ -6,14 +6,14 @@ import type { Message, MessageHandler, MessageProperties, PublishInput, QoS } fr
 import { formatScriptError } from './error-location.ts'
 import { loadHash, readModuleGraph } from './module-graph.ts'
 import type { ResolvedScriptingOptions } from './options.ts'
-import {
-  type FromWorker,
-  type LastValueReply,
-  type LimitKind,
-  type LogLevel,
-  type ScriptError,
-  type SyncReply,
-  type SyncRequest,
+import type {
+  FromWorker,
+  LastValueReply,
+  LimitKind,
+  LogLevel,
+  ScriptError,
+  SyncReply,
+  SyncRequest,
 } from './protocol.ts'
 import type { ConsoleReply } from './script-console.ts'
 import { belongsTo, listScripts, resolveScriptSource, type ScriptSource } from './script-files.ts'

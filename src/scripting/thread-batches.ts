@@ -151,7 +151,13 @@ export class PublishPacker {
  */
 export function unpackPublishes(
   batch: PublishBatch,
-  publish: (topic: string, payload: Buffer, qos: QoS, retain: boolean, properties?: MessageProperties) => void,
+  publish: (
+    topic: string,
+    payload: Buffer,
+    qos: QoS,
+    retain: boolean,
+    properties?: MessageProperties,
+  ) => void,
 ): void {
   const { meta, topics, payloads } = batch
   const properties = batch.properties.length > 0 ? new Map(batch.properties) : undefined
@@ -169,7 +175,8 @@ export function unpackPublishes(
 /** Properties from the worker as the broker keeps them: the MQTT encoder wants a Buffer. */
 export function brokerProperties(properties: WireProperties | undefined): MessageProperties | undefined {
   const correlation = properties?.correlationData
-  if (correlation === undefined || Buffer.isBuffer(correlation)) return properties as MessageProperties | undefined
+  if (correlation === undefined || Buffer.isBuffer(correlation))
+    return properties as MessageProperties | undefined
   return { ...properties, correlationData: Buffer.from(correlation) }
 }
 

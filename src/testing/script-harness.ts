@@ -430,7 +430,14 @@ export class ScriptHarness implements LoadedScript {
         const properties = brokerProperties(msg.properties)
         if (properties) out.properties = properties
         this.published.push(out)
-        this.route({ topic: msg.topic, payload, qos: msg.qos, retain: msg.retain, clientId: undefined, properties })
+        this.route({
+          topic: msg.topic,
+          payload,
+          qos: msg.qos,
+          retain: msg.retain,
+          clientId: undefined,
+          properties,
+        })
         return
       }
       case 'persist':
