@@ -87,12 +87,12 @@ export class ScriptVm {
       callGuest: (fn, args) => this.callGuest(fn, args),
       takeError: (handle) => this.takeError(handle),
     }
-    this.deadline = new CpuDeadline(runtime, limits.cpuLimitMs)
+    this.deadline = new CpuDeadline(runtime, limits)
     this.module = new VmModule(this.calls, name, runtime, ctx)
     this.reports = new VmReports(name, vmId, limits, (msg) => host.send(msg))
     this.subs = new VmSubscriptions(
       vmId,
-      limits.maxSubscriptions,
+      limits,
       () => this.depth > 0,
       (msg) => host.send(msg),
     )
@@ -345,7 +345,7 @@ export class ScriptVm {
       persist: new VmPersist(
         this.calls,
         this.name,
-        this.limits.maxPersistBytes,
+        this.limits,
         api.persistInit,
         api.persistJson,
         send,

@@ -48,14 +48,15 @@ export class CpuDeadline {
 
   constructor(
     runtime: QuickJSRuntime,
-    private readonly cpuLimitMs: number,
+    /** Read at every call: a test may lower the limit of a VM it built without one. */
+    private readonly limits: Pick<ScriptLimits, 'cpuLimitMs'>,
   ) {
     runtime.setInterruptHandler(() => performance.now() > this.at)
   }
 
   /** Starts (or, as the guest's clock moves, restarts) the budget of one call. */
   arm(): void {
-    this.at = performance.now() + this.cpuLimitMs
+    this.at = performance.now() + this.limits.cpuLimitMs
   }
 
   /** No limit: for our own prelude, which runs before any script code. */

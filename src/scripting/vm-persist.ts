@@ -1,4 +1,5 @@
 import type { QuickJSHandle } from 'quickjs-emscripten'
+import type { ScriptLimits } from './options.ts'
 import { PersistSaver } from './persist-saver.ts'
 import type { FromWorker, ScriptError } from './protocol.ts'
 import type { VmCalls } from './vm-calls.ts'
@@ -17,7 +18,7 @@ export class VmPersist {
   constructor(
     private readonly vm: VmCalls,
     private readonly name: string,
-    private readonly maxBytes: number,
+    private readonly limits: Pick<ScriptLimits, 'maxPersistBytes'>,
     private readonly init: QuickJSHandle,
     private readonly toJson: QuickJSHandle,
     private readonly send: (msg: FromWorker) => void,
@@ -50,7 +51,7 @@ export class VmPersist {
     }
     // An empty persist that never changes is never written.
     const saved = restored ? (json ?? '{}') : undefined
-    this.saver = new PersistSaver(io, saved, this.maxBytes)
+    this.saver = new PersistSaver(io, saved, this.limits.maxPersistBytes)
   }
 
   /** Saves `persist` if it changed and returns its JSON. */

@@ -1,6 +1,7 @@
 import type { QuickJSHandle } from 'quickjs-emscripten'
 import { ChangeFilter } from './change-filter.ts'
 import { HandleRegistry } from './handle-registry.ts'
+import type { ScriptLimits } from './options.ts'
 import type { FromWorker } from './protocol.ts'
 import type { Delivery } from './thread-batches.ts'
 import { topicFilterProblem } from './topic-rules.ts'
@@ -17,7 +18,7 @@ export class VmSubscriptions {
 
   constructor(
     private readonly vmId: number,
-    private readonly maxSubscriptions: number,
+    private readonly limits: Pick<ScriptLimits, 'maxSubscriptions'>,
     inCall: () => boolean,
     private readonly send: (msg: FromWorker) => void,
   ) {
@@ -27,8 +28,9 @@ export class VmSubscriptions {
   subscribe(filter: string, callback: QuickJSHandle, changes: boolean): number {
     const problem = topicFilterProblem(filter)
     if (problem) throw new TypeError(`ms_subscribe: ${problem}`)
-    if (this.callbacks.size >= this.maxSubscriptions) {
-      throw new RangeError(`ms_subscribe: limit of ${this.maxSubscriptions} subscriptions reached`)
+    const max = this.limits.maxSubscriptions
+    if (this.callbacks.size >= max) {
+      throw new RangeError(`ms_subscribe: limit of ${max} subscriptions reached`)
     }
     const subId = this.nextSubId++
     this.callbacks.add(subId, callback.dup())
