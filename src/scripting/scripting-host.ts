@@ -24,9 +24,11 @@ import { VmThread } from './vm-thread.ts'
 import { markWorkerLost, RestartBudget } from './worker-restarts.ts'
 
 /**
- * Main-thread side of scripting: keeps the record of each script, mirrors the VMs'
- * subscriptions onto the broker, forwards publishes, and restarts the VM worker (without
- * the offending script) when the watchdog kills it.
+ * Main-thread side of scripting: keeps the record of each script (script-status.ts) and brings
+ * it in line with its file, one load after another per file; handles the worker's messages,
+ * mirroring the VMs' subscriptions and publishes onto the broker (broker-mirror.ts); and
+ * restarts the VM worker (without the offending script) when the watchdog kills it
+ * (worker-restarts.ts).
  */
 export class ScriptRunner implements ScriptingHost {
   private readonly records = new Map<string, ScriptRecord>()
