@@ -55,7 +55,7 @@ describe('wire formats', () => {
       qos: QoS
       retain: boolean
     }> = []
-    unpackDeliveries(batch, (vmId, d) =>
+    unpackDeliveries(batch, (vmId, d) => {
       seen.push({
         vmId,
         subId: d.subId,
@@ -63,8 +63,8 @@ describe('wire formats', () => {
         payload: Buffer.from(d.payload).toString(),
         qos: d.qos,
         retain: d.retain,
-      }),
-    )
+      })
+    })
     assert.deepEqual(
       seen,
       messages.map((m, i) => ({
