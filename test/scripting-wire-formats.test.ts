@@ -44,7 +44,7 @@ describe('wire formats', () => {
       retain: i % 2 === 0,
       clientId: i % 5 === 0 ? undefined : `c${i}`,
     }))
-    messages.forEach((m, i) => packer.add(7, i, m))
+    for (const [i, m] of messages.entries()) packer.add(7, i, m)
     const batch = packer.seal() as DeliveryBatch
     assert.equal(batch.meta.length, messages.length * DELIVERY.STRIDE)
     const seen: Array<{
