@@ -6,7 +6,8 @@
  *   s.publish('stat/plug/POWER', 'ON')
  *   assert.deepEqual(s.take().map((m) => m.payload), ['ON'])
  */
-import { type LoadedScript, type LoadScriptOptions, ScriptHarness } from './testing/script-harness.ts'
+import type { LoadedScript, LoadScriptOptions } from './testing/harness-types.ts'
+import { ScriptHarness } from './testing/script-harness.ts'
 
 export { parseDuration } from './testing/duration.ts'
 export type { FetchAnswer, FetchCall, FetchHandler, FetchState } from './testing/fake-fetch.ts'
@@ -20,8 +21,8 @@ export type {
   ScriptLimitOptions,
   TestPayload,
   TestPublishOptions,
-} from './testing/script-harness.ts'
-export { ScriptLoadError } from './testing/script-harness.ts'
+} from './testing/harness-types.ts'
+export { ScriptLoadError } from './testing/harness-types.ts'
 
 /**
  * Loads a script file (its imports from its folder, as the broker does) and runs its top level

@@ -13,7 +13,7 @@ import {
   type PerformFetch,
   performFetch,
 } from './fetch.ts'
-import { copyBytes } from './publish-chunk.ts'
+import { copyBytes } from './guest-batches.ts'
 
 /**
  * One VM's ms_fetch: turns the prelude's call into a FetchQueue request and settles the guest

@@ -9,6 +9,27 @@ import { FETCH_PRELUDE } from './guest-fetch-prelude.ts'
  */
 import { SORT_PRELUDE_SOURCE } from './guest-sort.ts'
 import { STATE_PRELUDE_SOURCE } from './guest-state.ts'
+import { DISPATCH, DRAINED, FLAG, GUEST_PUBLISH, NONE, recordSource } from './wire-formats.ts'
+
+// The packed layouts the prelude shares with the host, spelled out as literals in its source:
+// QuickJS has no JIT, so a property lookup per slot would cost on every message.
+const D = DISPATCH
+const publishRecord = (textLength: string, binaryLength: string) =>
+  recordSource(GUEST_PUBLISH, {
+    TOPIC_LENGTH: 'topic.length',
+    TEXT_LENGTH: textLength,
+    FLAGS: 'flags',
+    BINARY_LENGTH: binaryLength,
+    PROPERTIES_LENGTH: 'props.length',
+  })
+const TEXT_PUBLISH = publishRecord('p.length', String(NONE))
+const BINARY_PUBLISH = publishRecord('0', 'p.byteLength')
+const DRAINED_ARRAY = recordSource(DRAINED, {
+  TEXT: "outTexts.join('')",
+  META: 'new Int32Array(outMeta).buffer',
+  BINARY: 'binary',
+  DROPPED: 'outDropped',
+})
 
 export const PRELUDE_FILE = '<tinymqtt>'
 
@@ -69,8 +90,7 @@ export const PRELUDE_SOURCE = `(function (host) {
   let outBinaries = []
   let outBinaryBytes = 0
   let outDropped = 0
-  // [text, Int32Array buffer of (topic length, payload length, flags, binary length or -1,
-  // properties JSON length)*, binaries, dropped]
+  // Returns DRAINED: [text, GUEST_PUBLISH records, binary bytes, dropped] (see wire-formats.ts).
   const drain = () => {
       if (outMeta.length === 0 && outDropped === 0) return undefined
       let binary
@@ -80,7 +100,7 @@ export const PRELUDE_SOURCE = `(function (host) {
         for (const b of outBinaries) { all.set(new Uint8Array(b), offset); offset += b.byteLength }
         binary = all.buffer
       }
-      const out = [outTexts.join(''), new Int32Array(outMeta).buffer, binary, outDropped]
+      const out = [${DRAINED_ARRAY}]
       outTexts = []
       outMeta = []
       outBinaries = []
@@ -96,19 +116,19 @@ export const PRELUDE_SOURCE = `(function (host) {
     if (qos !== 0 && qos !== 1 && qos !== 2) throw new RangeError('ms_publish: qos must be 0, 1 or 2')
     const p = toPayload(payload)
     const props = options && options.properties != null ? encodeProperties(options.properties) : ''
-    if (outMeta.length >= MAX_QUEUED * 5) { outDropped++; return }
-    const flags = qos | (options && options.retain ? 4 : 0)
+    if (outMeta.length >= MAX_QUEUED * ${GUEST_PUBLISH.STRIDE}) { outDropped++; return }
+    const flags = qos | (options && options.retain ? ${FLAG.RETAIN} : 0)
     if (typeof p === 'string') {
       outTexts.push(topic, p, props)
-      outMeta.push(topic.length, p.length, flags, -1, props.length)
+      outMeta.push(${TEXT_PUBLISH})
     } else {
       outTexts.push(topic, props)
-      outMeta.push(topic.length, 0, flags, p.byteLength, props.length)
+      outMeta.push(${BINARY_PUBLISH})
       outBinaries.push(p)
       outBinaryBytes += p.byteLength
     }
     // A long publishing loop hands over full chunks as it goes, so the queue stays small.
-    if (outMeta.length >= 4096 * 5) host.publishBatch(drain())
+    if (outMeta.length >= 4096 * ${GUEST_PUBLISH.STRIDE}) host.publishBatch(drain())
   }))
   def('ms_user', fn('ms_user', (user) => host.credentials('user', user == null ? undefined : String(user))))
   def('ms_pass', fn('ms_pass', (pass) => host.credentials('pass', pass == null ? undefined : String(pass))))
@@ -205,11 +225,9 @@ ${FETCH_PRELUDE}
     return msg
   }
 
-  // A batch of deliveries in one host call: topics and payloads packed into one string,
-  // per message [callback index, topic length, payload length, qos | retain << 2,
-  // client id index, binary offset, binary length, subscription id, properties index] in an
-  // Int32Array. The cursor lives here so the host can resume after a callback was interrupted.
-  const STRIDE = 9
+  // A batch of deliveries in one host call: topics and payloads packed into one string, one
+  // DISPATCH record per message in an Int32Array (see wire-formats.ts). The cursor lives here
+  // so the host can resume after a callback was interrupted.
   let batch = null
   let cursor = 0
   let pos = 0
@@ -217,29 +235,34 @@ ${FETCH_PRELUDE}
     const { text, meta, callbacks, clientIds, binary, properties, count } = batch
     let lastTick = Date.now()
     while (cursor < count) {
-      const m = cursor * STRIDE
+      const m = cursor * ${D.STRIDE}
       cursor++
-      if (endedInBatch.size > 0 && endedInBatch.has(meta[m + 7])) {
-        pos += meta[m + 1] + meta[m + 2]
+      if (endedInBatch.size > 0 && endedInBatch.has(meta[m + ${D.SUB}])) {
+        pos += meta[m + ${D.TOPIC_LENGTH}] + meta[m + ${D.TEXT_LENGTH}]
         continue
       }
       const now = Date.now()
       if (now !== lastTick) { lastTick = now; host.tick() }
-      const topic = text.substring(pos, pos + meta[m + 1])
-      pos += meta[m + 1]
-      const payload = text.substring(pos, pos + meta[m + 2])
-      pos += meta[m + 2]
-      const flags = meta[m + 3]
-      const clientId = meta[m + 4] < 0 ? undefined : clientIds[meta[m + 4]]
+      const topic = text.substring(pos, pos + meta[m + ${D.TOPIC_LENGTH}])
+      pos += meta[m + ${D.TOPIC_LENGTH}]
+      const payload = text.substring(pos, pos + meta[m + ${D.TEXT_LENGTH}])
+      pos += meta[m + ${D.TEXT_LENGTH}]
+      const flags = meta[m + ${D.FLAGS}]
+      const qos = flags & ${FLAG.QOS_MASK}
+      const retain = (flags & ${FLAG.RETAIN}) !== 0
+      const clientIndex = meta[m + ${D.CLIENT_ID}]
+      const clientId = clientIndex < 0 ? undefined : clientIds[clientIndex]
+      const binaryOffset = meta[m + ${D.BINARY_OFFSET}]
       let msg
-      if (meta[m + 5] < 0) msg = textMessage(flags & 3, (flags & 4) !== 0, clientId, payload)
+      if (binaryOffset < 0) msg = textMessage(qos, retain, clientId, payload)
       else {
-        msg = { qos: flags & 3, retain: (flags & 4) !== 0, bytes: new Uint8Array(binary.slice(meta[m + 5], meta[m + 5] + meta[m + 6])) }
+        msg = { qos, retain, bytes: new Uint8Array(binary.slice(binaryOffset, binaryOffset + meta[m + ${D.BINARY_LENGTH}])) }
         if (clientId !== undefined) msg.clientId = clientId
       }
-      if (meta[m + 8] >= 0) msg.properties = messageProperties(properties[meta[m + 8]])
+      const propertiesIndex = meta[m + ${D.PROPERTIES}]
+      if (propertiesIndex >= 0) msg.properties = messageProperties(properties[propertiesIndex])
       try {
-        watchAsync(callbacks[meta[m]](topic, payload, msg), 'async ms_subscribe callback for ' + topic)
+        watchAsync(callbacks[meta[m + ${D.CALLBACK}]](topic, payload, msg), 'async ms_subscribe callback for ' + topic)
       } catch (e) {
         host.callbackError(e, cursor - 1)
       }
@@ -258,7 +281,7 @@ ${CONSOLE_PRELUDE_SOURCE}
         text, meta, callbacks, binary,
         clientIds: clientIds === '' ? [] : clientIds.split('\u0000'),
         properties: properties === '' ? [] : JSON.parse(properties),
-        count: meta.length / STRIDE,
+        count: meta.length / ${D.STRIDE},
       }
       cursor = 0
       pos = 0

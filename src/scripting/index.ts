@@ -1,24 +1,33 @@
 /**
- * The scripting host: sandboxed QuickJS scripts (one VM each, in a worker thread) with
- * the ms_* API, CPU/memory/stack/publish limits and hot reload. Built only on the
- * broker's embedding API; nothing in src/broker imports from here.
+ * The scripting host: sandboxed QuickJS scripts (one VM each, in a worker thread) with the
+ * ms_* API, CPU/memory/stack/publish limits, `persist`, the dashboard console and hot reload.
+ *
+ * Owns: the script files and their watching (script-files, script-watcher), the main-thread
+ * host (scripting-host and the modules it delegates to), the worker and its VMs (vm-thread,
+ * vm-worker, script-vm and its vm-* parts), the guest prelude (guest-*), and the packed
+ * formats between them (wire-formats, thread-batches, guest-batches, protocol).
+ *
+ * Must not import: the broker's internals (only its types and the ScriptBroker seam; the broker
+ * is reached through ScriptBroker, never as a class), src/web, src/cli, src/testing. Nothing in
+ * src/broker imports from here; src/testing may import these modules to run a VM in-process.
  */
+
+import type { ScriptBroker, ScriptingHost } from './host-interfaces.ts'
 import type { ScriptingOptions } from './options.ts'
 import { resolveOptions } from './options.ts'
-import { type ScriptBroker, type ScriptingHost, ScriptRunner } from './scripting-host.ts'
+import { ScriptRunner } from './scripting-host.ts'
 
+export type { ScriptBroker, ScriptingHost } from './host-interfaces.ts'
 export type { ScriptingOptions } from './options.ts'
 export type { ConsoleReply } from './script-console.ts'
 export type { ScriptSource } from './script-files.ts'
 export type {
-  ScriptBroker,
-  ScriptingHost,
   ScriptLimitHit,
   ScriptLimitKind,
   ScriptState,
   ScriptStatus,
   ScriptThrottle,
-} from './scripting-host.ts'
+} from './script-status.ts'
 
 /** Loads the scripts at `options.path`, watches them, and resolves once the initial load has settled. */
 export async function startScripting(

@@ -10,10 +10,11 @@ import type { ConsoleReply } from './script-console.ts'
 import type { JsonProperties } from './script-properties.ts'
 import type { WasmModule } from './wasm.ts'
 
-/** Int32 slots per message in a 'deliveries' batch. */
-export const DELIVERY_STRIDE = 4
-/** Int32 slots per message in a 'pubs' batch. */
-export const PUBLISH_STRIDE = 3
+/**
+ * MQTT 5 properties as they arrive from the worker: a structured clone turns the correlation
+ * data's Buffer into a plain Uint8Array.
+ */
+export type WireProperties = Omit<MessageProperties, 'correlationData'> & { correlationData?: Uint8Array }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
 
@@ -55,10 +56,10 @@ export type ToWorker =
   | { t: 'unload'; name: string }
   /** Deinit and dispose a replaced version, once the host has routed the new version's subscriptions. */
   | { t: 'retire'; name: string; vmId: number }
-  /** Messages for script subscriptions, packed: see DeliveryPacker. */
+  /** Messages for script subscriptions, packed by DeliveryPacker (thread-batches.ts). */
   | {
       t: 'deliveries'
-      /** Per message: vmId, subId, qos | retain << 2, payload length. */
+      /** One DELIVERY record (wire-formats.ts) per message. */
       meta: Int32Array
       topics: string[]
       clientIds: Array<string | null>
@@ -88,15 +89,17 @@ export type FromWorker =
       payload: Uint8Array
       qos: QoS
       retain: boolean
-      properties?: MessageProperties | undefined
+      properties?: WireProperties | undefined
     }
-  /** Many 'pub' packed for the trip to the main thread: per message vmId, qos | retain << 2, payload length. */
+  /** Many 'pub' packed by PublishPacker (thread-batches.ts) for the trip to the main thread. */
   | {
       t: 'pubs'
+      /** One PUBLISH record (wire-formats.ts) per message. */
       meta: Int32Array
       topics: string[]
+      /** All payloads back to back. */
       payloads: Uint8Array
-      properties: Array<[number, MessageProperties]>
+      properties: Array<[number, WireProperties]>
     }
   | { t: 'timers'; vmId: number; count: number }
   | { t: 'credentials'; user?: string | undefined; pass?: string | undefined }

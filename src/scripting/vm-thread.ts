@@ -2,7 +2,6 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import type { Message } from '../broker/types.ts'
-import { DeliveryPacker } from './batch-packers.ts'
 import type { ScriptLimits } from './options.ts'
 import {
   BUSY_SINCE,
@@ -13,6 +12,7 @@ import {
   type ToWorker,
   type WorkerData,
 } from './protocol.ts'
+import { DeliveryPacker } from './thread-batches.ts'
 import { type WasmModule, wasm } from './wasm.ts'
 
 export interface VmThreadEvents {

@@ -4,13 +4,10 @@
  * interrupt handler.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
-import type { QoS } from '../broker/types.ts'
-import { PublishPacker } from './batch-packers.ts'
 import { formatScriptError } from './error-location.ts'
 import {
   BUSY_SINCE,
   BUSY_VM,
-  DELIVERY_STRIDE,
   type FromWorker,
   type ScriptError,
   type SyncReply,
@@ -19,6 +16,7 @@ import {
   type WorkerData,
 } from './protocol.ts'
 import { ScriptVm, type VmHost } from './script-vm.ts'
+import { type Delivery, PublishPacker, unpackDeliveries } from './thread-batches.ts'
 
 const data = workerData as WorkerData
 const port = parentPort!
@@ -176,31 +174,9 @@ function retire(vm: ScriptVm): void {
 
 function handle(msg: ToWorker): void {
   switch (msg.t) {
-    case 'deliveries': {
-      const { meta, topics, clientIds, payloads } = msg
-      const properties = new Map(msg.properties)
-      let offset = 0
-      for (let i = 0; i < topics.length; i++) {
-        const m = i * DELIVERY_STRIDE
-        const length = meta[m + 3]!
-        const vm = vms.get(meta[m]!)
-        if (vm) {
-          const flags = meta[m + 2]!
-          vm.enqueue({
-            subId: meta[m + 1]!,
-            topic: topics[i]!,
-            payload: payloads.subarray(offset, offset + length),
-            qos: (flags & 3) as QoS,
-            retain: (flags & 4) !== 0,
-            clientId: clientIds[i] ?? undefined,
-            properties: properties.get(i),
-          })
-          waiting.add(vm)
-        }
-        offset += length
-      }
+    case 'deliveries':
+      unpackDeliveries(msg, enqueueDelivery)
       return
-    }
     case 'load':
       enqueue(msg.name, (slot) => load(slot, msg.name, msg.vmId, msg.code, msg.modules, msg.persist))
       return
@@ -243,6 +219,13 @@ function handle(msg: ToWorker): void {
 
 /** VMs with queued deliveries; they get them in one guest call each at the end of the turn. */
 const waiting = new Set<ScriptVm>()
+
+function enqueueDelivery(vmId: number, delivery: Delivery): void {
+  const vm = vms.get(vmId)
+  if (!vm) return // disposed while the message was on its way
+  vm.enqueue(delivery)
+  waiting.add(vm)
+}
 
 function deliverWaiting(): void {
   for (const vm of waiting) vm.flushDeliveries()
