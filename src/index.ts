@@ -1,5 +1,6 @@
 import { installFileAccess } from './broker/access/index.ts'
 import { Broker } from './broker/broker.ts'
+import { type BridgeSpec, startBridges } from './bridge/index.ts'
 import type { BrokerOptions } from './broker/types.ts'
 import { type ListenerSpec, startListeners } from './listeners/index.ts'
 import { type ScriptingHost, type ScriptingOptions, startScripting } from './scripting/index.ts'
@@ -22,6 +23,8 @@ export type {
   QoS,
   SubscribeOptions,
 } from './broker/types.ts'
+export type { Bridges, BridgeSpec, BridgeStatus, BridgeTlsSpec, BridgeTopicSpec } from './bridge/index.ts'
+export { bridgesOf } from './bridge/index.ts'
 export type { Listener, ListenerSpec } from './listeners/index.ts'
 export { listenersOf } from './listeners/index.ts'
 export type {
@@ -65,6 +68,8 @@ export interface StartOptions extends BrokerOptions {
   httpPass?: string | undefined
   /** Host names a loopback dashboard without a password answers to besides localhost (see WebOptions). */
   httpAllowedHosts?: readonly string[] | undefined
+  /** MQTT bridges to other brokers (README "Bridges"); read their status from bridgesOf(broker). */
+  bridges?: readonly BridgeSpec[] | undefined
 }
 
 /**
@@ -97,6 +102,14 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
   if (options.listeners !== undefined && options.listeners.length > 0) {
     try {
       await startListeners(broker, options.listeners, access?.identities)
+    } catch (error) {
+      await broker.close()
+      throw error
+    }
+  }
+  if (options.bridges !== undefined && options.bridges.length > 0) {
+    try {
+      await startBridges(broker, options.bridges)
     } catch (error) {
       await broker.close()
       throw error
