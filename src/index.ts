@@ -1,6 +1,6 @@
+import { type BridgeSpec, startBridges } from './bridge/index.ts'
 import { installFileAccess } from './broker/access/index.ts'
 import { Broker } from './broker/broker.ts'
-import { type BridgeSpec, startBridges } from './bridge/index.ts'
 import type { BrokerOptions } from './broker/types.ts'
 import { type ListenerSpec, startListeners } from './listeners/index.ts'
 import { type ScriptingHost, type ScriptingOptions, startScripting } from './scripting/index.ts'
@@ -9,6 +9,8 @@ import type { Store } from './store/store.ts'
 import { startWeb } from './web/index.ts'
 import { ScriptLog, scriptBrokerWithLog } from './web/script-log.ts'
 
+export type { BridgeSpec, BridgeStatus, Bridges, BridgeTlsSpec, BridgeTopicSpec } from './bridge/index.ts'
+export { bridgesOf } from './bridge/index.ts'
 export { Broker } from './broker/broker.ts'
 export type {
   BrokerEvents,
@@ -23,8 +25,6 @@ export type {
   QoS,
   SubscribeOptions,
 } from './broker/types.ts'
-export type { Bridges, BridgeSpec, BridgeStatus, BridgeTlsSpec, BridgeTopicSpec } from './bridge/index.ts'
-export { bridgesOf } from './bridge/index.ts'
 export type { Listener, ListenerSpec } from './listeners/index.ts'
 export { listenersOf } from './listeners/index.ts'
 export type {

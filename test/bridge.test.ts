@@ -8,9 +8,12 @@ import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
-import { type Broker, type BridgeSpec, bridgesOf, startBroker } from '../src/index.ts'
+import { resolveBridges } from '../src/bridge/config.ts'
+import { TopicMap } from '../src/bridge/topic-map.ts'
+import { readConfigFile } from '../src/config.ts'
+import { type BridgeSpec, type Broker, bridgesOf, startBroker } from '../src/index.ts'
 import { type Cleanup, freePort, Inbox, LogCapture, TIMEOUT, until, withTimeout } from './helpers.ts'
-import { tempDataDir } from './store-helpers.ts'
+import { connectCollecting, tempDataDir } from './store-helpers.ts'
 import { locate, requireCommand, tempDir } from './tls-helpers.ts'
 
 const missing = await requireCommand('mosquitto', 'mosquitto')
@@ -48,7 +51,12 @@ class Mosquitto {
     for (let i = 0; i < 600; i++) {
       if (child.exitCode !== null) throw new Error(`mosquitto exited with ${child.exitCode}`)
       const ok = await new Promise<boolean>((resolve) => {
-        const probe = mqtt.connect({ host: '127.0.0.1', port: this.port, reconnectPeriod: 0, connectTimeout: 5000 })
+        const probe = mqtt.connect({
+          host: '127.0.0.1',
+          port: this.port,
+          reconnectPeriod: 0,
+          connectTimeout: 5000,
+        })
         const done = (ok: boolean): void => {
           probe.end(true)
           resolve(ok)
@@ -101,7 +109,11 @@ function watchState(broker: Broker, name: string): { values: string[]; next(valu
   }
 }
 
-async function tinymqtt(t: Cleanup, bridges: BridgeSpec[], extra: { data?: string; logger?: LogCapture } = {}) {
+async function tinymqtt(
+  t: Cleanup,
+  bridges: BridgeSpec[],
+  extra: { data?: string; logger?: LogCapture } = {},
+) {
   const broker = await startBroker({
     port: 0,
     host: '127.0.0.1',
@@ -204,7 +216,8 @@ for (const protocolVersion of [4, 5] as const) {
     await local.publishAsync('sync/d', 'final-local', { qos: 1 })
     await remoteInbox.waitFor((m) => m.payload === 'final-local')
 
-    const count = (inbox: Inbox, payload: string): number => inbox.messages.filter((m) => m.payload === payload).length
+    const count = (inbox: Inbox, payload: string): number =>
+      inbox.messages.filter((m) => m.payload === payload).length
     for (const payload of ['from-local', 'remote-marker', 'local-marker', 'final']) {
       assert.equal(count(localInbox, payload), 1, `local subscriber got ${payload} once`)
       assert.equal(count(remoteInbox, payload), 1, `remote subscriber got ${payload} once`)
@@ -244,8 +257,8 @@ test('QoS 1 messages published while the remote is down arrive after it restarts
 
   await remote.start()
   await state.next('1')
-  const sub = await client(t, remote.port, subOptions)
-  const inbox = new Inbox(sub)
+  // Collecting from before CONNACK: the remote's queue for the session arrives right behind it.
+  const { inbox } = await connectCollecting(remote.port, subOptions, t)
   await inbox.waitFor((m) => m.payload === `m${count - 1}`, 'the last message')
   await until(() => new Set(inbox.messages.map((m) => m.payload)).size === count, 'every message')
   const got = new Set(inbox.messages.map((m) => m.payload))
@@ -282,11 +295,131 @@ test("the bridge's queue survives a tinymqtt restart with a data directory", { s
   const after = await tinymqtt(t, bridges, { data })
   await remote.start()
   await watchState(after, 'cloud').next('1')
-  const sub = await client(t, remote.port, subOptions)
-  const inbox = new Inbox(sub)
-  await until(() => new Set(inbox.messages.map((m) => m.payload)).size === count, 'every message after the restart')
+  const { inbox } = await connectCollecting(remote.port, subOptions, t)
+  await until(
+    () => new Set(inbox.messages.map((m) => m.payload)).size === count,
+    'every message after the restart',
+  )
   assert.deepEqual(
     [...new Set(inbox.messages.map((m) => m.payload))].sort(),
     Array.from({ length: count }, (_, i) => `d${i}`).sort(),
   )
+})
+
+test('the bridge is trusted on a broker with a user and a password; its client id is not open to others', {
+  skip: missing,
+}, async (t) => {
+  const remote = await Mosquitto.create(t)
+  const remoteSub = await client(t, remote.port)
+  const remoteInbox = new Inbox(remoteSub)
+  await remoteSub.subscribeAsync('out/#', { qos: 1 })
+  const broker = await startBroker({
+    port: 0,
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    user: 'alice',
+    pass: 'secret',
+    bridges: [
+      {
+        name: 'cloud',
+        address: `127.0.0.1:${remote.port}`,
+        clientId: 'trusted-bridge',
+        ...fast,
+        topics: [{ pattern: 'out/#', direction: 'out', qos: 1 }],
+      },
+    ],
+  })
+  t.after(() => broker.close())
+  await watchState(broker, 'cloud').next('1')
+  const local = await client(t, broker.port, { username: 'alice', password: 'secret' })
+  await local.publishAsync('out/a', 'through', { qos: 1 })
+  await remoteInbox.waitFor((m) => m.payload === 'through')
+  // Even the configured user cannot take the bridge's session (and its queue) over.
+  const thief = mqtt.connect({
+    host: '127.0.0.1',
+    port: broker.port,
+    clientId: 'local.trusted-bridge',
+    username: 'alice',
+    password: 'secret',
+    reconnectPeriod: 0,
+  })
+  t.after(() => thief.end(true))
+  const [error] = await withTimeout(
+    new Promise<[Error & { code?: number }]>((resolve) => thief.once('error', (e) => resolve([e]))),
+    'the refusal',
+  )
+  assert.equal(error.code, 5)
+  assert.equal(bridgesOf(broker)?.status()[0]?.connected, true)
+})
+
+test('the config file: bridges are checked, TLS files are relative to the file', async (t) => {
+  const dir = await tempDir(t, 'tinymqtt-bridge-config-')
+  const file = join(dir, 'tinymqtt.json')
+  const good = {
+    bridges: [
+      {
+        name: 'cloud',
+        addresses: ['broker.example:8883', '[::1]'],
+        tls: { ca: 'ca.pem' },
+        topics: [{ pattern: 'sensors/#', direction: 'out', qos: 1, remotePrefix: 'home/' }],
+      },
+    ],
+  }
+  await writeFile(file, JSON.stringify(good))
+  const config = await readConfigFile(file)
+  const [bridge] = resolveBridges(config.bridges ?? [])
+  assert.equal(typeof bridge?.tls === 'object' && bridge.tls.ca, join(dir, 'ca.pem'))
+  assert.deepEqual(bridge?.addresses, [
+    { host: 'broker.example', port: 8883 },
+    { host: '::1', port: 8883 },
+  ])
+  assert.equal(bridge?.cleanSession, false)
+  assert.equal(bridge?.localClientId, `local.${bridge?.clientId}`)
+  const bad: [unknown, RegExp][] = [
+    [{ name: 'x', topics: [{ pattern: '#' }] }, /"address"/],
+    [{ name: 'x', address: 'h:1', topics: [] }, /at least one topic/],
+    [{ name: 'x', address: 'h:1', topics: [{ pattern: '#', direction: 'sideways' }] }, /in, out or both/],
+    [{ name: 'x', address: 'h:1', topics: [{ pattern: '#', localPrefix: 'a/+/' }] }, /without wildcards/],
+    [{ name: 'x', address: 'h:1', topics: [{ pattern: '', localPrefix: 'a' }] }, /empty "pattern"/],
+    [{ name: 'x', address: 'h:99999', topics: [{ pattern: '#' }] }, /bad address/],
+    [{ name: 'x', address: 'h:1', colour: 'red', topics: [{ pattern: '#' }] }, /unknown setting "colour"/],
+    [{ name: 'a/b', address: 'h:1', topics: [{ pattern: '#' }] }, /"name"/],
+  ]
+  for (const [entry, message] of bad) {
+    await writeFile(file, JSON.stringify({ bridges: [entry] }))
+    await assert.rejects(readConfigFile(file), message, JSON.stringify(entry))
+  }
+})
+
+test("topic mapping follows mosquitto.conf's table, first matching entry winning", () => {
+  const map = new TopicMap(
+    resolveBridges([
+      {
+        name: 'm',
+        address: 'h:1',
+        topics: [
+          { pattern: 'pattern/#', direction: 'both', localPrefix: 'L/', remotePrefix: 'R/' },
+          { pattern: '', direction: 'out', localPrefix: 'local/one', remotePrefix: 'remote/other' },
+          { pattern: 'x/+', direction: 'in' },
+          { pattern: 'x/#', direction: 'in', remotePrefix: 'never/' },
+        ],
+      },
+    ])[0]?.topics ?? [],
+  )
+  assert.equal(map.toRemote('L/pattern/a'), 'R/pattern/a')
+  assert.equal(map.toLocal('R/pattern/a'), 'L/pattern/a')
+  assert.equal(map.toRemote('local/one'), 'remote/other')
+  assert.equal(map.toRemote('local/one/more'), undefined)
+  assert.equal(map.toLocal('remote/other'), undefined, 'an out entry maps nothing in')
+  assert.equal(map.toLocal('x/y'), 'x/y')
+  assert.equal(map.toRemote('pattern/a'), undefined)
+  assert.deepEqual(map.localSubscriptions(), [
+    { filter: 'L/pattern/#', qos: 0 },
+    { filter: 'local/one', qos: 0 },
+  ])
+  assert.deepEqual(map.remoteSubscriptions(), [
+    { filter: 'R/pattern/#', qos: 0 },
+    { filter: 'x/+', qos: 0 },
+    { filter: 'never/x/#', qos: 0 },
+  ])
 })

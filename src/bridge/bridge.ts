@@ -3,7 +3,7 @@ import type { Broker } from '../broker/broker.ts'
 import type { MessageProperties, QoS } from '../broker/types.ts'
 import type { BridgeConfig } from './config.ts'
 import { TrustedClients } from './local-access.ts'
-import { type LocalMessage, LocalLink } from './local-link.ts'
+import { LocalLink, type LocalMessage } from './local-link.ts'
 import { RemoteLink } from './remote-link.ts'
 import { TopicMap } from './topic-map.ts'
 
@@ -84,7 +84,8 @@ export class Bridge {
     })
     this.notifyLocal('0')
     let password: Buffer | undefined
-    if (config.localUsername === undefined) password = TrustedClients.of(this.broker).add(config.localClientId)
+    if (config.localUsername === undefined)
+      password = TrustedClients.of(this.broker).add(config.localClientId)
     else if (config.localPassword !== undefined) password = Buffer.from(config.localPassword)
     this.local = new LocalLink(this.broker, {
       clientId: config.localClientId,
@@ -132,7 +133,8 @@ export class Bridge {
     await remote?.close()
     this.notifyLocal('0')
     await this.local?.close()
-    if (this.config.localUsername === undefined) TrustedClients.of(this.broker).remove(this.config.localClientId)
+    if (this.config.localUsername === undefined)
+      TrustedClients.of(this.broker).remove(this.config.localClientId)
     this.logger.info('bridge stopped')
   }
 
@@ -198,7 +200,8 @@ export class Bridge {
         return
       }
       const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic)
-      if (refused.length > 0) this.logger.error({ topics: refused }, 'bridge: the remote refused subscriptions')
+      if (refused.length > 0)
+        this.logger.error({ topics: refused }, 'bridge: the remote refused subscriptions')
     })
   }
 

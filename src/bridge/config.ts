@@ -157,7 +157,8 @@ function checkShape(entry: unknown, where: string): BridgeSpec {
   const record = asRecord(entry, where)
   for (const [key, item] of Object.entries(record)) {
     if (!bridgeKeys.has(key)) throw new Error(`${where}: unknown setting "${key}"`)
-    if (stringKeys.includes(key) && typeof item !== 'string') throw new Error(`${where}: "${key}" must be a string`)
+    if (stringKeys.includes(key) && typeof item !== 'string')
+      throw new Error(`${where}: "${key}" must be a string`)
     if (booleanKeys.includes(key) && typeof item !== 'boolean') {
       throw new Error(`${where}: "${key}" must be true or false`)
     }
@@ -180,7 +181,7 @@ function checkShape(entry: unknown, where: string): BridgeSpec {
 
 function resolveBridge(spec: BridgeSpec, where: string): BridgeConfig {
   const name = spec.name
-  if (typeof name !== 'string' || name === '' || /[/+#\u0000]/.test(name)) {
+  if (typeof name !== 'string' || name === '' || /[/+#]/.test(name) || name.includes('\u0000')) {
     throw new Error(`${where}: "name" must be a non-empty string without "/", "+" or "#"`)
   }
   const at = `${where} (bridge "${name}")`
@@ -190,7 +191,8 @@ function resolveBridge(spec: BridgeSpec, where: string): BridgeConfig {
   if (spec.address !== undefined && spec.addresses !== undefined) {
     throw new Error(`${at}: give "address" or "addresses", not both`)
   }
-  if (!Array.isArray(list) || list.length === 0) throw new Error(`${at}: "address" (or "addresses") is required`)
+  if (!Array.isArray(list) || list.length === 0)
+    throw new Error(`${at}: "address" (or "addresses") is required`)
   const addresses = list.map((a) => parseAddress(a, defaultPort, at))
   const clientId = spec.clientId ?? `${hostname()}.${name}`
   const protocolVersion = spec.protocolVersion ?? 4
@@ -204,8 +206,14 @@ function resolveBridge(spec: BridgeSpec, where: string): BridgeConfig {
     throw new Error(`${at}: "localPassword" needs "localUsername"`)
   }
   const reconnectDelay = seconds(spec.reconnectDelay, 5, 'reconnectDelay', at)
-  const reconnectDelayMax = seconds(spec.reconnectDelayMax, Math.max(30, reconnectDelay), 'reconnectDelayMax', at)
-  if (reconnectDelayMax < reconnectDelay) throw new Error(`${at}: "reconnectDelayMax" is below "reconnectDelay"`)
+  const reconnectDelayMax = seconds(
+    spec.reconnectDelayMax,
+    Math.max(30, reconnectDelay),
+    'reconnectDelayMax',
+    at,
+  )
+  if (reconnectDelayMax < reconnectDelay)
+    throw new Error(`${at}: "reconnectDelayMax" is below "reconnectDelay"`)
   const keepalive = spec.keepalive ?? 60
   if (!Number.isInteger(keepalive) || keepalive < 0 || keepalive > 65_535) {
     throw new Error(`${at}: "keepalive" must be an integer from 0 to 65535`)
@@ -255,7 +263,9 @@ function resolveTopic(spec: BridgeTopicSpec, where: string): BridgeTopic {
   }
   if (pattern === '') {
     if (localPrefix === '' || remotePrefix === '') {
-      throw new Error(`${where}: an empty "pattern" needs both "localPrefix" and "remotePrefix" (whole topics)`)
+      throw new Error(
+        `${where}: an empty "pattern" needs both "localPrefix" and "remotePrefix" (whole topics)`,
+      )
     }
   } else if (!isValidFilter(localPrefix + pattern) || !isValidFilter(remotePrefix + pattern)) {
     throw new Error(`${where}: "pattern" with its prefixes is not a valid topic filter`)

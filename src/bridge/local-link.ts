@@ -132,7 +132,9 @@ export class LocalLink {
         return
       }
       const messageId = this.allocateId()
-      const outcome = new Promise<Outcome>((resolve) => this.outgoing.set(messageId, { resolve, released: false }))
+      const outcome = new Promise<Outcome>((resolve) =>
+        this.outgoing.set(messageId, { resolve, released: false }),
+      )
       this.send(stream, { ...packet, messageId })
       if ((await outcome) === 'done') return
     }
@@ -199,7 +201,10 @@ export class LocalLink {
         break
       }
       case 'disconnect':
-        this.options.logger.warn({ reasonCode: packet.reasonCode }, 'bridge: the local broker disconnected the bridge')
+        this.options.logger.warn(
+          { reasonCode: packet.reasonCode },
+          'bridge: the local broker disconnected the bridge',
+        )
         break
       default:
         break
@@ -225,7 +230,8 @@ export class LocalLink {
     // A resumed session may hold subscriptions the configuration no longer has.
     const wanted = new Set(this.options.subscriptions.map((s) => s.filter))
     const stale = this.ownSubscriptions().filter((f) => !wanted.has(f))
-    if (stale.length > 0) this.send(stream, { cmd: 'unsubscribe', messageId: this.allocateId(), unsubscriptions: stale })
+    if (stale.length > 0)
+      this.send(stream, { cmd: 'unsubscribe', messageId: this.allocateId(), unsubscriptions: stale })
     if (this.options.subscriptions.length === 0) {
       this.linked()
       return

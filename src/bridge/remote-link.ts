@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises'
 import { connect as tcpConnect } from 'node:net'
-import { connect as tlsConnect, type ConnectionOptions } from 'node:tls'
+import { type ConnectionOptions, connect as tlsConnect } from 'node:tls'
 import { type IClientOptions, type IConnackPacket, MqttClient, type Packet } from 'mqtt'
 import type { BridgeAddress, BridgeConfig, BridgeTlsSpec } from './config.ts'
 
@@ -9,7 +9,10 @@ export interface RemoteLinkOptions {
   /** Remote topic of the connection state, with its will (`0`); undefined: no remote notifications. */
   stateTopic: string | undefined
   /** MQTT.js handleMessage: call `done` once the message is safe here; the PUBACK/PUBCOMP waits. */
-  onMessage(packet: { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; properties?: object }, done: () => void): void
+  onMessage(
+    packet: { topic: string; payload: Buffer; qos: 0 | 1 | 2; retain: boolean; properties?: object },
+    done: () => void,
+  ): void
   onConnect(address: BridgeAddress, connack: IConnackPacket): void
   onClose(address: BridgeAddress, error: Error | undefined): void
 }
@@ -152,7 +155,10 @@ export class RemoteLink {
     this.timer = setTimeout(() => {
       if (this.stopped) return
       // The stores are passed back so in-flight messages are resent on the new connection.
-      this.client.reconnect({ incomingStore: this.client.incomingStore, outgoingStore: this.client.outgoingStore })
+      this.client.reconnect({
+        incomingStore: this.client.incomingStore,
+        outgoingStore: this.client.outgoingStore,
+      })
     }, delay)
     this.timer.unref()
   }
@@ -176,7 +182,9 @@ async function readTls(spec: BridgeTlsSpec): Promise<ConnectionOptions> {
     try {
       return await readFile(path)
     } catch (error) {
-      throw new Error(`cannot read bridge TLS ${what} ${path}: ${error instanceof Error ? error.message : String(error)}`)
+      throw new Error(
+        `cannot read bridge TLS ${what} ${path}: ${error instanceof Error ? error.message : String(error)}`,
+      )
     }
   }
   const [ca, cert, key] = await Promise.all([
