@@ -1,4 +1,6 @@
 import { readFile } from 'node:fs/promises'
+import { dirname } from 'node:path'
+import { type BridgeSpec, parseBridgeSpecs } from './bridge/index.ts'
 import type { StartOptions } from './index.ts'
 import { type ListenerShorthands, parseListenerSpecs } from './listeners/config.ts'
 import type { ListenerSpec } from './listeners/types.ts'
@@ -36,6 +38,8 @@ export interface FileConfig extends ListenerShorthands {
   /** The broker's location in degrees, for sun-event schedules in scripts; both or neither. */
   latitude?: number
   longitude?: number
+  /** MQTT bridges (README "Bridges"); TLS file paths are relative to the config file. */
+  bridges?: BridgeSpec[]
 }
 
 const numberKeys = [
@@ -82,7 +86,9 @@ export async function readConfigFile(path: string): Promise<FileConfig> {
   }
   const config: FileConfig = {}
   for (const [key, value] of Object.entries(parsed)) {
-    if (key === 'listeners') {
+    if (key === 'bridges') {
+      config.bridges = parseBridgeSpecs(value, `config file ${path}`, dirname(path))
+    } else if (key === 'listeners') {
       config.listeners = parseListenerSpecs(value, `config file ${path}`)
     } else if (key === 'httpAllowedHosts') {
       if (!Array.isArray(value) || !value.every((h) => typeof h === 'string')) {

@@ -1,3 +1,4 @@
+import { type BridgeSpec, startBridges } from './bridge/index.ts'
 import { installFileAccess } from './broker/access/index.ts'
 import { Broker } from './broker/broker.ts'
 import type { BrokerOptions } from './broker/types.ts'
@@ -9,6 +10,8 @@ import type { Store } from './store/store.ts'
 import { startWeb } from './web/index.ts'
 import { ScriptLog, scriptBrokerWithLog } from './web/script-log.ts'
 
+export type { BridgeSpec, BridgeStatus, Bridges, BridgeTlsSpec, BridgeTopicSpec } from './bridge/index.ts'
+export { bridgesOf } from './bridge/index.ts'
 export { Broker } from './broker/broker.ts'
 export type {
   BrokerEvents,
@@ -66,6 +69,8 @@ export interface StartOptions extends BrokerOptions {
   httpPass?: string | undefined
   /** Host names a loopback dashboard without a password answers to besides localhost (see WebOptions). */
   httpAllowedHosts?: readonly string[] | undefined
+  /** MQTT bridges to other brokers (README "Bridges"); read their status from bridgesOf(broker). */
+  bridges?: readonly BridgeSpec[] | undefined
 }
 
 /**
@@ -100,6 +105,14 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
   if (options.listeners !== undefined && options.listeners.length > 0) {
     try {
       await startListeners(broker, options.listeners, access?.identities)
+    } catch (error) {
+      await broker.close()
+      throw error
+    }
+  }
+  if (options.bridges !== undefined && options.bridges.length > 0) {
+    try {
+      await startBridges(broker, options.bridges)
     } catch (error) {
       await broker.close()
       throw error
