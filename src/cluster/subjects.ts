@@ -35,6 +35,24 @@ function isPlain(c: number): boolean {
   )
 }
 
+/**
+ * Whether `path` is non-empty plain levels separated by `sep` (no empty level): the case
+ * where a topic and its subject differ only in the separator.
+ */
+function isPlainPath(path: string, sep: number): boolean {
+  if (path.length === 0) return false
+  let prevSep = true
+  for (let i = 0; i < path.length; i++) {
+    const c = path.charCodeAt(i)
+    if (c === sep) {
+      if (prevSep) return false
+      prevSep = true
+    } else if (isPlain(c)) prevSep = false
+    else return false
+  }
+  return !prevSep
+}
+
 const HEX = '0123456789ABCDEF'
 
 function escapeByte(b: number): string {
@@ -89,6 +107,10 @@ function hexDigit(c: number): number {
 export function tokenToLevel(token: string): string | undefined {
   if (token === '=') return ''
   if (token.length === 0) return undefined
+  if (!token.includes('=')) {
+    for (let i = 0; i < token.length; i++) if (!isPlain(token.charCodeAt(i))) return undefined
+    return token
+  }
   let out = ''
   let bytes: number[] | undefined
   for (let i = 0; i < token.length; i++) {
@@ -149,6 +171,8 @@ export class SubjectMapper {
 
   /** The subject a message on `topic` goes to. */
   topicToSubject(topic: string): string {
+    // Most topics are plain levels: then the subject is the topic with `/` turned into `.`.
+    if (isPlainPath(topic, 0x2f)) return `${this.head}t.${topic.replaceAll('/', '.')}`
     let out = this.head + (topic.charCodeAt(0) === 0x24 ? 's' : 't')
     let start = 0
     for (;;) {
@@ -162,6 +186,10 @@ export class SubjectMapper {
   /** The topic for a subject, or undefined when the subject is not one `topicToSubject` makes. */
   subjectToTopic(subject: string): string | undefined {
     if (!subject.startsWith(this.head)) return undefined
+    if (subject.startsWith('t.', this.head.length)) {
+      const rest = subject.slice(this.head.length + 2)
+      if (isPlainPath(rest, 0x2e)) return rest.replaceAll('.', '/')
+    }
     const tokens = subject.slice(this.head.length).split('.')
     const cls = tokens[0]
     if ((cls !== 't' && cls !== 's') || tokens.length < 2) return undefined
