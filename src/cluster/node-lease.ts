@@ -26,7 +26,7 @@ export interface NodeLeaseOptions {
   nodeId: string
   /** The lease's key in the leases bucket (default `scripts`). */
   name?: string
-  /** Lease time in ms (default 10 s); failover takes between one and one and a third of it. */
+  /** Lease time in ms (default 10 s); a dead holder is replaced 1 to 1⅔ lease times after its last renewal. */
   leaseMs?: number
 }
 
