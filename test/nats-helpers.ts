@@ -27,8 +27,11 @@ export interface NatsServer {
   start(): Promise<void>
 }
 
-/** Starts `nats-server -js` on a free 127.0.0.1 port; stopped (SIGKILL) when the test ends. */
-export async function startNatsServer(t: Cleanup): Promise<NatsServer> {
+/**
+ * Starts `nats-server -js` on a free 127.0.0.1 port, with `extraArgs` (auth, TLS) appended;
+ * stopped (SIGKILL) when the test ends.
+ */
+export async function startNatsServer(t: Cleanup, extraArgs: string[] = []): Promise<NatsServer> {
   const binary = await locate('nats-server')
   if (!binary) throw new Error('nats-server not installed (call natsServerMissing() first)')
   const storeDir = await tempDir(t, 'tinymqtt-nats-')
@@ -38,9 +41,13 @@ export async function startNatsServer(t: Cleanup): Promise<NatsServer> {
 
   const start = (): Promise<void> =>
     new Promise<void>((resolve, reject) => {
-      const proc = spawn(binary, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
+      const proc = spawn(
+        binary,
+        ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...extraArgs],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
       child = proc
       const timer = setTimeout(() => {
         reject(new Error(`nats-server did not become ready; output:\n${output}`))

@@ -38,6 +38,8 @@ export interface NatsConnectionOptions {
   waitOnFirstConnect?: boolean
   /** How often the client pings the server (default 10 s); two unanswered pings drop the connection. */
   pingIntervalMs?: number
+  /** How long one connection attempt may take, handshake included (default 20 s). */
+  connectTimeoutMs?: number
   /** Timeout of JetStream API requests (default 5 s). */
   requestTimeoutMs?: number
 }
@@ -108,6 +110,7 @@ export class NatsConnection extends EventEmitter<NatsConnectionEvents> {
       // An auth server that rejects us twice in a row would otherwise end reconnecting for good.
       ignoreAuthErrorAbort: true,
     }
+    if (o.connectTimeoutMs !== undefined) opts.timeout = o.connectTimeoutMs
     if (o.name !== undefined) opts.name = o.name
     if (o.user !== undefined) opts.user = o.user
     if (o.pass !== undefined) opts.pass = o.pass

@@ -63,8 +63,9 @@ export class NodeLease extends EventEmitter<NodeLeaseEvents> {
   }
 
   /**
-   * Opens the leases bucket and starts competing for the lease; listen for `acquired` and
-   * `lost` on the returned object (the first attempt runs after this resolves).
+   * Opens the leases bucket and starts competing for the lease. The first attempt runs on
+   * the next turn of the event loop: attach `acquired`/`lost` listeners at once, or check
+   * `held` after any other await.
    */
   static async start(conn: NatsConnection, names: ClusterNames, opts: NodeLeaseOptions): Promise<NodeLease> {
     const kv = await conn.kv(names.leasesBucket, { history: 1 })
