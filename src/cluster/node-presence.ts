@@ -1,0 +1,87 @@
+/**
+ * Which nodes are alive: each node writes a heartbeat key into a KV bucket whose entries the
+ * server drops after the bucket's TTL (stream max_age). nats-server 2.9 has no per-key TTL
+ * (that came in 2.11), so the TTL is the bucket's, set by whichever node creates the bucket
+ * first; every node reads it back and heartbeats at a third of it. A node that stops is seen
+ * as gone one TTL after its last heartbeat (a little later if the server's expiry sweep lags),
+ * or at once when it stops cleanly and deletes its key.
+ */
+import type { KV } from '@nats-io/kv'
+import { jsonObject, liveEntry } from './kv-util.ts'
+import { type ClusterNames, nodeToken } from './names.ts'
+import type { NatsConnection } from './nats-connection.ts'
+
+export interface NodePresenceOptions {
+  nodeId: string
+  /** How long a node counts as alive after its last heartbeat (default 15 s; for a new bucket). */
+  ttlMs?: number
+}
+
+export class NodePresence {
+  private timer: NodeJS.Timeout | undefined
+  private beating = false
+
+  private constructor(
+    private readonly kv: KV,
+    readonly nodeId: string,
+    /** The bucket's TTL as the server has it (it may differ from the option). */
+    readonly ttlMs: number,
+  ) {}
+
+  /** Opens (or creates) the presence bucket and writes the first heartbeat. */
+  static async start(
+    conn: NatsConnection,
+    names: ClusterNames,
+    opts: NodePresenceOptions,
+  ): Promise<NodePresence> {
+    nodeToken(opts.nodeId)
+    const kv = await conn.kv(names.nodesBucket, { history: 1, ttl: opts.ttlMs ?? 15_000 })
+    const ttlMs = (await kv.status()).ttl
+    if (!(ttlMs > 0))
+      throw new Error(`KV bucket ${names.nodesBucket} has no TTL; delete it so it can be recreated`)
+    const presence = new NodePresence(kv, opts.nodeId, ttlMs)
+    await presence.beat()
+    presence.timer = setInterval(() => void presence.beat(), Math.max(50, Math.floor(ttlMs / 3)))
+    return presence
+  }
+
+  private async beat(): Promise<void> {
+    // A heartbeat that has not come back yet (server away) is not stacked with another.
+    if (this.beating) return
+    this.beating = true
+    try {
+      await this.kv.put(nodeToken(this.nodeId), JSON.stringify({ node: this.nodeId, at: Date.now() }))
+    } catch {
+      // Disconnected: the next beat after reconnecting puts the key back.
+    } finally {
+      this.beating = false
+    }
+  }
+
+  /** Whether `nodeId` has heartbeated within the TTL. */
+  async isAlive(nodeId: string): Promise<boolean> {
+    return liveEntry(await this.kv.get(nodeToken(nodeId))) !== undefined
+  }
+
+  /** The ids of the nodes alive now. */
+  async alive(): Promise<string[]> {
+    const out: string[] = []
+    for await (const key of await this.kv.keys()) {
+      const entry = liveEntry(await this.kv.get(key))
+      const node = entry && jsonObject(entry)?.node
+      if (typeof node === 'string') out.push(node)
+    }
+    return out.sort()
+  }
+
+  /** Stops heartbeating and removes this node's key, so others see it gone at once. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer)
+    this.timer = undefined
+    try {
+      await this.kv.delete(nodeToken(this.nodeId))
+    } catch {
+      // Unreachable server: the key expires with the TTL instead.
+    }
+  }
+}

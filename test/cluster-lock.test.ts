@@ -1,0 +1,149 @@
+// The cluster-wide client-id lock between two nodes (two NATS connections) on a real
+// nats-server: takeover with its notice, release by revision only, gone holders, races, and
+// node presence.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { ClientLock, clientKey, type TakeoverNotice } from '../src/cluster/client-lock.ts'
+import { clusterNames } from '../src/cluster/names.ts'
+import { NatsConnection } from '../src/cluster/nats-connection.ts'
+import { NodePresence } from '../src/cluster/node-presence.ts'
+import type { Cleanup } from './helpers.ts'
+import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+
+const names = clusterNames('locktest')
+
+async function node(t: Cleanup, url: string, nodeId: string, notices: TakeoverNotice[], presence = true) {
+  const conn = new NatsConnection({ servers: [url], name: nodeId })
+  await conn.connect()
+  t.after(() => conn.close())
+  const pres = presence ? await NodePresence.start(conn, names, { nodeId, ttlMs: 60_000 }) : undefined
+  if (pres) t.after(() => pres.stop())
+  const lock = await ClientLock.open(conn, names, {
+    nodeId,
+    presence: pres,
+    onTakeover: (n) => {
+      notices.push(n)
+    },
+  })
+  return { conn, pres, lock }
+}
+
+test('takeover between two nodes: the old holder is told, with its revision, before acquire resolves', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const server = await startNatsServer(t)
+  const aNotices: TakeoverNotice[] = []
+  const bNotices: TakeoverNotice[] = []
+  const a = await node(t, server.url, 'node-a', aNotices)
+  const b = await node(t, server.url, 'node-b', bNotices)
+  const id = 'sensor 1/with.dots*'
+
+  const first = await a.lock.acquire(id)
+  assert.equal(first.previous, undefined)
+  assert.deepEqual(await b.lock.holder(id), { nodeId: 'node-a', revision: first.revision })
+
+  const second = await b.lock.acquire(id)
+  assert.deepEqual(second.previous, {
+    nodeId: 'node-a',
+    revision: first.revision,
+    alive: true,
+    acknowledged: true,
+  })
+  assert.deepEqual(aNotices, [{ clientId: id, revision: first.revision, by: 'node-b' }])
+  assert.deepEqual(bNotices, [])
+  assert.deepEqual(await a.lock.holder(id), { nodeId: 'node-b', revision: second.revision })
+
+  // The old holder's late disconnect must not free the new holder's lock.
+  assert.equal(await a.lock.release(id, first.revision), false)
+  assert.equal((await a.lock.holder(id))?.nodeId, 'node-b')
+  assert.equal(await b.lock.release(id, second.revision), true)
+  assert.equal(await a.lock.holder(id), undefined)
+  // A released (deleted) key can be created again, with no previous holder.
+  assert.equal((await a.lock.acquire(id)).previous, undefined)
+})
+
+test('acquire waits for the old holder to finish closing the connection', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const server = await startNatsServer(t)
+  const conn = new NatsConnection({ servers: [server.url] })
+  await conn.connect()
+  t.after(() => conn.close())
+  const steps: string[] = []
+  const slow = await ClientLock.open(conn, names, {
+    nodeId: 'slow',
+    onTakeover: async () => {
+      steps.push('closing')
+      await new Promise((r) => setImmediate(r))
+      steps.push('closed')
+    },
+  })
+  t.after(() => slow.close())
+  const b = await node(t, server.url, 'fast', [], false)
+  await slow.acquire('c')
+  const r = await b.lock.acquire('c')
+  steps.push('acquired')
+  assert.deepEqual(steps, ['closing', 'closed', 'acquired'])
+  assert.equal(r.previous?.acknowledged, true)
+})
+
+test('a holder that is gone: presence skips the notice; without presence, no responders', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const server = await startNatsServer(t)
+  const aNotices: TakeoverNotice[] = []
+  const a = await node(t, server.url, 'gone-a', aNotices)
+  const b = await node(t, server.url, 'live-b', [])
+  const held = await a.lock.acquire('x')
+  assert.equal(await b.pres?.isAlive('gone-a'), true)
+  assert.deepEqual(await b.pres?.alive(), ['gone-a', 'live-b'])
+  await a.pres?.stop()
+  await a.conn.close()
+  assert.equal(await b.pres?.isAlive('gone-a'), false)
+  const r = await b.lock.acquire('x')
+  assert.deepEqual(r.previous, {
+    nodeId: 'gone-a',
+    revision: held.revision,
+    alive: false,
+    acknowledged: false,
+  })
+
+  // Without presence the notice goes out, and a node that stopped listening (or died before
+  // presence noticed) makes the server answer "no responders" at once.
+  const z = await b.lock.acquire('z')
+  await b.lock.close()
+  const c = await node(t, server.url, 'no-presence', [], false)
+  const r2 = await c.lock.acquire('z')
+  assert.deepEqual(r2.previous, { nodeId: 'live-b', revision: z.revision, alive: false, acknowledged: false })
+  assert.equal(aNotices.length, 0)
+})
+
+test('two nodes racing for one client id: each acquire wins once, the last one holds', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const server = await startNatsServer(t)
+  const a = await node(t, server.url, 'race-a', [])
+  const b = await node(t, server.url, 'race-b', [])
+  for (let round = 0; round < 10; round++) {
+    const id = `racer-${round}`
+    const [ra, rb] = await Promise.all([a.lock.acquire(id), b.lock.acquire(id)])
+    assert.notEqual(ra.revision, rb.revision)
+    const winner = ra.revision > rb.revision ? 'race-a' : 'race-b'
+    assert.deepEqual(await a.lock.holder(id), {
+      nodeId: winner,
+      revision: Math.max(ra.revision, rb.revision),
+    })
+    // The later one took over from the earlier one.
+    const later = ra.revision > rb.revision ? ra : rb
+    assert.equal(later.previous?.nodeId, winner === 'race-a' ? 'race-b' : 'race-a')
+  }
+})
+
+test('client ids become valid KV keys; very long ones are hashed', () => {
+  assert.equal(clientKey('plain-id_1'), 'plain-id_1')
+  assert.equal(clientKey(''), '=')
+  assert.match(clientKey('a.b c'), /^[-=\w]+$/)
+  const long = clientKey('ü'.repeat(1000))
+  assert.match(long, /^==[0-9a-f]{64}$/)
+  assert.notEqual(long, clientKey('ü'.repeat(1001)))
+})

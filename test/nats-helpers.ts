@@ -1,0 +1,88 @@
+/**
+ * A real nats-server with JetStream for the cluster tests: started on a free port with its
+ * store in a temp dir, restartable on the same port and store, stopped when the test ends.
+ * Without the binary the tests are skipped with the reason, except under CI=true, where a
+ * missing nats-server is a failure (as with mosquitto in tools.ts / tls-helpers.ts).
+ * Timeouts here are failure guards only, never assertions about speed.
+ */
+import { type ChildProcess, spawn } from 'node:child_process'
+import { freePort } from './helpers.ts'
+import { type Cleanup, locate, requireCommand, tempDir } from './tls-helpers.ts'
+
+const GUARD_MS = 30_000
+
+/** The skip reason for node:test when nats-server is missing (throws under CI=true). */
+export function natsServerMissing(): Promise<string | false> {
+  return requireCommand('nats-server', 'nats-server')
+}
+
+export interface NatsServer {
+  readonly port: number
+  readonly url: string
+  /** The server's output so far, for failure messages. */
+  output(): string
+  /** SIGKILL (no clean shutdown) or SIGTERM; resolves once the process is gone. */
+  stop(signal?: 'SIGKILL' | 'SIGTERM'): Promise<void>
+  /** Starts it again on the same port and store directory; resolves once it accepts clients. */
+  start(): Promise<void>
+}
+
+/**
+ * Starts `nats-server -js` on a free 127.0.0.1 port, with `extraArgs` (auth, TLS) appended;
+ * stopped (SIGKILL) when the test ends.
+ */
+export async function startNatsServer(t: Cleanup, extraArgs: string[] = []): Promise<NatsServer> {
+  const binary = await locate('nats-server')
+  if (!binary) throw new Error('nats-server not installed (call natsServerMissing() first)')
+  const storeDir = await tempDir(t, 'tinymqtt-nats-')
+  const port = await freePort()
+  let child: ChildProcess | undefined
+  let output = ''
+
+  const start = (): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      const proc = spawn(
+        binary,
+        ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', storeDir, ...extraArgs],
+        {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        },
+      )
+      child = proc
+      const timer = setTimeout(() => {
+        reject(new Error(`nats-server did not become ready; output:\n${output}`))
+      }, GUARD_MS)
+      const onData = (d: Buffer): void => {
+        output += d.toString()
+        if (output.includes('Server is ready')) {
+          clearTimeout(timer)
+          resolve()
+        }
+      }
+      proc.stdout?.on('data', onData)
+      proc.stderr?.on('data', onData)
+      proc.once('exit', (code, signal) => {
+        clearTimeout(timer)
+        reject(new Error(`nats-server exited (${code ?? signal}) before it was ready; output:\n${output}`))
+      })
+    })
+
+  const stop = (signal: 'SIGKILL' | 'SIGTERM' = 'SIGKILL'): Promise<void> => {
+    const proc = child
+    child = undefined
+    if (!proc || proc.exitCode !== null || proc.signalCode !== null) return Promise.resolve()
+    return new Promise<void>((resolve) => {
+      proc.once('exit', () => resolve())
+      proc.kill(signal)
+    })
+  }
+
+  t.after(() => stop('SIGKILL'))
+  // Each start gets a fresh "ready" line to wait for.
+  const startFresh = (): Promise<void> => {
+    output = ''
+    return start()
+  }
+  await startFresh()
+  return { port, url: `nats://127.0.0.1:${port}`, output: () => output, stop, start: startFresh }
+}
