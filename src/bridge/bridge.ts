@@ -42,6 +42,8 @@ export class Bridge {
   private local: LocalLink | undefined
   private remote: RemoteLink | undefined
   private stopped = false
+  /** The state last published on the local notification topic. */
+  private notified: '0' | '1' | undefined
   /** Messages MQTT.js gave up on (its connection went); sent again on the next connection. */
   private retry: [LocalMessage, () => void][] = []
 
@@ -206,7 +208,10 @@ export class Bridge {
   }
 
   private notifyLocal(state: '0' | '1'): void {
-    if (!this.config.notifications) return
+    // Every failed reconnect attempt closes again; the topic follows the connection's state,
+    // not the attempts (as Mosquitto's does).
+    if (!this.config.notifications || state === this.notified) return
+    this.notified = state
     this.broker
       .publish({ topic: localStateTopic(this.config.name), payload: state, qos: 1, retain: true })
       .catch((error: unknown) => this.logger.warn({ err: error }, 'bridge: state notification failed'))
