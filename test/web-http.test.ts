@@ -2,6 +2,7 @@
 // auth, the publish and disconnect actions, and the device / Home Assistant lists built from
 // real MQTT traffic.
 import assert from 'node:assert/strict'
+import { readdirSync } from 'node:fs'
 import { test } from 'node:test'
 import type { BrokerView, ClientsView, HaView, ScriptsView, TopicsView } from '../src/web/index.ts'
 import { eventually, listen, openFeed, startWebEnv } from './web-helpers.ts'
@@ -13,6 +14,24 @@ test('serves the page, its assets, and a broker view with listeners, counters an
   assert.match(page.headers.get('content-type') ?? '', /text\/html/)
   assert.match(await page.text(), /tinymqtt/)
   for (const asset of ['/app.js', '/style.css']) assert.equal((await fetch(env.base + asset)).status, 200)
+  // app.js is an ES module: every module it imports, directly or not, is served as JavaScript,
+  // and every module in src/web/assets is one of them (editor.js, the bundle, is loaded on demand).
+  const served = new Set<string>()
+  const pending = ['app.js']
+  for (let name = pending.pop(); name !== undefined; name = pending.pop()) {
+    if (served.has(name)) continue
+    const res = await fetch(`${env.base}/${name}`)
+    assert.equal(res.status, 200, name)
+    assert.match(res.headers.get('content-type') ?? '', /^text\/javascript/, name)
+    served.add(name)
+    for (const [, imported] of (await res.text()).matchAll(/^import [^']*'\.\/([\w-]+\.js)'$/gm)) {
+      pending.push(imported!)
+    }
+  }
+  const modules = readdirSync(new URL('../src/web/assets', import.meta.url)).filter(
+    (name) => name.endsWith('.js') && name !== 'editor.js',
+  )
+  assert.deepEqual([...served].sort(), modules.sort())
   assert.equal((await fetch(`${env.base}/nope`)).status, 404)
 
   const client = await env.client({ clientId: 'counter' })

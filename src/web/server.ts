@@ -20,11 +20,28 @@ import {
 import { createScriptEditApi } from './script-edit-api.ts'
 import { parseViewRequest, type ViewName, type Views } from './views.ts'
 
+/** The page's script: app.js is the entry, the others are the ES modules it imports. */
+const MODULES = [
+  'app.js',
+  'actions.js',
+  'dom.js',
+  'format.js',
+  'live.js',
+  'patch.js',
+  'script-console.js',
+  'script-editor.js',
+  'view-broker.js',
+  'view-clients.js',
+  'view-devices.js',
+  'view-ha.js',
+  'view-scripts.js',
+  'view-topics.js',
+]
 /** Shipped next to the compiled code (the build copies src/web/assets to dist/web/assets). */
 const ASSETS: Record<string, string> = {
   '/': 'index.html',
   '/index.html': 'index.html',
-  '/app.js': 'app.js',
+  ...Object.fromEntries(MODULES.map((name) => [`/${name}`, name])),
   '/style.css': 'style.css',
   '/editor.js': 'editor.js',
 }

@@ -1,7 +1,7 @@
 // The Scripts view's code editor: CodeMirror 6 with JavaScript highlighting, completion of the
 // script globals (from examples/tinymqtt.d.ts, see scripts/build-editor.mjs), save with the
 // button or Ctrl/Cmd+S, a load error marked where it is, and a notice when the file changes on
-// disk. Bundled by esbuild into assets/editor.js; app.js imports it when a script is opened.
+// disk. Bundled by esbuild into assets/editor.js; script-editor.js imports it when a script is opened.
 
 import globals from 'tinymqtt:globals'
 import { javascript, javascriptLanguage } from '@codemirror/lang-javascript'
