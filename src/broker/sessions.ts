@@ -1,11 +1,9 @@
 import type { SessionMeta, SessionRecord, StoredMessage } from '../store/store.ts'
 import type { LongTimer } from '../util/long-timer.ts'
 import { isExpired } from './expiry.ts'
-import type { FlowControl, FlowSource } from './flow.ts'
+import type { FlowControl, FlowSource, FlowSubscriber } from './flow.ts'
 import type { Subscription } from './subscription.ts'
 import type { Message, QoS } from './types.ts'
-
-export type { Subscription } from './subscription.ts'
 
 /**
  * An outgoing QoS 1/2 message: queued until there is room in the window, then in flight
@@ -73,7 +71,7 @@ const noIds: ReadonlySet<number> = new Set()
  * queue, and the incoming QoS 2 packet ids not yet released. Outlives its connection unless
  * its expiry interval is 0 (MQTT 3.x clean session 1).
  */
-export class Session {
+export class Session implements FlowSubscriber {
   private subscriptionMap: Map<string, Subscription> | undefined
   /** Insertion order is send order, which is the order a resumed session re-sends in. */
   private inflightMap: Map<number, Outgoing> | undefined
