@@ -60,7 +60,7 @@ export const neverExpires = 0xffffffff
 /**
  * What a session without subscriptions or messages in flight reads. Its own collections are
  * created on first write: an empty Map costs about 180 bytes, and most idle clients never use
- * the QoS 1/2 ones (RSS per idle client, `npm run bench -- --scenarios memory`).
+ * the QoS 1/2 ones (RSS per idle client, `npm run bench -- broker --scenarios memory`).
  */
 const noSubscriptions: ReadonlyMap<string, Subscription> = new Map()
 const noOutgoing: ReadonlyMap<number, Outgoing> = new Map()

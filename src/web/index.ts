@@ -41,7 +41,7 @@ export interface WebOptions {
   lingerMs?: number | undefined
   /**
    * Messages a second the Topics tree records at most (default 10,000); above that it samples,
-   * so that a busy broker spends a few per cent at most on it (scripts/bench-web.ts). Device
+   * so that a busy broker spends a few per cent at most on it (`npm run bench -- web`). Device
    * and Home Assistant topics are always recorded in full.
    */
   recordBudget?: number | undefined
