@@ -1,3 +1,14 @@
+/**
+ * src/testing: the harness behind `tinymqtt/testing` (src/testing.ts): one automation script
+ * run in the broker's own sandbox (ScriptVm) with fakes a test drives. This module is the
+ * harness itself; around it the fake broker (fake-broker.ts), clock (fake-clock.ts,
+ * fake-date.ts) and network (fake-fetch.ts), the public types (harness-types.ts), duration
+ * parsing (duration.ts) and the `node --import` hook of `tinymqtt test` (register.ts).
+ *
+ * Must not import: src/web, src/listeners, src/bridge, src/cluster, src/store, the entry points
+ * in src/. It may import the scripting modules and the broker's topic and retained trees to run
+ * a VM in-process. Only src/testing.ts imports this folder (.dependency-cruiser.cjs).
+ */
 import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { topicNameError } from '../broker/topic-rules.ts'
