@@ -141,7 +141,7 @@ module.exports = {
     {
       name: 'scripting-not-to-outer-layers',
       comment:
-        'The scripting host is built on the broker alone: not on the dashboard (which shows it), the listeners, bridges, cluster or a store implementation.',
+        'The scripting host is built on the broker alone: not on the dashboard (which shows it), the listeners, bridges, cluster or the store.',
       severity: 'error',
       from: { path: '^src/scripting/' },
       to: { path: '^src/(web|listeners|bridge|cluster|store|testing)/' },
@@ -165,7 +165,7 @@ module.exports = {
     {
       name: 'bridge-cluster-not-to-outer-layers',
       comment:
-        'Bridges and the cluster building blocks are broker add-ons: no scripting, dashboard, listeners or store implementations.',
+        'Bridges and the cluster building blocks are broker add-ons: no scripting, dashboard, listeners or store.',
       severity: 'error',
       from: { path: '^src/(bridge|cluster)/' },
       to: { path: '^src/(scripting|web|listeners|store|testing)/' },

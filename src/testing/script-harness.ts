@@ -6,8 +6,9 @@
  * parsing (duration.ts) and the `node --import` hook of `tinymqtt test` (register.ts).
  *
  * Must not import: src/web, src/listeners, src/bridge, src/cluster, src/store, the entry points
- * in src/. It may import the scripting modules and the broker's topic and retained trees to run
- * a VM in-process. Only src/testing.ts imports this folder (.dependency-cruiser.cjs).
+ * in src/. It may import the scripting modules, and the broker's topic rules, trees and last
+ * values, to run a VM in-process. Only src/testing.ts imports this folder
+ * (.dependency-cruiser.cjs).
  */
 import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
