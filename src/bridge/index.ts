@@ -1,3 +1,17 @@
+/**
+ * src/bridge: MQTT bridges to other brokers, configured and mapped as Mosquitto's are. Each
+ * bridge is an in-process MQTT 5 client of this broker (a persistent session over an in-memory
+ * stream) joined to an MQTT.js client of the remote broker.
+ *
+ * Owns: one bridge (bridge.ts), its local session (local-link.ts over duplex-pair.ts) and the
+ * access it gets past the password file and ACL (local-access.ts), its remote client
+ * (remote-link.ts), the topic remapping (topic-map.ts) and the bridge specs (config.ts).
+ *
+ * Must not import: src/scripting, src/web, src/listeners, src/store, src/cluster, src/testing,
+ * the entry points in src/; of src/broker only its public API (the Broker facade, types.ts,
+ * topic-rules.ts, access/topic-match.ts). The broker does not import this folder; the embedder
+ * starts the bridges (src/index.ts, .dependency-cruiser.cjs).
+ */
 import type { Broker } from '../broker/broker.ts'
 import { Bridge, type BridgeStatus } from './bridge.ts'
 import { type BridgeSpec, resolveBridges } from './config.ts'

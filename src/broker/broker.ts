@@ -1,3 +1,20 @@
+/**
+ * src/broker: the MQTT broker (3.1, 3.1.1 and 5) over any byte stream. This module, the Broker
+ * facade, is its API for embedders and for the rest of src/.
+ *
+ * Owns: the facade and its options and events (broker.ts, broker-options.ts, types.ts,
+ * events.ts, publish-input.ts); the parts it drives, wired by parts.ts: connections.ts (with
+ * connection.ts), session-lifecycle.ts (with sessions.ts), router.ts, local-delivery.ts,
+ * access-gate.ts, persistence.ts, flow.ts; what they share: topic-rules.ts, level-tree.ts under
+ * topics.ts (subscriptions) and retained.ts, last-values.ts, shared.ts ($share), expiry.ts,
+ * auth.ts, subscription.ts; the packet handlers (handlers/, which see the broker through
+ * BrokerCore in core.ts); the MQTT codec (protocol/); and access control from Mosquitto-format
+ * files (access/, an add-on installed on a Broker, which nothing else in this folder imports).
+ *
+ * Must not import: src/scripting, src/web, src/listeners, src/bridge, src/cluster, src/testing,
+ * the entry points in src/; of src/store only the Store interface (store/store.ts). Those are
+ * built on the broker, never the other way round (.dependency-cruiser.cjs).
+ */
 import { EventEmitter } from 'node:events'
 import type { Server } from 'node:net'
 import type { Logger } from 'pino'

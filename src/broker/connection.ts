@@ -1,5 +1,5 @@
 import type { Duplex } from 'node:stream'
-import type { FlowSource } from './flow.ts'
+import type { FlowSource, FlowSubscriber } from './flow.ts'
 import { encodeAck, encodePublish, encodePublish5, type OutgoingProperties } from './protocol/encode.ts'
 import { Framer } from './protocol/framer.ts'
 import { PacketType, type Will } from './protocol/packets.ts'
@@ -107,7 +107,7 @@ export class Connection implements SessionOutlet, FlowSource {
   packetsIn = 0
   packetsOut = 0
   /** Congested subscriber sessions this connection's publishing waits for (see flow.ts). */
-  waitingOn: Set<Session> | undefined
+  waitingOn: Set<FlowSubscriber> | undefined
 
   private readonly framer: Framer
   private corked = false

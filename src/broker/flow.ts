@@ -1,5 +1,4 @@
 import type { Logger } from 'pino'
-import type { Session } from './sessions.ts'
 
 /**
  * A publishing connection that can be held back: it stops reading (TCP back-pressure) until
@@ -7,11 +6,31 @@ import type { Session } from './sessions.ts'
  */
 export interface FlowSource {
   /** The congested sessions it waits for; undefined or empty while it reads freely. */
-  waitingOn: Set<Session> | undefined
+  waitingOn: Set<FlowSubscriber> | undefined
   /** Keepalive bookkeeping: time held back is not the client's silence. */
   lastActivity: number
   pause(): void
   resume(): void
+}
+
+/**
+ * A subscriber session as flow control sees it: what it needs to hold publishers for it and
+ * to tell whether it still progresses. Session (sessions.ts) implements it; naming only this,
+ * flow control does not import sessions.ts, which imports it.
+ */
+export interface FlowSubscriber {
+  readonly clientId: string
+  /** Messages waiting for room in its in-flight window. */
+  readonly queued: number
+  /** PUBACK/PUBREC/PUBCOMP count: progress, as the stall check sees it. */
+  readonly acks: number
+  /** When it last acknowledged, kept only while it holds publishers back. */
+  readonly lastAckAt: number
+  /** The publishing connections held back by its queue, and the flow control holding them. */
+  waiters: Set<FlowSource> | undefined
+  flow: FlowControl | undefined
+  stalled: boolean
+  acksAtStall: number
 }
 
 /** What the stall check remembers of a congested session. */
@@ -38,7 +57,7 @@ const keepaliveRefreshMs = 1000
  */
 export class FlowControl {
   /** Congested sessions with publishers waiting for them, checked for stalls by one timer. */
-  private readonly watched = new Map<Session, Watch>()
+  private readonly watched = new Map<FlowSubscriber, Watch>()
   private timer: NodeJS.Timeout | undefined
   /** Released publishers, resumed together outside whatever released them. */
   private readonly resuming = new Set<FlowSource>()
@@ -62,7 +81,7 @@ export class FlowControl {
   }
 
   /** `source` just queued a message for `session` above its high-water mark. */
-  hold(source: FlowSource, session: Session): void {
+  hold(source: FlowSource, session: FlowSubscriber): void {
     source.waitingOn ??= new Set()
     if (source.waitingOn.has(session)) return
     source.waitingOn.add(session)
@@ -78,12 +97,12 @@ export class FlowControl {
   }
 
   /** The session's queue is down to its low-water mark (called by the session). */
-  relieved(session: Session): void {
+  relieved(session: FlowSubscriber): void {
     this.release(session)
   }
 
   /** The session's client went: an offline session never holds publishers back. */
-  offline(session: Session): void {
+  offline(session: FlowSubscriber): void {
     this.release(session)
   }
 
@@ -106,7 +125,7 @@ export class FlowControl {
     this.watched.clear()
   }
 
-  private release(session: Session): void {
+  private release(session: FlowSubscriber): void {
     const waiters = session.waiters
     this.unwatch(session)
     if (waiters === undefined) return
@@ -131,7 +150,7 @@ export class FlowControl {
     }
   }
 
-  private unwatch(session: Session): void {
+  private unwatch(session: FlowSubscriber): void {
     session.waiters = undefined
     session.flow = undefined
     this.watched.delete(session)
@@ -169,7 +188,7 @@ export class FlowControl {
     if (this.watched.size > 0) this.arm(next - now)
   }
 
-  private stall(session: Session, idleMs: number): void {
+  private stall(session: FlowSubscriber, idleMs: number): void {
     session.stalled = true
     session.acksAtStall = session.acks
     this.logger.warn(

@@ -33,7 +33,7 @@ interface Entry {
  * entry and moves it to the end without touching the Map, and a full cache reuses the evicted
  * entry. A plain Map kept in order by delete + set measured 350-900 ns a message, and evicting
  * through `keys().next()` up to 11 µs, since V8 leaves deleted slots at the front of the table
- * until it rehashes; this layout measured 50-140 ns (scripts/bench-last-values.ts, busy 2-core
+ * until it rehashes; this layout measured 50-140 ns (`npm run bench -- last-values`, busy 2-core
  * machine).
  */
 export class LastValues {

@@ -39,7 +39,8 @@ export class Router implements ClientRouting {
   /**
    * The `message` listeners (once-wrappers included), re-read after one is added or removed:
    * calling them from this array costs a few ns a message where `emit` with its argument
-   * array and a listenerCount check cost about 90 ns (a scripts/bench-web.ts profile, 1M messages).
+   * array and a listenerCount check cost about 90 ns (an `npm run bench -- web` profile, 1M
+   * messages).
    */
   private messageListeners: ((msg: Message) => void)[] = []
   private messageListenersStale = false

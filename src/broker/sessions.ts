@@ -1,11 +1,9 @@
 import type { SessionMeta, SessionRecord, StoredMessage } from '../store/store.ts'
 import type { LongTimer } from '../util/long-timer.ts'
 import { isExpired } from './expiry.ts'
-import type { FlowControl, FlowSource } from './flow.ts'
+import type { FlowControl, FlowSource, FlowSubscriber } from './flow.ts'
 import type { Subscription } from './subscription.ts'
 import type { Message, QoS } from './types.ts'
-
-export type { Subscription } from './subscription.ts'
 
 /**
  * An outgoing QoS 1/2 message: queued until there is room in the window, then in flight
@@ -62,7 +60,7 @@ export const neverExpires = 0xffffffff
 /**
  * What a session without subscriptions or messages in flight reads. Its own collections are
  * created on first write: an empty Map costs about 180 bytes, and most idle clients never use
- * the QoS 1/2 ones (RSS per idle client, `npm run bench -- --scenarios memory`).
+ * the QoS 1/2 ones (RSS per idle client, `npm run bench -- broker --scenarios memory`).
  */
 const noSubscriptions: ReadonlyMap<string, Subscription> = new Map()
 const noOutgoing: ReadonlyMap<number, Outgoing> = new Map()
@@ -73,7 +71,7 @@ const noIds: ReadonlySet<number> = new Set()
  * queue, and the incoming QoS 2 packet ids not yet released. Outlives its connection unless
  * its expiry interval is 0 (MQTT 3.x clean session 1).
  */
-export class Session {
+export class Session implements FlowSubscriber {
   private subscriptionMap: Map<string, Subscription> | undefined
   /** Insertion order is send order, which is the order a resumed session re-sends in. */
   private inflightMap: Map<number, Outgoing> | undefined

@@ -1,4 +1,5 @@
-import type { Session, Subscription } from './sessions.ts'
+import type { Session } from './sessions.ts'
+import type { Subscription } from './subscription.ts'
 import type { QoS } from './types.ts'
 
 const prefix = '$share/'

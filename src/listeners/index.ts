@@ -1,3 +1,16 @@
+/**
+ * src/listeners: the listeners beside the broker's own TCP port: plain TCP, TLS, MQTT over
+ * WebSocket and over secure WebSocket, each handing its client streams to Broker.accept.
+ *
+ * Owns: one module per kind (tcp.ts, tls.ts, websocket.ts), their config (config.ts, types.ts,
+ * tls-options.ts), what they share (server.ts: connection caps; admit.ts: handing a stream to
+ * the broker) and the TLS client certificate as user name (certificate-username.ts, with
+ * CertificateIdentities from broker/access).
+ *
+ * Must not import: src/scripting, src/web, src/bridge, src/cluster, src/store, src/testing, the
+ * entry points in src/. The broker does not import this folder; the embedder starts the
+ * listeners (src/index.ts), and the dashboard lists them (.dependency-cruiser.cjs).
+ */
 import type { CertificateIdentities } from '../broker/access/certificate-identities.ts'
 import type { Broker } from '../broker/broker.ts'
 import { startTcpListener } from './tcp.ts'

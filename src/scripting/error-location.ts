@@ -1,4 +1,19 @@
-import type { LimitKind, ScriptError } from './protocol.ts'
+/**
+ * Script errors: their shape, where in the script's sources they happened, and their log line.
+ * Imports nothing, so the host, the worker and the wire protocol can all name ScriptError.
+ */
+
+/** Which per-script limit aborted a call: set by readThrown from QuickJS's own error. */
+export type LimitKind = 'memory' | 'cpu' | 'stack'
+
+/** A script error, already located: `where` is `file:line:column` when the stack had a frame. */
+export interface ScriptError {
+  where: string
+  message: string
+  stack?: string | undefined
+  /** Set when the error is a limit aborting the call rather than the script's own throw. */
+  limit?: LimitKind | undefined
+}
 
 const FRAME = /([^\s()]+):(\d+):(\d+)/
 const MAX_STACK_LINES = 6

@@ -5,11 +5,14 @@
  * Owns: the script files and their watching (script-files, script-watcher), the main-thread
  * host (scripting-host and the modules it delegates to), the worker and its VMs (vm-thread,
  * vm-worker, script-vm and its vm-* parts), the guest prelude (guest-*), and the packed
- * formats between them (wire-formats, thread-batches, guest-batches, protocol).
+ * formats between them (wire-formats, thread-batches, guest-batches, protocol, with the
+ * script errors of error-location).
  *
- * Must not import: the broker's internals (only its types and the ScriptBroker seam; the broker
- * is reached through ScriptBroker, never as a class), src/web, src/cli, src/testing. Nothing in
- * src/broker imports from here; src/testing may import these modules to run a VM in-process.
+ * Must not import: the broker's internals (only its API modules: types.ts, topic-rules.ts,
+ * last-values.ts; the broker is reached through ScriptBroker, never as a class), src/web,
+ * src/listeners, src/bridge, src/cluster, src/store, src/testing, the entry points in src/.
+ * Nothing in src/broker imports from here; src/testing may import these modules to run a VM
+ * in-process (.dependency-cruiser.cjs).
  */
 
 import type { ScriptBroker, ScriptingHost } from './host-interfaces.ts'

@@ -4,8 +4,8 @@
  * no file of that map fails the load with the location of its import statement.
  */
 import type { JSModuleLoader, JSModuleNormalizer } from 'quickjs-emscripten'
+import type { ScriptError } from './error-location.ts'
 import { locationOf, resolveImport, scanImports } from './import-specifiers.ts'
-import type { ScriptError } from './protocol.ts'
 
 /** Stands for a rejected import between normalize and load; never a real module name (no .js). */
 const REJECTED = '<rejected import '

@@ -1,4 +1,4 @@
-import type { ScriptError } from './protocol.ts'
+import type { ScriptError } from './error-location.ts'
 
 /**
  * How long after a call that may have changed `persist` it is read and saved. A call only marks

@@ -5,6 +5,7 @@
 
 import type { MessagePort } from 'node:worker_threads'
 import type { MessageProperties, QoS } from '../broker/types.ts'
+import type { LimitKind, ScriptError } from './error-location.ts'
 import type { ScriptLimits } from './options.ts'
 import type { ConsoleReply } from './script-console.ts'
 import type { JsonProperties } from './script-properties.ts'
@@ -17,18 +18,6 @@ import type { WasmModule } from './wasm.ts'
 export type WireProperties = Omit<MessageProperties, 'correlationData'> & { correlationData?: Uint8Array }
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error'
-
-/** Which per-script limit aborted a call: set by readThrown from QuickJS's own error. */
-export type LimitKind = 'memory' | 'cpu' | 'stack'
-
-/** A script error, already located: `where` is `file:line:column` when the stack had a frame. */
-export interface ScriptError {
-  where: string
-  message: string
-  stack?: string | undefined
-  /** Set when the error is a limit aborting the call rather than the script's own throw. */
-  limit?: LimitKind | undefined
-}
 
 /**
  * A condition of a running VM that the host shows as the script's status. Sent at most once a

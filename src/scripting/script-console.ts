@@ -5,8 +5,7 @@
  * deadline, the memory limit and the watchdog apply as to any other call into the script.
  */
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten'
-import { formatScriptError, locateError, type ThrownParts } from './error-location.ts'
-import type { ScriptError } from './protocol.ts'
+import { formatScriptError, locateError, type ScriptError, type ThrownParts } from './error-location.ts'
 
 export type ConsoleReply = { ok: true; result: string } | { ok: false; error: string }
 

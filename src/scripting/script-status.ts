@@ -1,4 +1,5 @@
-import type { LimitKind, VmCondition } from './protocol.ts'
+import type { LimitKind } from './error-location.ts'
+import type { VmCondition } from './protocol.ts'
 
 /** What the host itself tracks; the reports of a running script refine `running` (see ScriptState). */
 type LoadState = 'loading' | 'running' | 'error' | 'stopped'

@@ -1,7 +1,6 @@
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten'
-import type { ThrownParts } from './error-location.ts'
+import type { LimitKind, ThrownParts } from './error-location.ts'
 import type { ScriptLimits } from './options.ts'
-import type { LimitKind } from './protocol.ts'
 
 /**
  * Reads what a script threw (borrowed handle, not disposed) into plain parts, and turns

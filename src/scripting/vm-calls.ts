@@ -1,5 +1,5 @@
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten'
-import type { ScriptError } from './protocol.ts'
+import type { ScriptError } from './error-location.ts'
 
 /** What the parts of a ScriptVm need from it: its context, the call bracket and error reading. */
 export interface VmCalls {

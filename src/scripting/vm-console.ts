@@ -1,6 +1,5 @@
 import type { QuickJSHandle } from 'quickjs-emscripten'
-import { formatScriptError } from './error-location.ts'
-import type { ScriptError } from './protocol.ts'
+import { formatScriptError, type ScriptError } from './error-location.ts'
 import {
   type ConsoleOutcome,
   type ConsoleReply,

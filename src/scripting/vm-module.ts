@@ -1,7 +1,7 @@
 import type { QuickJSContext, QuickJSHandle, QuickJSRuntime } from 'quickjs-emscripten'
+import type { ScriptError } from './error-location.ts'
 import { withConsoleHook } from './guest-console.ts'
 import { ScriptImports } from './module-loader.ts'
-import type { ScriptError } from './protocol.ts'
 import type { VmCalls } from './vm-calls.ts'
 
 /**

@@ -1,7 +1,8 @@
 import type { QuickJSHandle } from 'quickjs-emscripten'
+import type { ScriptError } from './error-location.ts'
 import type { ScriptLimits } from './options.ts'
 import { PersistSaver } from './persist-saver.ts'
-import type { FromWorker, ScriptError } from './protocol.ts'
+import type { FromWorker } from './protocol.ts'
 import type { VmCalls } from './vm-calls.ts'
 import type { VmReports } from './vm-reports.ts'
 

@@ -1,6 +1,6 @@
-import { formatScriptError } from './error-location.ts'
+import { formatScriptError, type LimitKind, type ScriptError } from './error-location.ts'
 import type { ScriptLimits } from './options.ts'
-import type { FromWorker, LimitKind, LogLevel, ScriptError } from './protocol.ts'
+import type { FromWorker, LogLevel } from './protocol.ts'
 import { RateLimiter } from './rate-limiter.ts'
 
 /** At most one throttle report, one limit report per kind, one dropped-lines note, per this period (and VM). */

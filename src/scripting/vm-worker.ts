@@ -4,12 +4,11 @@
  * interrupt handler.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
-import { formatScriptError } from './error-location.ts'
+import { formatScriptError, type ScriptError } from './error-location.ts'
 import {
   BUSY_SINCE,
   BUSY_VM,
   type FromWorker,
-  type ScriptError,
   type SyncReply,
   type SyncRequest,
   type ToWorker,

@@ -1,4 +1,4 @@
-import type { Subscription } from '../broker/sessions.ts'
+import type { Subscription } from '../broker/subscription.ts'
 import type { Message, MessageProperties } from '../broker/types.ts'
 import type { SessionMeta, StoredMessage } from './store.ts'
 

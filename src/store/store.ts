@@ -1,3 +1,15 @@
+/**
+ * src/store: persistence. This module is the Store interface the broker writes through, and
+ * the records it stores (types only). The implementations are MemoryStore (memory.ts, this
+ * process only) and LmdbStore (lmdb.ts, a data directory, with lmdb-file.ts, lmdb-keys.ts and
+ * lmdb-values.ts); beside them the data directory's lock (lock.ts), its errors (errors.ts) and
+ * `tinymqtt reset-data` (reset.ts).
+ *
+ * Must not import: src/scripting, src/web, src/listeners, src/bridge, src/cluster, src/testing;
+ * of src/broker only its types-only modules (types.ts, subscription.ts), since the broker
+ * imports this interface. The broker in turn imports nothing here but this module; the
+ * embedder (src/index.ts) picks the implementation (.dependency-cruiser.cjs).
+ */
 import type { Subscription } from '../broker/subscription.ts'
 import type { Message } from '../broker/types.ts'
 

@@ -1,7 +1,7 @@
 import type { MessageProperties, QoS } from '../broker/types.ts'
-import { formatScriptError } from '../scripting/error-location.ts'
+import { formatScriptError, type ScriptError } from '../scripting/error-location.ts'
 import type { ScriptingOptions } from '../scripting/options.ts'
-import type { LogLevel, ScriptError } from '../scripting/protocol.ts'
+import type { LogLevel } from '../scripting/protocol.ts'
 import type { FetchCall, FetchHandler } from './fake-fetch.ts'
 
 /* The public face of `tinymqtt/testing`: what loadScript takes and what it returns. */

@@ -1,10 +1,22 @@
+/**
+ * src/testing: the harness behind `tinymqtt/testing` (src/testing.ts): one automation script
+ * run in the broker's own sandbox (ScriptVm) with fakes a test drives. This module is the
+ * harness itself; around it the fake broker (fake-broker.ts), clock (fake-clock.ts,
+ * fake-date.ts) and network (fake-fetch.ts), the public types (harness-types.ts), duration
+ * parsing (duration.ts) and the `node --import` hook of `tinymqtt test` (register.ts).
+ *
+ * Must not import: src/web, src/listeners, src/bridge, src/cluster, src/store, the entry points
+ * in src/. It may import the scripting modules, and the broker's topic rules, trees and last
+ * values, to run a VM in-process. Only src/testing.ts imports this folder
+ * (.dependency-cruiser.cjs).
+ */
 import { readFile } from 'node:fs/promises'
 import { basename, dirname, resolve } from 'node:path'
 import { topicNameError } from '../broker/topic-rules.ts'
-import { formatScriptError } from '../scripting/error-location.ts'
+import { formatScriptError, type ScriptError } from '../scripting/error-location.ts'
 import { readModuleGraph } from '../scripting/module-graph.ts'
 import { resolveOptions, type ScriptLimits } from '../scripting/options.ts'
-import type { FromWorker, LogLevel, ScriptError } from '../scripting/protocol.ts'
+import type { FromWorker, LogLevel } from '../scripting/protocol.ts'
 import { ScriptVm, type VmHost } from '../scripting/script-vm.ts'
 import { brokerProperties } from '../scripting/thread-batches.ts'
 import type { VmEnvironment } from '../scripting/vm-environment.ts'

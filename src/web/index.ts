@@ -1,6 +1,18 @@
 /**
- * The web dashboard: one HTTP server (page, JSON views, actions) with a WebSocket feed of live,
- * batched updates. Built only on the broker's embedding API, like the scripting host.
+ * src/web: the web dashboard: one HTTP server (page, JSON views, actions) with a WebSocket feed
+ * of live, batched updates. Built only on the broker's embedding API, like the scripting host.
+ *
+ * Owns: the server and its HTTP helpers (server.ts, http-util.ts, http-auth.ts), the views
+ * (views.ts) and the live feed (feed.ts), what it records from the broker for them (recorder.ts,
+ * topic-model.ts, devices.ts, homeassistant.ts), the scripts' side (script-log.ts,
+ * script-access.ts, script-folder.ts, script-edit-api.ts), the browser page (assets/, plain
+ * scripts served as they are) and the script editor bundled from editor/ by
+ * scripts/build-editor.mjs.
+ *
+ * Must not import: the broker's internals (only its API modules: broker.ts, types.ts,
+ * topic-rules.ts …), the scripting host beyond src/scripting/index.ts, the listeners beyond
+ * src/listeners/index.ts, src/store, src/testing, the entry points in src/. Nothing imports it
+ * but src/index.ts (.dependency-cruiser.cjs).
  */
 import type { Broker } from '../broker/broker.ts'
 import type { ScriptingHost } from '../scripting/index.ts'
@@ -41,7 +53,7 @@ export interface WebOptions {
   lingerMs?: number | undefined
   /**
    * Messages a second the Topics tree records at most (default 10,000); above that it samples,
-   * so that a busy broker spends a few per cent at most on it (scripts/bench-web.ts). Device
+   * so that a busy broker spends a few per cent at most on it (`npm run bench -- web`). Device
    * and Home Assistant topics are always recorded in full.
    */
   recordBudget?: number | undefined

@@ -25,7 +25,7 @@ const ALWAYS_TOPIC = /^(?:tele\/[^/]*\/(?:LWT|STATE)|stat\/[^/]*\/[^/]*|homeassi
  * (budget × interval of them) at a random moment, and each message recorded counts for the
  * rate over the budget. Outside the window the broker has no listener to call: a broker
  * routing a million messages a second spends about 5% more CPU with a page on the Topics view
- * (scripts/bench-web.ts). Values may then lag and counts are estimates; the view says so.
+ * (`npm run bench -- web`). Values may then lag and counts are estimates; the view says so.
  *
  * Whatever the rate and whether or not a page is open, the dashboard holds in-process
  * subscriptions to the few topics the Devices and Home Assistant views read, which record each

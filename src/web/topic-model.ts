@@ -3,7 +3,7 @@ import type { Message, QoS } from '../broker/types.ts'
 /**
  * The last message seen on one topic. Its payload is copied into a buffer the entry owns and
  * reuses: keeping the broker's payload would pin the socket's 64 KiB read buffer it is a view
- * of (+43% broker CPU in scripts/bench-web.ts), and a fresh copy per message would be garbage
+ * of (+43% broker CPU in `npm run bench -- web`), and a fresh copy per message would be garbage
  * the GC has to promote.
  */
 export class TopicEntry {

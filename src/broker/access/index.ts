@@ -1,3 +1,15 @@
+/**
+ * src/broker/access: access control from Mosquitto-format files, installed on a Broker through
+ * its AccessControl hooks (installFileAccess): the password file (password-file.ts, and
+ * password-prompt.ts for `tinymqtt passwd`), the ACL file (acl.ts with topic-match.ts), TLS
+ * client certificates as identities (certificate-identities.ts), and re-reading the files when
+ * they change (watched-file.ts).
+ *
+ * Must not import: the broker's parts (connections, sessions, router …): it works through the
+ * Broker facade, its types and a few shared helpers (auth.ts, shared.ts, topic-rules.ts);
+ * nothing outside src/broker, like the rest of the broker. The rest of src/broker does not
+ * import this folder: the embedder installs it (src/index.ts, .dependency-cruiser.cjs).
+ */
 import { ConnackCode } from '../auth.ts'
 import type { Broker } from '../broker.ts'
 import { parseSharedFilter } from '../shared.ts'

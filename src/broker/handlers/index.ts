@@ -1,3 +1,15 @@
+/**
+ * src/broker/handlers: what the broker does with each MQTT control packet a client sends, one
+ * module per packet kind (connect, publish, subscribe, unsubscribe, acks for PUBACK, PUBREC,
+ * PUBREL and PUBCOMP, ping, disconnect), and dispatch() here, which connections.ts calls with
+ * every packet the framer cuts.
+ *
+ * Must not import: the Broker facade (broker.ts, broker-options.ts) or the parts that implement
+ * BrokerCore (parts, connections, session-lifecycle, router, local-delivery, access-gate,
+ * persistence): handlers see the broker only through BrokerCore (core.ts), beside the codec
+ * (protocol/) and the modules they act on (connection, sessions, subscription, topic-rules,
+ * shared, expiry, auth, types). Nothing outside src/broker, like the rest of the broker.
+ */
 import type { Connection } from '../connection.ts'
 import type { BrokerCore } from '../core.ts'
 import { decodeConnect, decodePacket } from '../protocol/decode.ts'

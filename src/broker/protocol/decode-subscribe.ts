@@ -6,7 +6,7 @@ import type { SubscribePacket } from './packets.ts'
 /**
  * SUBSCRIBE of MQTT 3.1 and 3.1.1 by hand (MQTT 5, with its properties, stays with
  * mqtt-packet). Every device subscribes right after it connects, so in a reconnect storm
- * (`npm run bench -- --scenarios storm`) mqtt-packet's SUBSCRIBE parse — a copy of the
+ * (`npm run bench -- broker --scenarios storm`) mqtt-packet's SUBSCRIBE parse — a copy of the
  * packet into its buffer list, then the parse — was 4% of the broker's CPU samples, as
  * much as the CONNECT handler. Same checks and messages as mqtt-packet.
  */

@@ -15,7 +15,7 @@ import { varintSize, writeVarint } from './varint.ts'
  * four acknowledgements of MQTT 3.x — the message hot path — and the 3.x CONNECT — the
  * connection hot path — are decoded by hand: on our 2-core machine mqtt-packet parsed
  * 0.92 M PUBLISH packets/s (64-byte payload) against 5.75 M/s for this decoder, and
- * 0.13 M CONNECT/s against 1.08 M/s (`node --import tsx scripts/bench-codec.ts`).
+ * 0.13 M CONNECT/s against 1.08 M/s (`npm run bench -- codec`).
  */
 
 /** CONNECT names a protocol level the broker does not speak: answer CONNACK 1, then close. */
@@ -73,7 +73,7 @@ enum ConnectFlag {
 
 /**
  * CONNECT of MQTT 3.1 and 3.1.1 by hand (MQTT 5, with its properties, stays with mqtt-packet).
- * Under connect churn (`npm run bench -- --scenarios connects`) mqtt-packet's CONNECT parse
+ * Under connect churn (`npm run bench -- broker --scenarios connects`) mqtt-packet's CONNECT parse
  * was the broker's largest cost of its own: 8% of CPU samples, and a fifth of the bytes
  * allocated per connection in a sampling heap profile (its buffer list copies every field).
  * `pos` is where the protocol level byte is.

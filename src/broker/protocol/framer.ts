@@ -104,8 +104,8 @@ export class Framer {
         this.needed = this.header(head, 0, head.length)
         if (this.needed === 0 || this.buffered < this.needed) return
       }
-      // Only the packet cut in two is copied; the rest of this chunk is parsed where it is
-      // (copying whole 64 KiB reads was 7% of a busy broker's CPU in a scripts/bench-web.ts profile).
+      // Only the packet cut in two is copied; the rest of this chunk is parsed where it is (copying
+      // whole 64 KiB reads was 7% of a busy broker's CPU in an `npm run bench -- web` profile).
       const packet = Buffer.concat(this.chunks, this.needed)
       pos = chunk.length - (this.buffered - this.needed)
       this.chunks = []
