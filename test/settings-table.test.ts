@@ -10,6 +10,7 @@ import {
   settingNames,
   settings,
   settingsCommand,
+  settingsFromFile,
   settingsTable,
   tableEnd,
   tableStart,
@@ -92,5 +93,16 @@ test('command-line values are parsed and checked by kind', () => {
   ] as const) {
     const command = settingsCommand().configureOutput({ writeErr: () => {} })
     assert.throws(() => command.parse([...args], { from: 'user' }), message, args.join(' '))
+  }
+})
+
+test("the README's config-file examples pass the table's checks", () => {
+  const readme = readFileSync(README, 'utf8')
+  const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!.trim())
+  assert.ok(blocks.length >= 3, 'the settings, listeners and bridges examples')
+  for (const block of blocks) {
+    // The bridges example is the one key, without the braces around it.
+    const parsed = JSON.parse(block.startsWith('{') ? block : `{${block}}`) as Record<string, unknown>
+    assert.doesNotThrow(() => settingsFromFile(parsed, 'README', '/etc/tinymqtt'), block)
   }
 })
