@@ -25,19 +25,38 @@ export interface ResolvedOptions {
   lastValues: number | undefined
 }
 
+/**
+ * The defaults of the broker's options, named once: resolveOptions applies them and the settings
+ * table (src/settings.ts) shows them in --help and the README.
+ */
+export const brokerDefaults = {
+  port: 1883,
+  host: '0.0.0.0',
+  maxPacketSize: 2_000_000,
+  maxInflight: 20,
+  maxQueuedMessages: 1000,
+  receiveMaximum: 65_535,
+  topicAliasMaximum: 10,
+  maxKeepalive: 0,
+  connectTimeout: 10,
+  maxConnections: 0,
+  stallTimeout: 10,
+} as const
+
 export function resolveOptions(options: BrokerOptions): ResolvedOptions {
+  const d = brokerDefaults
   return {
-    port: options.port ?? 1883,
-    host: options.host ?? '0.0.0.0',
-    maxPacketSize: options.maxPacketSize ?? 2_000_000,
-    maxInflight: Math.min(Math.max(options.maxInflight ?? 20, 1), 65_535),
-    maxQueuedMessages: options.maxQueuedMessages ?? 1000,
-    receiveMaximum: Math.min(Math.max(options.receiveMaximum ?? 65_535, 1), 65_535),
-    topicAliasMaximum: Math.min(Math.max(options.topicAliasMaximum ?? 10, 0), 65_535),
-    maxKeepalive: Math.min(Math.max(options.maxKeepalive ?? 0, 0), 65_535),
-    connectTimeout: options.connectTimeout ?? 10,
-    maxConnections: Math.max(options.maxConnections ?? 0, 0),
-    stallTimeout: Math.max(options.stallTimeout ?? 10, 0),
+    port: options.port ?? d.port,
+    host: options.host ?? d.host,
+    maxPacketSize: options.maxPacketSize ?? d.maxPacketSize,
+    maxInflight: Math.min(Math.max(options.maxInflight ?? d.maxInflight, 1), 65_535),
+    maxQueuedMessages: options.maxQueuedMessages ?? d.maxQueuedMessages,
+    receiveMaximum: Math.min(Math.max(options.receiveMaximum ?? d.receiveMaximum, 1), 65_535),
+    topicAliasMaximum: Math.min(Math.max(options.topicAliasMaximum ?? d.topicAliasMaximum, 0), 65_535),
+    maxKeepalive: Math.min(Math.max(options.maxKeepalive ?? d.maxKeepalive, 0), 65_535),
+    connectTimeout: options.connectTimeout ?? d.connectTimeout,
+    maxConnections: Math.max(options.maxConnections ?? d.maxConnections, 0),
+    stallTimeout: Math.max(options.stallTimeout ?? d.stallTimeout, 0),
     lastValues: options.lastValues === undefined ? undefined : Math.max(Math.floor(options.lastValues), 0),
   }
 }
