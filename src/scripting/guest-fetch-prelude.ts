@@ -16,7 +16,7 @@ export const FETCH_PRELUDE = `  const fetchBody = (b, headers) => {
   }
   const fetchResponse = (r) => {
     const status = r[0]
-    const text = fromHost(r[3])
+    const text = r[3]
     return {
       status,
       ok: status >= 200 && status < 300,

@@ -14,7 +14,6 @@ import {
   performFetch,
 } from './fetch.ts'
 import { copyBytes } from './guest-batches.ts'
-import { newGuestText } from './guest-text.ts'
 
 /**
  * One VM's ms_fetch: turns the prelude's call into a FetchQueue request and settles the guest
@@ -96,7 +95,7 @@ export class GuestFetches {
           ctx.newString(statusText),
           ctx.newString(JSON.stringify(headers)),
         ]
-        parts.push(newGuestText(ctx, text))
+        parts.push(ctx.newString(text))
         parts.forEach((part, i) => {
           ctx.setProp(value, i, part)
           part.dispose()

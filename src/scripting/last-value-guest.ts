@@ -1,5 +1,4 @@
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten'
-import { newGuestText } from './guest-text.ts'
 import type { LastValueReply } from './protocol.ts'
 
 /**
@@ -11,7 +10,7 @@ export function lastValueToGuest(ctx: QuickJSContext, value: LastValueReply | un
   const p = value.payload
   const text = Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8')
   const items = [
-    newGuestText(ctx, text),
+    ctx.newString(text),
     ctx.newArrayBuffer(p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength)),
     ctx.newNumber(value.qos),
     value.retain ? ctx.true : ctx.false,
