@@ -8,6 +8,7 @@
  * access/) beside src/store, each naming only the other's types-only modules (store/store.ts;
  * broker/types.ts and broker/subscription.ts); src/scripting, src/listeners, src/bridge and
  * src/cluster, built on the broker's API; src/testing, the script test harness over scripting;
+ * src/ops, running it as a service (health check, reload on SIGHUP) over all of those;
  * src/web, the dashboard; and the entry points in src/ itself (index.ts, cli.ts, config.ts,
  * testing.ts, test-command.ts), which assemble them.
  * @type {import('dependency-cruiser').IConfiguration}
@@ -194,12 +195,47 @@ module.exports = {
     {
       name: 'web-only-public-apis',
       comment:
-        'The dashboard is built on the public side of each folder: the API modules of the broker, src/scripting/index.ts, src/listeners/index.ts.',
+        'The dashboard is built on the public side of each folder: the API modules of the broker, src/scripting/index.ts, src/listeners/index.ts, src/ops/index.ts.',
       severity: 'error',
       from: { path: '^src/web/' },
       to: {
-        path: '^src/(broker|scripting|listeners)/',
-        pathNot: [brokerApi, '^src/(scripting|listeners)/index\\.ts$'],
+        path: '^src/(broker|scripting|listeners|ops)/',
+        pathNot: [brokerApi, '^src/(scripting|listeners|ops)/index\\.ts$'],
+      },
+    },
+    {
+      name: 'ops-not-imported-by-inner-layers',
+      comment:
+        'The health check and the reload report on the broker and its add-ons; none of those imports src/ops (only the entry points and the dashboard do).',
+      severity: 'error',
+      from: { path: '^src/(util|broker|store|scripting|listeners|bridge|cluster|testing)/' },
+      to: { path: '^src/ops/' },
+    },
+    {
+      name: 'ops-not-to-outer-layers',
+      comment:
+        'src/ops does not depend on the dashboard (which mounts its health check), the cluster or the test harness.',
+      severity: 'error',
+      from: { path: '^src/ops/' },
+      to: { path: '^src/(web|cluster|testing)/' },
+    },
+    {
+      name: 'ops-only-store-interface',
+      comment:
+        'The health check probes the store through the Store interface; the embedder picks the implementation.',
+      severity: 'error',
+      from: { path: '^src/ops/' },
+      to: { path: '^src/store/', pathNot: '^src/store/store\\.ts$' },
+    },
+    {
+      name: 'ops-only-broker-api',
+      comment:
+        "src/ops uses the broker's public API, plus broker-options.ts (the limits a reload applies) and access/index.ts (the access files a reload re-reads).",
+      severity: 'error',
+      from: { path: '^src/ops/' },
+      to: {
+        path: '^src/broker/',
+        pathNot: [brokerApi, '^src/broker/broker-options\\.ts$', '^src/broker/access/index\\.ts$'],
       },
     },
     {

@@ -1,19 +1,13 @@
 #!/usr/bin/env node
-import { existsSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { Command } from 'commander'
 import { updatePasswordFile } from './broker/access/password-file.ts'
 import { readPassword } from './broker/access/password-prompt.ts'
-import { type FileConfig, readConfigFile } from './config.ts'
+import { startOptionsFromCommandLine } from './config.ts'
 import { startBroker } from './index.ts'
 import { createLogger } from './log.ts'
-import {
-  addSettingOptions,
-  defaultDataDir,
-  defaultScript,
-  settingsFromCommand,
-  startOptionsOf,
-} from './settings.ts'
+import { Reloader } from './ops/index.ts'
+import { addSettingOptions, settingsFromCommand } from './settings.ts'
 import { resetDataDir } from './store/reset.ts'
 import { runScriptTests } from './test-command.ts'
 
@@ -69,15 +63,9 @@ async function main(): Promise<void> {
 }
 
 async function runBroker(): Promise<void> {
-  const { config: configPath, ...flags } = settingsFromCommand(program)
-  const fromFile = configPath ? await readConfigFile(configPath) : {}
-  // The command line wins over the config file; both over the defaults.
-  const settings: FileConfig = { ...fromFile, ...flags }
-  if (settings.scripts === undefined && existsSync(defaultScript)) settings.scripts = defaultScript
-  // The default data directory is the CLI's: embedders (and tests) stay in memory unless they say.
-  if (!settings.memory) settings.data ??= defaultDataDir
-  const options = startOptionsOf(settings)
-  const logger = createLogger(settings.logLevel ?? 'info')
+  const flags = settingsFromCommand(program)
+  const options = await startOptionsFromCommandLine(flags)
+  const logger = createLogger(options.logLevel ?? 'info')
   // Signals are handled from the start: one that arrives while the broker is still starting
   // (scripts loading, say) shuts it down cleanly once it is up.
   const starting = startBroker({ ...options, logger })
@@ -98,6 +86,16 @@ async function runBroker(): Promise<void> {
   }
   process.on('SIGINT', () => stop('SIGINT'))
   process.on('SIGTERM', () => stop('SIGTERM'))
+  // SIGHUP reloads the settings (README "Reload on SIGHUP"); one during start-up waits for it.
+  const reloader = starting.then(
+    (broker) => new Reloader(broker, options, () => startOptionsFromCommandLine(flags)),
+    () => undefined, // a failed start is reported below
+  )
+  process.on('SIGHUP', () => {
+    if (stopping) return
+    logger.info({ signal: 'SIGHUP' }, 'reloading the settings')
+    void reloader.then((r) => r?.reload())
+  })
   await starting
 }
 

@@ -1,6 +1,15 @@
+import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
-import { type FileSettings, settingsFromFile } from './settings.ts'
+import type { StartOptions } from './index.ts'
+import {
+  defaultDataDir,
+  defaultScript,
+  type FileSettings,
+  type Settings,
+  settingsFromFile,
+  startOptionsOf,
+} from './settings.ts'
 
 /** The settings a config file may hold: the command line's, in JSON, with the same names (src/settings.ts). */
 export type FileConfig = FileSettings
@@ -19,4 +28,19 @@ export async function readConfigFile(path: string): Promise<FileConfig> {
     throw new Error(`config file ${path}: expected a JSON object`)
   }
   return settingsFromFile(parsed as Record<string, unknown>, `config file ${path}`, dirname(path))
+}
+
+/**
+ * The startBroker options of the command line: its flags over the config file they name over
+ * the defaults. Called at start and again on SIGHUP (src/ops/reload.ts), so both read the
+ * config file the same way; rejects naming the file and the key when it is broken.
+ */
+export async function startOptionsFromCommandLine(flags: Settings): Promise<StartOptions> {
+  const { config: configPath, ...given } = flags
+  const fromFile = configPath ? await readConfigFile(configPath) : {}
+  const settings: FileConfig = { ...fromFile, ...given }
+  if (settings.scripts === undefined && existsSync(defaultScript)) settings.scripts = defaultScript
+  // The default data directory is the CLI's: embedders (and tests) stay in memory unless they say.
+  if (!settings.memory) settings.data ??= defaultDataDir
+  return startOptionsOf(settings)
 }

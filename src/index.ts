@@ -3,7 +3,8 @@ import { installFileAccess } from './broker/access/index.ts'
 import { Broker } from './broker/broker.ts'
 import type { BrokerOptions } from './broker/types.ts'
 import { type ListenerSpec, startListeners } from './listeners/index.ts'
-import { type ScriptingHost, type ScriptingOptions, startScripting } from './scripting/index.ts'
+import { registerHealthStore, ScriptSlot } from './ops/index.ts'
+import type { ScriptingHost, ScriptingOptions } from './scripting/index.ts'
 import { LmdbStore } from './store/lmdb.ts'
 import { MemoryStore } from './store/memory.ts'
 import type { Store } from './store/store.ts'
@@ -28,6 +29,8 @@ export type {
 } from './broker/types.ts'
 export type { Listener, ListenerSpec } from './listeners/index.ts'
 export { listenersOf } from './listeners/index.ts'
+export type { HealthReport } from './ops/index.ts'
+export { healthHandler, healthReport } from './ops/index.ts'
 export type {
   ScriptingHost,
   ScriptingOptions,
@@ -86,6 +89,7 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
   // Without a data directory or a store of the caller's, state lives in this process only.
   const store = options.store ?? ownStore ?? new MemoryStore()
   const broker = new Broker({ ...options, store, ownsStore: options.store === undefined })
+  registerHealthStore(broker, store)
   const certificateUsers = options.listeners?.some(
     (l) => 'useIdentityAsUsername' in l && l.useIdentityAsUsername,
   )
@@ -124,12 +128,12 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
   if (options.scripts !== undefined) {
     const scripting = typeof options.scripts === 'string' ? { path: options.scripts } : options.scripts
     try {
-      const host = await startScripting(
+      // In a slot, so a reload (src/ops/reload.ts) can switch to another script folder.
+      scriptingHost = await ScriptSlot.start(
+        broker,
         scriptLog ? scriptBrokerWithLog(broker, scriptLog) : broker,
         scripting,
       )
-      broker.addCloseHook(() => host.close())
-      scriptingHost = host
     } catch (error) {
       await broker.close()
       throw error

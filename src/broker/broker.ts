@@ -116,6 +116,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return typeof address === 'object' && address ? address.port : this.options.port
   }
 
+  /** Whether the MQTT listener is bound: false before start, after close, or when its server closed. */
+  get listening(): boolean {
+    return this.server?.listening ?? false
+  }
+
   /** Access control hooks; replace at run time with setAccessControl. */
   get access(): AccessControl | undefined {
     return this.gate.hooks

@@ -12,5 +12,13 @@ export async function startTcpListener(broker: Broker, spec: ListenerCommon): Pr
   const port = await listenOn(server, spec.port, spec.host ?? broker.options.host)
   name = `tcp:${port}`
   server.on('error', (error) => broker.logger.error({ err: error, listener: name }, 'listener error'))
-  return { type: 'tcp', name, port, close: async () => stopAccepting(server) }
+  return {
+    type: 'tcp',
+    name,
+    port,
+    get listening() {
+      return server.listening
+    },
+    close: async () => stopAccepting(server),
+  }
 }

@@ -45,6 +45,9 @@ export async function startTlsListener(
     type: 'tls',
     name: context.name,
     port,
+    get listening() {
+      return server.listening
+    },
     close: async () => {
       stopAccepting(server)
       dropPending(context)

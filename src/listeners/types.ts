@@ -40,6 +40,8 @@ export interface Listener {
   readonly name: string
   /** The bound port. */
   readonly port: number
+  /** Whether its server is still bound (false once closed, by close() or otherwise): health checks read it. */
+  readonly listening: boolean
   /** Stops accepting; connections already handed to the broker are the broker's to close. */
   close(): Promise<void>
 }

@@ -147,6 +147,9 @@ export async function startWebSocketListener(
     type: spec.type,
     name: attached.context.name,
     port,
+    get listening() {
+      return server.listening
+    },
     close: async () => {
       attached.detach()
       stopAccepting(server)

@@ -223,6 +223,17 @@ export class LmdbStore implements Store {
     await this.db.flushed
   }
 
+  /**
+   * Rewrites the format marker (the same value, so nothing a reader sees changes) and waits for
+   * it to reach the disk: a real commit, which fails when the file can no longer be written.
+   * Kept out of `lastWrite`, so a failed probe does not hold the broker's acknowledgements.
+   */
+  async probe(): Promise<void> {
+    await this.flush()
+    await this.db.put(formatKey, { version: formatVersion })
+    await this.db.flushed
+  }
+
   close(): Promise<void> {
     this.closed ??= this.shutdown()
     return this.closed

@@ -74,6 +74,11 @@ export interface Store {
   putIncomingQos2(clientId: string, messageId: number): void
   deleteIncomingQos2(clientId: string, messageId: number): void
   flush(): Promise<void>
+  /**
+   * Optional, for health checks: commits a small write of its own and resolves once it is
+   * durable; rejects when the store cannot commit. Without it, a health check relies on flush().
+   */
+  probe?(): Promise<void>
   close(): Promise<void>
   /** Every script's remembered state (its `persist` object as JSON), by script file name. */
   loadScriptStates(): Promise<Map<string, string>>

@@ -5,6 +5,7 @@ import { type WebSocket, WebSocketServer } from 'ws'
 import type { Broker } from '../broker/broker.ts'
 import { InvalidTopicError } from '../broker/topic-rules.ts'
 import type { QoS } from '../broker/types.ts'
+import { healthHandler } from '../ops/index.ts'
 import type { ConsoleReply, ScriptingHost } from '../scripting/index.ts'
 import { checkBasicAuth } from './http-auth.ts'
 import { HEADERS, HttpError, readJson, sameOrigin, send } from './http-util.ts'
@@ -128,7 +129,10 @@ export function createWebServer({ broker, views, onSocket, beforeRead, scripting
     throw new HttpError(404, 'not found')
   }
 
+  const health = healthHandler(broker)
   const server = createServer((req, res) => {
+    // Before the Host and password checks: probes reach it under any name, without credentials.
+    if (health(req, res)) return
     if (!hostAllowed(access, req)) {
       send(res, 403, { error: 'unknown Host: add it with --http-allowed-hosts' })
       return

@@ -21,7 +21,13 @@ import { WatchedFile } from './watched-file.ts'
 
 export { type AclRules, aclAllows, parseAcl } from './acl.ts'
 export { CertificateIdentities } from './certificate-identities.ts'
-export { hashPassword, parsePasswordFile, updatePasswordFile, verifyPassword } from './password-file.ts'
+export {
+  hashPassword,
+  type PasswordHash,
+  parsePasswordFile,
+  updatePasswordFile,
+  verifyPassword,
+} from './password-file.ts'
 
 export interface FileAccessOptions {
   /** Mosquitto password file (`mosquitto_passwd` format), re-read when it changes. */
@@ -120,6 +126,24 @@ export class FileAccessControl implements AccessControl {
     // Per delivery, so at debug: a wide subscription over a denied topic would flood the log.
     if (!allowed) this.broker.logger.debug({ clientId: client.clientId, topic }, 'delivery denied by ACL')
     return allowed
+  }
+
+  /** The files in force (undefined: none of that kind). */
+  get passwordFile(): string | undefined {
+    return this.passwords?.path
+  }
+
+  get aclFile(): string | undefined {
+    return this.acl?.path
+  }
+
+  /**
+   * Puts freshly read contents of the files in force (a reload that read them itself); users
+   * no longer in the password file are disconnected, as when the file changes.
+   */
+  replaceContents(contents: { passwords?: Map<string, PasswordHash>; acl?: AclRules }): void {
+    if (contents.passwords) this.passwords?.replace(contents.passwords)
+    if (contents.acl) this.acl?.replace(contents.acl)
   }
 
   async close(): Promise<void> {

@@ -100,6 +100,14 @@ export class WatchedFile<T> {
       )
       return
     }
+    this.replace(next)
+  }
+
+  /**
+   * Puts contents read elsewhere in force, as a reload of the file would (logged, listeners
+   * called): for a reload that reads every file before applying any (SIGHUP, src/ops/reload.ts).
+   */
+  replace(next: T): void {
     const previous = this.value
     this.value = next
     this.logger.info({ file: this.path }, `${this.what} reloaded`)
