@@ -70,10 +70,13 @@ test('SIGHUP: a new user gets in, a removed one is disconnected, the ACL change 
   await stop(cli)
 })
 
-test('SIGHUP: a changed log level applies at once', async (t) => {
+test("SIGHUP: a changed log level applies at once, to the scripts' lines too", async (t) => {
   const dir = await tempDir(t)
   const config = join(dir, 'tinymqtt.json')
-  await writeFile(config, JSON.stringify({ port: 0, host: '127.0.0.1', logLevel: 'info' }))
+  const script = join(dir, 'watch.js')
+  await writeFile(script, "ms_subscribe('will/#', (topic) => console.debug('script saw ' + topic))\n")
+  const settings = { port: 0, host: '127.0.0.1', scripts: script }
+  await writeFile(config, JSON.stringify({ ...settings, logLevel: 'info' }))
   const cli = runCli(['--config', config], t)
   const port = await loggedPort(cli, 'MQTT listener started')
   const watcher = await connectTo(port, t, { clientId: 'watcher' })
@@ -91,7 +94,7 @@ test('SIGHUP: a changed log level applies at once', async (t) => {
   first.stream.destroy()
   await inbox.waitFor((m) => m.topic === 'will/1')
 
-  await writeFile(config, JSON.stringify({ port: 0, host: '127.0.0.1', logLevel: 'debug' }))
+  await writeFile(config, JSON.stringify({ ...settings, logLevel: 'debug' }))
   const outcome = await sighup(cli)
   assert.deepEqual(outcome.changed, ['logLevel'])
   assert.ok(!cli.lines().some((l) => l.msg === 'publishing will'), 'no debug line before the reload')
@@ -100,6 +103,9 @@ test('SIGHUP: a changed log level applies at once', async (t) => {
   const line = await cli.waitForLog((l) => l.msg === 'publishing will', 'a debug line')
   assert.equal(line.clientId, 'dying-2')
   assert.equal(line.level, 20)
+  // The scripting host logs through a child logger, made at start: it follows too.
+  const scriptLine = await cli.waitForLog((l) => l.msg === 'script saw will/2', "the script's debug line")
+  assert.deepEqual([scriptLine.level, scriptLine.script], [20, 'watch.js'])
   await stop(cli)
 })
 
