@@ -2,10 +2,11 @@ import { isUtf8 } from 'node:buffer'
 import mqttPacket from 'mqtt-packet'
 import type { ProtocolVersion, QoS } from '../types.ts'
 import { decodeSubscribe3 } from './decode-subscribe.ts'
-import { ProtocolError, Reason } from './errors.ts'
+import { ProtocolError } from './errors.ts'
 import type { AckPacket, ConnectPacket, InboundPacket, PublishPacket } from './packets.ts'
 import { PacketType } from './packets.ts'
 import { checkProperties } from './properties.ts'
+import { Reason } from './reason-codes.ts'
 import { varintSize, writeVarint } from './varint.ts'
 
 /**

@@ -1,4 +1,5 @@
-import { ProtocolError, Reason } from './errors.ts'
+import { ProtocolError } from './errors.ts'
+import { Reason } from './reason-codes.ts'
 import { readVarint, VARINT_INCOMPLETE, VARINT_TOO_LONG, type VarintValue } from './varint.ts'
 
 /**
