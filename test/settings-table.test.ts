@@ -15,6 +15,7 @@ import {
   tableEnd,
   tableStart,
 } from '../src/settings.ts'
+import { defined } from './defined.ts'
 
 const README = join(import.meta.dirname, '..', 'README.md')
 
@@ -39,10 +40,25 @@ test('the table has one row per setting, naming its flag, kind and default', () 
     assert.ok(row, name)
     assert.ok(row.includes(`\`${flagsOf(name as 'maxKeepalive')}\``), row)
   }
-  assert.match(rows.find((r) => r.includes('--receive-maximum'))!, /integer 1–65535 \| 65535 \|/)
-  assert.match(rows.find((r) => r.includes('--max-keepalive'))!, /integer 0–65535 \| 0 \|/)
   assert.match(
-    rows.find((r) => r.startsWith('| `listeners` |'))!,
+    defined(
+      rows.find((r) => r.includes('--receive-maximum')),
+      "rows.find((r) => r.includes('--receive-maximum'))",
+    ),
+    /integer 1–65535 \| 65535 \|/,
+  )
+  assert.match(
+    defined(
+      rows.find((r) => r.includes('--max-keepalive')),
+      "rows.find((r) => r.includes('--max-keepalive'))",
+    ),
+    /integer 0–65535 \| 0 \|/,
+  )
+  assert.match(
+    defined(
+      rows.find((r) => r.startsWith('| `listeners` |')),
+      "rows.find((r) => r.startsWith('| `listeners` |'))",
+    ),
     /config file only.*\[Listeners\]\(#listeners\)/,
   )
 })
@@ -98,7 +114,7 @@ test('command-line values are parsed and checked by kind', () => {
 
 test("the README's config-file examples pass the table's checks", () => {
   const readme = readFileSync(README, 'utf8')
-  const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => m[1]!.trim())
+  const blocks = [...readme.matchAll(/```json\n([\s\S]*?)```/g)].map((m) => defined(m[1], 'm[1]').trim())
   assert.ok(blocks.length >= 3, 'the settings, listeners and bridges examples')
   for (const block of blocks) {
     // The bridges example is the one key, without the braces around it.
