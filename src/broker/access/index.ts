@@ -10,7 +10,6 @@
  * nothing outside src/broker, like the rest of the broker. The rest of src/broker does not
  * import this folder: the embedder installs it (src/index.ts, .dependency-cruiser.cjs).
  */
-
 import type { Broker } from '../broker.ts'
 import { ConnackCode } from '../protocol/reason-codes.ts'
 import { parseSharedFilter } from '../shared.ts'
