@@ -25,9 +25,11 @@ const brokerTypes = '^src/broker/(types|subscription)\\.ts$'
 
 /**
  * What the broker offers to the code built on it: the Broker facade, its types, the topic rules,
- * the last-values table (scripts read it) and the access rules' topic matcher.
+ * the last-values table (scripts read it), the access rules' topic matcher and the MQTT reason
+ * codes (an AuthResult is a CONNACK code; bridges read the codes their peers send).
  */
-const brokerApi = '^src/broker/(broker|types|subscription|topic-rules|last-values|access/topic-match)\\.ts$'
+const brokerApi =
+  '^src/broker/(broker|types|subscription|topic-rules|last-values|access/topic-match|protocol/reason-codes)\\.ts$'
 
 module.exports = {
   forbidden: [

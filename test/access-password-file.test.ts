@@ -11,6 +11,7 @@ import {
   verifyPassword,
 } from '../src/broker/access/password-file.ts'
 import { startBroker } from '../src/index.ts'
+import { defined } from './defined.ts'
 import { attempt, connect, guard, locate, MemoryLog, requireCommand, tempDir } from './tls-helpers.ts'
 
 const run = promisify(execFile)
@@ -27,16 +28,19 @@ test('reads $7$ (PBKDF2-SHA512) and $6$ (SHA-512) hashes written by the real mos
   assert.deepEqual([...users.keys()], ['alice', 'bob'])
   assert.equal(users.get('alice')?.kind, 'pbkdf2-sha512')
   assert.equal(users.get('bob')?.kind, 'sha512')
-  assert.equal(verifyPassword(users.get('alice')!, Buffer.from('s3cret')), true)
-  assert.equal(verifyPassword(users.get('alice')!, Buffer.from('s3cret!')), false)
-  assert.equal(verifyPassword(users.get('bob')!, Buffer.from('hunter2')), true)
-  assert.equal(verifyPassword(users.get('bob')!, Buffer.from('hunter')), false)
+  assert.equal(verifyPassword(defined(users.get('alice'), "users.get('alice')"), Buffer.from('s3cret')), true)
+  assert.equal(
+    verifyPassword(defined(users.get('alice'), "users.get('alice')"), Buffer.from('s3cret!')),
+    false,
+  )
+  assert.equal(verifyPassword(defined(users.get('bob'), "users.get('bob')"), Buffer.from('hunter2')), true)
+  assert.equal(verifyPassword(defined(users.get('bob'), "users.get('bob')"), Buffer.from('hunter')), false)
 })
 
 test('hashPassword writes $7$ with 101 iterations like mosquitto_passwd, and verifies', () => {
   const line = `carol:${hashPassword('pw')}`
   assert.match(line, /^carol:\$7\$101\$[A-Za-z0-9+/=]{16}\$[A-Za-z0-9+/=]{88}$/)
-  const hash = parsePasswordFile(line).get('carol')!
+  const hash = defined(parsePasswordFile(line).get('carol'), "parsePasswordFile(line).get('carol')")
   assert.equal(verifyPassword(hash, Buffer.from('pw')), true)
   assert.equal(verifyPassword(hash, Buffer.from('pW')), false)
 })
@@ -182,8 +186,8 @@ test('tinymqtt passwd adds and changes users ($7$, 101 iterations), from --passw
   assert.match(text, /^alice:\$7\$101\$/m)
   const users = parsePasswordFile(text)
   assert.deepEqual([...users.keys()], ['alice', 'bob'])
-  assert.equal(verifyPassword(users.get('alice')!, Buffer.from('second')), true)
-  assert.equal(verifyPassword(users.get('bob')!, Buffer.from('from-stdin')), true)
+  assert.equal(verifyPassword(defined(users.get('alice'), "users.get('alice')"), Buffer.from('second')), true)
+  assert.equal(verifyPassword(defined(users.get('bob'), "users.get('bob')"), Buffer.from('from-stdin')), true)
   await run(process.execPath, [...cli, file, 'bob', '--delete'])
   assert.deepEqual([...parsePasswordFile(await readFile(file, 'utf8')).keys()], ['alice'])
   const { url } = await brokerWith(t, { passwordFile: file })

@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { ClientInfo } from '../src/broker/types.ts'
+import { defined } from './defined.ts'
 import {
   connect,
   decodePublish,
@@ -278,7 +279,7 @@ for (const bad of BAD_CASES) {
     await broker.publish({ topic: 'ok/after', payload: 'fine', qos: 1 })
     const p = await bystander.client.nextPublish()
     assert.equal(p.payload.toString(), 'fine')
-    await bystander.client.send(puback(p.packetId!))
+    await bystander.client.send(puback(defined(p.packetId, 'p.packetId')))
     assert.deepEqual(await bystander.client.pingBarrier(), [])
   })
 }
@@ -411,7 +412,7 @@ test('garbage on one socket while another client keeps exchanging messages; reta
   while (got.length < 5) {
     const p = decodePublish(await back.client.expect(PT.PUBLISH))
     got.push(p.payload.toString())
-    await back.client.send(puback(p.packetId!))
+    await back.client.send(puback(defined(p.packetId, 'p.packetId')))
   }
   assert.deepEqual(got, ['q0', 'q1', 'q2', 'q3', 'q4'])
   assert.deepEqual(await back.client.pingBarrier(), [])

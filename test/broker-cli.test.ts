@@ -8,6 +8,7 @@ import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { MqttClient } from 'mqtt'
+import { defined } from './defined.ts'
 import {
   type Cleanup,
   freePort,
@@ -45,10 +46,10 @@ function runCli(args: string[], t?: Cleanup): Cli {
   })
   let out = ''
   let err = ''
-  child.stdout!.on('data', (d: Buffer) => {
+  defined(child.stdout, 'child.stdout').on('data', (d: Buffer) => {
     out += d.toString()
   })
-  child.stderr!.on('data', (d: Buffer) => {
+  defined(child.stderr, 'child.stderr').on('data', (d: Buffer) => {
     err += d.toString()
   })
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
@@ -219,7 +220,7 @@ test('in a terminal the log is human-readable (pino-pretty), not JSON', async (t
   })
   t.after(() => {
     try {
-      process.kill(-child.pid!, 'SIGKILL')
+      process.kill(-defined(child.pid, 'child.pid'), 'SIGKILL')
     } catch {
       // already gone
     }
@@ -229,7 +230,10 @@ test('in a terminal the log is human-readable (pino-pretty), not JSON', async (t
     out += d.toString()
   })
   await until(() => /listen/i.test(out) && out.includes(String(port)), 'the listening line', START_TIMEOUT)
-  const first = out.split(/\r?\n/).find((l) => l.trim() !== '')!
+  const first = defined(
+    out.split(/\r?\n/).find((l) => l.trim() !== ''),
+    "out.split(/\\r?\\n/).find((l) => l.trim() !== '')",
+  )
   assert.throws(() => JSON.parse(first), 'not a JSON line')
   assert.match(out, /INFO/)
 })

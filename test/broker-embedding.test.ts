@@ -6,6 +6,7 @@ import net from 'node:net'
 import { test } from 'node:test'
 import type { ClientInfo, Message } from '../src/broker/types.ts'
 import { startBroker } from '../src/index.ts'
+import { defined } from './defined.ts'
 import {
   DISCONNECT,
   Inbox,
@@ -92,7 +93,7 @@ test('broker.subscribe receives client publishes with a Buffer payload and the p
   await c.publishAsync('stat/lamp/OTHER', 'no', { qos: 1 })
   await c.publishAsync('stat/lamp/POWER', 'OFF', { qos: 2 })
   await until(() => got.length >= 2, 'two messages')
-  assert.ok(Buffer.isBuffer(got[0]!.payload))
+  assert.ok(Buffer.isBuffer(defined(got[0], 'got[0]').payload))
   assert.deepEqual(
     got.map((m) => [m.topic, m.payload.toString(), m.qos, m.retain, m.clientId]),
     [
@@ -129,7 +130,10 @@ test('broker.subscribe delivers matching retained messages on subscribe, with re
   // Live messages afterwards have retain cleared.
   await c.publishAsync('dev/a/state', 'live', { qos: 1, retain: true })
   await until(() => got.length >= 3, 'the live message')
-  assert.deepEqual([got[2]!.payload.toString(), got[2]!.retain], ['live', false])
+  assert.deepEqual(
+    [defined(got[2], 'got[2]').payload.toString(), defined(got[2], 'got[2]').retain],
+    ['live', false],
+  )
 })
 
 test('unsubscribe() stops delivery to that handler only', async (t) => {
@@ -161,8 +165,8 @@ test('broker.subscribe sees messages from broker.publish (clientId undefined) an
   await broker.publish({ topic: 'relay/in', payload: 'hop' })
   await until(() => got.length === 1, 'the relayed message')
   assert.equal(deliveredInside, 0, 'not delivered re-entrantly, inside the publishing handler')
-  assert.equal(got[0]!.payload.toString(), 'hop')
-  assert.equal(got[0]!.clientId, undefined)
+  assert.equal(defined(got[0], 'got[0]').payload.toString(), 'hop')
+  assert.equal(defined(got[0], 'got[0]').clientId, undefined)
 })
 
 test('a throwing handler does not stop other subscribers or the broker', async (t) => {
@@ -202,7 +206,7 @@ test('events: clientConnect and clientDisconnect with ClientInfo and a reason', 
     t,
   )
   await until(() => connects.length === 1, 'clientConnect')
-  const info = connects[0]!
+  const info = defined(connects[0], 'connects[0]')
   assert.equal(info.clientId, 'evt')
   assert.equal(info.username, 'u')
   assert.equal(info.keepalive, 30)

@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { listenersOf, startBroker } from '../src/index.ts'
+import { defined } from './defined.ts'
 import {
   type Cleanup,
   decodePublish,
@@ -153,7 +154,7 @@ test('a subscriber that acknowledges again after a stall holds publishers back a
       if (p.type !== PT.PUBLISH) continue
       const d = decodePublish(p)
       if (d.payload.toString().startsWith('b-')) second.push(d.payload.toString())
-      await sub.send(puback(d.packetId!))
+      await sub.send(puback(defined(d.packetId, 'd.packetId')))
     }
     return batch.length
   }
@@ -218,7 +219,7 @@ test('a publisher over WebSocket is held back too: zero lost to a slow subscribe
     listeners: [{ type: 'ws', port: 0, host: '127.0.0.1' }],
   })
   t.after(() => broker.close())
-  const wsPort = listenersOf(broker)[0]!.port
+  const wsPort = defined(listenersOf(broker)[0], 'listenersOf(broker)[0]').port
   const sub = await slowSubscriber(broker.port, 'ws/flood', t)
   const publisher = mqtt.connect(`ws://127.0.0.1:${wsPort}/mqtt`, { clientId: 'ws-pub', reconnectPeriod: 0 })
   t.after(() => publisher.end(true))

@@ -1,6 +1,7 @@
 // Issue 3, point 2: framing. Fragmentation, coalescing, 4-byte remaining length, maxPacketSize.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { defined } from './defined.ts'
 import {
   connect,
   DISCONNECT,
@@ -49,7 +50,7 @@ test('a whole session written one byte per write is understood', async (t) => {
     ],
   )
   // Acknowledge the delivery byte by byte too, then a clean DISCONNECT.
-  await c.sendBytewise(puback(pubs[1]!.packetId!))
+  await c.sendBytewise(puback(defined(defined(pubs[1], 'pubs[1]').packetId, 'pubs[1].packetId')))
   assert.deepEqual(await c.pingBarrier(), [])
   await c.sendBytewise(DISCONNECT)
   await c.waitClosed()
@@ -71,8 +72,11 @@ test('CONNECT + SUBSCRIBE + PUBLISH + PINGREQ coalesced in one write (PubSubClie
   const rest = [await c.next(), await c.next(), await c.next()]
   const byType = new Map(rest.map((p) => [p.type, p]))
   assert.deepEqual([...byType.keys()].sort(), [PT.PUBLISH, PT.SUBACK, PT.PINGRESP].sort())
-  assert.deepEqual(decodeSuback(byType.get(PT.SUBACK)!), { packetId: 3, codes: [0] })
-  const p = decodePublish(byType.get(PT.PUBLISH)!)
+  assert.deepEqual(decodeSuback(defined(byType.get(PT.SUBACK), 'byType.get(PT.SUBACK)')), {
+    packetId: 3,
+    codes: [0],
+  })
+  const p = decodePublish(defined(byType.get(PT.PUBLISH), 'byType.get(PT.PUBLISH)'))
   assert.equal(p.topic, 'co/x')
   assert.equal(p.payload.toString(), 'one-write')
 })
@@ -151,7 +155,7 @@ test('a packet with a 4-byte remaining length is received and delivered', async 
   for (let i = 0; i < payload.length; i++) payload[i] = i % 251
   const pkt = publish({ topic: 'big', payload, qos: 1, packetId: 9 })
   assert.equal(encodeLength(pkt.length - 5).length, 4, 'the test packet needs a 4-byte length')
-  assert.equal(pkt[4]! & 0x80, 0, 'fourth length byte ends the varint')
+  assert.equal(defined(pkt[4], 'pkt[4]') & 0x80, 0, 'fourth length byte ends the varint')
   await pub.client.send(pkt)
   const ack = await pub.client.expect(PT.PUBACK)
   assert.equal(ack.body.readUInt16BE(0), 9)

@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { Message } from '../src/broker/types.ts'
+import { defined } from './defined.ts'
 import {
   ackId,
   decodePublish,
@@ -47,8 +48,8 @@ test('inbound QoS 0: delivered, nothing acknowledged', async (t) => {
   await client.send(publish({ topic: 'in0', payload: 'zero', qos: 0 }))
   assert.deepEqual(await client.pingBarrier(), [], 'no ack for QoS 0')
   await until(() => got.length === 1, 'the delivery')
-  assert.equal(got[0]!.payload.toString(), 'zero')
-  assert.equal(got[0]!.qos, 0)
+  assert.equal(defined(got[0], 'got[0]').payload.toString(), 'zero')
+  assert.equal(defined(got[0], 'got[0]').qos, 0)
 })
 
 test('inbound QoS 1: PUBACK with the packet id (bytes 40 02 id)', async (t) => {
@@ -60,8 +61,8 @@ test('inbound QoS 1: PUBACK with the packet id (bytes 40 02 id)', async (t) => {
   const ack = await client.expect(PT.PUBACK)
   assert.equal(ack.raw.toString('hex'), '40021234')
   await until(() => got.length === 1, 'the delivery')
-  assert.equal(got[0]!.qos, 1)
-  assert.equal(got[0]!.clientId, 'in1')
+  assert.equal(defined(got[0], 'got[0]').qos, 1)
+  assert.equal(defined(got[0], 'got[0]').clientId, 'in1')
 })
 
 test('inbound QoS 2: PUBREC, PUBREL, PUBCOMP with the packet id (50 02 / 62 02 / 70 02)', async (t) => {
@@ -74,8 +75,8 @@ test('inbound QoS 2: PUBREC, PUBREL, PUBCOMP with the packet id (50 02 / 62 02 /
   await client.send(pubrel(0xbeef))
   assert.equal((await client.expect(PT.PUBCOMP)).raw.toString('hex'), '7002beef')
   await until(() => got.length === 1, 'the delivery')
-  assert.equal(got[0]!.qos, 2)
-  assert.equal(got[0]!.payload.toString(), 'two')
+  assert.equal(defined(got[0], 'got[0]').qos, 2)
+  assert.equal(defined(got[0], 'got[0]').payload.toString(), 'two')
 })
 
 test('QoS 2 exactly once: a re-sent PUBLISH with the same id before PUBREL is not delivered again', async (t) => {
@@ -129,7 +130,7 @@ test('QoS 2 exactly once: a re-sent PUBLISH with the same id before PUBREL is no
     const d = decodePublish(p)
     topics.push(d.topic)
     if (d.qos === 2) {
-      await sub.client.send(pubrec(d.packetId!))
+      await sub.client.send(pubrec(defined(d.packetId, 'd.packetId')))
       open++
     }
   }
@@ -147,7 +148,7 @@ test('outbound QoS 1: the broker sends PUBLISH with a packet id and expects PUBA
   assert.equal(raw.flags, 0x02, 'QoS 1, no DUP, no RETAIN')
   const p = decodePublish(raw)
   assert.ok(p.packetId !== undefined && p.packetId > 0, 'non-zero packet id')
-  await client.send(puback(p.packetId!))
+  await client.send(puback(defined(p.packetId, 'p.packetId')))
   assert.deepEqual(await client.pingBarrier(), [], 'nothing is re-sent after PUBACK')
 })
 
@@ -159,7 +160,7 @@ test('outbound QoS 2: PUBLISH, then PUBREL (62 02 id) after PUBREC, done after P
   await broker.publish({ topic: 'out2', payload: 'p', qos: 2 })
   const raw = await client.expect(PT.PUBLISH)
   assert.equal(raw.flags, 0x04, 'QoS 2, no DUP, no RETAIN')
-  const id = decodePublish(raw).packetId!
+  const id = defined(decodePublish(raw).packetId, 'decodePublish(raw).packetId')
   await client.send(pubrec(id))
   const rel = await client.expect(PT.PUBREL)
   assert.equal(rel.raw.toString('hex'), `6202${id.toString(16).padStart(4, '0')}`)
@@ -179,7 +180,7 @@ test('in-flight window: default 20 unacknowledged QoS 1 messages, the rest queue
   for (let i = 0; i < 20; i++) {
     const p = await client.nextPublish()
     first.push(Number(p.payload.toString()))
-    ids.push(p.packetId!)
+    ids.push(defined(p.packetId, 'p.packetId'))
   }
   assert.deepEqual(await client.pingBarrier(), [], 'no 21st message while 20 are unacknowledged')
   assert.deepEqual(
@@ -195,7 +196,7 @@ test('in-flight window: default 20 unacknowledged QoS 1 messages, the rest queue
     if (rest.length < 10) {
       const p = await client.nextPublish()
       rest.push(Number(p.payload.toString()))
-      ids.push(p.packetId!)
+      ids.push(defined(p.packetId, 'p.packetId'))
     }
   }
   assert.deepEqual(
@@ -219,14 +220,14 @@ test('in-flight window is configurable (maxInflight 3) and counts QoS 2 until PU
   )
   assert.deepEqual(await client.pingBarrier(), [])
   // PUBREC alone does not free the slot...
-  await client.send(pubrec(ps[0]!.packetId!))
+  await client.send(pubrec(defined(defined(ps[0], 'ps[0]').packetId, 'ps[0].packetId')))
   const before = await client.pingBarrier()
   assert.deepEqual(
     before.map((p) => p.type),
     [PT.PUBREL],
   )
   // ...PUBCOMP does.
-  await client.send(pubcomp(ps[0]!.packetId!))
+  await client.send(pubcomp(defined(defined(ps[0], 'ps[0]').packetId, 'ps[0].packetId')))
   assert.equal((await client.nextPublish()).payload.toString(), '3')
 })
 
@@ -258,7 +259,7 @@ test('persistent reconnect: unacknowledged PUBLISH re-sent with DUP, pending PUB
     ],
   )
   // b gets PUBREC, so the broker owes a PUBREL; a and c are left unacknowledged.
-  await s1.client.send(pubrec(b.packetId!))
+  await s1.client.send(pubrec(defined(b.packetId, 'b.packetId')))
   assert.equal(ackId(await s1.client.expect(PT.PUBREL)), b.packetId)
   const gone = waitFor(broker, 'clientDisconnect')
   s1.client.destroy()
@@ -270,25 +271,27 @@ test('persistent reconnect: unacknowledged PUBLISH re-sent with DUP, pending PUB
   const pubs = resent.filter((p) => p.type === PT.PUBLISH)
   const rels = resent.filter((p) => p.type === PT.PUBREL)
   assert.equal(rels.length, 1, 'one PUBREL re-sent')
-  assert.equal(rels[0]!.raw.toString('hex'), `6202${b.packetId!.toString(16).padStart(4, '0')}`)
+  assert.equal(
+    defined(rels[0], 'rels[0]').raw.toString('hex'),
+    `6202${defined(b.packetId, 'b.packetId').toString(16).padStart(4, '0')}`,
+  )
   assert.equal(pubs.length, 2)
-  const [ra, rc] = pubs.map(decodePublish)
   assert.deepEqual(
-    [ra, rc].map((p) => [p!.payload.toString(), p!.qos, p!.dup, p!.packetId]),
+    pubs.map(decodePublish).map((p) => [p.payload.toString(), p.qos, p.dup, p.packetId]),
     [
       ['q1-unacked', 1, true, a.packetId],
       ['q2-unreceived', 2, true, c.packetId],
     ],
   )
-  assert.equal(pubs[0]!.flags, 0x0a, 'QoS 1 with DUP: first byte 0x3A')
-  assert.equal(pubs[1]!.flags, 0x0c, 'QoS 2 with DUP: first byte 0x3C')
+  assert.equal(defined(pubs[0], 'pubs[0]').flags, 0x0a, 'QoS 1 with DUP: first byte 0x3A')
+  assert.equal(defined(pubs[1], 'pubs[1]').flags, 0x0c, 'QoS 2 with DUP: first byte 0x3C')
 
   // Completing the flows leaves nothing outstanding.
-  await s2.client.send(puback(a.packetId!))
-  await s2.client.send(pubcomp(b.packetId!))
-  await s2.client.send(pubrec(c.packetId!))
+  await s2.client.send(puback(defined(a.packetId, 'a.packetId')))
+  await s2.client.send(pubcomp(defined(b.packetId, 'b.packetId')))
+  await s2.client.send(pubrec(defined(c.packetId, 'c.packetId')))
   assert.equal(ackId(await s2.client.expect(PT.PUBREL)), c.packetId)
-  await s2.client.send(pubcomp(c.packetId!))
+  await s2.client.send(pubcomp(defined(c.packetId, 'c.packetId')))
   assert.deepEqual(await s2.client.pingBarrier(), [])
 })
 
@@ -342,7 +345,7 @@ test('persistent reconnect: in-flight messages are re-sent first, then the queue
   while (got.length < 6) {
     const p = await b.client.nextPublish()
     got.push([p.payload.toString(), p.dup])
-    await b.client.send(puback(p.packetId!))
+    await b.client.send(puback(defined(p.packetId, 'p.packetId')))
   }
   assert.deepEqual(got, [
     ['0', true],
@@ -367,7 +370,7 @@ test('outgoing packet ids wrap past 65535 without ever using 0 or an id still in
   const reader = (async () => {
     while (received < total) {
       const p = await client.nextPublish(20_000)
-      const id = p.packetId!
+      const id = defined(p.packetId, 'p.packetId')
       assert.notEqual(id, 0, 'packet id 0 is not allowed')
       assert.ok(!inflight.has(id), `id ${id} reused while in flight`)
       assert.equal(Number(p.payload.toString()), received, 'in order')

@@ -2,6 +2,7 @@
 // flag on subscribe delivery and not on normal delivery, a 10,000-topic store answering `#`.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { defined } from './defined.ts'
 import {
   decodePublish,
   Inbox,
@@ -31,7 +32,7 @@ test('a retained message is stored and sent on subscribe with the retain flag se
   assert.equal(raw.flags & 0x01, 1, 'RETAIN bit set')
   const p = decodePublish(raw)
   assert.deepEqual([p.topic, p.payload.toString(), p.qos], ['ret/a', 'stored', 1])
-  await client.send(puback(p.packetId!))
+  await client.send(puback(defined(p.packetId, 'p.packetId')))
 })
 
 test('live delivery of a retained publish to an existing subscriber has the retain flag cleared', async (t) => {
@@ -101,7 +102,7 @@ test('retained QoS on subscribe is min(stored QoS, granted QoS)', async (t) => {
   const got = [await client.nextPublish(), await client.nextPublish()]
   const byTopic = Object.fromEntries(got.map((p) => [p.topic, p.qos]))
   assert.deepEqual(byTopic, { 'rq/two': 1, 'rq/zero': 0 })
-  for (const p of got) if (p.qos === 1) await client.send(puback(p.packetId!))
+  for (const p of got) if (p.qos === 1) await client.send(puback(defined(p.packetId, 'p.packetId')))
 })
 
 test('retained messages are sent again on every new subscription, also a repeated one', async (t) => {

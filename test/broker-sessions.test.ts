@@ -6,6 +6,7 @@ import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
 import type { ClientInfo } from '../src/broker/types.ts'
 import type { Broker } from '../src/index.ts'
+import { defined } from './defined.ts'
 import {
   ackId,
   type Cleanup,
@@ -52,9 +53,9 @@ async function receiveAll(client: RawClient, n: number): Promise<Array<{ payload
     if (p.type !== PT.PUBLISH) throw new Error(`unexpected packet type ${p.type}`)
     const d = decodePublish(p)
     got.push({ payload: d.payload.toString(), qos: d.qos })
-    if (d.qos === 1) await client.send(puback(d.packetId!))
+    if (d.qos === 1) await client.send(puback(defined(d.packetId, 'd.packetId')))
     if (d.qos === 2) {
-      await client.send(pubrec(d.packetId!))
+      await client.send(pubrec(defined(d.packetId, 'd.packetId')))
       pending++
     }
   }
@@ -177,7 +178,7 @@ test('the offline queue is bounded by maxQueuedMessages; the drops are logged', 
     for (const p of before) {
       const d = decodePublish(p)
       got.push(Number(d.payload.toString()))
-      await b.client.send(puback(d.packetId!))
+      await b.client.send(puback(defined(d.packetId, 'd.packetId')))
     }
   }
   assert.ok(got.length >= 5 && got.length <= 7, `received ${got.length}: ${got.join(',')}`)
@@ -204,14 +205,14 @@ test('an online client that never acknowledges does not grow the queue without b
   await log.waitFor((r) => r.level >= 30 && /drop|discard|full/i.test(recordText(r)), 'about drops')
   // Acknowledge everything that comes: at most 2 + 5 messages in all.
   const got = inflight.map((p) => Number(p.payload.toString()))
-  for (const p of inflight) await client.send(puback(p.packetId!))
+  for (const p of inflight) await client.send(puback(defined(p.packetId, 'p.packetId')))
   for (;;) {
     const more = await client.pingBarrier()
     if (more.length === 0) break
     for (const raw of more) {
       const d = decodePublish(raw)
       got.push(Number(d.payload.toString()))
-      await client.send(puback(d.packetId!))
+      await client.send(puback(defined(d.packetId, 'd.packetId')))
     }
   }
   assert.ok(got.length === 7, `received ${got.length}: ${got.join(',')}`)
@@ -289,7 +290,7 @@ test('maxQueuedMessages defaults to 1000 (plus at most the in-flight window of 2
     for (const p of batch) {
       const d = decodePublish(p)
       got.push(Number(d.payload.toString()))
-      await b.client.send(puback(d.packetId!))
+      await b.client.send(puback(defined(d.packetId, 'd.packetId')))
     }
   }
   assert.ok(got.length >= 1000 && got.length <= 1020, `received ${got.length}`)
@@ -322,7 +323,7 @@ test('resuming a session does not replay retained messages (no new SUBSCRIBE was
   const a = await persistentRaw(broker.port, 'no-replay', t, [{ topic: 'rr/#', qos: 1 }])
   const first = await a.client.nextPublish()
   assert.deepEqual([first.payload.toString(), first.retain], ['retained', true])
-  await a.client.send(puback(first.packetId!))
+  await a.client.send(puback(defined(first.packetId, 'first.packetId')))
   await a.client.pingBarrier()
   await goOffline(broker, a.client, 'no-replay')
   await broker.publish({ topic: 'rr/live', payload: 'queued', qos: 1 })

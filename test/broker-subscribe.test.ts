@@ -2,6 +2,7 @@
 // overlapping subscriptions, wildcard matching, the `$`-topic rule.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { defined } from './defined.ts'
 import {
   ackId,
   decodePublish,
@@ -92,11 +93,11 @@ test('delivered QoS = min(published QoS, granted QoS)', async (t) => {
       const p = await client.nextPublish()
       assert.equal(p.payload.toString(), `${granted}${published}`)
       assert.equal(p.qos, Math.min(granted, published), `granted ${granted}, published ${published}`)
-      if (p.qos === 1) await client.send(puback(p.packetId!))
+      if (p.qos === 1) await client.send(puback(defined(p.packetId, 'p.packetId')))
       if (p.qos === 2) {
-        await client.send(pubrec(p.packetId!))
+        await client.send(pubrec(defined(p.packetId, 'p.packetId')))
         assert.equal(ackId(await client.expect(PT.PUBREL)), p.packetId)
-        await client.send(pubcomp(p.packetId!))
+        await client.send(pubcomp(defined(p.packetId, 'p.packetId')))
       }
       seen.push(`${granted}${published}`)
     }
@@ -120,7 +121,7 @@ test('overlapping subscriptions of one client deliver one copy at the highest gr
   const p = await client.nextPublish()
   assert.equal(p.payload.toString(), 'once')
   assert.equal(p.qos, 1, 'the highest granted QoS among the matches')
-  await client.send(puback(p.packetId!))
+  await client.send(puback(defined(p.packetId, 'p.packetId')))
   assert.deepEqual(await client.pingBarrier(), [], 'exactly one copy')
 })
 
@@ -230,7 +231,7 @@ test('fan-out: one publish reaches each of 50 subscribers exactly once', async (
   for (const c of subs) {
     const p = await c.nextPublish()
     assert.equal(p.payload.toString(), 'all')
-    await c.send(puback(p.packetId!))
+    await c.send(puback(defined(p.packetId, 'p.packetId')))
     assert.deepEqual(await c.pingBarrier(), [])
   }
 })

@@ -13,6 +13,7 @@ import { ProtocolError } from '../src/broker/protocol/errors.ts'
 import { Framer } from '../src/broker/protocol/framer.ts'
 import { PacketType } from '../src/broker/protocol/packets.ts'
 import type { ProtocolVersion } from '../src/broker/types.ts'
+import { defined } from './defined.ts'
 import { encodeLength } from './helpers.ts'
 
 export const VERSIONS: readonly ProtocolVersion[] = [3, 4, 5]
@@ -344,7 +345,7 @@ export const mutationArb: fc.Arbitrary<Mutation> = fc.oneof(
 /** The size of the fixed header of a well-formed packet. */
 function fixedHeaderSize(p: Buffer): number {
   let i = 1
-  while (i < p.length && i < 5 && (p[i]! & 0x80) !== 0) i++
+  while (i < p.length && i < 5 && (defined(p[i], 'p[i]') & 0x80) !== 0) i++
   return i + 1
 }
 
@@ -354,7 +355,7 @@ export function mutate(packets: readonly Buffer[], mutations: readonly Mutation[
   for (const m of mutations) {
     if (m.kind !== 'length' || list.length === 0) continue
     const i = m.packet % list.length
-    const p = list[i]!
+    const p = defined(list[i], 'list[i]')
     const field = typeof m.length === 'number' ? encodeLength(m.length) : Buffer.from(m.length)
     list[i] = Buffer.concat([p.subarray(0, 1), field, p.subarray(fixedHeaderSize(p))])
   }
@@ -365,7 +366,7 @@ export function mutate(packets: readonly Buffer[], mutations: readonly Mutation[
     switch (m.kind) {
       case 'flip':
         out = Buffer.from(out)
-        out[at] = out[at]! ^ (1 << m.bit)
+        out[at] = defined(out[at], 'out[at]') ^ (1 << m.bit)
         break
       case 'set':
         out = Buffer.from(out)
@@ -562,7 +563,7 @@ export function consume(
 export function decodeOne(bytes: Buffer, version: ProtocolVersion): unknown {
   const frames = frame([bytes])
   assert.equal(frames.length, 1, 'one packet framed')
-  const { header, body } = frames[0]!
+  const { header, body } = defined(frames[0], 'frames[0]')
   return header >> 4 === PacketType.connect
     ? decodeConnect(header, body)
     : decodePacket(header, body, version)

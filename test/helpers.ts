@@ -12,6 +12,7 @@ import mqtt, { type IClientOptions, type IPublishPacket, type MqttClient } from 
 import pino, { type Logger } from 'pino'
 import type { BrokerOptions } from '../src/broker/types.ts'
 import { type Broker, startBroker } from '../src/index.ts'
+import { defined } from './defined.ts'
 
 /** Default guard for every wait: a failure guard, never a timing assertion. */
 export const TIMEOUT = 30_000
@@ -322,7 +323,10 @@ export interface Connack {
 
 export function decodeConnack(p: RawPacket): Connack {
   if (p.type !== PT.CONNACK) throw new Error(`expected CONNACK, got ${PT_NAME[p.type] ?? p.type}`)
-  return { sessionPresent: (p.body[0]! & 0x01) === 1, returnCode: p.body[1]! }
+  return {
+    sessionPresent: (defined(p.body[0], 'p.body[0]') & 0x01) === 1,
+    returnCode: defined(p.body[1], 'p.body[1]'),
+  }
 }
 
 export interface DecodedPublish {
@@ -418,7 +422,7 @@ export class RawClient {
       let i = 1
       let complete = false
       for (; i < this.buf.length && i <= 4; i++) {
-        const b = this.buf[i]!
+        const b = defined(this.buf[i], 'this.buf[i]')
         len += (b & 0x7f) * mult
         mult *= 128
         if ((b & 0x80) === 0) {
@@ -434,7 +438,7 @@ export class RawClient {
       if (this.buf.length < headerLen + len) break
       const raw = this.buf.subarray(0, headerLen + len)
       this.buf = this.buf.subarray(headerLen + len)
-      const first = raw[0]!
+      const first = defined(raw[0], 'raw[0]')
       this.queue.push({ type: first >> 4, flags: first & 0x0f, body: raw.subarray(headerLen), raw })
     }
     this.events.emit('change')

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import type { Message } from '../src/broker/types.ts'
+import { defined } from './defined.ts'
 import { Inbox, mqttConnect, startTestBroker, until, withTimeout } from './helpers.ts'
 import { messagesAfterTimeout, requireMosquitto, runTool, type ToolResult } from './tools.ts'
 
@@ -186,7 +187,8 @@ test('QoS 2 from mosquitto_pub reaches an embedded subscriber exactly once', asy
   assert.match(pub.stdout, /received PUBCOMP/i)
   await until(() => got.length >= 1, 'the message')
   assert.equal(got.length, 1)
-  assert.deepEqual([got[0]!.payload.toString(), got[0]!.qos, got[0]!.clientId], ['exactly', 2, 'q2pub'])
+  const message = defined(got[0], 'the QoS 2 message')
+  assert.deepEqual([message.payload.toString(), message.qos, message.clientId], ['exactly', 2, 'q2pub'])
 })
 
 test('-u / -P: the configured user works, a wrong password and no credentials are refused', async (t) => {
@@ -327,7 +329,8 @@ test('a will set by mosquitto_sub --will-topic is published when the tool is kil
   ])
   sub.kill() // SIGKILL: no DISCONNECT
   await until(() => got.length === 1, 'the will')
-  assert.deepEqual([got[0]!.topic, got[0]!.payload.toString(), got[0]!.qos], ['mqwill/status', 'offline', 1])
+  const will = defined(got[0], 'the will')
+  assert.deepEqual([will.topic, will.payload.toString(), will.qos], ['mqwill/status', 'offline', 1])
   // --will-retain: stored as retained.
   const late = await runTool('mosquitto_sub', [
     '-h',
@@ -369,5 +372,5 @@ test('a 1 MB payload from mosquitto_pub -f arrives intact', async (t) => {
   ])
   assert.equal(pub.code, 0, pub.stderr)
   await until(() => got.length === 1, 'the big message')
-  assert.ok(got[0]!.payload.equals(payload), 'payload intact')
+  assert.ok(defined(got[0], 'got[0]').payload.equals(payload), 'payload intact')
 })

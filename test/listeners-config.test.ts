@@ -7,6 +7,7 @@ import { test } from 'node:test'
 import { hashPassword } from '../src/broker/access/password-file.ts'
 import { readConfigFile } from '../src/config.ts'
 import { listenersFromShorthands, parseListenerSpecs } from '../src/listeners/config.ts'
+import { defined } from './defined.ts'
 import {
   attempt,
   connect,
@@ -113,15 +114,18 @@ async function runCli(
     stderr += String(chunk)
   })
   const ports = new Map<string, number>()
-  const lines = createInterface({ input: child.stdout! })
+  const lines = createInterface({ input: defined(child.stdout, 'child.stdout') })
   await guard(
     new Promise<void>((resolve, reject) => {
       child.once('exit', (code) => reject(new Error(`tinymqtt exited with ${code}: ${stderr}`)))
       lines.on('line', (line) => {
         const record = JSON.parse(line) as { msg?: string; listener?: string; port?: number }
-        if (record.msg === 'MQTT listener started') ports.set('mqtt', record.port!)
+        if (record.msg === 'MQTT listener started') ports.set('mqtt', defined(record.port, 'record.port'))
         else if (record.listener && record.msg?.endsWith('listener started')) {
-          ports.set(record.listener.split(':')[0]!, record.port!)
+          ports.set(
+            defined(record.listener.split(':')[0], "record.listener.split(':')[0]"),
+            defined(record.port, 'record.port'),
+          )
         }
         if (expect.every((name) => ports.has(name))) resolve()
       })

@@ -9,6 +9,7 @@ import { promisify } from 'node:util'
 import { hashPassword } from '../src/broker/access/password-file.ts'
 import { type Broker, listenersOf, startBroker } from '../src/index.ts'
 import type { ListenerSpec } from '../src/listeners/types.ts'
+import { defined } from './defined.ts'
 import {
   attempt,
   barrier,
@@ -119,14 +120,18 @@ test('a failed TLS handshake affects only that connection', { skip: noOpenssl },
   const steady = await connect(t, url, { ca, clientId: 'steady' })
   await steady.subscribeAsync('steady/#', { qos: 1 })
   // Plain MQTT bytes on the TLS port: not a ClientHello.
-  const plain = net.connect(ports[0]!, '127.0.0.1')
+  const plain = net.connect(defined(ports[0], 'ports[0]'), '127.0.0.1')
   plain.on('error', () => {})
   plain.write(
     Buffer.from([0x10, 0x0c, 0x00, 0x04, 0x4d, 0x51, 0x54, 0x54, 0x04, 0x02, 0x00, 0x3c, 0x00, 0x00]),
   )
   await guard(new Promise((resolve) => plain.once('close', resolve)), 'the plain socket to be closed')
   // A client that does not trust the server's certificate aborts the handshake.
-  const distrustful = tls.connect({ port: ports[0]!, host: '127.0.0.1', servername: 'localhost' })
+  const distrustful = tls.connect({
+    port: defined(ports[0], 'ports[0]'),
+    host: '127.0.0.1',
+    servername: 'localhost',
+  })
   await guard(new Promise((resolve) => distrustful.once('error', resolve)), 'the handshake to fail')
   await log.waitFor('TLS handshake failed')
   const arrived = nextMessage(steady, 'steady/ping')
@@ -278,7 +283,12 @@ test('with certificate user names, a first packet that is not CONNECT closes onl
     key: await readFile(pki.clientKey),
   }
   const steady = await connect(t, `mqtts://localhost:${ports[0]}`, { ...credentials, clientId: 'steady' })
-  const socket = tls.connect({ port: ports[0]!, host: '127.0.0.1', servername: 'localhost', ...credentials })
+  const socket = tls.connect({
+    port: defined(ports[0], 'ports[0]'),
+    host: '127.0.0.1',
+    servername: 'localhost',
+    ...credentials,
+  })
   socket.on('error', () => {})
   await guard(new Promise((resolve) => socket.once('secureConnect', resolve)), 'the TLS handshake')
   socket.write(Buffer.from([0xc0, 0x00])) // PINGREQ before CONNECT

@@ -4,6 +4,7 @@ import net from 'node:net'
 import { test } from 'node:test'
 import { type Broker, listenersOf, startBroker } from '../src/index.ts'
 import type { ListenerSpec } from '../src/listeners/types.ts'
+import { defined } from './defined.ts'
 import {
   attempt,
   connect,
@@ -87,7 +88,7 @@ test('a configured path is served, /mqtt then is not', async (t) => {
 
 test('invalid WebSocket upgrades are refused and logged; a connected client is unaffected', async (t) => {
   const { ports, log } = await brokerWith(t, [{ type: 'ws', port: 0 }])
-  const port = ports[0]!
+  const port = defined(ports[0], 'ports[0]')
   const steady = await connect(t, `ws://127.0.0.1:${port}/mqtt`, { clientId: 'steady' })
   await steady.subscribeAsync('steady/#', { qos: 1 })
 

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
 import { type Broker, startBroker } from '../src/index.ts'
+import { defined } from './defined.ts'
 import { Inbox5, mqtt5, type Packet, type PacketOf, Raw5, startTestBroker, uid } from './mqtt5-helpers.ts'
 import { tempDataDir } from './store-helpers.ts'
 
@@ -45,7 +46,7 @@ async function barrier(broker: Broker, t: TestContext): Promise<void> {
 /** Seconds until a timer's deadline, as armed. */
 function secondsLeft(deadline: number | undefined): number {
   assert.notEqual(deadline, undefined, 'a timer is armed')
-  return (deadline! - Date.now()) / 1000
+  return (defined(deadline, 'deadline') - Date.now()) / 1000
 }
 
 async function start(t: TestContext, data: string | undefined): Promise<Broker> {

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { test } from 'node:test'
+import { defined } from './defined.ts'
 import {
   Inbox5,
   mqtt5,
@@ -222,8 +223,8 @@ test('mosquitto_pub -r with message-expiry-interval: an expired retained message
     got.map((f) => f.topic),
     ['mosq/ret/long'],
   )
-  assert.equal(got[0]!.retain, '1')
+  assert.equal(defined(got[0], 'got[0]').retain, '1')
   // Held at least 2.2 s of its 60: the interval forwarded is what is left, so at most 58.
-  const e = Number(got[0]!.expiry)
-  assert.ok(e > 0 && e <= 58, `remaining interval ${got[0]!.expiry}`)
+  const e = Number(defined(got[0], 'got[0]').expiry)
+  assert.ok(e > 0 && e <= 58, `remaining interval ${defined(got[0], 'got[0]').expiry}`)
 })

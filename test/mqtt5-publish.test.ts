@@ -3,6 +3,7 @@
 // message properties forwarded unchanged (Payload Format Indicator with its 0x99).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { defined } from './defined.ts'
 import {
   Inbox5,
   mqtt5,
@@ -399,10 +400,10 @@ test('server → client topic aliases: first PUBLISH sets alias with topic, late
     resolved.push(topic)
   }
   assert.deepEqual(resolved, order)
-  const first = wire[0]!
+  const first = defined(wire[0], 'wire[0]')
   assert.equal(first.topic, 'out/a')
   assert.equal(typeof first.properties?.topicAlias, 'number', 'the first PUBLISH sets an alias')
-  const again = wire[3]!
+  const again = defined(wire[3], 'wire[3]')
   assert.equal(again.topic, '', 'the second PUBLISH on out/a uses the alias only')
   assert.equal(again.properties?.topicAlias, first.properties?.topicAlias)
 })
@@ -463,14 +464,14 @@ test('Receive Maximum towards a client: receiveMaximum 2 and no acks → exactly
     firstBatch.map((p) => p.payload.toString()),
     ['1', '2'],
   )
-  sub.send({ cmd: 'puback', messageId: firstBatch[0]!.messageId })
+  sub.send({ cmd: 'puback', messageId: defined(firstBatch[0], 'firstBatch[0]').messageId })
   const third = publishes(await sub.pingBarrier())
   assert.deepEqual(
     third.map((p) => p.payload.toString()),
     ['3'],
   )
-  sub.send({ cmd: 'puback', messageId: firstBatch[1]!.messageId })
-  sub.send({ cmd: 'puback', messageId: third[0]!.messageId })
+  sub.send({ cmd: 'puback', messageId: defined(firstBatch[1], 'firstBatch[1]').messageId })
+  sub.send({ cmd: 'puback', messageId: defined(third[0], 'third[0]').messageId })
   const rest = publishes(await sub.pingBarrier())
   assert.deepEqual(
     rest.map((p) => p.payload.toString()),

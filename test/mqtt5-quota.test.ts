@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { defined } from './defined.ts'
 import { Raw5, startTestBroker, uid } from './mqtt5-helpers.ts'
 
 // Issue 5 point 13: DISCONNECT 0x97 (Quota exceeded). tinymqtt uses it for a connected MQTT 5
@@ -41,7 +42,7 @@ test('a connected MQTT 5 client whose queue overflows gets DISCONNECT 0x97; its 
     const message = await again.expect('publish')
     if (i === 0) assert.equal(message.dup, true)
     received.push(String(message.payload))
-    again.send({ cmd: 'puback', messageId: message.messageId! })
+    again.send({ cmd: 'puback', messageId: defined(message.messageId, 'message.messageId') })
   }
   assert.deepEqual(received, ['m1', 'm2', 'm3'])
 })

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { startBroker } from '../src/index.ts'
+import { defined } from './defined.ts'
 import { Inbox5, mqtt5 } from './mqtt5-helpers.ts'
 
 const SCRIPT = `
@@ -86,7 +87,10 @@ test('scripts: msg of an ms_subscribe callback carries the MQTT 5 properties', a
   assert.deepEqual(seen.correlationData, [0xde, 0xad])
   assert.equal(seen.correlationIsBytes, true, 'correlation data as bytes (Uint8Array)')
   assert.equal(typeof seen.messageExpiryInterval, 'number')
-  assert.ok(seen.messageExpiryInterval! <= 45 && seen.messageExpiryInterval! > 0)
+  assert.ok(
+    defined(seen.messageExpiryInterval, 'seen.messageExpiryInterval') <= 45 &&
+      defined(seen.messageExpiryInterval, 'seen.messageExpiryInterval') > 0,
+  )
 })
 
 test('scripts: ms_publish accepts MQTT 5 properties in its options', async (t) => {
@@ -103,5 +107,8 @@ test('scripts: ms_publish accepts MQTT 5 properties in its options', async (t) =
   assert.equal(p.responseTopic, 's5/reply')
   assert.deepEqual(p.correlationData, Buffer.from([1, 2, 3]))
   assert.equal(typeof p.messageExpiryInterval, 'number')
-  assert.ok(p.messageExpiryInterval! <= 60 && p.messageExpiryInterval! > 0)
+  assert.ok(
+    defined(p.messageExpiryInterval, 'p.messageExpiryInterval') <= 60 &&
+      defined(p.messageExpiryInterval, 'p.messageExpiryInterval') > 0,
+  )
 })

@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import mqtt from 'mqtt'
+import { defined } from './defined.ts'
 import {
   Inbox5,
   mqtt5,
@@ -209,10 +210,10 @@ test('Message Expiry: an expired message is not delivered from an offline queue;
     ['long', 'none'],
   )
   // Queued at least 2.2 s of its 60: what is forwarded is what is left, so at most 58.
-  const remaining = got[0]!.properties?.messageExpiryInterval
-  assert.equal(typeof remaining, 'number', 'the remaining interval is forwarded')
-  assert.ok(remaining! <= 58 && remaining! >= 1, `remaining ${remaining} within 1..58`)
-  assert.equal(got[1]!.properties?.messageExpiryInterval, undefined, 'no expiry invented')
+  const remaining = defined(got[0], 'got[0]').properties?.messageExpiryInterval
+  assert.ok(typeof remaining === 'number', 'the remaining interval is forwarded')
+  assert.ok(remaining <= 58 && remaining >= 1, `remaining ${remaining} within 1..58`)
+  assert.equal(defined(got[1], 'got[1]').properties?.messageExpiryInterval, undefined, 'no expiry invented')
 })
 
 test('Message Expiry: a message waiting behind a full Receive Maximum window expires there', async (t) => {
@@ -260,7 +261,7 @@ test('Message Expiry: an expired retained message is not delivered on subscribe'
     got.map((p) => p.topic),
     ['rexp/long'],
   )
-  assert.equal(got[0]!.retain, true)
+  assert.equal(defined(got[0], 'got[0]').retain, true)
 })
 
 test('Message Expiry: a retained message carries its remaining interval, less than the original', async (t) => {
@@ -274,8 +275,8 @@ test('Message Expiry: a retained message carries its remaining interval, less th
   const m = await inbox.waitFor((x) => x.topic === 'rrem', 'the retained message')
   // Retained at least 1.1 s of its 30: what is forwarded is what is left, so at most 29.
   const remaining = m.packet.properties?.messageExpiryInterval
-  assert.equal(typeof remaining, 'number')
-  assert.ok(remaining! <= 29 && remaining! > 0, `remaining ${remaining} within 1..29`)
+  assert.ok(typeof remaining === 'number', 'the remaining interval is forwarded')
+  assert.ok(remaining <= 29 && remaining > 0, `remaining ${remaining} within 1..29`)
 })
 
 test('Message Expiry: live delivery forwards the interval (≤ the original)', async (t) => {
@@ -287,8 +288,8 @@ test('Message Expiry: live delivery forwards the interval (≤ the original)', a
   await pub.publishAsync('live/exp', 'x', { qos: 1, properties: { messageExpiryInterval: 120 } })
   const m = await inbox.waitFor((x) => x.topic === 'live/exp', 'the message')
   const remaining = m.packet.properties?.messageExpiryInterval
-  assert.equal(typeof remaining, 'number')
-  assert.ok(remaining! <= 120 && remaining! > 0)
+  assert.ok(typeof remaining === 'number', 'the remaining interval is forwarded')
+  assert.ok(remaining <= 120 && remaining > 0)
 })
 
 test('properties and subscription identifiers survive the offline queue and the retained store', async (t) => {
@@ -321,7 +322,7 @@ test('properties and subscription identifiers survive the offline queue and the 
     assert.equal(q.payloadFormatIndicator, true)
   }
   assert.deepEqual(
-    got[0]!.properties?.subscriptionIdentifier,
+    defined(got[0], 'got[0]').properties?.subscriptionIdentifier,
     77,
     'the queued copy keeps its subscription id',
   )

@@ -4,6 +4,7 @@
 // too; queued for an offline persistent member only when none is online).
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { defined } from './defined.ts'
 import {
   Inbox5,
   mqtt5,
@@ -100,7 +101,7 @@ test('Retain Handling 0: retained messages on every subscribe, also a repeated o
   await client.subscribe(2, [{ topic: 'rh0/#', qos: 1, rh: 0 }])
   const again = publishes(await client.pingBarrier())
   assert.equal(again.length, 1)
-  assert.equal(again[0]!.retain, true)
+  assert.equal(defined(again[0], 'again[0]').retain, true)
 })
 
 test('Retain Handling 1: retained messages only when the subscription is new', async (t) => {
@@ -114,7 +115,7 @@ test('Retain Handling 1: retained messages only when the subscription is new', a
     first.map((p) => [p.topic, p.retain]),
     [['rh1/x', true]],
   )
-  client.send({ cmd: 'puback', messageId: first[0]!.messageId })
+  client.send({ cmd: 'puback', messageId: defined(first[0], 'first[0]').messageId })
   await client.subscribe(2, [{ topic: 'rh1/#', qos: 1, rh: 1 }])
   assert.deepEqual(publishes(await client.pingBarrier()), [], 'not again for an existing subscription')
   // After an unsubscribe the subscription is new again.
@@ -162,8 +163,8 @@ test('Subscription Identifiers: one copy carries every matching identifier (raw)
   await pub.publishAsync('sid/a/x', 'm', { qos: 1 })
   const got = publishes(await client.pingBarrier())
   assert.equal(got.length, 1, 'one copy for overlapping subscriptions')
-  assert.deepEqual(ids(got[0]!), [1, 2, 268_435_455])
-  assert.equal(got[0]!.qos, 1, 'at the highest granted QoS')
+  assert.deepEqual(ids(defined(got[0], 'got[0]')), [1, 2, 268_435_455])
+  assert.equal(defined(got[0], 'got[0]').qos, 1, 'at the highest granted QoS')
   await pub.publishAsync('sid/b/y', 'n', { qos: 1 })
   const only = publishes(await client.pingBarrier())
   assert.deepEqual(only.map(ids), [[1]])
@@ -237,10 +238,10 @@ test('shared subscription: each message to one member, round robin among online 
     [3, 3, 3],
     'round robin: three each',
   )
-  assert.ok(inboxes[2]!.messages.length > 0, 'the 3.1.1 member gets its turn')
+  assert.ok(defined(inboxes[2], 'inboxes[2]').messages.length > 0, 'the 3.1.1 member gets its turn')
   assert.equal(otherGroup.messages.length, n, 'another group gets its own copy of each')
   // Delivered to members under the real topic, not the $share filter.
-  assert.ok(inboxes[0]!.messages.every((m) => m.topic.startsWith('sh/')))
+  assert.ok(defined(inboxes[0], 'inboxes[0]').messages.every((m) => m.topic.startsWith('sh/')))
 })
 
 test('shared subscription: not queued for an offline persistent member while another is online; queued when none is', async (t) => {

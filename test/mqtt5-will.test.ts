@@ -3,6 +3,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import mqtt from 'mqtt'
+import { defined } from './defined.ts'
 import {
   Inbox5,
   mqtt5,
@@ -168,7 +169,10 @@ test('will properties forwarded: payload format, content type, response topic, c
   assert.deepEqual(p.correlationData, correlation)
   assert.deepEqual({ ...p.userProperties }, { reason: 'power', list: ['a', 'b'] })
   assert.equal(typeof p.messageExpiryInterval, 'number')
-  assert.ok(p.messageExpiryInterval! <= 300 && p.messageExpiryInterval! > 0)
+  assert.ok(
+    defined(p.messageExpiryInterval, 'p.messageExpiryInterval') <= 300 &&
+      defined(p.messageExpiryInterval, 'p.messageExpiryInterval') > 0,
+  )
 })
 
 test('a delayed will carries its Message Expiry Interval from when it is published (not expired on arrival)', async (t) => {
@@ -191,7 +195,7 @@ test('a delayed will carries its Message Expiry Interval from when it is publish
   const remaining = p.properties?.messageExpiryInterval
   assert.equal(typeof remaining, 'number')
   assert.ok(
-    remaining! > 0 && remaining! <= 1,
+    defined(remaining, 'remaining') > 0 && defined(remaining, 'remaining') <= 1,
     `Message Expiry Interval ${remaining}: the will's lifetime starts when it is published`,
   )
 })

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { createServer, type Server } from 'node:net'
 import { after, before, describe, it } from 'node:test'
+import { defined } from './defined.ts'
 import { collect, nextMessage, type ScriptEnv, sleep, startEnv, until } from './scripting-helpers.ts'
 
 const scripts: Record<string, string> = {
@@ -138,11 +139,14 @@ describe('scripting API', () => {
     await c.subscribeAsync('api/types/#', { qos: 1 })
     await c.publishAsync('api/types-go', '')
     await until(() => Object.keys(got).length === 6, 'six payloads')
-    assert.equal(got['api/types/s']!.toString(), 'str')
-    assert.equal(got['api/types/n']!.toString(), '42.5')
-    assert.equal(got['api/types/b']!.toString(), 'true')
-    assert.deepEqual([...got['api/types/u']!], [0, 255, 1])
-    assert.deepEqual(JSON.parse(got['api/types/o']!.toString()), { a: 1, b: [2] })
+    assert.equal(defined(got['api/types/s'], "got['api/types/s']").toString(), 'str')
+    assert.equal(defined(got['api/types/n'], "got['api/types/n']").toString(), '42.5')
+    assert.equal(defined(got['api/types/b'], "got['api/types/b']").toString(), 'true')
+    assert.deepEqual([...defined(got['api/types/u'], "got['api/types/u']")], [0, 255, 1])
+    assert.deepEqual(JSON.parse(defined(got['api/types/o'], "got['api/types/o']").toString()), {
+      a: 1,
+      b: [2],
+    })
     const late = await env.client()
     const retained = await nextMessage(late, 'api/types/r')
     assert.equal(retained.payload.toString(), 'kept')
@@ -240,8 +244,8 @@ describe('scripting API', () => {
     await c.publishAsync('api/err/in', 'good')
     await c.publishAsync('api/err/filter', '')
     await until(() => got.length === 2, 'replies after the error')
-    assert.equal(got[0]!.payload, 'ok:good')
-    assert.match(got[1]!.payload, /^caught:ms_subscribe: '#' must be/)
+    assert.equal(defined(got[0], 'got[0]').payload, 'ok:good')
+    assert.match(defined(got[1], 'got[1]').payload, /^caught:ms_subscribe: '#' must be/)
   })
 
   it('logs the rejection of an async callback with its location', async () => {
@@ -303,8 +307,8 @@ ms_subscribe('set/port', (t, p) => {
 
     blocker = createServer()
     const taken = await new Promise<number>((resolve) => {
-      blocker!.listen(0, '127.0.0.1', () => {
-        const a = blocker!.address()
+      defined(blocker, 'blocker').listen(0, '127.0.0.1', () => {
+        const a = defined(blocker, 'blocker').address()
         resolve(typeof a === 'object' && a ? a.port : 0)
       })
     })

@@ -5,6 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { MqttClient } from 'mqtt'
+import { defined } from './defined.ts'
 import { collect, type ScriptEnv, sleep, startEnv, until } from './scripting-helpers.ts'
 
 /**
@@ -93,7 +94,7 @@ describe('ms_fetch', () => {
   async function outcome(id: number, timeoutMs = 10_000): Promise<Outcome> {
     const find = () => results.map((r) => JSON.parse(r.payload) as Outcome).find((o) => o.id === id)
     await until(() => find() !== undefined, `the outcome of request ${id}`, timeoutMs)
-    return find()!
+    return defined(find(), 'find()')
   }
 
   const call = (url: string, opts?: unknown, extra?: { bytes?: boolean; json?: boolean }) =>
@@ -246,7 +247,7 @@ describe('ms_fetch', () => {
     assert.equal(held.length, 8)
     for (let answered = 0; answered < 12; answered++) {
       await until(() => held.length > answered, `request ${answered + 1} at the server`)
-      held[answered]!.end(`r${answered}`)
+      defined(held[answered], 'held[answered]').end(`r${answered}`)
     }
     const outcomes = await Promise.all(ids.map((id) => outcome(id)))
     assert.deepEqual(

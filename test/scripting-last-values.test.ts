@@ -13,6 +13,7 @@ import { readConfigFile } from '../src/config.ts'
 import { startScripting } from '../src/scripting/index.ts'
 import { MemoryStore } from '../src/store/memory.ts'
 import type { Store } from '../src/store/store.ts'
+import { defined } from './defined.ts'
 import { LogCapture } from './scripting-helpers.ts'
 
 /** Answers `ask` (payload: a topic) on `answer` with what ms_get returned, as JSON. */
@@ -83,7 +84,7 @@ async function start(
       const timer = setTimeout(() => reject(new Error('no answer from the script')), 5000)
       const take = () => {
         clearTimeout(timer)
-        resolve(JSON.parse(answers.shift()!))
+        resolve(JSON.parse(defined(answers.shift(), 'answers.shift()')))
       }
       if (answers.length > 0) take()
       else waiters.push(take)

@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { getTimes } from 'suncalc'
 import { readConfigFile } from '../src/config.ts'
 import { resolveOptions } from '../src/scripting/options.ts'
+import { defined } from './defined.ts'
 import { until } from './scripting-helpers.ts'
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
@@ -29,10 +30,10 @@ function runCli(args: string[]): { child: ChildProcess; out: () => string; exite
     },
   )
   let out = ''
-  child.stdout!.on('data', (d: Buffer) => {
+  defined(child.stdout, 'child.stdout').on('data', (d: Buffer) => {
     out += d.toString()
   })
-  child.stderr!.on('data', (d: Buffer) => {
+  defined(child.stderr, 'child.stderr').on('data', (d: Buffer) => {
     out += d.toString()
   })
   const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))

@@ -13,6 +13,7 @@ import {
   Scheduler,
 } from '../src/scripting/schedules.ts'
 import { nextSunEvent, parseSunSpec } from '../src/scripting/sun-events.ts'
+import { defined } from './defined.ts'
 import { type DstRuns, dstRuns } from './fixtures/schedule-dst-runs.ts'
 
 const BERLIN = { latitude: 52.52, longitude: 13.405 }
@@ -86,7 +87,12 @@ describe('sun-event schedules (next run)', () => {
     const day = new Date(next).toISOString().slice(0, 10)
     assert.ok(day >= '2025-07-20' && day <= '2025-07-31', day)
     assert.equal(next, sunTime(day, 'sunset', TROMSO))
-    assert.ok(sun('solarNoon', TROMSO)(ms('2025-06-21T00:00:00Z'))! < ms('2025-06-22T00:00:00Z'))
+    assert.ok(
+      defined(
+        sun('solarNoon', TROMSO)(ms('2025-06-21T00:00:00Z')),
+        "sun('solarNoon', TROMSO)(ms('2025-06-21T00:00:00Z'))",
+      ) < ms('2025-06-22T00:00:00Z'),
+    )
   })
 
   it('at the pole the next sunrise is months away and still found', () => {
@@ -162,7 +168,10 @@ function checkDst(runs: DstRuns): void {
   // from noon to noon hold 24 runs, one hour apart, although the wall-clock day has 23 or 25 hours.
   for (const hourly of [runs.springHourly, runs.autumnHourly]) {
     assert.equal(hourly.length, 24)
-    assert.deepEqual(new Set(hourly.slice(1).map((t, i) => t - hourly[i]!)), new Set([HOUR]))
+    assert.deepEqual(
+      new Set(hourly.slice(1).map((t, i) => t - defined(hourly[i], 'hourly[i]'))),
+      new Set([HOUR]),
+    )
   }
   assert.deepEqual(
     runs.autumnHourly.map(berlin).filter((t) => t.startsWith('2025-10-26 02:')),
@@ -235,13 +244,16 @@ describe('Scheduler (timers for the next run)', () => {
     const everySecond: NextRun = (from) => Math.floor(from / 1000) * 1000 + 1000
     scheduler.add(1, everySecond)
     // The wall clock is set back before the timer fires: the timer comes too early.
-    clock.armed[0]!.at = 500
+    defined(clock.armed[0], 'clock.armed[0]').at = 500
     clock.advance(500)
     assert.deepEqual(fired, [])
     clock.advance(1000)
     assert.deepEqual(fired, [1000])
     // The process stalls for 10 s: the overdue run happens once, then the next from now.
-    const live = clock.armed.find((t) => t.live)!
+    const live = defined(
+      clock.armed.find((t) => t.live),
+      'clock.armed.find((t) => t.live)',
+    )
     clock.time = 12_345
     live.live = false
     live.fn()

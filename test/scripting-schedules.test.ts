@@ -3,6 +3,7 @@ import { unlink } from 'node:fs/promises'
 import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import type { MqttClient } from 'mqtt'
+import { defined } from './defined.ts'
 import { collect, nextMessage, type ScriptEnv, startEnv, until } from './scripting-helpers.ts'
 
 // Real time, whole seconds: '* * * * * *' fires at every second boundary.
@@ -60,11 +61,12 @@ describe('ms_schedule over a real broker', () => {
     const ticks = await collect(client, 'sched/tick')
     await until(() => ticks.length >= 2, 'two ticks')
     const [a, b] = ticks.map((t) => JSON.parse(t.payload) as { at: number; now: number; next: number })
-    assert.equal(a!.at % 1000, 0)
-    assert.ok(a!.now >= a!.at, 'the callback runs at or after its time')
-    assert.equal(a!.next, a!.at + 1000)
-    assert.equal(b!.at % 1000, 0)
-    assert.ok(b!.at > a!.at)
+    assert.ok(a && b, 'two ticks parsed')
+    assert.equal(a.at % 1000, 0)
+    assert.ok(a.now >= a.at, 'the callback runs at or after its time')
+    assert.equal(a.next, a.at + 1000)
+    assert.equal(b.at % 1000, 0)
+    assert.ok(b.at > a.at)
   })
 
   it('ms_next returns the next run, a future whole second', async () => {
@@ -87,14 +89,20 @@ describe('ms_schedule over a real broker', () => {
     const tries = ['61 * * * *', 'sunset', 'sunset+15', '* * * *', '*/5 * * * * *']
     for (const spec of tries) await client.publishAsync('sched/try', spec)
     await until(() => answers.length === tries.length, 'an answer per spec')
-    assert.match(answers[0]!.payload, /^SyntaxError: ms_schedule: invalid cron expression '61 \* \* \* \*'/)
     assert.match(
-      answers[1]!.payload,
+      defined(answers[0], 'answers[0]').payload,
+      /^SyntaxError: ms_schedule: invalid cron expression '61 \* \* \* \*'/,
+    )
+    assert.match(
+      defined(answers[1], 'answers[1]').payload,
       /^Error: ms_schedule: sun event 'sunset' needs the broker's location: .*--latitude <deg> --longitude <deg>/,
     )
-    assert.match(answers[2]!.payload, /^SyntaxError: ms_schedule: invalid sun event 'sunset\+15'/)
-    assert.match(answers[3]!.payload, /expected a cron expression of 5 fields/)
-    assert.equal(answers[4]!.payload, 'accepted')
+    assert.match(
+      defined(answers[2], 'answers[2]').payload,
+      /^SyntaxError: ms_schedule: invalid sun event 'sunset\+15'/,
+    )
+    assert.match(defined(answers[3], 'answers[3]').payload, /expected a cron expression of 5 fields/)
+    assert.equal(defined(answers[4], 'answers[4]').payload, 'accepted')
   })
 
   it('an error in a schedule callback is logged with file:line:column and the schedule keeps running', async () => {

@@ -12,6 +12,7 @@ import type { FromWorker } from '../src/scripting/protocol.ts'
 import { RateLimiter } from '../src/scripting/rate-limiter.ts'
 import { ScriptVm, type VmHost } from '../src/scripting/script-vm.ts'
 import { quickjsWasmModule } from '../src/scripting/vm-thread.ts'
+import { defined } from './defined.ts'
 
 class FakeHost implements VmHost {
   readonly sent: FromWorker[] = []
@@ -147,7 +148,7 @@ describe('ScriptVm handle discipline', () => {
     vm.flushDeliveries()
     const logs = host.logs()
     assert.equal(logs[0], '1')
-    assert.match(logs[1]!, /^spin\.js:1:\d+ InternalError: interrupted/)
+    assert.match(defined(logs[1], 'logs[1]'), /^spin\.js:1:\d+ InternalError: interrupted/)
     assert.equal(logs[2], '2')
     vm.dispose()
   })

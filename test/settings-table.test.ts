@@ -15,6 +15,7 @@ import {
   tableEnd,
   tableStart,
 } from '../src/settings.ts'
+import { defined } from './defined.ts'
 
 const README = join(import.meta.dirname, '..', 'README.md')
 
@@ -39,10 +40,25 @@ test('the table has one row per setting, naming its flag, kind and default', () 
     assert.ok(row, name)
     assert.ok(row.includes(`\`${flagsOf(name as 'maxKeepalive')}\``), row)
   }
-  assert.match(rows.find((r) => r.includes('--receive-maximum'))!, /integer 1–65535 \| 65535 \|/)
-  assert.match(rows.find((r) => r.includes('--max-keepalive'))!, /integer 0–65535 \| 0 \|/)
   assert.match(
-    rows.find((r) => r.startsWith('| `listeners` |'))!,
+    defined(
+      rows.find((r) => r.includes('--receive-maximum')),
+      "rows.find((r) => r.includes('--receive-maximum'))",
+    ),
+    /integer 1–65535 \| 65535 \|/,
+  )
+  assert.match(
+    defined(
+      rows.find((r) => r.includes('--max-keepalive')),
+      "rows.find((r) => r.includes('--max-keepalive'))",
+    ),
+    /integer 0–65535 \| 0 \|/,
+  )
+  assert.match(
+    defined(
+      rows.find((r) => r.startsWith('| `listeners` |')),
+      "rows.find((r) => r.startsWith('| `listeners` |'))",
+    ),
     /config file only.*\[Listeners\]\(#listeners\)/,
   )
 })

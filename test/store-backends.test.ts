@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { LmdbStore } from '../src/store/lmdb.ts'
 import { MemoryStore } from '../src/store/memory.ts'
 import type { Store } from '../src/store/store.ts'
+import { defined } from './defined.ts'
 import { storeSuite } from './store-suite.ts'
 
 storeSuite({
@@ -29,7 +30,7 @@ storeSuite({
   },
   // A new instance reading the directory from disk, as after a restart.
   reopen: async (store) => {
-    const dir = dirs.get(store)!
+    const dir = defined(dirs.get(store), 'dirs.get(store)')
     await store.close()
     const next = await LmdbStore.open(dir)
     dirs.set(next, dir)
@@ -37,6 +38,6 @@ storeSuite({
   },
   dispose: async (store) => {
     await store.close()
-    rmSync(dirs.get(store)!, { recursive: true, force: true })
+    rmSync(defined(dirs.get(store), 'dirs.get(store)'), { recursive: true, force: true })
   },
 })

@@ -8,6 +8,7 @@ import net from 'node:net'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { defined } from './defined.ts'
 import { type Cleanup, connect, publish, pubrel, withTimeout } from './helpers.ts'
 import { connectCollecting, endClient, tempDataDir } from './store-helpers.ts'
 
@@ -37,12 +38,12 @@ async function startChild(t: Cleanup, data: string): Promise<Child> {
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
   let out = ''
   let err = ''
-  child.stderr!.on('data', (d: Buffer) => {
+  defined(child.stderr, 'child.stderr').on('data', (d: Buffer) => {
     err += d.toString()
   })
   const port = await withTimeout(
     new Promise<number>((resolve, reject) => {
-      child.stdout!.on('data', (d: Buffer) => {
+      defined(child.stdout, 'child.stdout').on('data', (d: Buffer) => {
         out += d.toString()
         const match = /PORT (\d+)/.exec(out)
         if (match) resolve(Number(match[1]))
@@ -82,7 +83,7 @@ function streamPublisher(
     pending = pending.length === 0 ? chunk : Buffer.concat([pending, chunk])
     let at = 0
     for (; at + 4 <= pending.length; at += 4) {
-      const type = pending[at]! >> 4
+      const type = defined(pending[at], 'pending[at]') >> 4
       const index = pending.readUInt16BE(at + 2) - 1
       if (type === 4 || type === 5) {
         acked.add(index)
@@ -189,7 +190,7 @@ for (const killAfter of [300, 3000]) {
         pending = Buffer.concat([pending, chunk])
         let at = 0
         for (; at + 4 <= pending.length; at += 4) {
-          const type = pending[at]! >> 4
+          const type = defined(pending[at], 'pending[at]') >> 4
           const id = pending.readUInt16BE(at + 2)
           if (type === 5) resumed.write(pubrel(id))
           if (type === 7) done.add(id - 1)

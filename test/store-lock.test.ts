@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import { startBroker } from '../src/index.ts'
 import { lockDataDir, lockFileName, lockPath, tryLockDataDir } from '../src/store/lock.ts'
 import { resetDataDir } from '../src/store/reset.ts'
+import { defined } from './defined.ts'
 import { type Cleanup, freePort, spawnCollecting, until, withTimeout } from './helpers.ts'
 import { connectCollecting, endClient, tempDataDir } from './store-helpers.ts'
 
@@ -65,7 +66,7 @@ test('a broker killed with SIGKILL is replaced at once, before it is reaped', as
   const script = '"$0" "$@" & echo "PID $!"; exec sleep 600'
   const holder = run(t, 'sh', ['-c', script, process.execPath, ...cliArgs(port, data)])
   await until(() => /PID \d+/.test(holder.output()), 'the broker pid', START_TIMEOUT)
-  const pid = Number(/PID (\d+)/.exec(holder.output())![1])
+  const pid = Number(defined(/PID (\d+)/.exec(holder.output()), '/PID (\\d+)/.exec(holder.output())')[1])
   t.after(() => {
     if (isAlive(pid)) process.kill(pid, 'SIGKILL')
   })

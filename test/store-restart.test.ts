@@ -9,6 +9,7 @@ import { open } from 'lmdb'
 import { type Broker, type StartOptions, startBroker } from '../src/index.ts'
 import { dbFileName } from '../src/store/lmdb.ts'
 import { formatKey } from '../src/store/lmdb-keys.ts'
+import { defined } from './defined.ts'
 import {
   ackId,
   type Cleanup,
@@ -247,7 +248,7 @@ test('MQTT 5: queued messages keep their properties and subscription identifiers
   )
   assert.equal(back.sessionPresent, true)
   await back.inbox.waitCount(1)
-  const packet = back.packets[0]!
+  const packet = defined(back.packets[0], 'back.packets[0]')
   assert.deepEqual([...(packet.payload as Buffer)], [1, 2, 3])
   const p = packet.properties ?? {}
   assert.equal(p.contentType, 'application/x-test')
@@ -274,7 +275,7 @@ test('in-flight messages keep their packet ids and handshake state; incoming QoS
   const first = decodePublish(await sub.expect(PT.PUBLISH))
   const second = decodePublish(await sub.expect(PT.PUBLISH))
   assert.deepEqual([first.payload.toString(), second.payload.toString()], ['one', 'two'])
-  await sub.send(pubrec(second.packetId!))
+  await sub.send(pubrec(defined(second.packetId, 'second.packetId')))
   assert.equal(ackId(await sub.expect(PT.PUBREL)), second.packetId)
   await broker.close()
 

@@ -7,6 +7,7 @@ import { join } from 'node:path'
 import { after, before, describe, it } from 'node:test'
 import { getTimes } from 'suncalc'
 import { type LoadedScript, type LoadScriptOptions, loadScript, ScriptLoadError } from '../src/testing.ts'
+import { defined } from './defined.ts'
 
 let dir: string
 const open: LoadedScript[] = []
@@ -149,7 +150,12 @@ describe('tinymqtt/testing', () => {
     )
     await s.advance('2d')
     const expected = ['2026-06-20T12:00:00Z', '2026-06-21T12:00:00Z'].map((d) =>
-      String(getTimes(new Date(d), at.latitude, at.longitude).sunset!.getTime()),
+      String(
+        defined(
+          getTimes(new Date(d), at.latitude, at.longitude).sunset,
+          'getTimes(new Date(d), at.latitude, at.longitude).sunset',
+        ).getTime(),
+      ),
     )
     assert.deepEqual(
       s.take().map((m) => m.payload),
@@ -164,7 +170,10 @@ describe('tinymqtt/testing', () => {
       },
     )
     await w.advance('1d')
-    const sunrise = getTimes(new Date('2026-12-21T12:00:00Z'), at.latitude, at.longitude).sunrise!.getTime()
+    const sunrise = defined(
+      getTimes(new Date('2026-12-21T12:00:00Z'), at.latitude, at.longitude).sunrise,
+      "getTimes(new Date('2026-12-21T12:00:00Z'), at.latitude, at.longitude).sunrise",
+    ).getTime()
     assert.deepEqual(
       w.take().map((m) => m.payload),
       [String(sunrise - 30 * 60_000)],
@@ -204,11 +213,13 @@ describe('tinymqtt/testing', () => {
     s.publish('boom', '')
     await s.advance(10)
     assert.equal(s.errors.length, 2)
-    assert.match(s.errors[0]!.where, /^errors\.js:4:\d+$/)
-    assert.match(s.errors[0]!.message, /^TypeError: cannot read property 'x' of null/)
-    assert.match(s.errors[0]!.text, /error in ms_subscribe callback for boom/)
-    assert.match(s.errors[1]!.where, /^errors\.js:6:\d+$/)
-    assert.equal(s.errors[1]!.message, 'late')
+    const [first, second] = s.errors
+    assert.ok(first && second)
+    assert.match(first.where, /^errors\.js:4:\d+$/)
+    assert.match(first.message, /^TypeError: cannot read property 'x' of null/)
+    assert.match(first.text, /error in ms_subscribe callback for boom/)
+    assert.match(second.where, /^errors\.js:6:\d+$/)
+    assert.equal(second.message, 'late')
     assert.deepEqual(
       s.logs.slice(2).map((l) => l.level),
       ['error', 'error'],
@@ -224,9 +235,11 @@ describe('tinymqtt/testing', () => {
     )
     s.publish('spin', '')
     assert.equal(s.errors.length, 1)
-    assert.equal(s.errors[0]!.limit, 'cpu')
-    assert.match(s.errors[0]!.where, /^loop\.js:1:\d+$/)
-    assert.match(s.errors[0]!.message, /interrupted: exceeded the CPU limit of 100 ms/)
+    const [error] = s.errors
+    assert.ok(error)
+    assert.equal(error.limit, 'cpu')
+    assert.match(error.where, /^loop\.js:1:\d+$/)
+    assert.match(error.message, /interrupted: exceeded the CPU limit of 100 ms/)
     s.publish('ping', '')
     assert.deepEqual(payloads(s), ['pong=alive'])
   })
@@ -271,18 +284,19 @@ describe('tinymqtt/testing', () => {
     s.publish('get', 'http://api.test/never')
     s.publish('get', 'http://api.test/refused')
     const [later, never, refused] = s.fetches.slice(3)
-    assert.equal(later!.state, 'pending')
-    await later!.respond({ status: 404, body: 'nope' })
-    await refused!.fail('connection refused')
+    assert.ok(later && never && refused, 'three more fetches')
+    assert.equal(later.state, 'pending')
+    await later.respond({ status: 404, body: 'nope' })
+    await refused.fail('connection refused')
     assert.deepEqual(payloads(s), [
       'got=404 nope -',
       'failed=ms_fetch GET http://api.test/refused failed: connection refused',
     ])
-    assert.throws(() => later!.respond({}), /is answered, it cannot be answered/)
+    assert.throws(() => later.respond({}), /is answered, it cannot be answered/)
     await s.advance('4999ms')
-    assert.equal(never!.state, 'pending')
+    assert.equal(never.state, 'pending')
     await s.advance('1ms')
-    assert.equal(never!.state, 'timed out')
+    assert.equal(never.state, 'timed out')
     assert.deepEqual(payloads(s), ['failed=ms_fetch GET http://api.test/never: timed out after 5000 ms'])
   })
 
@@ -329,7 +343,7 @@ describe('tinymqtt/testing', () => {
       `ms_subscribe('ping', () => ms_publish('pong', 'v2'))\nsyntax error here\n`,
     )
     await assert.rejects(s.reload(), /reload\.js:2:\d+ SyntaxError/)
-    assert.equal(s.errors.at(-1)!.where.startsWith('reload.js:2:'), true)
+    assert.equal(defined(s.errors.at(-1), 's.errors.at(-1)').where.startsWith('reload.js:2:'), true)
     s.publish('ping', '')
     assert.deepEqual(payloads(s), ['pong=v1'])
     await writeFile(join(dir, 'reload.js'), `ms_subscribe('ping', () => ms_publish('pong', 'v2'))\n`)

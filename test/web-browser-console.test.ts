@@ -10,6 +10,7 @@ import { startBroker } from '../src/index.ts'
 import { startScripting } from '../src/scripting/index.ts'
 import { ScriptLog, scriptBrokerWithLog, startWeb } from '../src/web/index.ts'
 import { chromiumMissing, chromiumSkip, launchChromium } from './browser-helpers.ts'
+import { defined } from './defined.ts'
 import { LogCapture } from './scripting-helpers.ts'
 import { startWebEnv, TIMEOUT } from './web-helpers.ts'
 
@@ -152,7 +153,7 @@ test('POST /api/scripts/eval: logged with the user and address, other origins re
   const crossSite = await fetch(`${env.base}/api/scripts/eval`, {
     method: 'POST',
     headers: {
-      authorization: env.auth!,
+      authorization: defined(env.auth, 'env.auth'),
       origin: 'http://evil.example',
       'content-type': 'application/json',
     },

@@ -10,6 +10,7 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import type { ScriptsView } from '../src/web/index.ts'
 import { chromiumMissing, chromiumSkip, launchChromium } from './browser-helpers.ts'
+import { defined } from './defined.ts'
 import { listen, pingReply, startWebEnv, TIMEOUT } from './web-helpers.ts'
 
 /** A variable, so that the type check does not look for declarations of a build script. */
@@ -89,7 +90,10 @@ test('script editor in Chromium: complete, save with Ctrl+S, a syntax error at i
     await page.screenshot({ path: join(shots, 'dashboard-editor.png'), fullPage: true })
 
   // Changed on disk while open: a notice, nothing overwritten, reloaded on request.
-  const file = view.scripts.find((s) => s.name === 'ping.js')!.file
+  const file = defined(
+    view.scripts.find((s) => s.name === 'ping.js'),
+    "view.scripts.find((s) => s.name === 'ping.js')",
+  ).file
   await writeFile(file, PING('disk'))
   await page.locator('.editor-notice', { hasText: 'changed on disk' }).waitFor()
   await page.click('button[data-editor="reload"]')

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { chromiumMissing, chromiumSkip, launchChromium } from './browser-helpers.ts'
+import { defined } from './defined.ts'
 import { publish, RawClient } from './helpers.ts'
 import { eventually, startWebEnv, TIMEOUT } from './web-helpers.ts'
 
@@ -102,7 +103,7 @@ test('dashboard in Chromium with 1,000 clients and 10,000 topics: pages, filter,
 
   // Disconnect closes exactly that client's connection; the live feed brings the count down.
   await view.locator(`tr[data-client-row="${id(target)}"] button[data-disconnect]`).click()
-  await clients[target]!.waitClosed(TIMEOUT)
+  await defined(clients[target], 'clients[target]').waitClosed(TIMEOUT)
   await page.locator('#toast', { hasText: `Disconnected ${id(target)}` }).waitFor()
   await view.locator('p', { hasText: '999 connected, 0 matching' }).waitFor()
   await page.fill('input.filter[data-for=clients]', '')
@@ -128,7 +129,7 @@ test('dashboard in Chromium with 1,000 clients and 10,000 topics: pages, filter,
   })
   const traffic = row.locator('td').nth(5)
   const before = await traffic.textContent()
-  await clients[5]!.send(publish({ topic: `scale/${id(5)}/0`, payload: 'again' }))
+  await defined(clients[5], 'clients[5]').send(publish({ topic: `scale/${id(5)}/0`, payload: 'again' }))
   await eventually(
     () => traffic.textContent(),
     (text) => text !== before,

@@ -15,6 +15,7 @@ import {
   type WebOptions,
   webOf,
 } from '../src/index.ts'
+import { defined } from './defined.ts'
 
 /** Failure guard for every wait; never a timing assertion. */
 export const TIMEOUT = 30_000
@@ -168,7 +169,7 @@ export async function openFeed(
       const deadline = Date.now() + TIMEOUT
       for (;;) {
         const index = frames.findIndex(accept)
-        if (index >= 0) return frames.splice(0, index + 1).pop()!
+        if (index >= 0) return defined(frames.splice(0, index + 1).pop(), 'frames.splice(0, index + 1).pop()')
         frames.length = 0
         const left = deadline - Date.now()
         if (left <= 0) throw new Error('no matching feed frame')

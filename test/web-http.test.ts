@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { readdirSync } from 'node:fs'
 import { test } from 'node:test'
 import type { BrokerView, ClientsView, HaView, ScriptsView, TopicsView } from '../src/web/index.ts'
+import { defined } from './defined.ts'
 import { eventually, listen, openFeed, startWebEnv } from './web-helpers.ts'
 
 test('serves the page, its assets, and a broker view with listeners, counters and memory', async (t) => {
@@ -25,7 +26,7 @@ test('serves the page, its assets, and a broker view with listeners, counters an
     assert.match(res.headers.get('content-type') ?? '', /^text\/javascript/, name)
     served.add(name)
     for (const [, imported] of (await res.text()).matchAll(/^import [^']*'\.\/([\w-]+\.js)'$/gm)) {
-      pending.push(imported!)
+      pending.push(defined(imported, 'imported'))
     }
   }
   const modules = readdirSync(new URL('../src/web/assets', import.meta.url)).filter(
@@ -63,7 +64,10 @@ test('with a user set, every route and the feed require HTTP Basic with the brok
   }
   const wrong = `Basic ${Buffer.from('admin:nope').toString('base64')}`
   assert.equal((await fetch(`${env.base}/`, { headers: { authorization: wrong } })).status, 401)
-  assert.equal((await fetch(`${env.base}/`, { headers: { authorization: env.auth! } })).status, 200)
+  assert.equal(
+    (await fetch(`${env.base}/`, { headers: { authorization: defined(env.auth, 'env.auth') } })).status,
+    200,
+  )
   const refused = await fetch(`${env.base}/api/publish`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -110,7 +114,7 @@ test('clients view lists an MQTT.js client; the disconnect action disconnects it
   await client.subscribeAsync('cmnd/kitchen-lamp/#', { qos: 1 })
   const view = await env.view<ClientsView>('clients')
   assert.equal(view.total, 1)
-  const row = view.clients[0]!
+  const row = defined(view.clients[0], 'view.clients[0]')
   assert.equal(row.clientId, 'kitchen-lamp')
   assert.equal(row.address, '127.0.0.1')
   assert.equal(row.protocolVersion, 4)
@@ -134,7 +138,7 @@ test('clients view pages and filters', async (t) => {
   const first = await env.view<ClientsView>('clients')
   assert.equal(first.total, 120)
   assert.equal(first.clients.length, 100)
-  assert.equal(first.clients[0]!.clientId, 'c000')
+  assert.equal(defined(first.clients[0], 'first.clients[0]').clientId, 'c000')
   const second = await env.view<ClientsView>('clients', { offset: '100' })
   assert.deepEqual(
     second.clients.map((c) => c.clientId),
@@ -206,7 +210,7 @@ test('topics view: a tree with last values, opened nodes, search, and pages over
       ['home/kitchen/temp', 2, '21.5'],
     ],
   )
-  assert.equal(open.tree.rows[4]!.value?.retain, true)
+  assert.equal(defined(open.tree.rows[4], 'open.tree.rows[4]').value?.retain, true)
   const found = await env.view<TopicsView>('topics', { filter: 'HUM' })
   assert.deepEqual(
     found.tree.rows.map((r) => r.path),
@@ -247,7 +251,7 @@ test('devices: a fake Tasmota device from LWT, POWER and STATE; Toggle publishes
       id: 'lamp',
       online: 'unknown',
       relays: [{ name: 'POWER', state: 'OFF' }],
-      lastSeen: view.devices[0]!.lastSeen,
+      lastSeen: defined(view.devices[0], 'view.devices[0]').lastSeen,
     },
     {
       id: 'plug1',
@@ -256,7 +260,7 @@ test('devices: a fake Tasmota device from LWT, POWER and STATE; Toggle publishes
         { name: 'POWER1', state: 'ON' },
         { name: 'POWER2', state: 'OFF' },
       ],
-      lastSeen: view.devices[1]!.lastSeen,
+      lastSeen: defined(view.devices[1], 'view.devices[1]').lastSeen,
     },
   ])
   // The page's Toggle button posts exactly this.
@@ -321,22 +325,24 @@ test('Home Assistant discovery: entities grouped by device with state and availa
     'discovered entities',
   )
   assert.equal(view.devices.length, 1)
-  const [motion, temperature] = view.devices[0]!.entities
-  assert.equal(view.devices[0]!.name, 'Living room sensor')
-  assert.equal(view.devices[0]!.manufacturer, 'ACME')
+  const sensor = defined(view.devices[0], 'the sensor device')
+  const motion = defined(sensor.entities[0], 'the motion entity')
+  const temperature = defined(sensor.entities[1], 'the temperature entity')
+  assert.equal(sensor.name, 'Living room sensor')
+  assert.equal(sensor.manufacturer, 'ACME')
   assert.deepEqual(
     [
-      temperature!.name,
-      temperature!.component,
-      temperature!.nodeId,
-      temperature!.state,
-      temperature!.unit,
-      temperature!.availability,
+      temperature.name,
+      temperature.component,
+      temperature.nodeId,
+      temperature.state,
+      temperature.unit,
+      temperature.availability,
     ],
     ['Temperature', 'sensor', 'livingroom', '21.3', '°C', 'online'],
   )
   assert.deepEqual(
-    [motion!.name, motion!.stateTopic, motion!.state, motion!.availability, motion!.nodeId],
+    [motion.name, motion.stateTopic, motion.state, motion.availability, motion.nodeId],
     ['Motion', 'lr/motion/state', 'ON', 'n/a', undefined],
   )
   assert.deepEqual(
@@ -391,7 +397,13 @@ test('live feed: batched frames for the view a page asks for, and only when some
   const frame = await feed.next(
     (f) => f.request.view === 'topics' && (f.data as unknown as TopicsView).tree.topicCount === 1,
   )
-  assert.equal((frame.data as unknown as TopicsView).tree.rows[0]!.path, 'live')
+  assert.equal(
+    defined(
+      (frame.data as unknown as TopicsView).tree.rows[0],
+      '(frame.data as unknown as TopicsView).tree.rows[0]',
+    ).path,
+    'live',
+  )
   feed.ws.send(JSON.stringify({ view: 'clients' }))
   const clients = await feed.next((f) => f.request.view === 'clients')
   assert.equal((clients.data as unknown as ClientsView).total, 1)

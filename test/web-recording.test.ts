@@ -7,6 +7,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { webOf } from '../src/index.ts'
 import type { HaView, TopicsView } from '../src/web/index.ts'
+import { defined } from './defined.ts'
 import { type FeedFrame, openFeed, startWebEnv, TIMEOUT, type WebEnv } from './web-helpers.ts'
 
 const qos1 = { qos: 1 } as const
@@ -20,12 +21,12 @@ const value = (view: TopicsView, path: string): string | undefined =>
 
 /** Whether the dashboard records every message; checked against the broker's listeners too. */
 function recording(env: WebEnv): boolean {
-  const web = webOf(env.broker)!
+  const web = defined(webOf(env.broker), 'webOf(env.broker)')
   assert.equal(env.broker.listenerCount('message'), web.recording ? 1 : 0)
   return web.recording
 }
 
-const pages = (env: WebEnv): number => webOf(env.broker)!.pages
+const pages = (env: WebEnv): number => defined(webOf(env.broker), 'webOf(env.broker)').pages
 
 async function until(what: string, done: () => boolean): Promise<void> {
   const deadline = Date.now() + TIMEOUT
@@ -58,7 +59,7 @@ test('no page open: a Tasmota device shows with its relay state, and the broker 
         { name: 'POWER2', state: 'OFF' },
         { name: 'POWER3', state: 'ON' },
       ],
-      lastSeen: view.devices[0]!.lastSeen,
+      lastSeen: defined(view.devices[0], 'view.devices[0]').lastSeen,
     },
   ])
 })
@@ -202,6 +203,6 @@ test('a page on the Broker or Clients view does not record every message; switch
   page.ws.send(JSON.stringify({ view: 'broker' }))
   await page.next((f) => f.request.view === 'broker')
   // The linger is 0: recording stops on the next tick after the page left the Topics view.
-  await until('recording to stop', () => !webOf(env.broker)!.recording)
+  await until('recording to stop', () => !defined(webOf(env.broker), 'webOf(env.broker)').recording)
   assert.equal(pages(env), 1)
 })

@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { TopicsView } from '../src/web/index.ts'
+import { defined } from './defined.ts'
 import { type FeedFrame, openFeed, startFlood, startWebEnv } from './web-helpers.ts'
 
 const topics = (frame: FeedFrame): TopicsView => frame.data as unknown as TopicsView
@@ -20,8 +21,9 @@ test('above the record budget the Topics tree samples and says so; device topics
   const flood = startFlood(flooder, 100)
   try {
     const busy = topics(await page.next((f) => topics(f).sampling !== null))
-    assert.ok(busy.sampling!.oneIn > 1, `one message in ${busy.sampling!.oneIn}`)
-    assert.ok(busy.sampling!.rate > 50, `rate ${busy.sampling!.rate}`)
+    const sampling = defined(busy.sampling, 'the sampling figures')
+    assert.ok(sampling.oneIn > 1, `one message in ${sampling.oneIn}`)
+    assert.ok(sampling.rate > 50, `rate ${sampling.rate}`)
 
     // While it samples, a device's messages are each counted, and its relay state is current.
     const device = await env.client({ clientId: 'tasmota-busy' })

@@ -15,6 +15,7 @@ import WebSocket from 'ws'
 import { readConfigFile } from '../src/config.ts'
 import { webOf } from '../src/index.ts'
 import type { ScriptsView } from '../src/web/index.ts'
+import { defined } from './defined.ts'
 import { listen, pingReply, startWebEnv, type WebEnv } from './web-helpers.ts'
 
 const PING = (reply: string): string => `ms_subscribe('ping', () => ms_publish('pong', '${reply}'))\n`
@@ -109,7 +110,7 @@ test('loopback dashboard: read, save, 409 on a disk change, create, rename, dele
   assert.equal(outcome.scripts[0]?.status, 'running')
   // The answer comes once the new version runs.
   assert.equal(await pingReply(client), 'v2')
-  const file = view.scripts[0]!.file
+  const file = defined(view.scripts[0], 'view.scripts[0]').file
   assert.equal(await readFile(file, 'utf8'), PING('v2'))
 
   // Changed on disk since the editor read it: refused, with what is on disk.
@@ -174,7 +175,7 @@ test('a load error comes back with its line and column, and the old version keep
   assert.equal(res.status, 200)
   const outcome = (await res.json()) as Outcome
   assert.equal(outcome.problems.length, 1)
-  const problem = outcome.problems[0]!
+  const problem = defined(outcome.problems[0], 'outcome.problems[0]')
   assert.equal(problem.file, 'ping.js')
   assert.equal(problem.line, 3)
   assert.ok((problem.column ?? 0) >= 1)
@@ -258,7 +259,7 @@ test('loopback without a password: a forged Host is refused (HTTP and WebSocket)
     files: { 'ping.js': PING('v1') },
     web: { allowedHosts: ['broker.lan'] },
   })
-  const port = webOf(env.broker)!.port
+  const port = defined(webOf(env.broker), 'webOf(env.broker)').port
   assert.equal(await rawGet(port, '/', 'evil.example'), 403)
   assert.equal(await rawGet(port, '/', `evil.example:${port}`), 403)
   assert.equal(await rawGet(port, '/api/scripts/file?name=ping.js', 'rebind.attacker.test'), 403)
@@ -284,7 +285,7 @@ test('on a network address without a password the scripts are read-only and the 
   // Nor is the source shown to anyone on the network.
   assert.equal((await fetch(`${env.base}/api/scripts/file?name=ping.js`)).status, 403)
   // Not bound to loopback: any Host reaches the (read-only) page.
-  assert.equal(await rawGet(webOf(env.broker)!.port, '/', 'broker.example'), 200)
+  assert.equal(await rawGet(defined(webOf(env.broker), 'webOf(env.broker)').port, '/', 'broker.example'), 200)
   assert.ok(
     lines.some((l) => l.msg === 'script change from the dashboard refused' && l.address === '127.0.0.1'),
   )

@@ -8,7 +8,7 @@ import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { BROKER_CORE, captureOutput, spawnPinned, stopChild, trackTempDir, waitExit } from './procs.ts'
+import { BROKER_CORE, captureOutput, pidOf, spawnPinned, stopChild, trackTempDir, waitExit } from './procs.ts'
 
 export type BrokerName = 'tinymqtt' | 'mosquitto' | 'aedes' | 'sink'
 
@@ -93,7 +93,7 @@ function announcingBroker(name: BrokerName, command: () => [string, string[]]): 
           child.on('message', onMessage)
           child.send('memory')
         })
-      return { name, pid: child.pid!, port, stop: () => stopChild(child), ...(node ? { memoryUsage } : {}) }
+      return { name, pid: pidOf(child), port, stop: () => stopChild(child), ...(node ? { memoryUsage } : {}) }
     },
   }
 }
@@ -182,7 +182,7 @@ const mosquitto: BrokerLauncher = {
     }
     return {
       name: 'mosquitto',
-      pid: child.pid!,
+      pid: pidOf(child),
       port,
       async stop() {
         await stopChild(child)

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { REPO_ROOT } from './brokers.ts'
 import type { ConnectsJob, JobResult, LatencyJob, StormJob, StreamJob } from './load/jobs.ts'
-import { BROKER_CORE, canPin, captureOutput, LOAD_CORE, spawnPinned, stopChild } from './procs.ts'
+import { BROKER_CORE, canPin, captureOutput, LOAD_CORE, pidOf, spawnPinned, stopChild } from './procs.ts'
 import type { WorkerHooks } from './workers.ts'
 
 const SOURCE = join(REPO_ROOT, 'scripts/bench/load/gen.c')
@@ -119,8 +119,8 @@ export function runNative(
         const line = pending.slice(0, nl)
         pending = pending.slice(nl + 1)
         nl = pending.indexOf('\n')
-        if (line === 'MARK measure-start') hooks.onMark?.('measure-start', child.pid!)
-        else if (line === 'MARK measure-end') hooks.onMark?.('measure-end', child.pid!)
+        if (line === 'MARK measure-start') hooks.onMark?.('measure-start', pidOf(child))
+        else if (line === 'MARK measure-end') hooks.onMark?.('measure-end', pidOf(child))
         else if (line.startsWith('RESULT ')) {
           try {
             finish(undefined, parseResult(line.slice(7), job.kind))

@@ -16,6 +16,12 @@ export const canPin: boolean =
 export const BROKER_CORE = 0
 export const LOAD_CORE = 1
 
+/** The process id of a started child; Node leaves it unset only when the spawn itself failed. */
+export function pidOf(child: ChildProcess): number {
+  if (child.pid === undefined) throw new Error(`${child.spawnfile} did not start (no process id)`)
+  return child.pid
+}
+
 /** Spawns `command args`, under `taskset -c core` when pinning is possible. */
 export function spawnPinned(
   core: number | undefined,

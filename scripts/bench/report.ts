@@ -74,9 +74,15 @@ export function table(rows: { metric: Metric; scenario: string }[], results: Res
       metric.better,
     ]
   })
-  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]!.length)))
+  // Rows shorter than the header (none are) would just count as empty cells.
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((r) => r[i]?.length ?? 0)))
   const line = (cells: string[]) =>
-    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ')
+    cells
+      .map((c, i) => {
+        const width = widths[i] ?? 0
+        return i === 0 ? c.padEnd(width) : c.padStart(width)
+      })
+      .join('  ')
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...body.map(line)].join('\n')
 }
 

@@ -31,23 +31,30 @@ function stream(socket: Socket): void {
   pump()
 }
 
+/** A SUBACK granting QoS 0 to the one filter of SUBSCRIBE `messageId`. */
+function suback(messageId: number): Buffer {
+  const packet = Buffer.from([0x90, 0x03, 0x00, 0x00, 0x00])
+  packet.writeUInt16BE(messageId, 2)
+  return packet
+}
+
 function handle(socket: Socket): void {
   socket.setNoDelay(true)
   socket.on('error', () => socket.destroy())
-  const framer = new Framer((buf, start, body) => {
-    switch (buf[start]! >> 4) {
+  const framer = new Framer((buf, header, _start, body) => {
+    switch (header >> 4) {
       case 1:
         socket.write(CONNACK)
         break
       case 3:
-        if ((buf[start]! & 0x06) === 0x02) {
+        if ((header & 0x06) === 0x02) {
           const ack = Buffer.allocUnsafe(4)
           writePuback(ack, 0, buf.readUInt16BE(body + 2 + buf.readUInt16BE(body)))
           socket.write(ack)
         }
         break
       case 8:
-        socket.write(Buffer.from([0x90, 0x03, buf[body]!, buf[body + 1]!, 0x00]))
+        socket.write(suback(buf.readUInt16BE(body)))
         stream(socket)
         break
       case 12:

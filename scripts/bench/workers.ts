@@ -8,7 +8,7 @@ import { join } from 'node:path'
 import { REPO_ROOT } from './brokers.ts'
 import type { FromWorker, Job, JobResult, ToWorker } from './load/jobs.ts'
 import { runNative } from './native.ts'
-import { captureOutput, LOAD_CORE, spawnPinned, stopChild } from './procs.ts'
+import { captureOutput, LOAD_CORE, pidOf, spawnPinned, stopChild } from './procs.ts'
 
 /** The compiled C generator, when the run uses it (stream, connects, latency). */
 let nativeBinary: string | undefined
@@ -63,7 +63,7 @@ export function startWorker(job: Job, deadlineMs: number, hooks: WorkerHooks = {
     child.on('message', (msg: FromWorker) => {
       switch (msg.type) {
         case 'mark':
-          hooks.onMark?.(msg.name, child.pid!)
+          hooks.onMark?.(msg.name, pidOf(child))
           break
         case 'ready':
           hooks.onReady?.(msg.connected)

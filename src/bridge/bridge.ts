@@ -1,5 +1,6 @@
 import type { Logger } from 'pino'
 import type { Broker } from '../broker/broker.ts'
+import { isFailure } from '../broker/protocol/reason-codes.ts'
 import type { MessageProperties, QoS } from '../broker/types.ts'
 import type { BridgeConfig } from './config.ts'
 import { TrustedClients } from './local-access.ts'
@@ -201,7 +202,7 @@ export class Bridge {
         this.logger.error({ err: error.message }, 'bridge: remote subscribe failed')
         return
       }
-      const refused = (granted ?? []).filter((g) => g.qos >= 0x80).map((g) => g.topic)
+      const refused = (granted ?? []).filter((g) => isFailure(g.qos)).map((g) => g.topic)
       if (refused.length > 0)
         this.logger.error({ topics: refused }, 'bridge: the remote refused subscriptions')
     })

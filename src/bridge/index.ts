@@ -9,8 +9,8 @@
  *
  * Must not import: src/scripting, src/web, src/listeners, src/store, src/cluster, src/testing,
  * the entry points in src/; of src/broker only its public API (the Broker facade, types.ts,
- * topic-rules.ts, access/topic-match.ts). The broker does not import this folder; the embedder
- * starts the bridges (src/index.ts, .dependency-cruiser.cjs).
+ * topic-rules.ts, access/topic-match.ts, protocol/reason-codes.ts). The broker does not import
+ * this folder; the embedder starts the bridges (src/index.ts, .dependency-cruiser.cjs).
  */
 import type { Broker } from '../broker/broker.ts'
 import { Bridge, type BridgeStatus } from './bridge.ts'

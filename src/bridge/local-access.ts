@@ -1,5 +1,6 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto'
 import type { Broker } from '../broker/broker.ts'
+import { ConnackCode } from '../broker/protocol/reason-codes.ts'
 import type { AccessControl, AuthResult, ClientIdentity, Credentials } from '../broker/types.ts'
 
 /**
@@ -47,7 +48,9 @@ export class TrustedClients {
         const token = this.tokens.get(credentials.clientId)
         if (token !== undefined) {
           const given = credentials.password
-          return given !== undefined && given.length === token.length && timingSafeEqual(given, token) ? 0 : 5
+          return given !== undefined && given.length === token.length && timingSafeEqual(given, token)
+            ? ConnackCode.accepted
+            : ConnackCode.notAuthorized
         }
         return inner?.authenticate ? inner.authenticate(credentials) : broker.auth.check(credentials)
       },

@@ -7,6 +7,7 @@ import mqttPacket, {
 } from 'mqtt-packet'
 import type { Logger } from 'pino'
 import type { Broker } from '../broker/broker.ts'
+import { isFailure, Reason } from '../broker/protocol/reason-codes.ts'
 import type { MessageProperties } from '../broker/types.ts'
 import { duplexPair, type Side } from './duplex-pair.ts'
 import type { BridgeSubscription } from './topic-map.ts'
@@ -193,8 +194,8 @@ export class LocalLink {
       case 'pubrec': {
         const id = packet.messageId ?? 0
         const entry = this.outgoing.get(id)
-        // A refusal (reason code 0x80 and up) ends the exchange at PUBREC.
-        if (entry && (packet.reasonCode ?? 0) < 0x80) {
+        // A refusal (a failure reason code) ends the exchange at PUBREC.
+        if (entry && !isFailure(packet.reasonCode ?? Reason.success)) {
           entry.released = true
           this.send(stream, { cmd: 'pubrel', messageId: id })
         } else this.settle(id)
@@ -212,8 +213,8 @@ export class LocalLink {
   }
 
   private onConnack(stream: Side, packet: IConnackPacket): void {
-    const code = packet.reasonCode ?? packet.returnCode ?? 0
-    if (code !== 0) {
+    const code = packet.reasonCode ?? packet.returnCode ?? Reason.success
+    if (code !== Reason.success) {
       this.options.logger.error(
         { clientId: this.options.clientId, reasonCode: code },
         'bridge: the local broker refused the bridge (check localUsername/localPassword and the ACL)',
@@ -251,7 +252,7 @@ export class LocalLink {
   }
 
   private onSuback(packet: ISubackPacket): void {
-    const refused = packet.granted.filter((code) => typeof code === 'number' && code >= 0x80).length
+    const refused = packet.granted.filter((code) => typeof code === 'number' && isFailure(code)).length
     if (refused > 0) {
       this.options.logger.error(
         { clientId: this.options.clientId, refused },

@@ -1,15 +1,6 @@
 import { timingSafeEqual } from 'node:crypto'
+import { ConnackCode } from './protocol/reason-codes.ts'
 import type { AuthResult, Credentials } from './types.ts'
-
-/** CONNACK return codes for authentication (MQTT 3.1.1 §3.2.2.3). */
-export const ConnackCode = {
-  accepted: 0,
-  unacceptableProtocolVersion: 1,
-  identifierRejected: 2,
-  serverUnavailable: 3,
-  badUserNameOrPassword: 4,
-  notAuthorized: 5,
-} as const
 
 /**
  * The single user of OpenBeken's MQTTServer (ms_user / ms_pass). When no user is set the

@@ -254,8 +254,11 @@ export class Connection implements SessionOutlet, FlowSource {
       // Forward what is left of the interval, not what the publisher set [MQTT-3.3.2-6].
       properties.messageExpiryInterval = Math.max(0, Math.ceil((message.expiresAt - Date.now()) / 1000))
     }
-    if (subscriptionIds)
-      properties.subscriptionIdentifier = subscriptionIds.length === 1 ? subscriptionIds[0]! : subscriptionIds
+    if (subscriptionIds) {
+      const first = subscriptionIds[0]
+      properties.subscriptionIdentifier =
+        subscriptionIds.length === 1 && first !== undefined ? first : subscriptionIds
+    }
     let topic = message.topic
     let newAlias: number | undefined
     if (this.topicAliasMaximum > 0) {

@@ -2,7 +2,6 @@ import type { EventEmitter } from 'node:events'
 import { createServer, type Server } from 'node:net'
 import type { Logger } from 'pino'
 import { listenOn } from '../util/listen.ts'
-import { ConnackCode } from './auth.ts'
 import { type ClientStream, Connection, type ConnectionOwner } from './connection.ts'
 import type { BrokerCore, ClientRegistry } from './core.ts'
 import { notify } from './events.ts'
@@ -10,7 +9,8 @@ import type { FlowControl } from './flow.ts'
 import { dispatch } from './handlers/index.ts'
 import { UnsupportedProtocolError } from './protocol/decode.ts'
 import { encodeConnack, encodeDisconnect } from './protocol/encode.ts'
-import { ProtocolError, Reason } from './protocol/errors.ts'
+import { ProtocolError } from './protocol/errors.ts'
+import { ConnackCode, isFailure, Reason } from './protocol/reason-codes.ts'
 import type { SessionLifecycle } from './session-lifecycle.ts'
 import type { Session } from './sessions.ts'
 import type { BrokerEvents, ClientDetails, ClientInfo, ProtocolVersion, TrafficCounters } from './types.ts'
@@ -161,10 +161,9 @@ export class Connections implements ConnectionOwner, ClientRegistry {
   drop(connection: Connection, reason: string, reasonCode?: number): void {
     const wasConnected = connection.state === 'connected'
     if (wasConnected && connection.version === 5 && reasonCode !== undefined && !connection.disconnected) {
-      const packet =
-        reasonCode >= 0x80
-          ? connection.withReason((text) => encodeDisconnect(reasonCode, text), reason, true)
-          : encodeDisconnect(reasonCode)
+      const packet = isFailure(reasonCode)
+        ? connection.withReason((text) => encodeDisconnect(reasonCode, text), reason, true)
+        : encodeDisconnect(reasonCode)
       connection.write(packet)
     }
     connection.close(reason)

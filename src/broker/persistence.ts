@@ -134,7 +134,9 @@ export class Persistence {
     for (const connection of this.waiting) {
       const held = connection.heldAcks ?? []
       let i = 0
-      while (i < held.length && held[i]!.after <= this.durableWrites) connection.write(held[i++]!.packet)
+      for (let ack = held[i]; ack !== undefined && ack.after <= this.durableWrites; ack = held[++i]) {
+        connection.write(ack.packet)
+      }
       if (i === held.length || connection.state === 'closed') {
         connection.heldAcks = undefined
         this.waiting.delete(connection)

@@ -1,4 +1,5 @@
 import type { SessionMeta, SessionRecord, StoredMessage } from '../store/store.ts'
+import { present } from '../util/invariant.ts'
 import type { LongTimer } from '../util/long-timer.ts'
 import { isExpired } from './expiry.ts'
 import type { FlowControl, FlowSource, FlowSubscriber } from './flow.ts'
@@ -273,22 +274,18 @@ export class Session implements FlowSubscriber {
     const outlet = this.outlet
     if (!outlet) return
     while (this.resend.length > 0 && this.inflight.size - this.resend.length < this.window) {
-      const entry = this.resend.shift()!
-      if (!this.inflight.has(entry.messageId!)) continue
+      const entry = this.resend.shift()
+      if (entry === undefined) break
+      // An entry in flight has its packet id; one acknowledged since resume() is skipped.
+      const messageId = entry.messageId
+      if (messageId === undefined || !this.inflight.has(messageId)) continue
       if (entry.state === 'pubrel') {
-        outlet.sendPubrel(entry.messageId!)
+        outlet.sendPubrel(messageId)
       } else if (
-        !outlet.sendPublish(
-          entry.message,
-          entry.qos,
-          entry.retain,
-          true,
-          entry.messageId,
-          entry.subscriptionIds,
-        )
+        !outlet.sendPublish(entry.message, entry.qos, entry.retain, true, messageId, entry.subscriptionIds)
       ) {
         // Too large for the client's new Maximum Packet Size: discarded as if delivered [MQTT-3.1.2-25].
-        this.inflightMap?.delete(entry.messageId!)
+        this.inflightMap?.delete(messageId)
         this.journal?.deleteMessage(entry.seq)
         this.onDrop(this, entry.message, 'too large for the client')
       }
@@ -296,7 +293,7 @@ export class Session implements FlowSubscriber {
     if (this.resend.length > 0) return
     const now = Date.now()
     while (this.queueHead < this.queue.length && this.inflight.size < this.window) {
-      const next = this.queue[this.queueHead]!
+      const next = present(this.queue[this.queueHead], 'a queued message at the queue head')
       this.queue[this.queueHead++] = undefined
       if (isExpired(next.message, now)) {
         this.journal?.deleteMessage(next.seq)

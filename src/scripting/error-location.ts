@@ -43,7 +43,8 @@ export function locateError(
   let where = file
   for (const line of lines) {
     const m = FRAME.exec(line)
-    if (m && isOwnFile(m[1]!)) {
+    const name = m?.[1]
+    if (m && name !== undefined && isOwnFile(name)) {
       where = `${m[1]}:${m[2]}:${m[3]}`
       break
     }

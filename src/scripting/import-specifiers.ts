@@ -5,6 +5,7 @@
  * `/` separators (`lib/util.js`), which is also how errors and stack traces name them.
  */
 import { posix } from 'node:path'
+import { present } from '../util/invariant.ts'
 
 export type ResolvedImport = { name: string } | { problem: string }
 
@@ -25,7 +26,8 @@ export interface ImportSite {
 export function scanImports(code: string): ImportSite[] {
   const sites: ImportSite[] = []
   for (const m of code.matchAll(IMPORT)) {
-    sites.push({ specifier: m[2]!, index: m.index + m[0].length - m[2]!.length - 2 })
+    const specifier = present(m[2], 'the import specifier')
+    sites.push({ specifier, index: m.index + m[0].length - specifier.length - 2 })
   }
   return sites
 }

@@ -59,6 +59,8 @@ export async function readModuleGraph(dir: string, entry: string, code: string):
 /** Hash of a script together with its modules: a change to either one is a new version. */
 export function loadHash(code: string, sources: ReadonlyMap<string, string>): string {
   const hash = createHash('sha1').update(code)
-  for (const name of [...sources.keys()].sort()) hash.update(`\0${name}\0`).update(sources.get(name)!)
+  // By name, in the order sort() gives strings (UTF-16 code units).
+  const byName = [...sources].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  for (const [name, source] of byName) hash.update(`\0${name}\0`).update(source)
   return hash.digest('hex')
 }

@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import type { Logger } from 'pino'
+import { present } from '../util/invariant.ts'
 import { BrokerMirror } from './broker-mirror.ts'
 import { ConsoleRequests, MAX_EXPRESSION } from './console-requests.ts'
 import { formatScriptError, type ScriptError } from './error-location.ts'
@@ -108,6 +109,11 @@ export class ScriptRunner implements ScriptingHost {
     return this.source
   }
 
+  /** start() sets the source before it syncs or watches anything, so every sync runs after it. */
+  private startedSource(): ScriptSource {
+    return present(this.source, 'the script source (start() has not run)')
+  }
+
   async evaluate(name: string, expression: string): Promise<ConsoleReply> {
     if (expression.length > MAX_EXPRESSION) {
       return { ok: false, error: `the expression is longer than ${MAX_EXPRESSION} characters` }
@@ -137,7 +143,7 @@ export class ScriptRunner implements ScriptingHost {
 
   /** A script's own file changed, or a module that scripts import: each of them is synced. */
   private fileChanged(name: string): void {
-    if (belongsTo(this.source!, name)) void this.sync(name)
+    if (belongsTo(this.startedSource(), name)) void this.sync(name)
     for (const record of this.records.values()) {
       if (record.name !== name && record.imports?.has(name)) void this.sync(record.name)
     }
@@ -145,7 +151,7 @@ export class ScriptRunner implements ScriptingHost {
 
   /** Brings one script in line with its file: load, reload, or unload. */
   private sync(name: string): Promise<void> {
-    const source = this.source!
+    const source = this.startedSource()
     let record = this.records.get(name)
     if (!record) {
       record = {
@@ -178,7 +184,7 @@ export class ScriptRunner implements ScriptingHost {
       await this.unload(record)
       return
     }
-    const graph = await readModuleGraph(this.source!.dir, record.name, code)
+    const graph = await readModuleGraph(this.startedSource().dir, record.name, code)
     record.imports = graph.names
     this.watcher?.watchModules(graph.names)
     const hash = loadHash(code, graph.sources)

@@ -2,6 +2,7 @@ import { readFile } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { MessageChannel, type MessagePort, Worker } from 'node:worker_threads'
 import type { Message } from '../broker/types.ts'
+import { present } from '../util/invariant.ts'
 import type { ScriptLimits } from './options.ts'
 import {
   BUSY_SINCE,
@@ -169,10 +170,10 @@ export class VmThread {
   }
 
   private checkWatchdog(): void {
-    const since = this.busy[BUSY_SINCE]!
+    const since = present(this.busy[BUSY_SINCE], 'the busy-since slot')
     if (since === 0 || this.exited || this.killedFor !== undefined) return
     if (Date.now() - since <= this.hardCpuLimitMs) return
-    this.killedFor = this.busy[BUSY_VM]!
+    this.killedFor = present(this.busy[BUSY_VM], 'the busy-VM slot')
     void this.worker.terminate()
   }
 

@@ -4,6 +4,7 @@
  * interrupt handler.
  */
 import { parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads'
+import { present } from '../util/invariant.ts'
 import { formatScriptError, type ScriptError } from './error-location.ts'
 import {
   BUSY_SINCE,
@@ -18,7 +19,7 @@ import { ScriptVm, type VmHost } from './script-vm.ts'
 import { type Delivery, PublishPacker, unpackDeliveries } from './thread-batches.ts'
 
 const data = workerData as WorkerData
-const port = parentPort!
+const port = present(parentPort, 'the parent port (this module runs only as a worker thread)')
 const busy = new Float64Array(data.busy)
 const syncFlag = new Int32Array(data.syncFlag)
 const SYNC_TIMEOUT_MS = 10_000

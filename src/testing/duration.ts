@@ -1,3 +1,5 @@
+import { present } from '../util/invariant.ts'
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }
 const PART = /(\d+(?:\.\d+)?)(ms|s|m|h|d)/y
 
@@ -18,7 +20,8 @@ export function parseDuration(duration: string | number): number {
   while (PART.lastIndex < text.length) {
     const m = PART.exec(text)
     if (!m) break
-    total += Number(m[1]) * UNIT_MS[m[2]!]!
+    const [, amount, unit = ''] = m
+    total += Number(amount) * present(UNIT_MS[unit], 'the length of a duration unit')
   }
   if (text === '' || PART.lastIndex !== text.length) {
     throw new RangeError(

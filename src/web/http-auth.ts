@@ -1,4 +1,5 @@
 import type { Broker } from '../broker/broker.ts'
+import { ConnackCode } from '../broker/protocol/reason-codes.ts'
 
 /**
  * The dashboard asks for the broker's own credentials (HTTP Basic) whenever MQTT clients need
@@ -24,5 +25,5 @@ export function checkBasicAuth(broker: Broker, header: string | undefined, addre
   const result = broker.access?.authenticate
     ? broker.access.authenticate(credentials)
     : broker.auth.check(credentials)
-  return result === 0
+  return result === ConnackCode.accepted
 }

@@ -39,7 +39,8 @@ const WRITES = new Set(['save', 'create', 'rename', 'delete'])
 export function parseProblem(script: string, error: string): ScriptProblem {
   const m = /^(\S+?):(\d+):(\d+) ([\s\S]*)$/.exec(error)
   if (!m) return { script, message: error }
-  return { script, file: m[1], line: Number(m[2]), column: Number(m[3]), message: m[4]! }
+  const [, file, line, column, message = ''] = m
+  return { script, file, line: Number(line), column: Number(column), message }
 }
 
 /**
@@ -76,7 +77,7 @@ export function createScriptEditApi({ broker, scripting, access }: ScriptEditDep
   return async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean> => {
     const match = /^\/api\/scripts\/([a-z]+)$/.exec(url.pathname)
     if (!match) return false
-    const action = match[1]!
+    const [, action = ''] = match
     if (req.method === 'GET' && (action === 'files' || action === 'file')) {
       if (!mayRead()) throw new HttpError(403, scriptWritesRefusal(access) ?? 'not allowed')
       if (action === 'files') {

@@ -54,7 +54,8 @@ export class ScriptLog {
     if (own) this.byScript.delete(script)
     else {
       own = []
-      if (this.byScript.size >= MAX_SCRIPTS) this.byScript.delete(this.byScript.keys().next().value!)
+      const oldest = this.byScript.keys().next()
+      if (this.byScript.size >= MAX_SCRIPTS && !oldest.done) this.byScript.delete(oldest.value)
     }
     this.byScript.set(script, own)
     own.push(line)

@@ -1,4 +1,5 @@
 import type { Message, QoS } from '../broker/types.ts'
+import { present } from '../util/invariant.ts'
 
 /**
  * The last message seen on one topic. Its payload is copied into a buffer the entry owns and
@@ -192,7 +193,8 @@ export class TopicModel {
     let node = this.root
     node.topics--
     for (const level of topic.split('/')) {
-      const child = node.children.get(level)!
+      // index() above put every level of every known topic in the tree.
+      const child = present(node.children.get(level), 'the tree node of a known topic')
       if (--child.topics === 0) {
         node.children.delete(level)
         node.sorted = undefined
@@ -253,7 +255,7 @@ export class TopicModel {
       const walk = (node: TreeNode, prefix: string, depth: number): void => {
         node.sorted ??= [...node.children.keys()].sort()
         for (const name of node.sorted) {
-          const child = node.children.get(name)!
+          const child = present(node.children.get(name), 'the tree node of a sorted child name')
           const path = depth === 0 ? name : `${prefix}/${name}`
           const expanded = options.expanded.has(path)
           take(() => ({

@@ -16,7 +16,9 @@ export class Conn {
   afterChunk: () => void = () => {}
   closed = false
   error: Error | undefined
-  private readonly framer = new Framer((buf, start, body, end) => this.handler(buf, start, body, end))
+  private readonly framer = new Framer((buf, header, start, body, end) =>
+    this.handler(buf, header, start, body, end),
+  )
 
   constructor(readonly socket: Socket) {
     socket.setNoDelay(true)
@@ -48,8 +50,8 @@ export class Conn {
         else reject(err)
       }
       this.socket.on('close', onClose)
-      this.handler = (buf, start, _body, end) => {
-        if (buf[start]! >> 4 === type) finish(undefined, Buffer.from(buf.subarray(start, end)))
+      this.handler = (buf, header, start, _body, end) => {
+        if (header >> 4 === type) finish(undefined, Buffer.from(buf.subarray(start, end)))
       }
       this.socket.write(packet)
     })

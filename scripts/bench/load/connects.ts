@@ -45,8 +45,8 @@ export async function runConnects(
       // The next attempt starts on a fresh stack so a refusing broker cannot recurse.
       setImmediate(attempt)
     }
-    const framer = new Framer((buf, start) => {
-      if (buf[start]! >> 4 !== CONNACK) return
+    const framer = new Framer((buf, header, start) => {
+      if (header >> 4 !== CONNACK) return
       socket.end(DISCONNECT)
       next(buf[start + 3] === 0, `CONNACK code ${buf[start + 3]}`)
     })

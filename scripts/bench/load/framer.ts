@@ -5,8 +5,11 @@
  * the generator far cheaper per message than the broker it measures.
  */
 
-/** `start` is the fixed-header byte, `body` the first byte after the length, `end` one past the packet. */
-export type PacketSink = (buf: Buffer, start: number, body: number, end: number) => void
+/**
+ * `header` is the fixed header's first byte (found at `start`), `body` the first byte after the
+ * length, `end` one past the packet.
+ */
+export type PacketSink = (buf: Buffer, header: number, start: number, body: number, end: number) => void
 
 /** Largest packet the generator accepts; anything bigger means the stream is corrupt. */
 const MAX_PACKET = 1 << 20
@@ -23,14 +26,19 @@ export class Framer {
     this.carry = undefined
     const n = buf.length
     let pos = 0
-    while (pos < n) {
+    for (;;) {
+      // Indexing past the end gives undefined: every whole packet has been handed out.
+      const header = buf[pos]
+      if (header === undefined) break
       let len = 0
       let mul = 1
       let i = pos + 1
       let complete = false
       // The remaining length is a varint of at most 4 bytes.
-      for (let k = 0; k < 4 && i < n; k++) {
-        const b = buf[i++]!
+      for (let k = 0; k < 4; k++) {
+        const b = buf[i]
+        if (b === undefined) break
+        i++
         len += (b & 127) * mul
         if (b < 128) {
           complete = true
@@ -45,7 +53,7 @@ export class Framer {
       if (len > MAX_PACKET) throw new Error(`packet of ${len} bytes from broker`)
       const end = i + len
       if (end > n) break
-      this.sink(buf, pos, i, end)
+      this.sink(buf, header, pos, i, end)
       pos = end
     }
     if (pos < n) this.carry = buf.subarray(pos)

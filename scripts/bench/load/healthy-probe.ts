@@ -23,9 +23,9 @@ export async function startHealthyProbe(
   const waiting = new Set<string>()
   let requests = 0
   let replies = 0
-  conn.handler = (buf, start, body, end) => {
-    if (buf[start]! >> 4 !== PUBLISH) return
-    const { payload } = publishLayout(buf, start, body)
+  conn.handler = (buf, header, _start, body, end) => {
+    if (header >> 4 !== PUBLISH) return
+    const { payload } = publishLayout(buf, header, body)
     // Each token counts once, so a duplicate answer can't hide a missing one.
     if (waiting.delete(buf.toString('latin1', payload, end))) replies++
   }

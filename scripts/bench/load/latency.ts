@@ -14,7 +14,7 @@ const TOPIC = 'bench/latency'
 function percentile(sorted: Float64Array, p: number): number {
   if (sorted.length === 0) return Number.NaN
   const rank = Math.ceil((p / 100) * sorted.length) - 1
-  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))]!
+  return sorted[Math.min(sorted.length - 1, Math.max(0, rank))] ?? Number.NaN
 }
 
 export async function runLatency(
@@ -32,18 +32,18 @@ export async function runLatency(
     const template = publishPacket(TOPIC, Buffer.alloc(Math.max(16, job.payloadBytes)), 0)
     // Under 128 bytes the fixed header is 2 bytes, so the body of our template starts at 2.
     if (template.length >= 128) throw new Error('latency payload too large for the template')
-    const layout = publishLayout(template, 0, 2)
+    const layout = publishLayout(template, PUBLISH << 4, 2)
 
     const total = Math.ceil((job.ratePerSec * (job.warmupMs + job.measureMs)) / 1000)
     const samples = new Float64Array(total)
     let count = 0
     let received = 0
     let measureFrom = Number.POSITIVE_INFINITY
-    sub.handler = (buf, start, body) => {
-      if (buf[start]! >> 4 !== PUBLISH) return
+    sub.handler = (buf, header, _start, body) => {
+      if (header >> 4 !== PUBLISH) return
       const now = performance.now()
       received++
-      const at = publishLayout(buf, start, body).payload
+      const at = publishLayout(buf, header, body).payload
       const sentAt = buf.readDoubleLE(at)
       if (sentAt >= measureFrom && count < samples.length) samples[count++] = (now - sentAt) * 1000
     }
@@ -91,7 +91,7 @@ export async function runLatency(
       p50: percentile(sorted, 50),
       p99: percentile(sorted, 99),
       p999: percentile(sorted, 99.9),
-      max: count > 0 ? sorted[count - 1]! : Number.NaN,
+      max: sorted[count - 1] ?? Number.NaN,
       generatorStallMs: stallMs,
       cpu,
       errors: errors.list,

@@ -46,13 +46,16 @@ export function writePuback(out: Buffer, offset: number, messageId: number): voi
   out.writeUInt16BE(messageId, offset + 2)
 }
 
-/** Offset of a PUBLISH payload and its packet id (0 for QoS 0), read from the wire. */
+/**
+ * Offset of a PUBLISH payload and its packet id (0 for QoS 0), read from the wire; `header` is
+ * the fixed header's first byte.
+ */
 export function publishLayout(
   buf: Buffer,
-  start: number,
+  header: number,
   body: number,
 ): { payload: number; messageId: number } {
-  const qos = (buf[start]! >> 1) & 3
+  const qos = (header >> 1) & 3
   const topicEnd = body + 2 + buf.readUInt16BE(body)
   return qos === 0
     ? { payload: topicEnd, messageId: 0 }

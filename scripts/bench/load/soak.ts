@@ -64,8 +64,8 @@ export async function runSoak(job: SoakJob): Promise<SoakResult> {
     // The packet ids in flight on this connection, for the broker's PUBACKs.
     const inFlight = new Map<number, Sent>()
     c.inFlight = inFlight
-    conn.handler = (buf, start, body, end) => {
-      const type = buf[start]! >> 4
+    conn.handler = (buf, header, _start, body, end) => {
+      const type = header >> 4
       if (type === PUBACK) {
         const sent = inFlight.get(buf.readUInt16BE(body))
         if (sent !== undefined) sent.acked = true
@@ -73,7 +73,7 @@ export async function runSoak(job: SoakJob): Promise<SoakResult> {
         return
       }
       if (type !== PUBLISH) return
-      const { payload, messageId } = publishLayout(buf, start, body)
+      const { payload, messageId } = publishLayout(buf, header, body)
       const key = buf.toString('latin1', payload, end)
       received++
       if (session.received.has(key)) duplicates++
@@ -97,7 +97,9 @@ export async function runSoak(job: SoakJob): Promise<SoakResult> {
       session.to !== undefined
     )
       return
-    const seq = ++seqs[c.index]!
+    // Every client's slot starts at 0 (fill above).
+    const seq = (seqs[c.index] ?? 0) + 1
+    seqs[c.index] = seq
     const key = `${c.index}:${seq}`
     const sent: Sent = { key, at: performance.now(), acked: false }
     sentLog.push(sent)
@@ -107,7 +109,8 @@ export async function runSoak(job: SoakJob): Promise<SoakResult> {
   }
 
   const drop = async (): Promise<void> => {
-    const victim = clients[drops % clients.length]!
+    const victim = clients[drops % clients.length]
+    if (victim === undefined) throw new Error('soak has no clients to drop')
     drops++
     const session = victim.sessions[victim.sessions.length - 1]
     if (session !== undefined) session.to = performance.now()

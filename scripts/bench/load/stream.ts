@@ -101,8 +101,13 @@ export async function runStream(
     const sendQos1 = (p: Publisher): void => {
       if (p.free.length === 0 || p.conn.closed) return
       p.conn.socket.cork()
-      while (running && p.free.length > 0 && windowOpen()) {
-        p.conn.socket.write(p.byId[p.free.pop()!]!)
+      while (running && windowOpen()) {
+        const id = p.free.pop()
+        if (id === undefined) break
+        // Every free id was given its packet when the publisher was set up.
+        const packet = p.byId[id]
+        if (packet === undefined) throw new Error(`no QoS 1 packet for id ${id}`)
+        p.conn.socket.write(packet)
         sent++
       }
       p.conn.socket.uncork()
@@ -119,8 +124,7 @@ export async function runStream(
     for (const conn of subs) {
       let acks = Buffer.allocUnsafe(4096)
       let ackLen = 0
-      conn.handler = (buf, start, body) => {
-        const head = buf[start]!
+      conn.handler = (buf, head, _start, body) => {
         if (head >> 4 !== PUBLISH) return
         delivered++
         if ((head & 0x06) === 0x02) {
@@ -144,8 +148,8 @@ export async function runStream(
 
     // Publisher side: at QoS 1 each PUBACK frees its packet id for the next message.
     for (const p of pubs) {
-      p.conn.handler = (buf, start, body) => {
-        if (buf[start]! >> 4 === PUBACK) {
+      p.conn.handler = (buf, header, _start, body) => {
+        if (header >> 4 === PUBACK) {
           acked++
           p.free.push(buf.readUInt16BE(body))
         }

@@ -1,3 +1,4 @@
+import { present } from '../../util/invariant.ts'
 import { isValidFilter } from '../topic-rules.ts'
 import type { ClientIdentity } from '../types.ts'
 import { filterCovers, topicMatches } from './topic-match.ts'
@@ -29,6 +30,10 @@ export class AclSyntaxError extends Error {}
 
 const accessWords = new Set<string>(['read', 'write', 'readwrite', 'deny'])
 
+function isAccessWord(word: string): word is AclAccess {
+  return accessWords.has(word)
+}
+
 /**
  * Parses Mosquitto's acl_file syntax: `user <name>`, `topic [read|write|readwrite|deny] <filter>`,
  * `pattern [read|write|readwrite|deny] <filter>` and `#` comments. The access word is optional
@@ -38,14 +43,14 @@ export function parseAcl(text: string): AclRules {
   const rules: AclRules = { anonymous: [], users: new Map(), patterns: [] }
   let current = rules.anonymous
   const lines = text.split(/\r?\n/)
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim()
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.trim()
     if (line === '' || line.startsWith('#')) continue
     const lineNo = i + 1
     const match = /^(\S+)\s+(.+)$/.exec(line)
     if (!match) throw new AclSyntaxError(`line ${lineNo}: expected "user", "topic" or "pattern" and a value`)
-    const keyword = match[1]!
-    const rest = match[2]!
+    const keyword = present(match[1], 'the ACL keyword')
+    const rest = present(match[2], 'the ACL value')
     if (keyword === 'user') {
       let entries = rules.users.get(rest)
       if (!entries) {
@@ -66,8 +71,10 @@ export function parseAcl(text: string): AclRules {
 
 function parseEntry(rest: string, line: number): AclEntry {
   const match = /^(\S+)\s+(.+)$/.exec(rest)
-  if (match && accessWords.has(match[1]!)) {
-    return { access: match[1] as AclAccess, filter: checkFilter(match[2]!, line), line }
+  const word = match?.[1]
+  const filter = match?.[2]
+  if (word !== undefined && filter !== undefined && isAccessWord(word)) {
+    return { access: word, filter: checkFilter(filter, line), line }
   }
   return { access: 'readwrite', filter: checkFilter(rest, line), line }
 }

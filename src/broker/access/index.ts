@@ -10,8 +10,8 @@
  * nothing outside src/broker, like the rest of the broker. The rest of src/broker does not
  * import this folder: the embedder installs it (src/index.ts, .dependency-cruiser.cjs).
  */
-import { ConnackCode } from '../auth.ts'
 import type { Broker } from '../broker.ts'
+import { ConnackCode } from '../protocol/reason-codes.ts'
 import { parseSharedFilter } from '../shared.ts'
 import type { AccessControl, AuthResult, ClientIdentity, Credentials } from '../types.ts'
 import { type AclAction, type AclRules, aclAllows, parseAcl } from './acl.ts'

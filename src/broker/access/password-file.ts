@@ -23,8 +23,8 @@ const maxIterations = 1_000_000
 export function parsePasswordFile(text: string): Map<string, PasswordHash> {
   const users = new Map<string, PasswordHash>()
   const lines = text.split(/\r?\n/)
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i]!.trim()
+  for (const [i, raw] of lines.entries()) {
+    const line = raw.trim()
     if (line === '' || line.startsWith('#')) continue
     const colon = line.lastIndexOf(':$')
     if (colon <= 0)
@@ -38,14 +38,17 @@ export function parsePasswordFile(text: string): Map<string, PasswordHash> {
 }
 
 function parseHash(text: string): PasswordHash | undefined {
-  const parts = text.split('$')
-  if (parts[1] === '7' && parts.length === 5) {
-    const iterations = Number(parts[2])
+  // `text` starts with the `$` that lastIndexOf(':$') found, so the first part is empty.
+  const [, kind, ...fields] = text.split('$')
+  if (kind === '7' && fields.length === 3) {
+    const [rounds = '', salt = '', hash = ''] = fields
+    const iterations = Number(rounds)
     if (!Number.isInteger(iterations) || iterations < 1 || iterations > maxIterations) return undefined
-    return { kind: 'pbkdf2-sha512', iterations, salt: base64(parts[3]!), hash: base64(parts[4]!) }
+    return { kind: 'pbkdf2-sha512', iterations, salt: base64(salt), hash: base64(hash) }
   }
-  if (parts[1] === '6' && parts.length === 4) {
-    return { kind: 'sha512', salt: base64(parts[2]!), hash: base64(parts[3]!) }
+  if (kind === '6' && fields.length === 2) {
+    const [salt = '', hash = ''] = fields
+    return { kind: 'sha512', salt: base64(salt), hash: base64(hash) }
   }
   return undefined
 }

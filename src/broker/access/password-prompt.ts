@@ -1,6 +1,12 @@
 import type { Readable, Writable } from 'node:stream'
 
 type Input = Readable & { isTTY?: boolean; setRawMode?: (mode: boolean) => unknown }
+/** A terminal that can stop echoing what is typed. */
+type RawInput = Input & { setRawMode: (mode: boolean) => unknown }
+
+function isRawTerminal(input: Input): input is RawInput {
+  return input.isTTY === true && typeof input.setRawMode === 'function'
+}
 
 /**
  * A password for `tinymqtt passwd`: typed without echo (asked twice, like mosquitto_passwd)
@@ -10,7 +16,7 @@ export async function readPassword(
   input: Input = process.stdin,
   output: Writable = process.stderr,
 ): Promise<string> {
-  if (!input.isTTY || !input.setRawMode) return firstLine(input)
+  if (!isRawTerminal(input)) return firstLine(input)
   const first = await readHidden(input, output, 'Password: ')
   const second = await readHidden(input, output, 'Reenter password: ')
   if (first !== second) throw new Error('passwords do not match')
@@ -26,15 +32,15 @@ async function firstLine(input: Readable): Promise<string> {
   return Buffer.concat(chunks).toString('utf8').split(/\r?\n/)[0] ?? ''
 }
 
-function readHidden(input: Input, output: Writable, prompt: string): Promise<string> {
+function readHidden(input: RawInput, output: Writable, prompt: string): Promise<string> {
   output.write(prompt)
-  input.setRawMode!(true)
+  input.setRawMode(true)
   input.resume()
   return new Promise((resolve, reject) => {
     let text = ''
     const done = (error?: Error): void => {
       input.off('data', onData)
-      input.setRawMode!(false)
+      input.setRawMode(false)
       input.pause()
       output.write('\n')
       if (error) reject(error)

@@ -21,11 +21,11 @@ function covers(outer: string[], inner: string[], innerMayHaveWildcards: boolean
   // Wildcards at the first level never match topics starting with `$`.
   const first = inner[0] ?? ''
   if (first.startsWith('$') && (outer[0] === '+' || outer[0] === '#')) return false
-  for (let i = 0; i < outer.length; i++) {
-    const level = outer[i]!
+  for (const [i, level] of outer.entries()) {
     if (level === '#') return true
-    if (i >= inner.length) return false
-    const other = inner[i]!
+    // Past the end of `inner` (split() leaves no holes, so undefined means exactly that).
+    const other = inner[i]
+    if (other === undefined) return false
     if (innerMayHaveWildcards && other === '#') return false
     if (level === '+') {
       continue

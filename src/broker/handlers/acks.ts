@@ -2,6 +2,7 @@ import type { Connection } from '../connection.ts'
 import type { BrokerCore } from '../core.ts'
 import { encodeAck } from '../protocol/encode.ts'
 import { type AckPacket, PacketType } from '../protocol/packets.ts'
+import { isFailure, Reason } from '../protocol/reason-codes.ts'
 import type { Session } from '../sessions.ts'
 
 /** PUBACK, PUBREC, PUBREL and PUBCOMP: the two halves of the QoS 1 and QoS 2 handshakes. */
@@ -18,7 +19,7 @@ export function handleAck(
       known = session.complete(id, 'publish')
       break
     case 'pubrec':
-      known = session.received(id, (packet.reasonCode ?? 0) >= 0x80)
+      known = session.received(id, isFailure(packet.reasonCode ?? Reason.success))
       break
     case 'pubcomp':
       known = session.complete(id, 'pubrel')

@@ -1,25 +1,21 @@
 import { randomUUID } from 'node:crypto'
-import { ConnackCode } from '../auth.ts'
 import type { Connection } from '../connection.ts'
 import type { BrokerCore } from '../core.ts'
 import { type ConnackProperties, encodeConnack } from '../protocol/encode.ts'
-import { ProtocolError, Reason } from '../protocol/errors.ts'
+import { ProtocolError } from '../protocol/errors.ts'
 import type { ConnectPacket } from '../protocol/packets.ts'
+import { ConnackCode, isFailure, Reason } from '../protocol/reason-codes.ts'
 import { neverExpires } from '../sessions.ts'
 import { topicNameError } from '../topic-rules.ts'
 
 /** MQTT 5 CONNACK reason codes for the 3.1.1 return codes 1–5 [MQTT-3.2.2.2]. */
 const v5Codes: Record<number, number> = {
-  [ConnackCode.unacceptableProtocolVersion]: 0x84,
-  [ConnackCode.identifierRejected]: 0x85,
-  [ConnackCode.serverUnavailable]: 0x88,
-  [ConnackCode.badUserNameOrPassword]: 0x86,
+  [ConnackCode.unacceptableProtocolVersion]: Reason.unsupportedProtocolVersion,
+  [ConnackCode.identifierRejected]: Reason.clientIdentifierNotValid,
+  [ConnackCode.serverUnavailable]: Reason.serverUnavailable,
+  [ConnackCode.badUserNameOrPassword]: Reason.badUserNameOrPassword,
   [ConnackCode.notAuthorized]: Reason.notAuthorized,
 }
-
-/** MQTT 5 CONNACK reasons without a 3.1.1 counterpart. */
-const badAuthenticationMethod = 0x8c
-const unspecifiedError = Reason.unspecified
 
 export function handleConnect(broker: BrokerCore, connection: Connection, packet: ConnectPacket): void {
   const v5 = packet.protocolVersion === 5
@@ -28,7 +24,13 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
   const log = { clientId: packet.clientId, address: connection.address }
   if (props.authenticationMethod !== undefined) {
     // Enhanced authentication (AUTH exchanges) is not offered.
-    refuse(broker, connection, badAuthenticationMethod, 'enhanced authentication is not supported', log)
+    refuse(
+      broker,
+      connection,
+      Reason.badAuthenticationMethod,
+      'enhanced authentication is not supported',
+      log,
+    )
     return
   }
   const cleanStart = packet.clean !== false
@@ -133,9 +135,9 @@ function refuse(
   reason: string,
   log: Record<string, unknown> = { address: connection.address },
 ): void {
-  // A 3.1.1 return code (below 0x80) becomes its MQTT 5 reason; an MQTT 5 reason goes as it is.
-  const wire =
-    connection.version === 5 && code < unspecifiedError ? (v5Codes[code] ?? unspecifiedError) : code
+  // A 3.1.1 return code (all below MQTT 5's failures) becomes its MQTT 5 reason; an MQTT 5 reason
+  // goes as it is.
+  const wire = connection.version === 5 && !isFailure(code) ? (v5Codes[code] ?? Reason.unspecified) : code
   broker.logger.warn({ ...log, returnCode: wire }, `connection refused: ${reason}`)
   connection.write(encodeConnack(connection.version, false, wire))
   broker.clients.drop(connection, reason)

@@ -1,11 +1,9 @@
 import type { IDisconnectPacket } from 'mqtt-packet'
 import type { Connection } from '../connection.ts'
 import type { BrokerCore } from '../core.ts'
-import { ProtocolError, Reason } from '../protocol/errors.ts'
+import { ProtocolError } from '../protocol/errors.ts'
+import { Reason } from '../protocol/reason-codes.ts'
 import type { Session } from '../sessions.ts'
-
-/** Only a normal disconnection (0x00) discards the will; 0x04 and error reasons keep it [MQTT-3.1.2-8]. */
-const normal = 0x00
 
 export function handleDisconnect(
   broker: BrokerCore,
@@ -24,8 +22,10 @@ export function handleDisconnect(
     }
     session.expiryInterval = expiry
   }
-  // A normal DISCONNECT discards the will [MQTT-3.14.4-3].
-  if ((packet.reasonCode ?? normal) === normal) connection.will = undefined
+  // Only a normal DISCONNECT discards the will [MQTT-3.14.4-3]; 0x04 (with will) and error
+  // reasons keep it [MQTT-3.1.2-8].
+  const reason = packet.reasonCode ?? Reason.normalDisconnection
+  if (reason === Reason.normalDisconnection) connection.will = undefined
   connection.disconnected = true
   broker.clients.drop(connection, 'client disconnected')
 }

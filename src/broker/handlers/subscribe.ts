@@ -1,14 +1,13 @@
 import type { Connection } from '../connection.ts'
 import type { BrokerCore } from '../core.ts'
 import { encodeSuback } from '../protocol/encode.ts'
-import { ProtocolError, Reason } from '../protocol/errors.ts'
+import { ProtocolError } from '../protocol/errors.ts'
 import type { SubscribePacket } from '../protocol/packets.ts'
+import { Reason, SubackFailure } from '../protocol/reason-codes.ts'
 import type { Session } from '../sessions.ts'
 import { parseSharedFilter } from '../shared.ts'
 import type { Subscription } from '../subscription.ts'
 import { isValidFilter } from '../topic-rules.ts'
-
-const failure = 0x80
 
 export function handleSubscribe(
   broker: BrokerCore,
@@ -27,14 +26,14 @@ export function handleSubscribe(
     // A bad filter fails only its own entry, the rest of the packet stands [MQTT-3.9.3-2].
     if (!valid) {
       broker.logger.info({ clientId: connection.clientId, filter }, 'invalid topic filter refused')
-      granted.push(v5 ? Reason.topicFilterInvalid : failure)
+      granted.push(v5 ? Reason.topicFilterInvalid : SubackFailure)
       continue
     }
     if (shared && nl)
       throw new ProtocolError('No Local on a shared subscription [MQTT-3.8.3-4]', Reason.protocolError)
     if (!broker.access.maySubscribe(session, filter)) {
       broker.logger.warn({ clientId: connection.clientId, filter }, 'subscription denied by access control')
-      granted.push(v5 ? Reason.notAuthorized : failure)
+      granted.push(v5 ? Reason.notAuthorized : SubackFailure)
       continue
     }
     const sub: Subscription = { qos }

@@ -2,10 +2,8 @@ import type { Connection } from '../connection.ts'
 import type { BrokerCore } from '../core.ts'
 import { encodeUnsuback } from '../protocol/encode.ts'
 import type { UnsubscribePacket } from '../protocol/packets.ts'
+import { Reason } from '../protocol/reason-codes.ts'
 import type { Session } from '../sessions.ts'
-
-const success = 0x00
-const noSubscriptionExisted = 0x11
 
 export function handleUnsubscribe(
   broker: BrokerCore,
@@ -14,7 +12,7 @@ export function handleUnsubscribe(
   packet: UnsubscribePacket,
 ): void {
   const reasons = packet.unsubscriptions.map((filter) =>
-    broker.router.removeSubscription(session, filter) ? success : noSubscriptionExisted,
+    broker.router.removeSubscription(session, filter) ? Reason.success : Reason.noSubscriptionExisted,
   )
   // Answered even when nothing matched [MQTT-3.10.4-5].
   broker.acks.acknowledge(connection, encodeUnsuback(packet.messageId, connection.version, reasons))

@@ -22,8 +22,8 @@ export function decodeSubscribe3(body: Buffer): SubscribePacket {
     if (end > body.length) throw new ProtocolError('Cannot parse topic')
     if (!isUtf8(body.subarray(pos + 2, end))) throw new ProtocolError('topic filter is not valid UTF-8')
     const topic = body.toString('utf8', pos + 2, end)
-    if (end >= body.length) throw new ProtocolError('Malformed Subscribe Payload')
-    const options = body[end]!
+    const options = body[end]
+    if (options === undefined) throw new ProtocolError('Malformed Subscribe Payload')
     if (options & 0xfc) throw new ProtocolError('Invalid subscribe topic flag bits, bits 7-2 must be 0')
     if (options > 2) throw new ProtocolError('Invalid subscribe QoS, must be <= 2')
     subscriptions.push({ topic, qos: options as QoS })

@@ -2,10 +2,11 @@ import { isUtf8 } from 'node:buffer'
 import mqttPacket from 'mqtt-packet'
 import type { ProtocolVersion, QoS } from '../types.ts'
 import { decodeSubscribe3 } from './decode-subscribe.ts'
-import { ProtocolError, Reason } from './errors.ts'
+import { ProtocolError } from './errors.ts'
 import type { AckPacket, ConnectPacket, InboundPacket, PublishPacket } from './packets.ts'
 import { PacketType } from './packets.ts'
 import { checkProperties } from './properties.ts'
+import { Reason } from './reason-codes.ts'
 import { varintSize, writeVarint } from './varint.ts'
 
 /**
@@ -36,7 +37,8 @@ export function decodeConnect(header: number, body: Buffer): ConnectPacket {
   const name = body.toString('utf8', 2, 2 + nameLength)
   const levels = supportedLevels[name]
   if (!levels) throw new ProtocolError(`unknown protocol name ${JSON.stringify(name)}`)
-  const level = body[2 + nameLength]!
+  const level = body[2 + nameLength]
+  if (level === undefined) throw new ProtocolError('CONNECT too short')
   if (!levels.includes(level)) throw new UnsupportedProtocolError(level)
   if (level !== 5) return decodeConnect3(body, 2 + nameLength, name, level as 3 | 4)
   const packet = parseWithLibrary(header, body, level as ProtocolVersion)
@@ -121,8 +123,9 @@ class FieldReader {
   ) {}
 
   byte(what: string): number {
-    if (this.pos >= this.body.length) throw new ProtocolError(`CONNECT too short: no ${what}`)
-    return this.body[this.pos++]!
+    const value = this.body[this.pos++]
+    if (value === undefined) throw new ProtocolError(`CONNECT too short: no ${what}`)
+    return value
   }
 
   uint16(what: string): number {

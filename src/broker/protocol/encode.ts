@@ -1,6 +1,7 @@
 import mqttPacket from 'mqtt-packet'
 import type { MessageProperties, ProtocolVersion, QoS } from '../types.ts'
 import { PacketType } from './packets.ts'
+import { Reason } from './reason-codes.ts'
 import { varintSize, writeVarint } from './varint.ts'
 
 /**
@@ -83,10 +84,10 @@ export function encodeAck(
   type: AckType,
   messageId: number,
   version: ProtocolVersion = 4,
-  reasonCode = 0,
+  reasonCode: number = Reason.success,
   reasonString?: string,
 ): Buffer {
-  if (version === 5 && (reasonCode !== 0 || reasonString !== undefined)) {
+  if (version === 5 && (reasonCode !== Reason.success || reasonString !== undefined)) {
     return mqttPacket.generate(
       {
         cmd: ackCmds[type],

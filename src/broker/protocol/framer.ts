@@ -1,4 +1,5 @@
-import { ProtocolError, Reason } from './errors.ts'
+import { ProtocolError } from './errors.ts'
+import { Reason } from './reason-codes.ts'
 import { readVarint, VARINT_INCOMPLETE, VARINT_TOO_LONG, type VarintValue } from './varint.ts'
 
 /**
@@ -77,7 +78,9 @@ export class Framer {
     if (!this.paused) return
     this.paused = false
     if (this.stopped || this.buffered === 0) return
-    const held = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks, this.buffered)
+    const [only] = this.chunks
+    const held =
+      this.chunks.length === 1 && only !== undefined ? only : Buffer.concat(this.chunks, this.buffered)
     this.chunks = []
     this.buffered = 0
     this.needed = 0
@@ -101,7 +104,10 @@ export class Framer {
       if (this.needed === 0) {
         // The fixed header was cut: at most 5 bytes tell the packet's size.
         const head = Buffer.concat(this.chunks, Math.min(this.buffered, 5))
-        this.needed = this.header(head, 0, head.length)
+        const first = head[0]
+        // No byte yet (buffered > 0 rules it out): nothing to read, so wait for more.
+        if (first === undefined) return
+        this.needed = this.header(first, head, 0, head.length)
         if (this.needed === 0 || this.buffered < this.needed) return
       }
       // Only the packet cut in two is copied; the rest of this chunk is parsed where it is (copying
@@ -118,12 +124,15 @@ export class Framer {
 
   private parse(chunk: Buffer, pos: number): void {
     const end = chunk.length
-    while (pos < end && !this.stopped) {
+    while (!this.stopped) {
+      // Indexing a Buffer past its end gives undefined: the whole chunk has been parsed.
+      const first = chunk[pos]
+      if (first === undefined) return
       if (this.paused) {
         this.keep(chunk, pos, 0)
         return
       }
-      const total = this.header(chunk, pos, end)
+      const total = this.header(first, chunk, pos, end)
       if (total === 0) {
         this.keep(chunk, pos, 0)
         return
@@ -132,17 +141,16 @@ export class Framer {
         this.keep(chunk, pos, total)
         return
       }
-      this.sink(chunk[pos]!, chunk.subarray(this.bodyStart, pos + total))
+      this.sink(first, chunk.subarray(this.bodyStart, pos + total))
       pos += total
     }
   }
 
   /**
-   * Checks the fixed header at `pos` and returns the packet's whole size (and sets
-   * `bodyStart`), or 0 when the header is not complete yet.
+   * Checks the fixed header at `pos` (whose first byte is `header`) and returns the packet's
+   * whole size (and sets `bodyStart`), or 0 when the header is not complete yet.
    */
-  private header(chunk: Buffer, pos: number, end: number): number {
-    const header = chunk[pos]!
+  private header(header: number, chunk: Buffer, pos: number, end: number): number {
     const type = header >> 4
     const flags = requiredFlags[type]
     if (flags === undefined) throw new ProtocolError(`reserved packet type ${type}`)

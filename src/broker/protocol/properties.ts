@@ -1,4 +1,5 @@
-import { ProtocolError, Reason } from './errors.ts'
+import { ProtocolError } from './errors.ts'
+import { Reason } from './reason-codes.ts'
 
 /**
  * Checks the MQTT 5 properties mqtt-packet decoded from a client's packet. Its parser takes any
