@@ -1,13 +1,14 @@
 // Issue 3, point 12: the command line. Spawned as a child process: options, JSON logs when not a
 // terminal, --config, credentials, clean shutdown on SIGTERM / SIGINT with exit code 0.
 import assert from 'node:assert/strict'
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
 import { test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import type { MqttClient } from 'mqtt'
+import { type Cli, runCli, START_TIMEOUT } from './cli-process.ts'
 import { defined } from './defined.ts'
 import {
   type Cleanup,
@@ -27,39 +28,6 @@ import {
 
 const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 const CLI = join(ROOT, 'src', 'cli.ts')
-/** Starting node with tsx takes a while on a busy 2-core machine. */
-const START_TIMEOUT = 20_000
-
-interface Cli {
-  child: ChildProcess
-  stdout: () => string
-  stderr: () => string
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>
-}
-
-function runCli(args: string[], t?: Cleanup): Cli {
-  // --memory: not about persistence, and parallel test files must not share ./tinymqtt-data.
-  const child = spawn(process.execPath, ['--import', 'tsx', CLI, '--memory', ...args], {
-    cwd: ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-    env: { ...process.env, NO_COLOR: '1' },
-  })
-  let out = ''
-  let err = ''
-  defined(child.stdout, 'child.stdout').on('data', (d: Buffer) => {
-    out += d.toString()
-  })
-  defined(child.stderr, 'child.stderr').on('data', (d: Buffer) => {
-    err += d.toString()
-  })
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('close', (code, signal) => resolve({ code, signal }))
-  })
-  t?.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  return { child, stdout: () => out, stderr: () => err, exited }
-}
 
 /** Connects with MQTT.js, retrying while the CLI is still starting up. */
 async function connectWhenUp(cli: Cli, port: number, t: Cleanup, opts = {}): Promise<MqttClient> {
