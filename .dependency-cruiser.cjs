@@ -7,7 +7,8 @@
  * The folders, inside out: src/util (leaf helpers); src/broker (with handlers/, protocol/ and
  * access/) beside src/store, each naming only the other's types-only modules (store/store.ts;
  * broker/types.ts and broker/subscription.ts); src/scripting, src/listeners, src/bridge and
- * src/cluster, built on the broker's API; src/testing, the script test harness over scripting;
+ * src/cluster, built on the broker's API; src/ops (monitoring: $SYS topics and Prometheus metrics),
+ * which reads the broker through its API and is started by the entry points; src/testing, the script test harness over scripting;
  * src/web, the dashboard; and the entry points in src/ itself (index.ts, cli.ts, config.ts,
  * testing.ts, test-command.ts), which assemble them.
  * @type {import('dependency-cruiser').IConfiguration}
@@ -72,10 +73,10 @@ module.exports = {
     {
       name: 'broker-not-to-outer-layers',
       comment:
-        'The broker knows scripting, the dashboard, the extra listeners, bridges and the cluster only through the interfaces it offers them.',
+        'The broker knows scripting, the dashboard, the extra listeners, bridges, the cluster and the monitoring only through the interfaces it offers them.',
       severity: 'error',
       from: { path: '^src/broker/' },
-      to: { path: '^src/(scripting|web|listeners|bridge|cluster|testing)/' },
+      to: { path: '^src/(scripting|web|listeners|bridge|cluster|ops|testing)/' },
     },
     {
       name: 'broker-not-to-store-implementations',
@@ -190,6 +191,30 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/(bridge|cluster)/' },
       to: { path: '^src/broker/', pathNot: brokerApi },
+    },
+    {
+      name: 'ops-not-to-outer-layers',
+      comment:
+        "Monitoring ($SYS, metrics) reads the broker; the scripts' and bridges' state reaches it from src/index.ts as plain shapes (ops/sources.ts), so it imports none of those folders, nor the dashboard or the store.",
+      severity: 'error',
+      from: { path: '^src/ops/' },
+      to: { path: '^src/(scripting|web|listeners|bridge|cluster|store|testing)/' },
+    },
+    {
+      name: 'ops-only-broker-api',
+      comment:
+        'Monitoring reads the broker through its public API (the facade and its types), not its parts.',
+      severity: 'error',
+      from: { path: '^src/ops/' },
+      to: { path: '^src/broker/', pathNot: brokerApi },
+    },
+    {
+      name: 'not-to-ops',
+      comment:
+        'Monitoring is an add-on the entry points start: no folder but src/ops itself imports it (the dashboard gets its scrape as a function).',
+      severity: 'error',
+      from: { path: '^src/[^/]+/', pathNot: '^src/ops/' },
+      to: { path: '^src/ops/' },
     },
     {
       name: 'web-only-public-apis',
