@@ -7,6 +7,7 @@ import { readPassword } from './broker/access/password-prompt.ts'
 import { type FileConfig, readConfigFile } from './config.ts'
 import { startBroker } from './index.ts'
 import { createLogger } from './log.ts'
+import { defaultSysInterval } from './ops/monitoring.ts'
 import {
   addSettingOptions,
   defaultDataDir,
@@ -76,6 +77,8 @@ async function runBroker(): Promise<void> {
   if (settings.scripts === undefined && existsSync(defaultScript)) settings.scripts = defaultScript
   // The default data directory is the CLI's: embedders (and tests) stay in memory unless they say.
   if (!settings.memory) settings.data ??= defaultDataDir
+  // $SYS as Mosquitto has it, for the broker run as a service; embedders ask for it.
+  settings.sysInterval ??= defaultSysInterval
   const options = startOptionsOf(settings)
   const logger = createLogger(settings.logLevel ?? 'info')
   // Signals are handled from the start: one that arrives while the broker is still starting

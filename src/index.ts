@@ -74,7 +74,10 @@ export interface StartOptions extends BrokerOptions {
   httpAllowedHosts?: readonly string[] | undefined
   /** MQTT bridges to other brokers (README "Bridges"); read their status from bridgesOf(broker). */
   bridges?: readonly BridgeSpec[] | undefined
-  /** Seconds between updates of the $SYS topics (default 10; 0: none). See README "$SYS topics". */
+  /**
+   * Seconds between updates of the $SYS topics (README "$SYS topics"). Unset or 0: none, so an
+   * embedded broker stays quiet unless asked; the command line defaults it to 10, as Mosquitto.
+   */
   sysInterval?: number | undefined
   /**
    * Serve Prometheus metrics at GET /metrics on this port alone (0 picks a free one; read it

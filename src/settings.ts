@@ -361,7 +361,7 @@ export const settings = {
   sysInterval: int({
     consumer: 'startBroker',
     arg: '<s>',
-    default: defaultSysInterval,
+    default: `${defaultSysInterval} (startBroker: 0)`,
     help: 'seconds between updates of the $SYS topics (0: none)',
   }),
   metricsPort: int({

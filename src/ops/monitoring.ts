@@ -17,13 +17,13 @@ import type { Broker } from '../broker/broker.ts'
 import { BrokerMetrics } from './metrics.ts'
 import { startMetricsServer } from './metrics-server.ts'
 import type { MonitorSources } from './sources.ts'
-import { defaultSysInterval, SysTopics } from './sys-topics.ts'
+import { SysTopics } from './sys-topics.ts'
 
 export type { MonitoredBridge, MonitoredScript, MonitorSources } from './sources.ts'
 export { defaultSysInterval } from './sys-topics.ts'
 
 export interface MonitoringOptions {
-  /** Seconds between $SYS updates (default 10; 0: no $SYS topics). */
+  /** Seconds between $SYS updates (0 or unset: no $SYS topics; the command line defaults it to 10). */
   sysInterval?: number | undefined
   /** Serve GET /metrics on this port alone (0 picks a free one); unset: no metrics server. */
   metricsPort?: number | undefined
@@ -56,7 +56,7 @@ async function brokerVersion(): Promise<string> {
 
 /** Starts $SYS and the metrics for a running broker; both stop when it closes. */
 export async function startMonitoring(broker: Broker, options: MonitoringOptions = {}): Promise<Monitoring> {
-  const sysInterval = options.sysInterval ?? defaultSysInterval
+  const sysInterval = options.sysInterval ?? 0
   const sources = options.sources ?? {}
   const metrics =
     options.metrics || options.metricsPort !== undefined ? new BrokerMetrics(broker, sources) : undefined

@@ -3,7 +3,7 @@ import type { BrokerStats } from '../broker/types.ts'
 import { LoadAverage } from './load-averages.ts'
 import type { MonitorSources } from './sources.ts'
 
-/** Mosquitto's default: a $SYS update every 10 seconds. */
+/** Mosquitto's default, and the command line's: a $SYS update every 10 seconds. */
 export const defaultSysInterval = 10
 
 /** The counters with load averages: Mosquitto's `$SYS/broker/load/<name>/1min` etc. */
