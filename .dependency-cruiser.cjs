@@ -8,7 +8,8 @@
  * access/) beside src/store, each naming only the other's types-only modules (store/store.ts;
  * broker/types.ts and broker/subscription.ts); src/scripting, src/listeners, src/bridge and
  * src/cluster, built on the broker's API; src/testing, the script test harness over scripting;
- * src/ops, running it as a service (health check, reload on SIGHUP) over all of those;
+ * src/ops, running it as a service (health check, reload on SIGHUP, $SYS topics, Prometheus
+ * metrics) over all of those;
  * src/web, the dashboard; and the entry points in src/ itself (index.ts, cli.ts, config.ts,
  * testing.ts, test-command.ts), which assemble them.
  * @type {import('dependency-cruiser').IConfiguration}
@@ -75,10 +76,10 @@ module.exports = {
     {
       name: 'broker-not-to-outer-layers',
       comment:
-        'The broker knows scripting, the dashboard, the extra listeners, bridges and the cluster only through the interfaces it offers them.',
+        'The broker knows scripting, the dashboard, the extra listeners, bridges, the cluster and the monitoring only through the interfaces it offers them.',
       severity: 'error',
       from: { path: '^src/broker/' },
-      to: { path: '^src/(scripting|web|listeners|bridge|cluster|testing)/' },
+      to: { path: '^src/(scripting|web|listeners|bridge|cluster|ops|testing)/' },
     },
     {
       name: 'broker-not-to-store-implementations',

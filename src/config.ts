@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs'
 import { readFile } from 'node:fs/promises'
 import { dirname } from 'node:path'
 import type { StartOptions } from './index.ts'
+import { defaultSysInterval } from './ops/monitoring.ts'
 import {
   defaultDataDir,
   defaultScript,
@@ -42,5 +43,7 @@ export async function startOptionsFromCommandLine(flags: Settings): Promise<Star
   if (settings.scripts === undefined && existsSync(defaultScript)) settings.scripts = defaultScript
   // The default data directory is the CLI's: embedders (and tests) stay in memory unless they say.
   if (!settings.memory) settings.data ??= defaultDataDir
+  // $SYS as Mosquitto has it, for the broker run as a service; embedders ask for it.
+  settings.sysInterval ??= defaultSysInterval
   return startOptionsOf(settings)
 }

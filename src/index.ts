@@ -1,9 +1,10 @@
-import { type BridgeSpec, startBridges } from './bridge/index.ts'
+import { type BridgeSpec, type Bridges, startBridges } from './bridge/index.ts'
 import { installFileAccess } from './broker/access/index.ts'
 import { Broker } from './broker/broker.ts'
 import type { BrokerOptions } from './broker/types.ts'
 import { type ListenerSpec, startListeners } from './listeners/index.ts'
 import { registerHealthStore, ScriptSlot } from './ops/index.ts'
+import { startMonitoring } from './ops/monitoring.ts'
 import type { ScriptingHost, ScriptingOptions } from './scripting/index.ts'
 import { LmdbStore } from './store/lmdb.ts'
 import { MemoryStore } from './store/memory.ts'
@@ -31,6 +32,8 @@ export type { Listener, ListenerSpec } from './listeners/index.ts'
 export { listenersOf } from './listeners/index.ts'
 export type { HealthReport } from './ops/index.ts'
 export { healthHandler, healthReport } from './ops/index.ts'
+export type { Monitoring } from './ops/monitoring.ts'
+export { monitoringOf } from './ops/monitoring.ts'
 export type {
   ScriptingHost,
   ScriptingOptions,
@@ -74,6 +77,16 @@ export interface StartOptions extends BrokerOptions {
   httpAllowedHosts?: readonly string[] | undefined
   /** MQTT bridges to other brokers (README "Bridges"); read their status from bridgesOf(broker). */
   bridges?: readonly BridgeSpec[] | undefined
+  /**
+   * Seconds between updates of the $SYS topics (README "$SYS topics"). Unset or 0: none, so an
+   * embedded broker stays quiet unless asked; the command line defaults it to 10, as Mosquitto.
+   */
+  sysInterval?: number | undefined
+  /**
+   * Serve Prometheus metrics at GET /metrics on this port alone (0 picks a free one; read it
+   * back from monitoringOf(broker).metricsPort). With `http` the dashboard serves them too.
+   */
+  metricsPort?: number | undefined
 }
 
 /**
@@ -114,9 +127,10 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
       throw error
     }
   }
+  let bridges: Bridges | undefined
   if (options.bridges !== undefined && options.bridges.length > 0) {
     try {
-      await startBridges(broker, options.bridges)
+      bridges = await startBridges(broker, options.bridges)
     } catch (error) {
       await broker.close()
       throw error
@@ -139,6 +153,20 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
       throw error
     }
   }
+  let metrics: (() => Promise<{ body: string; contentType: string }>) | undefined
+  try {
+    const host = scriptingHost
+    const monitoring = await startMonitoring(broker, {
+      sysInterval: options.sysInterval,
+      metricsPort: options.metricsPort,
+      metrics: options.http !== undefined,
+      sources: { scripts: host && (() => host.scripts()), bridges: bridges && (() => bridges.status()) },
+    })
+    metrics = monitoring.scrape
+  } catch (error) {
+    await broker.close()
+    throw error
+  }
   if (options.http !== undefined) {
     try {
       // Registers its own close hook; started last, so it is the first thing closed.
@@ -149,6 +177,7 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
         user: options.httpUser,
         pass: options.httpPass,
         allowedHosts: options.httpAllowedHosts,
+        metrics,
       })
     } catch (error) {
       await broker.close()

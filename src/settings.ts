@@ -36,6 +36,7 @@ import { defaultLastValues } from './broker/last-values.ts'
 import type { StartOptions } from './index.ts'
 import { type ListenerShorthands, listenersFromShorthands, parseListenerSpecs } from './listeners/config.ts'
 import type { ListenerSpec } from './listeners/types.ts'
+import { defaultSysInterval } from './ops/monitoring.ts'
 import { type Location, locationOf } from './scripting/location.ts'
 
 /**
@@ -356,6 +357,18 @@ export const settings = {
   longitude: degrees(180, {
     consumer: 'scripting',
     help: "the broker's longitude, for sun-event schedules (with --latitude; negative: west)",
+  }),
+  sysInterval: int({
+    consumer: 'startBroker',
+    arg: '<s>',
+    default: `${defaultSysInterval} (startBroker: 0)`,
+    help: 'seconds between updates of the $SYS topics (0: none)',
+  }),
+  metricsPort: int({
+    consumer: 'startBroker',
+    arg: '<port>',
+    default: 'off',
+    help: 'serve Prometheus metrics at /metrics on this port alone (same bind address as MQTT; the dashboard serves them too)',
   }),
   bridges: object<BridgeSpec[], 'startBroker'>(
     'Bridges',

@@ -15,6 +15,8 @@ async function run(choice: Choice): Promise<number> {
       return (await import('./suites/last-values.ts')).run()
     case 'module-reload':
       return (await import('./suites/module-reload.ts')).run(choice.options)
+    case 'ops':
+      return (await import('./suites/ops.ts')).run(choice.options)
     case 'scripting':
       return (await import('./suites/scripting.ts')).run(choice.options)
     case 'store':

@@ -68,6 +68,15 @@ export interface StoreOptions {
   skipScale: boolean
 }
 
+export interface OpsOptions {
+  /** MQTT clients connected (each with a persistent session and two subscriptions). */
+  clients: number
+  /** Retained messages held. */
+  retained: number
+  /** Scrapes and $SYS updates timed. */
+  rounds: number
+}
+
 export interface WebOptions {
   rounds: number
   messages: number
@@ -92,6 +101,7 @@ export interface SuiteOptions {
   codec: Record<string, never>
   'last-values': Record<string, never>
   'module-reload': ModuleReloadOptions
+  ops: OpsOptions
   scripting: ScriptingOptions
   store: StoreOptions
   web: WebOptions
@@ -237,6 +247,23 @@ function program(choose: (choice: Choice) => void): Command {
     .option('--reloads <n>', 'saves to time', whole(1), 15)
     .action((values: OptionValues) =>
       choose({ suite: 'module-reload', options: { reloads: num(values, 'reloads') } }),
+    )
+
+  bench
+    .command('ops')
+    .description('CPU of one Prometheus scrape and of one $SYS update, related to a broker at 100k msg/s')
+    .option('--clients <n>', 'connected clients, each with a session and two subscriptions', whole(0), 200)
+    .option('--retained <n>', 'retained messages held', whole(0), 10_000)
+    .option('--rounds <n>', 'scrapes and $SYS updates timed', whole(1), 200)
+    .action((values: OptionValues) =>
+      choose({
+        suite: 'ops',
+        options: {
+          clients: num(values, 'clients'),
+          retained: num(values, 'retained'),
+          rounds: num(values, 'rounds'),
+        },
+      }),
     )
 
   bench

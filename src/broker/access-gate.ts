@@ -1,5 +1,6 @@
 import type { SingleUserAuth } from './auth.ts'
 import type { AccessChecks } from './core.ts'
+import type { Counters } from './counters.ts'
 import type { AccessControl, AuthResult, ClientIdentity, Credentials } from './types.ts'
 
 /**
@@ -10,11 +11,14 @@ export class AccessGate implements AccessChecks {
   constructor(
     private readonly single: SingleUserAuth,
     public hooks: AccessControl | undefined,
+    private readonly counters: Counters,
   ) {}
 
   authenticate(credentials: Credentials): AuthResult {
     const hooks = this.hooks
-    return hooks?.authenticate ? hooks.authenticate(credentials) : this.single.check(credentials)
+    const result = hooks?.authenticate ? hooks.authenticate(credentials) : this.single.check(credentials)
+    if (result !== 0) this.counters.authFailures++
+    return result
   }
 
   mayPublish(client: ClientIdentity, topic: string): boolean {

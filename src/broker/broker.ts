@@ -25,6 +25,7 @@ import { SingleUserAuth } from './auth.ts'
 import { type BrokerSetup, type ResolvedOptions, resolveOptions } from './broker-options.ts'
 import type { ClientStream } from './connection.ts'
 import type { Connections } from './connections.ts'
+import { Counters } from './counters.ts'
 import { notify } from './events.ts'
 import type { FlowControl } from './flow.ts'
 import { defaultLastValues, type LastValue, LastValues } from './last-values.ts'
@@ -36,7 +37,7 @@ import { messageFrom } from './publish-input.ts'
 import { RetainedTree } from './retained.ts'
 import type { Router } from './router.ts'
 import type { SessionLifecycle } from './session-lifecycle.ts'
-import { isValidFilter } from './topic-rules.ts'
+import { isSysTopic, isValidFilter } from './topic-rules.ts'
 import type {
   AccessControl,
   BrokerEvents,
@@ -48,7 +49,6 @@ import type {
   PublishInput,
   SessionInfo,
   SubscribeOptions,
-  TrafficCounters,
 } from './types.ts'
 
 export type { BrokerSetup } from './broker-options.ts'
@@ -67,8 +67,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
   readonly startedAt = new Date()
   /** Holds publishing connections back while subscribers they feed are congested. */
   readonly flow: FlowControl
-  /** Traffic totals since start; read through stats(). */
-  private readonly totals: TrafficCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 }
+  /** Totals since start; read through stats(). */
+  private readonly totals = new Counters()
   private readonly retained = new RetainedTree()
   private readonly store: Store
   private readonly ownsStore: boolean
@@ -177,8 +177,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** Publishes as the broker itself. A publish made while routing is queued and delivered after it. */
   async publish(input: PublishInput): Promise<void> {
-    this.router.route(messageFrom(input))
-    if (this.persistence.durable) await this.persistence.flush()
+    const message = messageFrom(input)
+    this.router.route(message)
+    // $SYS updates are never stored (router.ts): no commit to wait for.
+    if (this.persistence.durable && !isSysTopic(message.topic)) await this.persistence.flush()
   }
 
   /**
@@ -269,8 +271,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   stats(): BrokerStats {
     const memory = process.memoryUsage()
     return {
-      ...this.totals,
-      messagesDropped: this.sessions.dropped,
+      ...this.totals.snapshot(),
       startedAt: this.startedAt,
       uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
       connections: this.connections.count,
@@ -278,6 +279,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       sessions: this.sessions.size,
       subscriptions: this.delivery.size,
       retained: this.retained.size,
+      storedMessages: this.sessions.storedMessages(),
       memory: { rss: memory.rss, heapUsed: memory.heapUsed },
     }
   }

@@ -6,6 +6,10 @@ import { PacketType, type Will } from './protocol/packets.ts'
 import type { Session, SessionOutlet } from './sessions.ts'
 import type { ClientInfo, Message, ProtocolVersion, QoS, TrafficCounters } from './types.ts'
 
+function ownCounters(): TrafficCounters {
+  return { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0, packetsIn: 0, packetsOut: 0 }
+}
+
 /**
  * A client's byte stream: a TCP socket, a TLS socket, or a WebSocket wrapped as a Duplex
  * (which has no address of its own, so the listener passes it along).
@@ -121,12 +125,13 @@ export class Connection implements SessionOutlet, FlowSource {
     private readonly owner: ConnectionOwner,
     maxPacketSize: number,
     readonly listener = 'mqtt',
-    private readonly totals: TrafficCounters = { messagesIn: 0, messagesOut: 0, bytesIn: 0, bytesOut: 0 },
+    private readonly totals: TrafficCounters = ownCounters(),
   ) {
     this.address = socket.remoteAddress ?? ''
     this.remotePort = socket.remotePort ?? 0
     this.framer = new Framer(maxPacketSize, (header, body) => {
       this.packetsIn++
+      this.totals.packetsIn++
       owner.handlePacket(this, header, body)
     })
     socket.setNoDelay?.(true)
@@ -208,6 +213,7 @@ export class Connection implements SessionOutlet, FlowSource {
     this.bytesOut += data.length
     this.totals.bytesOut += data.length
     this.packetsOut++
+    this.totals.packetsOut++
     this.socket.write(data)
   }
 

@@ -4,6 +4,7 @@ import type { Logger } from 'pino'
 import { listenOn } from '../util/listen.ts'
 import { type ClientStream, Connection, type ConnectionOwner } from './connection.ts'
 import type { BrokerCore, ClientRegistry } from './core.ts'
+import type { Counters } from './counters.ts'
 import { notify } from './events.ts'
 import type { FlowControl } from './flow.ts'
 import { dispatch } from './handlers/index.ts'
@@ -13,7 +14,7 @@ import { ProtocolError } from './protocol/errors.ts'
 import { ConnackCode, isFailure, Reason } from './protocol/reason-codes.ts'
 import type { SessionLifecycle } from './session-lifecycle.ts'
 import type { Session } from './sessions.ts'
-import type { BrokerEvents, ClientDetails, ClientInfo, ProtocolVersion, TrafficCounters } from './types.ts'
+import type { BrokerEvents, ClientDetails, ClientInfo, ProtocolVersion } from './types.ts'
 
 /** How often keepalive and connect timeouts are checked; one timer for all connections. */
 const sweepIntervalMs = 500
@@ -35,7 +36,7 @@ export interface ConnectionsParts {
   core: Omit<BrokerCore, 'clients'>
   sessions: SessionLifecycle
   flow: FlowControl
-  totals: TrafficCounters
+  totals: Counters
   events: EventEmitter<BrokerEvents>
   logger: Logger
 }
@@ -54,7 +55,7 @@ export class Connections implements ConnectionOwner, ClientRegistry {
   private readonly settings: ConnectionSettings
   private readonly sessions: SessionLifecycle
   private readonly flow: FlowControl
-  private readonly totals: TrafficCounters
+  private readonly totals: Counters
   private readonly events: EventEmitter<BrokerEvents>
   private readonly logger: Logger
   private sweepTimer: NodeJS.Timeout | undefined
@@ -102,6 +103,7 @@ export class Connections implements ConnectionOwner, ClientRegistry {
       socket.destroy()
       return
     }
+    this.totals.connectionAccepted(listener)
     this.open.add(new Connection(socket, this, this.settings.maxPacketSize, listener, this.totals))
   }
 
@@ -150,6 +152,7 @@ export class Connections implements ConnectionOwner, ClientRegistry {
 
   register(connection: Connection): void {
     this.clients.set(connection.clientId, connection)
+    this.totals.clientRegistered(this.clients.size)
   }
 
   announce(connection: Connection): void {

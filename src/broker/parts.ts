@@ -5,6 +5,8 @@ import { AccessGate } from './access-gate.ts'
 import type { SingleUserAuth } from './auth.ts'
 import type { ResolvedOptions } from './broker-options.ts'
 import { Connections } from './connections.ts'
+import type { Counters } from './counters.ts'
+import { notify } from './events.ts'
 import { FlowControl } from './flow.ts'
 import { LastValues } from './last-values.ts'
 import { LocalDelivery } from './local-delivery.ts'
@@ -12,7 +14,7 @@ import { Persistence } from './persistence.ts'
 import type { RetainedTree } from './retained.ts'
 import { Router } from './router.ts'
 import { SessionLifecycle } from './session-lifecycle.ts'
-import type { AccessControl, BrokerEvents, TrafficCounters } from './types.ts'
+import type { AccessControl, BrokerEvents } from './types.ts'
 
 /** The parts of one broker, wired to each other; the Broker facade drives them. */
 export interface BrokerParts {
@@ -33,7 +35,7 @@ export interface PartsInput {
   access: AccessControl | undefined
   store: Store
   retained: RetainedTree
-  totals: TrafficCounters
+  totals: Counters
   /** The facade: its `message` listeners are called while routing, its events emitted. */
   events: EventEmitter<BrokerEvents>
 }
@@ -46,8 +48,10 @@ export interface PartsInput {
 export function assembleParts(input: PartsInput): BrokerParts {
   const { options, logger, retained, totals, events } = input
   const flow = new FlowControl(options.stallTimeout * 1000, logger)
-  const gate = new AccessGate(input.auth, input.access)
-  const persistence = new Persistence(input.store, logger)
+  const gate = new AccessGate(input.auth, input.access, totals)
+  const persistence = new Persistence(input.store, logger, (seconds) => {
+    if (events.listenerCount('storeCommit') > 0) notify(events, logger, 'storeCommit', seconds)
+  })
   const delivery = new LocalDelivery(gate, flow, logger)
   const router = new Router({ retained, local: delivery, persistence, flow, totals, events, logger })
   if (options.lastValues) router.lastValues = new LastValues(options.lastValues)
@@ -57,6 +61,7 @@ export function assembleParts(input: PartsInput): BrokerParts {
     router,
     persistence,
     flow,
+    totals,
     logger,
     overflowed: (session) => connections?.overflowed(session),
   })

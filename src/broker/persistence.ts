@@ -25,6 +25,8 @@ export class Persistence {
   constructor(
     readonly store: Store,
     private readonly logger: Logger,
+    /** Told how long each commit of a durable store took (for metrics). */
+    private readonly committed: (seconds: number) => void = () => {},
   ) {}
 
   get durable(): boolean {
@@ -96,8 +98,16 @@ export class Persistence {
   /** Resolves once everything written so far is durable. */
   async flush(): Promise<void> {
     const target = this.writes
-    await this.store.flush()
+    await this.commit()
     if (target > this.durableWrites) this.durableWrites = target
+  }
+
+  /** One store flush, timed; per group commit, not per message. */
+  private async commit(): Promise<void> {
+    if (!this.durable) return this.store.flush()
+    const started = performance.now()
+    await this.store.flush()
+    this.committed((performance.now() - started) / 1000)
   }
 
   private touch(): void {
@@ -115,7 +125,7 @@ export class Persistence {
   private async flushNow(): Promise<void> {
     const target = this.writes
     try {
-      await this.store.flush()
+      await this.commit()
     } catch (error) {
       this.logger.error({ err: error }, 'store flush failed; acknowledgements held, retrying')
       setTimeout(() => {

@@ -3,6 +3,7 @@ import type { SessionRecord } from '../store/store.ts'
 import { setLongTimeout } from '../util/long-timer.ts'
 import type { Connection } from './connection.ts'
 import type { SessionOpener } from './core.ts'
+import type { Counters } from './counters.ts'
 import { expiryFrom } from './expiry.ts'
 import type { FlowControl } from './flow.ts'
 import type { Persistence } from './persistence.ts'
@@ -16,6 +17,7 @@ export interface SessionLifecycleParts {
   router: Router
   persistence: Persistence
   flow: FlowControl
+  totals: Counters
   logger: Logger
   /**
    * A session's queue overflowed: an MQTT 5 client connected to it is told so and disconnected
@@ -32,13 +34,12 @@ export interface SessionLifecycleParts {
 export class SessionLifecycle implements SessionOpener {
   /** Wills go out only while the broker runs: not at shutdown, when every client is dropped. */
   running = false
-  /** QoS 1/2 messages dropped at a queue limit, and QoS 0 ones shed (see onDrop). */
-  dropped = 0
   private readonly sessions = new Map<string, Session>()
   private readonly limits: SessionLimits
   private readonly router: Router
   private readonly persistence: Persistence
   private readonly flow: FlowControl
+  private readonly totals: Counters
   private readonly logger: Logger
   private readonly overflowed: (session: Session) => void
 
@@ -47,6 +48,7 @@ export class SessionLifecycle implements SessionOpener {
     this.router = parts.router
     this.persistence = parts.persistence
     this.flow = parts.flow
+    this.totals = parts.totals
     this.logger = parts.logger
     this.overflowed = parts.overflowed
   }
@@ -54,6 +56,13 @@ export class SessionLifecycle implements SessionOpener {
   /** Sessions held, connected or not. */
   get size(): number {
     return this.sessions.size
+  }
+
+  /** Messages held for sessions, in flight and queued (a walk over the sessions: for monitoring, not per message). */
+  storedMessages(): number {
+    let count = 0
+    for (const session of this.sessions.values()) count += session.inflight.size + session.queued
+    return count
   }
 
   info(clientId: string): SessionInfo | undefined {
@@ -203,6 +212,7 @@ export class SessionLifecycle implements SessionOpener {
         session.expiryTimer = undefined
         if (session.outlet) return
         this.logger.info({ clientId: session.clientId }, 'session expired')
+        this.totals.sessionsExpired++
         this.discard(session)
       },
       Math.max(0, session.expiryInterval * 1000 - elapsed),
@@ -232,7 +242,8 @@ export class SessionLifecycle implements SessionOpener {
   }
 
   private readonly onDrop = (session: Session, message: Message, reason: DropReason): void => {
-    this.dropped++
+    // QoS 1/2 messages dropped at a queue limit, and QoS 0 ones shed.
+    this.totals.dropped(reason)
     // A client that stops reading can shed thousands of messages a second: one line per
     // client per second, with the count of the others, keeps the log readable.
     const now = Date.now()

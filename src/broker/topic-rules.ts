@@ -57,3 +57,11 @@ export class InvalidTopicError extends Error {
     this.name = 'InvalidTopicError'
   }
 }
+
+/**
+ * A topic under `$SYS/`: the broker's own status, regenerated while it runs (src/ops), so its
+ * retained messages are kept in memory and never written to the store.
+ */
+export function isSysTopic(topic: string): boolean {
+  return topic.startsWith('$SYS/')
+}

@@ -92,15 +92,37 @@ export interface AccessControl {
 
 /** Traffic totals since the broker started (all connections, including closed ones). */
 export interface TrafficCounters {
-  /** PUBLISH packets received from clients, plus broker.publish calls and wills. */
+  /** PUBLISH packets received from clients, plus broker.publish calls (scripts, $SYS) and wills. */
   messagesIn: number
   /** PUBLISH packets sent to clients. */
   messagesOut: number
   bytesIn: number
   bytesOut: number
+  /** MQTT packets of every kind received from clients (Mosquitto's `messages/received`). */
+  packetsIn: number
+  /** MQTT packets of every kind sent to clients. */
+  packetsOut: number
 }
 
-export interface BrokerStats extends TrafficCounters {
+/** The broker's totals since start (src/broker/counters.ts), as copied into stats(). */
+export interface BrokerCounts extends TrafficCounters {
+  /** CONNECTs accepted. */
+  connects: number
+  /** Network connections accepted, by listener name (`mqtt` for the main TCP port). */
+  connectionsAccepted: Record<string, number>
+  /** CONNECTs refused for bad credentials or missing authorization. */
+  authFailures: number
+  /** The most clients connected at once. */
+  clientsMaximum: number
+  /** Offline sessions discarded at their expiry. */
+  sessionsExpired: number
+  /** Messages dropped since start: QoS 1/2 beyond a queue limit, QoS 0 shed for a client that does not read. */
+  messagesDropped: number
+  /** The same, by reason. */
+  messagesDroppedBy: { queueFull: number; slowConsumer: number; tooLarge: number }
+}
+
+export interface BrokerStats extends BrokerCounts {
   startedAt: Date
   uptimeSeconds: number
   /** Open network connections, including ones that have not sent CONNECT yet. */
@@ -111,8 +133,8 @@ export interface BrokerStats extends TrafficCounters {
   sessions: number
   subscriptions: number
   retained: number
-  /** Messages dropped since start: QoS 1/2 beyond a queue limit, QoS 0 shed for a client that does not read. */
-  messagesDropped: number
+  /** Messages held for sessions: in flight (awaiting acknowledgement) and queued. */
+  storedMessages: number
   memory: { rss: number; heapUsed: number }
 }
 
@@ -153,6 +175,8 @@ export interface BrokerEvents {
   message: [msg: Message]
   /** The MQTT listener is bound (also after broker.listen moved it). */
   listening: [port: number]
+  /** A commit of the durable store finished, after `seconds` (one per group commit, not per message). */
+  storeCommit: [seconds: number]
 }
 
 export interface BrokerOptions {

@@ -3,7 +3,8 @@
  * listeners, store, scripts and bridges, and a request handler any HTTP server can mount at
  * /healthz), reloading the settings on SIGHUP (reload.ts, with what may change live and what
  * needs a restart in reload-plan.ts), and the scripting host behind a fixed reference so a
- * reload can switch script folders (script-slot.ts).
+ * reload can switch script folders (script-slot.ts); and monitoring (monitoring.ts: the $SYS
+ * topics, Prometheus metrics and the stand-alone metrics server).
  *
  * Must not import: src/web, src/cluster, src/testing, the entry points in src/; of src/store
  * only the Store interface (store/store.ts); of src/broker its public API, broker-options.ts

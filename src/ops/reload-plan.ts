@@ -19,6 +19,8 @@ export interface RunningSettings extends BrokerOptions {
   httpPass?: string | undefined
   httpAllowedHosts?: readonly string[] | undefined
   bridges?: readonly BridgeSpec[] | undefined
+  sysInterval?: number | undefined
+  metricsPort?: number | undefined
 }
 
 /** Limits the broker reads per connection (or session), so new ones get a changed value. */
@@ -52,6 +54,8 @@ export const restartOnly = [
   'stallTimeout',
   'topicAliasMaximum',
   'maxConnections',
+  'sysInterval',
+  'metricsPort',
 ] as const satisfies readonly (keyof RunningSettings)[]
 
 /** Settings whose values a log line must not show. */

@@ -1,5 +1,6 @@
 import type { LimitKind } from './error-location.ts'
 import type { VmCondition } from './protocol.ts'
+import type { ScriptActivity } from './script-activity.ts'
 
 /** What the host itself tracks; the reports of a running script refine `running` (see ScriptState). */
 type LoadState = 'loading' | 'running' | 'error' | 'stopped'
@@ -44,6 +45,12 @@ export interface ScriptStatus {
   subscriptions: number
   timers: number
   lastReload?: Date | undefined
+  /** Messages delivered to its subscriptions since the host first loaded it (all versions). */
+  callbacks: number
+  /** Errors it threw or that stopped or failed a version, since then. */
+  errors: number
+  /** Messages it published, since then. */
+  publishes: number
 }
 
 export interface ScriptRecord {
@@ -63,6 +70,8 @@ export interface ScriptRecord {
   /** Every module the script imports, directly or not, as last read: a change to one reloads it. */
   imports?: Set<string> | undefined
   lastReload: Date | undefined
+  /** Counted over all its versions (script-activity.ts). */
+  activity: ScriptActivity
   /** Syncs of one file run one after another. */
   chain: Promise<void>
 }
@@ -108,6 +117,7 @@ export function statusOf(
     subscriptions: counts.subscriptions,
     timers: counts.timers,
     lastReload: r.lastReload,
+    ...r.activity,
   }
 }
 

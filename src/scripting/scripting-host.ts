@@ -9,6 +9,7 @@ import type { ScriptBroker, ScriptingHost } from './host-interfaces.ts'
 import { loadHash, readModuleGraph } from './module-graph.ts'
 import type { ResolvedScriptingOptions } from './options.ts'
 import type { FromWorker, LogLevel } from './protocol.ts'
+import { ActivityByVm, noActivity } from './script-activity.ts'
 import type { ConsoleReply } from './script-console.ts'
 import { belongsTo, listScripts, resolveScriptSource, type ScriptSource } from './script-files.ts'
 import {
@@ -48,6 +49,7 @@ export class ScriptRunner implements ScriptingHost {
   /** Each script's saved `persist` (JSON) by name, sent with every load; kept for deleted scripts too. */
   private states = new Map<string, string>()
   private readonly evaluations = new ConsoleRequests()
+  private readonly activity = new ActivityByVm()
 
   constructor(
     private readonly broker: ScriptBroker,
@@ -164,6 +166,7 @@ export class ScriptRunner implements ScriptingHost {
         activeVmId: undefined,
         activeCode: undefined,
         lastReload: undefined,
+        activity: noActivity(),
         chain: Promise.resolve(),
       }
       this.records.set(name, record)
@@ -206,6 +209,7 @@ export class ScriptRunner implements ScriptingHost {
     if (record.activeVmId === undefined) record.status = 'loading'
     await new Promise<void>((done) => {
       this.pending.set(vmId, { record, code, modules, done })
+      this.activity.attach(vmId, record.activity)
       thread.send({
         t: 'load',
         name: record.name,
@@ -257,9 +261,11 @@ export class ScriptRunner implements ScriptingHost {
         this.mirror.unsubscribe(msg.vmId, msg.subId)
         return
       case 'pub':
+        this.activity.countPublish(msg.vmId)
         this.mirror.publish(msg.topic, msg.payload, msg.qos, msg.retain, brokerProperties(msg.properties))
         return
       case 'pubs':
+        this.activity.countPublishes(msg.meta)
         unpackPublishes(msg, this.mirror.publish)
         return
       case 'timers':
@@ -319,11 +325,16 @@ export class ScriptRunner implements ScriptingHost {
   }
 
   private subscribe(vmId: number, subId: number, filter: string): void {
-    this.mirror.subscribe(vmId, subId, filter, (m) => this.thread?.deliver(vmId, subId, m))
+    const activity = this.activity.of(vmId) ?? noActivity()
+    this.mirror.subscribe(vmId, subId, filter, (m) => {
+      activity.callbacks++
+      this.thread?.deliver(vmId, subId, m)
+    })
   }
 
   private dropVm(vmId: number): void {
     this.mirror.dropVm(vmId)
+    this.activity.detach(vmId)
     this.timers.delete(vmId)
     this.conditions.delete(vmId)
   }
@@ -363,6 +374,8 @@ export class ScriptRunner implements ScriptingHost {
   }
 
   private scriptLog(name: string, level: LogLevel, msg: string, error?: ScriptError): void {
+    const record = error && this.records.get(name)
+    if (record) record.activity.errors++
     const fields = error?.stack ? { script: name, stack: error.stack } : { script: name }
     this.log[level](fields, msg)
   }

@@ -23,7 +23,7 @@ import { DiscoveryIndex } from './homeassistant.ts'
 import { Recorder } from './recorder.ts'
 import { type DashboardAccess, scriptWritesRefusal } from './script-access.ts'
 import type { ScriptLog } from './script-log.ts'
-import { createWebServer } from './server.ts'
+import { createWebServer, type MetricsScrape } from './server.ts'
 import { TopicModel } from './topic-model.ts'
 import { Views } from './views.ts'
 
@@ -68,6 +68,11 @@ export interface WebOptions {
    * addresses and localhost (a name in /etc/hosts, a reverse proxy's); others get 403.
    */
   allowedHosts?: readonly string[] | undefined
+  /**
+   * Prometheus metrics to serve at GET /metrics, behind the same authentication as the rest of
+   * the dashboard (src/ops builds them; startBroker passes them on).
+   */
+  metrics?: MetricsScrape | undefined
 }
 
 export interface WebDashboard {
@@ -133,6 +138,7 @@ export async function startWeb(broker: Broker, options: WebOptions): Promise<Web
     },
     scripting: options.scripting,
     access,
+    metrics: options.metrics,
   })
   const unsubscribe = (): void => recorder.close()
   model.ingest()

@@ -74,10 +74,23 @@ export interface WebHandlers {
   scripting?: ScriptingHost | undefined
   /** The dashboard's own credentials and bind address: who may reach it and change scripts. */
   access: DashboardAccess
+  /** Prometheus metrics for GET /metrics; without them /metrics is not found. */
+  metrics?: MetricsScrape | undefined
 }
 
+/** One Prometheus scrape: the exposition text and its content type. */
+export type MetricsScrape = () => Promise<{ body: string; contentType: string }>
+
 /** The HTTP side: static page, JSON views, the publish and disconnect actions, the /ws upgrade. */
-export function createWebServer({ broker, views, onSocket, beforeRead, scripting, access }: WebHandlers): {
+export function createWebServer({
+  broker,
+  views,
+  onSocket,
+  beforeRead,
+  scripting,
+  access,
+  metrics,
+}: WebHandlers): {
   server: Server
   wss: WebSocketServer
 } {
@@ -96,6 +109,12 @@ export function createWebServer({ broker, views, onSocket, beforeRead, scripting
     if (req.method === 'GET' && asset !== undefined && assets.has(asset)) {
       res.writeHead(200, { ...HEADERS, 'content-type': TYPES[asset.split('.').pop() ?? ''] ?? 'text/plain' })
       res.end(assets.get(asset))
+      return
+    }
+    if (req.method === 'GET' && url.pathname === '/metrics' && metrics) {
+      const { body, contentType } = await metrics()
+      res.writeHead(200, { 'content-type': contentType, 'cache-control': 'no-store' })
+      res.end(body)
       return
     }
     const viewMatch = /^\/api\/view\/([a-z]+)$/.exec(url.pathname)
