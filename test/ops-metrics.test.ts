@@ -1,18 +1,15 @@
 // Issue 16, point 2: Prometheus metrics. Black-box over HTTP and MQTT: the exposition format
 // (HELP and TYPE for every family, counters named *_total), the names and labels, counters that
 // follow the traffic, the store's commit histogram, the dashboard's /metrics behind its
-// password, and --metrics-port alone from the command line.
+// password, and --metrics-port alone from the command line (with /healthz beside it).
 import assert from 'node:assert/strict'
-import { spawn } from 'node:child_process'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { dirname, join } from 'node:path'
+import { join } from 'node:path'
 import { test } from 'node:test'
-import { fileURLToPath } from 'node:url'
 import { type Broker, monitoringOf, type StartOptions, startBroker, webOf } from '../src/index.ts'
+import { runCli } from './cli-process.ts'
 import { type Cleanup, freePort, Inbox, mqttConnect, mqttConnectRefused, withTimeout } from './helpers.ts'
-
-const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..')
 
 interface Sample {
   name: string
@@ -246,33 +243,20 @@ test('metrics: the dashboard serves /metrics behind its password', async (t) => 
   assert.equal(monitoringOf(broker)?.metricsPort, undefined, 'no stand-alone server without --metrics-port')
 })
 
-test('metrics: --metrics-port alone from the command line', async (t) => {
+test('metrics: --metrics-port alone from the command line, with the health check beside it', async (t) => {
   const metricsPort = await freePort()
-  const child = spawn(
-    process.execPath,
-    ['--import', 'tsx', join(ROOT, 'src', 'cli.ts'), '--memory', '--port', '0', '--host', '127.0.0.1'].concat(
-      ['--metrics-port', String(metricsPort), '--sys-interval', '0'],
-    ),
-    { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1' } },
+  const cli = runCli(
+    ['--port', '0', '--host', '127.0.0.1', '--metrics-port', String(metricsPort), '--sys-interval', '0'],
+    t,
   )
-  const exited = new Promise<number | null>((resolve) => child.once('close', (code) => resolve(code)))
-  t.after(() => {
-    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-  })
-  let out = ''
-  await withTimeout(
-    new Promise<void>((resolve) => {
-      child.stdout.on('data', (d: Buffer) => {
-        out += d.toString()
-        if (out.includes('metrics server started')) resolve()
-      })
-    }),
-    'the metrics server to start',
-  )
+  await cli.waitForLog((l) => l.msg === 'metrics server started', 'the metrics server to start')
   const e = await scrape(metricsPort)
   assert.equal(value(e, 'tinymqtt_clients_connected'), 0)
+  const health = await fetch(`http://127.0.0.1:${metricsPort}/healthz`)
+  assert.equal(health.status, 200)
+  assert.equal(((await health.json()) as { status: string }).status, 'ok')
   const missing = await fetch(`http://127.0.0.1:${metricsPort}/`)
   assert.equal(missing.status, 404)
-  child.kill('SIGTERM')
-  assert.equal(await withTimeout(exited, 'the broker to exit'), 0)
+  cli.child.kill('SIGTERM')
+  assert.equal((await withTimeout(cli.exited, 'the broker to exit')).code, 0)
 })
