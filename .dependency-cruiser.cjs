@@ -10,7 +10,8 @@
  * src/cluster, built on the broker's API; src/testing, the script test harness over scripting;
  * src/ops, running it as a service (health check, reload on SIGHUP, $SYS topics, Prometheus
  * metrics) over all of those;
- * src/web, the dashboard; and the entry points in src/ itself (index.ts, cli.ts, config.ts,
+ * src/web, the dashboard; src/settings, the settings table the command line and the config file
+ * read; and the entry points in src/ itself (index.ts, cli.ts, config.ts,
  * testing.ts, test-command.ts), which assemble them.
  * @type {import('dependency-cruiser').IConfiguration}
  */
@@ -65,6 +66,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: '^src/(testing/|testing\\.ts$)' },
       to: { path: '^src/testing/' },
+    },
+    {
+      name: 'settings-only-from-entry-points',
+      comment:
+        'The settings table (src/settings) feeds the command line and the config file: only the entry points import it.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: [entryPoints, '^src/settings/'] },
+      to: { path: '^src/settings/' },
     },
     {
       name: 'util-self-contained',

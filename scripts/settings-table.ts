@@ -3,7 +3,7 @@
 //   node --import tsx scripts/settings-table.ts [--write]
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { settingsTable, tableEnd, tableStart } from '../src/settings.ts'
+import { settingsTable, tableEnd, tableStart } from '../src/settings/index.ts'
 
 const table = settingsTable()
 if (process.argv.includes('--write')) {

@@ -7,7 +7,7 @@ import { startOptionsFromCommandLine } from './config.ts'
 import { startBroker } from './index.ts'
 import { createLogger } from './log.ts'
 import { Reloader } from './ops/index.ts'
-import { addSettingOptions, settingsFromCommand } from './settings.ts'
+import { addSettingOptions, settingsFromCommand } from './settings/index.ts'
 import { resetDataDir } from './store/reset.ts'
 import { runScriptTests } from './test-command.ts'
 

@@ -10,9 +10,9 @@ import {
   type Settings,
   settingsFromFile,
   startOptionsOf,
-} from './settings.ts'
+} from './settings/index.ts'
 
-/** The settings a config file may hold: the command line's, in JSON, with the same names (src/settings.ts). */
+/** The settings a config file may hold: the command line's, in JSON, with the same names (src/settings/table.ts). */
 export type FileConfig = FileSettings
 
 /** Reads a JSON config file; unknown keys and wrong types are errors that name the file and the key. */

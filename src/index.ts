@@ -1,14 +1,13 @@
-import { type BridgeSpec, type Bridges, startBridges } from './bridge/index.ts'
+import { type Bridges, startBridges } from './bridge/index.ts'
 import { installFileAccess } from './broker/access/index.ts'
 import { Broker } from './broker/broker.ts'
-import type { BrokerOptions } from './broker/types.ts'
-import { type ListenerSpec, startListeners } from './listeners/index.ts'
+import { startListeners } from './listeners/index.ts'
 import { registerHealthStore, ScriptSlot } from './ops/index.ts'
 import { startMonitoring } from './ops/monitoring.ts'
-import type { ScriptingHost, ScriptingOptions } from './scripting/index.ts'
+import type { ScriptingHost } from './scripting/index.ts'
+import type { StartOptions } from './start-options.ts'
 import { LmdbStore } from './store/lmdb.ts'
 import { MemoryStore } from './store/memory.ts'
-import type { Store } from './store/store.ts'
 import { startWeb } from './web/index.ts'
 import { ScriptLog, scriptBrokerWithLog } from './web/script-log.ts'
 
@@ -43,51 +42,13 @@ export type {
   ScriptStatus,
   ScriptThrottle,
 } from './scripting/index.ts'
+export type { StartOptions } from './start-options.ts'
 export { DataDirError } from './store/errors.ts'
 export { LmdbStore } from './store/lmdb.ts'
 export { MemoryStore } from './store/memory.ts'
 export type { SessionRecord, Store, StoredState } from './store/store.ts'
 export type { WebDashboard, WebOptions } from './web/index.ts'
 export { startWeb, webOf } from './web/index.ts'
-
-export interface StartOptions extends BrokerOptions {
-  /** Persistence backend; when given, `data` and `memory` are ignored and the caller closes it. */
-  store?: Store
-  /**
-   * Data directory for the durable store (created if missing). Unset: state is kept in memory
-   * only; the CLI defaults it to ./tinymqtt-data.
-   */
-  data?: string | undefined
-  /** Keep everything in memory even when `data` is set (the CLI's --memory). */
-  memory?: boolean | undefined
-  /** Script file or folder to load and watch, or the scripting host's full options. */
-  scripts?: string | ScriptingOptions | undefined
-  /** Extra listeners beside `port`: plain TCP, TLS, WebSocket, WebSocket over TLS. */
-  listeners?: readonly ListenerSpec[] | undefined
-  /** Mosquitto password file; with it, anonymous clients are refused. Re-read when it changes. */
-  passwordFile?: string | undefined
-  /** Mosquitto ACL file, applied to PUBLISH, SUBSCRIBE and delivery. Re-read when it changes. */
-  aclFile?: string | undefined
-  /** Serve the web dashboard on this HTTP port (0 picks a free one; read it back from webOf(broker).port). */
-  http?: number | undefined
-  /** The dashboard's own user and password; with them scripts may be edited from it (see WebOptions). */
-  httpUser?: string | undefined
-  httpPass?: string | undefined
-  /** Host names a loopback dashboard without a password answers to besides localhost (see WebOptions). */
-  httpAllowedHosts?: readonly string[] | undefined
-  /** MQTT bridges to other brokers (README "Bridges"); read their status from bridgesOf(broker). */
-  bridges?: readonly BridgeSpec[] | undefined
-  /**
-   * Seconds between updates of the $SYS topics (README "$SYS topics"). Unset or 0: none, so an
-   * embedded broker stays quiet unless asked; the command line defaults it to 10, as Mosquitto.
-   */
-  sysInterval?: number | undefined
-  /**
-   * Serve Prometheus metrics at GET /metrics on this port alone (0 picks a free one; read it
-   * back from monitoringOf(broker).metricsPort). With `http` the dashboard serves them too.
-   */
-  metricsPort?: number | undefined
-}
 
 /**
  * Starts a broker, and its scripting host when `scripts` is given; resolves once it is

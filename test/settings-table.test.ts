@@ -14,7 +14,7 @@ import {
   settingsTable,
   tableEnd,
   tableStart,
-} from '../src/settings.ts'
+} from '../src/settings/index.ts'
 import { defined } from './defined.ts'
 
 const README = join(import.meta.dirname, '..', 'README.md')

@@ -27,7 +27,7 @@ export interface ResolvedOptions {
 
 /**
  * The defaults of the broker's options, named once: resolveOptions applies them and the settings
- * table (src/settings.ts) shows them in --help and the README.
+ * table (src/settings/table.ts) shows them in --help and the README.
  */
 export const brokerDefaults = {
   port: 1883,
