@@ -215,3 +215,23 @@ test('$SYS: updates are not written to the durable store', async (t) => {
   )
   assert.equal(second.retainedMessages('$SYS/#').length, 0)
 })
+
+test("load averages: Mosquitto's exponential moving average of the per-minute rate", async () => {
+  const { LoadAverage } = await import('../src/ops/load-averages.ts')
+  const load = new LoadAverage()
+  load.update(0, 0)
+  // 100 messages in 10 s: 600 a minute; one step from 0 gives 600 × (1 − e^(−10/window)).
+  load.update(100, 10)
+  const expected = (window: number): string => (600 * (1 - Math.exp(-10 / window))).toFixed(2)
+  assert.deepEqual(load.values(), [
+    ['1min', expected(60)],
+    ['5min', expected(300)],
+    ['15min', expected(900)],
+  ])
+  // A steady rate: every average converges on it.
+  for (let total = 200; total <= 100 * 2000; total += 100) load.update(total, 10)
+  assert.deepEqual(
+    load.values().map(([, v]) => v),
+    ['600.00', '600.00', '600.00'],
+  )
+})

@@ -177,10 +177,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** Publishes as the broker itself. A publish made while routing is queued and delivered after it. */
   async publish(input: PublishInput): Promise<void> {
-    const message = messageFrom(input)
-    this.router.route(message)
+    this.router.route(messageFrom(input))
     // $SYS updates are never stored (router.ts): no commit to wait for.
-    if (this.persistence.durable && !isSysTopic(message.topic)) await this.persistence.flush()
+    if (this.persistence.durable && !isSysTopic(input.topic)) await this.persistence.flush()
   }
 
   /**
