@@ -1,42 +1,21 @@
-/**
- * src/broker: the MQTT broker (3.1, 3.1.1 and 5) over any byte stream. This module, the Broker
- * facade, is its API for embedders and for the rest of src/.
- *
- * Owns: the facade and its options and events (broker.ts, broker-options.ts, types.ts,
- * events.ts, publish-input.ts); the parts it drives, wired by parts.ts: connections.ts (with
- * connection.ts), session-lifecycle.ts (with sessions.ts), router.ts, local-delivery.ts,
- * access-gate.ts, persistence.ts, flow.ts; what they share: topic-rules.ts, level-tree.ts under
- * topics.ts (subscriptions) and retained.ts, last-values.ts, shared.ts ($share), expiry.ts,
- * auth.ts, subscription.ts; the packet handlers (handlers/, which see the broker through
- * BrokerCore in core.ts); the MQTT codec (protocol/); and access control from Mosquitto-format
- * files (access/, an add-on installed on a Broker, which nothing else in this folder imports).
- *
- * Must not import: src/scripting, src/web, src/listeners, src/bridge, src/cluster, src/testing,
- * the entry points in src/; of src/store only the Store interface (store/store.ts). Those are
- * built on the broker, never the other way round (.dependency-cruiser.cjs).
- */
+// The Broker facade: src/broker's API for embedders and for the rest of src/. What the folder
+// owns and must not import: README.md here.
 import { EventEmitter } from 'node:events'
 import type { Server } from 'node:net'
 import type { Logger } from 'pino'
 import { createLogger } from '../log.ts'
 import type { Store } from '../store/store.ts'
-import type { AccessGate } from './access-gate.ts'
 import { SingleUserAuth } from './auth.ts'
 import { type BrokerSetup, type ResolvedOptions, resolveOptions } from './broker-options.ts'
 import type { ClientStream } from './connection.ts'
-import type { Connections } from './connections.ts'
 import { Counters } from './counters.ts'
 import { notify } from './events.ts'
 import type { FlowControl } from './flow.ts'
 import { defaultLastValues, type LastValue, LastValues } from './last-values.ts'
-import type { LocalDelivery } from './local-delivery.ts'
-import { assembleParts } from './parts.ts'
-import type { Persistence } from './persistence.ts'
+import { assembleParts, type BrokerParts } from './parts.ts'
 import { Reason } from './protocol/reason-codes.ts'
 import { messageFrom } from './publish-input.ts'
 import { RetainedTree } from './retained.ts'
-import type { Router } from './router.ts'
-import type { SessionLifecycle } from './session-lifecycle.ts'
 import { isSysTopic, isValidFilter } from './topic-rules.ts'
 import type {
   AccessControl,
@@ -71,13 +50,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
   private readonly totals = new Counters()
   private readonly retained = new RetainedTree()
   private readonly store: Store
+  /** The parts that do the work (parts.ts), wired to each other. */
+  private readonly parts: BrokerParts
   private readonly ownsStore: boolean
-  private readonly gate: AccessGate
-  private readonly persistence: Persistence
-  private readonly delivery: LocalDelivery
-  private readonly router: Router
-  private readonly sessions: SessionLifecycle
-  private readonly connections: Connections
   private server: Server | undefined
   private readonly closeHooks: (() => Promise<void>)[] = []
   private state: 'new' | 'running' | 'closing' | 'closed' = 'new'
@@ -91,7 +66,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.store = setup.store
     this.ownsStore = setup.ownsStore ?? false
     const { options, logger, auth, store, retained, totals } = this
-    const parts = assembleParts({
+    this.parts = assembleParts({
       options,
       logger,
       auth,
@@ -101,13 +76,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
       totals,
       events: this,
     })
-    this.flow = parts.flow
-    this.gate = parts.gate
-    this.persistence = parts.persistence
-    this.delivery = parts.delivery
-    this.router = parts.router
-    this.sessions = parts.sessions
-    this.connections = parts.connections
+    this.flow = this.parts.flow
   }
 
   /** The bound MQTT port (after start). */
@@ -123,11 +92,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** Access control hooks; replace at run time with setAccessControl. */
   get access(): AccessControl | undefined {
-    return this.gate.hooks
+    return this.parts.gate.hooks
   }
 
   set access(access: AccessControl | undefined) {
-    this.gate.hooks = access
+    this.parts.gate.hooks = access
   }
 
   /** Loads stored state and starts listening. */
@@ -135,13 +104,13 @@ export class Broker extends EventEmitter<BrokerEvents> {
     if (this.state !== 'new') throw new Error('broker already started')
     const state = await this.store.load()
     for (const message of state.retained) this.retained.set(message)
-    this.router.seedLastValues(this.startedAt.getTime())
-    this.sessions.restore(state.sessions)
-    this.server = await this.connections.listen(this.options.port)
+    this.parts.router.seedLastValues(this.startedAt.getTime())
+    this.parts.sessions.restore(state.sessions)
+    this.server = await this.parts.connections.listen(this.options.port)
     this.state = 'running'
-    this.connections.accepting = true
-    this.sessions.running = true
-    this.connections.startSweep()
+    this.parts.connections.accepting = true
+    this.parts.sessions.running = true
+    this.parts.connections.startSweep()
     this.logger.info({ host: this.options.host, port: this.port }, 'MQTT listener started')
     notify(this, this.logger, 'listening', this.port)
   }
@@ -149,7 +118,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Moves the MQTT listener to another port; connected clients stay. Rejects (keeping the old listener) when the port can't be bound. */
   async listen(port: number): Promise<number> {
     if (this.state !== 'running') throw new Error('broker is not running')
-    const next = await this.connections.listen(port)
+    const next = await this.parts.connections.listen(port)
     const old = this.server
     this.server = next
     old?.close()
@@ -163,7 +132,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * `listener` names the listener in logs and client info.
    */
   accept(socket: ClientStream, listener = 'mqtt'): void {
-    this.connections.accept(socket, listener)
+    this.parts.connections.accept(socket, listener)
   }
 
   /** Sets the single user for new connections (OpenBeken's ms_user / ms_pass). */
@@ -172,14 +141,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
   }
 
   setAccessControl(access: AccessControl | undefined): void {
-    this.gate.hooks = access
+    this.parts.gate.hooks = access
   }
 
   /** Publishes as the broker itself. A publish made while routing is queued and delivered after it. */
   async publish(input: PublishInput): Promise<void> {
-    this.router.route(messageFrom(input))
+    this.parts.router.route(messageFrom(input))
     // $SYS updates are never stored (router.ts): no commit to wait for.
-    if (this.persistence.durable && !isSysTopic(input.topic)) await this.persistence.flush()
+    if (this.parts.persistence.durable && !isSysTopic(input.topic)) await this.parts.persistence.flush()
   }
 
   /**
@@ -188,7 +157,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   subscribe(filter: string, handler: MessageHandler, options: SubscribeOptions = {}): () => void {
     if (!isValidFilter(filter)) throw new Error(`invalid topic filter ${JSON.stringify(filter)}`)
-    return this.router.subscribe(filter, handler, options.qos ?? 2)
+    return this.parts.router.subscribe(filter, handler, options.qos ?? 2)
   }
 
   /**
@@ -197,7 +166,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * while the cache is off, or when the topic was dropped from it (least recently published first).
    */
   lastValue(topic: string): LastValue | undefined {
-    return this.router.lastValues?.get(topic)
+    return this.parts.router.lastValues?.get(topic)
   }
 
   /**
@@ -205,9 +174,9 @@ export class Broker extends EventEmitter<BrokerEvents> {
    * already. The scripting host calls this for ms_get; without scripts routing pays nothing.
    */
   useLastValues(): void {
-    if (this.router.lastValues || this.options.lastValues !== undefined) return
-    this.router.lastValues = new LastValues(defaultLastValues)
-    this.router.seedLastValues(this.startedAt.getTime())
+    if (this.parts.router.lastValues || this.options.lastValues !== undefined) return
+    this.parts.router.lastValues = new LastValues(defaultLastValues)
+    this.parts.router.seedLastValues(this.startedAt.getTime())
   }
 
   /** Every script's remembered state (`persist`, as JSON) by script file name, from the store. */
@@ -231,29 +200,29 @@ export class Broker extends EventEmitter<BrokerEvents> {
 
   /** The connected clients. */
   clientList(): ClientInfo[] {
-    return this.connections.clientList()
+    return this.parts.connections.clientList()
   }
 
   /** The connected clients with traffic counters and subscriptions. */
   clientDetails(): ClientDetails[] {
-    return this.connections.clientDetails()
+    return this.parts.connections.clientDetails()
   }
 
   /** Whether a client with this id is connected now. */
   isConnected(clientId: string): boolean {
-    return this.connections.connected(clientId) !== undefined
+    return this.parts.connections.connected(clientId) !== undefined
   }
 
   /** The session held for this client id, connected or not. */
   sessionInfo(clientId: string): SessionInfo | undefined {
-    return this.sessions.info(clientId)
+    return this.parts.sessions.info(clientId)
   }
 
   /** Closes a client's connection as if it had gone away (its will is published). Returns false when not connected. */
   disconnectClient(clientId: string, reason = 'disconnected by the broker'): boolean {
-    const connection = this.connections.connected(clientId)
+    const connection = this.parts.connections.connected(clientId)
     if (!connection) return false
-    this.connections.drop(connection, reason, Reason.administrativeAction)
+    this.parts.connections.drop(connection, reason, Reason.administrativeAction)
     return true
   }
 
@@ -273,12 +242,12 @@ export class Broker extends EventEmitter<BrokerEvents> {
       ...this.totals.snapshot(),
       startedAt: this.startedAt,
       uptimeSeconds: (Date.now() - this.startedAt.getTime()) / 1000,
-      connections: this.connections.count,
-      clients: this.connections.clientCount,
-      sessions: this.sessions.size,
-      subscriptions: this.delivery.size,
+      connections: this.parts.connections.count,
+      clients: this.parts.connections.clientCount,
+      sessions: this.parts.sessions.size,
+      subscriptions: this.parts.delivery.size,
       retained: this.retained.size,
-      storedMessages: this.sessions.storedMessages(),
+      storedMessages: this.parts.sessions.storedMessages(),
       memory: { rss: memory.rss, heapUsed: memory.heapUsed },
     }
   }
@@ -294,8 +263,8 @@ export class Broker extends EventEmitter<BrokerEvents> {
       return
     }
     this.state = 'closing'
-    this.connections.accepting = false
-    this.sessions.running = false
+    this.parts.connections.accepting = false
+    this.parts.sessions.running = false
     for (const hook of this.closeHooks) {
       try {
         await hook()
@@ -305,10 +274,10 @@ export class Broker extends EventEmitter<BrokerEvents> {
     }
     const server = this.server
     const serverClosed = new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
-    this.connections.closeAll()
-    this.sessions.close()
+    this.parts.connections.closeAll()
+    this.parts.sessions.close()
     await serverClosed
-    await this.persistence.flush()
+    await this.parts.persistence.flush()
     if (this.ownsStore) await this.store.close()
     this.state = 'closed'
     this.logger.info('broker closed')
