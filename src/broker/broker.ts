@@ -43,9 +43,11 @@ import type {
   BrokerStats,
   ClientDetails,
   ClientInfo,
+  FabricInlet,
   Message,
   MessageHandler,
   PublishInput,
+  RemoteFabric,
   SessionInfo,
   SubscribeOptions,
   TrafficCounters,
@@ -221,6 +223,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   addCloseHook(hook: () => Promise<void>): void {
     this.closeHooks.unshift(hook)
+  }
+
+  /** Joins this broker to other nodes (src/cluster): see RemoteFabric. One at a time. */
+  attachFabric(fabric: RemoteFabric): FabricInlet {
+    return this.router.attachRemote(fabric)
   }
 
   /** The connected clients. */

@@ -4,19 +4,17 @@ import type { Connection } from './connection.ts'
 import type { ClientRouting } from './core.ts'
 import type { FlowControl } from './flow.ts'
 import type { LastValues } from './last-values.ts'
-import { type Delivery, HandlerSubscriber, type LocalDelivery } from './local-delivery.ts'
+import { HandlerSubscriber, type LocalDelivery } from './local-delivery.ts'
 import type { Persistence } from './persistence.ts'
 import type { RetainedTree } from './retained.ts'
 import type { Session } from './sessions.ts'
 import type { Subscription } from './subscription.ts'
-import type { Message, MessageHandler, QoS, TrafficCounters } from './types.ts'
+import type { FabricInlet, Message, MessageHandler, QoS, RemoteFabric, TrafficCounters } from './types.ts'
 
 export interface RouterParts {
   retained: RetainedTree
   /** This process's subscribers; subscriptions are indexed here. */
   local: LocalDelivery
-  /** Where routed messages go; the local fabric unless a cluster wraps it (see Delivery). */
-  fabric?: Delivery | undefined
   persistence: Persistence
   flow: FlowControl
   totals: TrafficCounters
@@ -28,8 +26,10 @@ export interface RouterParts {
 /**
  * Routing: every message, from a client, broker.publish, a script or a will, passes through
  * route(), which counts it, keeps it in the last-value cache and the retained store, calls the
- * `message` listeners, and hands it to the delivery fabric. Subscriptions are kept here too:
- * the session's own record, the fabric's index of it, and the store, in step.
+ * `message` listeners, delivers it locally and, in a cluster, forwards it to the remote fabric.
+ * Messages from other nodes enter through the inlet (attachRemote) and are delivered locally
+ * only. Subscriptions are kept here too: the session's own record, the local index of it, and
+ * the store, in step.
  */
 export class Router implements ClientRouting {
   /** The last message of each topic, while the cache is on (see Broker.useLastValues). */
@@ -47,7 +47,8 @@ export class Router implements ClientRouting {
 
   private readonly retained: RetainedTree
   private readonly local: LocalDelivery
-  private readonly fabric: Delivery
+  /** The other nodes of a cluster, when one is attached. */
+  private remote: RemoteFabric | undefined
   private readonly persistence: Persistence
   private readonly flow: FlowControl
   private readonly totals: TrafficCounters
@@ -57,7 +58,6 @@ export class Router implements ClientRouting {
   constructor(parts: RouterParts) {
     this.retained = parts.retained
     this.local = parts.local
-    this.fabric = parts.fabric ?? parts.local
     this.persistence = parts.persistence
     this.flow = parts.flow
     this.totals = parts.totals
@@ -103,13 +103,78 @@ export class Router implements ClientRouting {
       this.retained.set(message)
       this.persistence.putRetained(message)
     }
+    const listeners = this.currentListeners()
+    if (listeners.length !== 0) this.callMessageListeners(listeners, message)
+    this.local.deliver(message, source)
+    if (this.remote !== undefined) this.forward(this.remote, message)
+  }
+
+  private forward(remote: RemoteFabric, message: Message): void {
+    try {
+      remote.forward(message)
+    } catch (error) {
+      this.logger.error({ err: error, topic: message.topic }, 'cluster forward threw')
+    }
+  }
+
+  /**
+   * Attaches a cluster's remote fabric: from now on routed messages are forwarded to it and
+   * changes of interest reported, starting with the filters subscribed already.
+   */
+  attachRemote(remote: RemoteFabric): FabricInlet {
+    if (this.remote !== undefined) throw new Error('a remote fabric is attached already')
+    this.remote = remote
+    const interest = this.local.interest
+    interest.listener = (filter, present) => remote.interest(filter, present)
+    for (const filter of interest.filters()) remote.interest(filter, true)
+    return {
+      deliver: (message) => this.routeRemote(message),
+      retain: (message) => {
+        this.retained.set(message)
+        this.persistence.putRetained(message)
+      },
+      detach: () => {
+        if (this.remote !== remote) return
+        this.remote = undefined
+        interest.listener = undefined
+      },
+    }
+  }
+
+  /**
+   * A message from another node: delivered to local subscribers, listeners and the last-value
+   * cache, never forwarded (no loops) and not counted in messagesIn. The retained store follows
+   * the cluster's own copy through the inlet's retain instead.
+   */
+  private routeRemote(message: Message): void {
+    // Remote messages arrive from the event loop, never from inside route(); queued if ever.
+    if (this.routing) {
+      queueMicrotask(() => this.routeRemote(message))
+      return
+    }
+    this.routing = true
+    try {
+      this.lastValues?.record(message)
+      const listeners = this.currentListeners()
+      if (listeners.length !== 0) this.callMessageListeners(listeners, message)
+      this.local.deliver(message, undefined)
+      const backlog = this.backlog
+      for (let i = 0; i < backlog.length; i++) {
+        const next = backlog[i]
+        if (next !== undefined) this.routeOne(next, undefined)
+      }
+    } finally {
+      this.backlog.length = 0
+      this.routing = false
+    }
+  }
+
+  private currentListeners(): ((msg: Message) => void)[] {
     if (this.messageListenersStale) {
       this.messageListenersStale = false
       this.messageListeners = this.events.rawListeners('message') as ((msg: Message) => void)[]
     }
-    const listeners = this.messageListeners
-    if (listeners.length !== 0) this.callMessageListeners(listeners, message)
-    this.fabric.deliver(message, source)
+    return this.messageListeners
   }
 
   private callMessageListeners(listeners: ((msg: Message) => void)[], message: Message): void {
