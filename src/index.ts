@@ -2,6 +2,7 @@ import { type BridgeSpec, startBridges } from './bridge/index.ts'
 import { installFileAccess } from './broker/access/index.ts'
 import { Broker } from './broker/broker.ts'
 import type { BrokerOptions } from './broker/types.ts'
+import { type ClusterSpec, startCluster } from './cluster/index.ts'
 import { type ListenerSpec, startListeners } from './listeners/index.ts'
 import { type ScriptingHost, type ScriptingOptions, startScripting } from './scripting/index.ts'
 import { LmdbStore } from './store/lmdb.ts'
@@ -26,6 +27,8 @@ export type {
   QoS,
   SubscribeOptions,
 } from './broker/types.ts'
+export type { Cluster, ClusterSpec, ClusterStatus } from './cluster/index.ts'
+export { clusterOf } from './cluster/index.ts'
 export type { Listener, ListenerSpec } from './listeners/index.ts'
 export { listenersOf } from './listeners/index.ts'
 export type {
@@ -71,6 +74,8 @@ export interface StartOptions extends BrokerOptions {
   httpAllowedHosts?: readonly string[] | undefined
   /** MQTT bridges to other brokers (README "Bridges"); read their status from bridgesOf(broker). */
   bridges?: readonly BridgeSpec[] | undefined
+  /** Join other nodes as one broker over NATS JetStream (README "Cluster (preview)"); read its status from clusterOf(broker). */
+  cluster?: ClusterSpec | undefined
 }
 
 /**
@@ -101,6 +106,14 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
     await access?.close()
     await ownStore?.close()
     throw error
+  }
+  if (options.cluster !== undefined) {
+    try {
+      await startCluster(broker, options.cluster)
+    } catch (error) {
+      await broker.close()
+      throw error
+    }
   }
   if (options.listeners !== undefined && options.listeners.length > 0) {
     try {

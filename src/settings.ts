@@ -33,6 +33,7 @@ import { Command, InvalidArgumentError, Option } from 'commander'
 import { type BridgeSpec, parseBridgeSpecs } from './bridge/config.ts'
 import { brokerDefaults } from './broker/broker-options.ts'
 import { defaultLastValues } from './broker/last-values.ts'
+import { type ClusterSpec, clusterSpecFromArg, parseClusterSpec } from './cluster/config.ts'
 import type { StartOptions } from './index.ts'
 import { type ListenerShorthands, listenersFromShorthands, parseListenerSpecs } from './listeners/config.ts'
 import type { ListenerSpec } from './listeners/types.ts'
@@ -362,6 +363,26 @@ export const settings = {
     { consumer: 'startBroker', help: 'MQTT bridges to other brokers; TLS paths relative to the config file' },
     (value, { where, dir }) => parseBridgeSpecs(value, where, dir),
   ),
+  cluster: {
+    // A nested structure in the config file; on the command line just the NATS server URLs.
+    ...object<ClusterSpec, 'startBroker'>(
+      'Cluster (preview)',
+      {
+        consumer: 'startBroker',
+        help: 'join other nodes as one broker over NATS JetStream: the NATS server URLs (servers, name, node, credentials, TLS in the config file)',
+      },
+      (value, { where, dir }) => parseClusterSpec(value, where, dir),
+    ),
+    cli: true,
+    arg: '<urls>',
+    fromArg: (arg: string): ClusterSpec => {
+      try {
+        return clusterSpecFromArg(arg)
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message)
+      }
+    },
+  },
 } satisfies Record<string, Setting<unknown>>
 
 type Table = typeof settings
@@ -512,10 +533,18 @@ function kindText(kind: Kind): string {
     case 'list':
       return `array of ${kind.of} (command line: comma-separated)`
     case 'object':
-      return `object, see [${kind.section}](#${kind.section.toLowerCase().replace(/ /g, '-')})`
+      return `object, see [${kind.section}](#${anchor(kind.section)})`
     default:
       return kind.type
   }
+}
+
+/** The link anchor GitHub gives a heading: lower case, punctuation dropped, spaces as dashes. */
+function anchor(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/[^a-z0-9 -]/g, '')
+    .replace(/ /g, '-')
 }
 
 function startBrokerText(name: SettingName, consumer: Consumer): string {

@@ -133,6 +133,7 @@ export class Router implements ClientRouting {
         this.retained.set(message)
         this.persistence.putRetained(message)
       },
+      retainedTopics: () => this.retained.all().map((m) => m.topic),
       detach: () => {
         if (this.remote !== remote) return
         this.remote = undefined

@@ -61,6 +61,8 @@ export interface FabricInlet {
   deliver(message: Message): void
   /** Sets this node's copy of a retained message (an empty payload deletes it), without routing it. */
   retain(message: Message): void
+  /** Every topic with a retained message on this node, `$` topics included. */
+  retainedTopics(): string[]
   /** Stops forwarding and interest reports; the inlet stays usable for messages in flight. */
   detach(): void
 }
