@@ -283,3 +283,31 @@ test('a node that joins later gets the retained messages published before it sta
     'caught up before startBroker resolved',
   )
 })
+
+test('a QoS 1 PUBACK waits until the NATS server has the message', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const c0 = stack(t)
+  const server = await startNatsServer(c0)
+  const a = await node(c0, server.url, 'a')
+  const local = await client(c0, a, 'local')
+  await sub(a, local.c, 'marker', 0)
+  const pub = await client(c0, a, 'pub')
+  await pub.c.publishAsync('before', 'x', { qos: 1 })
+
+  await server.stop('SIGKILL')
+  await until(() => clusterOf(a)?.status().nats === 'disconnected', 'a to notice NATS is gone')
+  let acked = false
+  const puback = pub.c.publishAsync('held/x', 'x', { qos: 1 }).then(() => {
+    acked = true
+  })
+  // Same connection, after the QoS 1 message: once the marker is delivered, a PUBACK sent
+  // without waiting for NATS would have been written before it.
+  pub.c.publish('marker', 'm', { qos: 0 })
+  await arrived(local.got, 'marker', 'm')
+  assert.equal(acked, false, 'no PUBACK while NATS cannot have the message')
+
+  await server.start()
+  await withTimeout(puback, 'the PUBACK after NATS is back')
+  assert.equal(acked, true)
+})

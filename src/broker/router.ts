@@ -112,6 +112,7 @@ export class Router implements ClientRouting {
   private forward(remote: RemoteFabric, message: Message): void {
     try {
       remote.forward(message)
+      if (message.qos !== 0) this.persistence.forwarded()
     } catch (error) {
       this.logger.error({ err: error, topic: message.topic }, 'cluster forward threw')
     }
@@ -126,6 +127,7 @@ export class Router implements ClientRouting {
     this.remote = remote
     const interest = this.local.interest
     interest.listener = (filter, present) => remote.interest(filter, present)
+    if (remote.flush) this.persistence.setRemoteFlush(() => remote.flush?.() ?? Promise.resolve())
     for (const filter of interest.filters()) remote.interest(filter, true)
     return {
       deliver: (message) => this.routeRemote(message),
@@ -138,6 +140,7 @@ export class Router implements ClientRouting {
         if (this.remote !== remote) return
         this.remote = undefined
         interest.listener = undefined
+        this.persistence.setRemoteFlush(undefined)
       },
     }
   }

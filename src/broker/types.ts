@@ -49,6 +49,13 @@ export interface RemoteFabric {
    * the fabric is attached.
    */
   interest(filter: string, present: boolean): void
+  /**
+   * Resolves once everything forwarded so far has reached the other side (a NATS server's
+   * PONG); rejects when it cannot tell (disconnected), and is then tried again a second later.
+   * When given, the broker holds acknowledgements (PUBACK, PUBREC …) sent after a forwarded
+   * QoS 1/2 message until it resolves, batched per event-loop turn like a durable store's.
+   */
+  flush?(): Promise<void>
 }
 
 /** How a RemoteFabric hands this node what came from the others. */

@@ -11,9 +11,10 @@
  * publisher's messages in order to each subscriber connection, so the numbers of one origin
  * only ever grow here, and the same order keeps messages in publish order per publisher.
  *
- * Core NATS is at-most-once: a message published while this node has no NATS connection is
- * buffered by the client and sent after reconnecting, and lost if the buffer overflows or
- * the process dies first (see docs/cluster.md).
+ * Core NATS is at most once. flush() lets the broker hold a QoS 1/2 publisher's PUBACK until
+ * the NATS server has the message (a PING/PONG round trip, batched per event-loop turn), so a
+ * PUBACK is never sent for a message that died with this node or its connection; the server
+ * still delivers at most once to the other nodes (see docs/cluster.md).
  */
 import { randomBytes } from 'node:crypto'
 import type { Subscription } from '@nats-io/transport-node'
@@ -80,6 +81,11 @@ export class ClusterRouter implements RemoteFabric {
           this.logger.error({ err: error, topic }, 'cluster: storing a retained message failed'),
         )
     }
+  }
+
+  /** The server has everything this node published so far once its PONG is back. */
+  flush(): Promise<void> {
+    return this.conn.connection.flush()
   }
 
   interest(filter: string, present: boolean): void {
