@@ -4,8 +4,8 @@
  *
  * Owns: the facade and its options and events (broker.ts, broker-options.ts, types.ts,
  * events.ts, publish-input.ts); the parts it drives, wired by parts.ts: connections.ts (with
- * connection.ts), session-lifecycle.ts (with sessions.ts), router.ts, local-delivery.ts,
- * access-gate.ts, persistence.ts, flow.ts; what they share: topic-rules.ts, level-tree.ts under
+ * connection.ts), session-lifecycle.ts (with sessions.ts), router.ts, local-delivery.ts (with
+ * interest.ts), access-gate.ts, persistence.ts, flow.ts; what they share: topic-rules.ts, level-tree.ts under
  * topics.ts (subscriptions) and retained.ts, last-values.ts, shared.ts ($share), expiry.ts,
  * auth.ts, subscription.ts; the packet handlers (handlers/, which see the broker through
  * BrokerCore in core.ts); the MQTT codec (protocol/); and access control from Mosquitto-format
