@@ -5,8 +5,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { MqttClient } from 'mqtt'
-import { type Broker, clusterOf, startBroker } from '../src/index.ts'
-import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
+import { NatsConnection } from '../src/cluster/nats-connection.ts'
+import { type Broker, clusterOf, MemoryStore, startBroker } from '../src/index.ts'
+import { type Cleanup, LogCapture, mqttConnect, until, WARN, withTimeout } from './helpers.ts'
 import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
 
 interface Received {
@@ -310,4 +311,58 @@ test('a QoS 1 PUBACK waits until the NATS server has the message', async (t) => 
   await server.start()
   await withTimeout(puback, 'the PUBACK after NATS is back')
   assert.equal(acked, true)
+})
+
+test('a node drops retained messages from its own store that the cluster does not have', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const c0 = stack(t)
+  const server = await startNatsServer(c0)
+  const a = await node(c0, server.url, 'a')
+  await a.publish({ topic: 'kept/one', payload: 'k', retain: true, qos: 1 })
+  await until(() => a.retainedMessages('kept/#').length === 1, 'kept/one on a')
+  // What a node's local store holds from before it joined (or from a delete it missed).
+  const store = new MemoryStore()
+  store.putRetained({ topic: 'stale/x', payload: Buffer.from('old'), qos: 0, retain: true })
+  const b = await startBroker({
+    port: 0,
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    store,
+    cluster: { servers: [server.url], node: 'b' },
+  })
+  c0.after(() => b.close())
+  await until(() => b.retainedMessages('kept/#').length === 1, 'kept/one on b')
+  assert.deepEqual(b.retainedMessages('stale/#'), [], 'stale/x is not in the cluster, so it went')
+})
+
+test('bytes on a routed subject that are not a tinymqtt message are logged and dropped', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const c0 = stack(t)
+  const server = await startNatsServer(c0)
+  const logs = new LogCapture()
+  const b = await startBroker({
+    port: 0,
+    host: '127.0.0.1',
+    logger: logs.logger,
+    cluster: { servers: [server.url], node: 'b' },
+  })
+  c0.after(() => b.close())
+  const a = await node(c0, server.url, 'a')
+  const s = await client(c0, b, 's')
+  await sub(b, s.c, 'g/#', 1)
+  const raw = new NatsConnection({ servers: [server.url] })
+  await raw.connect()
+  c0.after(() => raw.close())
+  raw.connection.publish('tmq.msg.t.g.x', 'not an envelope')
+  await raw.connection.flush()
+  const pub = await client(c0, a, 'pub')
+  await pub.c.publishAsync('g/after', 'fine', { qos: 1 })
+  await arrived(s.got, 'g/after', 'fine')
+  assert.deepEqual(payloads(s.got), ['fine'])
+  await logs.waitFor(
+    (r) => r.level === WARN && r.msg?.includes('not a tinymqtt envelope') === true,
+    'warning of it',
+  )
 })
