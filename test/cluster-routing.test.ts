@@ -55,15 +55,9 @@ async function client(
   return { c, got }
 }
 
-async function sub(
-  broker: Broker,
-  c: MqttClient,
-  filter: string | string[],
-  qos: 0 | 1 | 2 = 2,
-): Promise<void> {
+async function sub(c: MqttClient, filter: string | string[], qos: 0 | 1 | 2 = 2): Promise<void> {
+  // SUBACK waits until the node's NATS subscription has reached the server.
   await c.subscribeAsync(filter, { qos })
-  // The node's NATS subscription has reached the server once this resolves.
-  await clusterOf(broker)?.flush()
 }
 
 const payloads = (got: Received[], topic?: string): string[] =>
@@ -88,8 +82,8 @@ test('cross-node delivery keeps each QoS, and wildcards match both ways', async 
   assert.ok(a && b)
   const onA = await client(c0, a, 'sub-a')
   const onB = await client(c0, b, 'sub-b')
-  await sub(a, onA.c, 'w/+/x')
-  await sub(b, onB.c, 'w/#')
+  await sub(onA.c, 'w/+/x')
+  await sub(onB.c, 'w/#')
   const pubA = await client(c0, a, 'pub-a')
   const pubB = await client(c0, b, 'pub-b')
 
@@ -115,8 +109,8 @@ test('`#` does not match `$` topics across nodes; a `$` filter does', async (t) 
   assert.ok(a && b)
   const all = await client(c0, b, 'all')
   const dollar = await client(c0, b, 'dollar')
-  await sub(b, all.c, '#')
-  await sub(b, dollar.c, '$app/#')
+  await sub(all.c, '#')
+  await sub(dollar.c, '$app/#')
   const pub = await client(c0, a, 'pub')
   await pub.c.publishAsync('$app/state', 'hidden', { qos: 1 })
   await pub.c.publishAsync('marker', 'done', { qos: 1 })
@@ -132,11 +126,11 @@ test('one copy per subscriber: overlapping filters on a node, and a subscriber o
   const [a, b] = await cluster(c0, 2)
   assert.ok(a && b)
   const overlap = await client(c0, b, 'overlap')
-  await sub(b, overlap.c, ['d/#', 'd/+', 'd/x'])
+  await sub(overlap.c, ['d/#', 'd/+', 'd/x'])
   const other = await client(c0, b, 'other')
-  await sub(b, other.c, 'd/+')
+  await sub(other.c, 'd/+')
   const local = await client(c0, a, 'local')
-  await sub(a, local.c, 'd/#')
+  await sub(local.c, 'd/#')
   const pub = await client(c0, a, 'pub')
   await pub.c.publishAsync('d/x', 'one', { qos: 1 })
   await pub.c.publishAsync('d/end', 'end', { qos: 1 })
@@ -155,7 +149,7 @@ test('messages of one publisher arrive on another node in the order published', 
   const [a, b] = await cluster(c0, 2)
   assert.ok(a && b)
   const s = await client(c0, b, 'ordered')
-  await sub(b, s.c, 'o/#', 1)
+  await sub(s.c, 'o/#', 1)
   const pub = await client(c0, a, 'pub')
   const sent: string[] = []
   const writes: Promise<unknown>[] = []
@@ -177,9 +171,9 @@ test('a node receives only what its own subscribers subscribed to', async (t) =>
   const [a, b, c] = await cluster(c0, 3)
   assert.ok(a && b && c)
   const s = await client(c0, b, 'interested')
-  await sub(b, s.c, 'i/#')
+  await sub(s.c, 'i/#')
   const idle = await client(c0, c, 'elsewhere')
-  await sub(c, idle.c, 'other/topic')
+  await sub(idle.c, 'other/topic')
   const pub = await client(c0, a, 'pub')
   for (let i = 0; i < 20; i++) await pub.c.publishAsync(`i/${i}`, String(i), { qos: 1 })
   await until(() => s.got.length === 20, '20 messages on b')
@@ -197,7 +191,7 @@ test('a node receives only what its own subscribers subscribed to', async (t) =>
   await s.c.unsubscribeAsync('i/#')
   assert.deepEqual(clusterOf(b)?.status().filters, [])
   const second = await client(c0, b, 'second')
-  await sub(b, second.c, ['i/#', 'i/+'])
+  await sub(second.c, ['i/#', 'i/+'])
   await s.c.subscribeAsync('i/#', { qos: 1 })
   assert.deepEqual(clusterOf(b)?.status().filters.sort(), ['i/#', 'i/+'])
   second.c.end(true)
@@ -224,7 +218,7 @@ test('retained messages are shared across nodes, deletes propagate, and reads ob
   await until(() => retainedOnB().length === 3, 'the retained messages on b')
 
   const reader = await client(c0, b, 'reader')
-  await sub(b, reader.c, 'r/#', 1)
+  await sub(reader.c, 'r/#', 1)
   await until(() => reader.got.length === 3, 'three retained messages')
   assert.deepEqual(reader.got.map((m) => [m.topic, m.payload, m.retain]).sort(), [
     ['r/gone', 'soon', true],
@@ -234,7 +228,7 @@ test('retained messages are shared across nodes, deletes propagate, and reads ob
   assert.equal(reader.got.find((m) => m.topic === 'r/lamp')?.qos, 1)
 
   const guest = await client(c0, b, 'guest')
-  await sub(b, guest.c, 'r/#', 1)
+  await sub(guest.c, 'r/#', 1)
   await guest.c.publishAsync('r/marker', 'm', { qos: 1 })
   await arrived(guest.got, 'r/marker', 'm')
   assert.deepEqual(
@@ -253,7 +247,7 @@ test('retained messages are shared across nodes, deletes propagate, and reads ob
   )
   await until(() => retainedOnB().join() === 'r/lamp,r/secret/code', 'b to drop r/gone')
   const late = await client(c0, a, 'late')
-  await sub(a, late.c, 'r/+', 1)
+  await sub(late.c, 'r/+', 1)
   await late.c.publishAsync('r/marker2', 'm', { qos: 1 })
   await arrived(late.got, 'r/marker2', 'm')
   assert.deepEqual(
@@ -285,27 +279,43 @@ test('a node that joins later gets the retained messages published before it sta
   )
 })
 
-test('a QoS 1 PUBACK waits until the NATS server has the message', async (t) => {
+test('PUBACK of a QoS 1 message and SUBACK of a new filter wait until the NATS server has them', async (t) => {
   const missing = await natsServerMissing()
   if (missing) return t.skip(missing)
   const c0 = stack(t)
   const server = await startNatsServer(c0)
   const a = await node(c0, server.url, 'a')
   const local = await client(c0, a, 'local')
-  await sub(a, local.c, 'marker', 0)
+  await sub(local.c, 'marker', 0)
   const pub = await client(c0, a, 'pub')
   await pub.c.publishAsync('before', 'x', { qos: 1 })
 
   await server.stop('SIGKILL')
   await until(() => clusterOf(a)?.status().nats === 'disconnected', 'a to notice NATS is gone')
+  // A SUBACK for a filter new to the node waits until its NATS subscription is in.
+  const subscriber = await client(c0, a, 'subscriber')
+  let subacked = false
+  const suback = subscriber.c.subscribeAsync('fresh/#', { qos: 1 }).then(() => {
+    subacked = true
+  })
+  subscriber.c.publish('marker', 'm1', { qos: 0 })
+  await arrived(local.got, 'marker', 'm1')
+  assert.equal(subacked, false, 'no SUBACK while NATS cannot have the subscription')
+  await server.start()
+  await withTimeout(suback, 'the SUBACK after NATS is back')
+  assert.equal(subacked, true)
+
+  // Each check on its own: nothing else is waiting for NATS now.
+  await server.stop('SIGKILL')
+  await until(() => clusterOf(a)?.status().nats === 'disconnected', 'a to notice NATS is gone again')
   let acked = false
   const puback = pub.c.publishAsync('held/x', 'x', { qos: 1 }).then(() => {
     acked = true
   })
   // Same connection, after the QoS 1 message: once the marker is delivered, a PUBACK sent
   // without waiting for NATS would have been written before it.
-  pub.c.publish('marker', 'm', { qos: 0 })
-  await arrived(local.got, 'marker', 'm')
+  pub.c.publish('marker', 'm2', { qos: 0 })
+  await arrived(local.got, 'marker', 'm2')
   assert.equal(acked, false, 'no PUBACK while NATS cannot have the message')
 
   await server.start()
@@ -351,7 +361,7 @@ test('bytes on a routed subject that are not a tinymqtt message are logged and d
   c0.after(() => b.close())
   const a = await node(c0, server.url, 'a')
   const s = await client(c0, b, 's')
-  await sub(b, s.c, 'g/#', 1)
+  await sub(s.c, 'g/#', 1)
   const raw = new NatsConnection({ servers: [server.url] })
   await raw.connect()
   c0.after(() => raw.close())

@@ -40,8 +40,11 @@ export class Persistence {
     this.holding = this.store.durable || flush !== undefined
   }
 
-  /** A QoS 1/2 message went to the cluster: acknowledgements sent after this wait for its flush. */
-  forwarded(): void {
+  /**
+   * Something went to the cluster (a QoS 1/2 message, a new subscription): acknowledgements
+   * sent after this wait for the cluster's flush.
+   */
+  sentToCluster(): void {
     this.touch()
   }
 

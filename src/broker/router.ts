@@ -112,7 +112,7 @@ export class Router implements ClientRouting {
   private forward(remote: RemoteFabric, message: Message): void {
     try {
       remote.forward(message)
-      if (message.qos !== 0) this.persistence.forwarded()
+      if (message.qos !== 0) this.persistence.sentToCluster()
     } catch (error) {
       this.logger.error({ err: error, topic: message.topic }, 'cluster forward threw')
     }
@@ -126,7 +126,11 @@ export class Router implements ClientRouting {
     if (this.remote !== undefined) throw new Error('a remote fabric is attached already')
     this.remote = remote
     const interest = this.local.interest
-    interest.listener = (filter, present) => remote.interest(filter, present)
+    interest.listener = (filter, present) => {
+      remote.interest(filter, present)
+      // The SUBACK that follows waits for the flush: once sent, other nodes' messages arrive.
+      if (present) this.persistence.sentToCluster()
+    }
     if (remote.flush) this.persistence.setRemoteFlush(() => remote.flush?.() ?? Promise.resolve())
     for (const filter of interest.filters()) remote.interest(filter, true)
     return {

@@ -52,8 +52,9 @@ export interface RemoteFabric {
   /**
    * Resolves once everything forwarded so far has reached the other side (a NATS server's
    * PONG); rejects when it cannot tell (disconnected), and is then tried again a second later.
-   * When given, the broker holds acknowledgements (PUBACK, PUBREC …) sent after a forwarded
-   * QoS 1/2 message until it resolves, batched per event-loop turn like a durable store's.
+   * When given, the broker holds acknowledgements sent after a forwarded QoS 1/2 message
+   * (PUBACK, PUBREC …) or after new interest (SUBACK) until it resolves, batched per
+   * event-loop turn like a durable store's.
    */
   flush?(): Promise<void>
 }
