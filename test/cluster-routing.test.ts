@@ -376,3 +376,29 @@ test('bytes on a routed subject that are not a tinymqtt message are logged and d
     'warning of it',
   )
 })
+
+test('after a NATS restart nodes route again and their retained copies follow the stream', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const c0 = stack(t)
+  const server = await startNatsServer(c0)
+  const a = await node(c0, server.url, 'a')
+  const b = await node(c0, server.url, 'b')
+  const s = await client(c0, b, 's')
+  await sub(s.c, 'n/#', 1)
+  await server.stop('SIGKILL')
+  await server.start()
+  await until(
+    () => clusterOf(a)?.status().nats === 'connected' && clusterOf(b)?.status().nats === 'connected',
+    'both nodes to reconnect',
+  )
+  const pub = await client(c0, a, 'pub')
+  // Core NATS drops what is published before b's subscription is back: probe until one arrives.
+  const probe = setInterval(() => pub.c.publish('n/probe', 'p', { qos: 0 }), 20)
+  c0.after(() => clearInterval(probe))
+  await until(() => s.got.length > 0, 'a probe from a on b')
+  clearInterval(probe)
+  await pub.c.publishAsync('n/retained', 'r', { qos: 1, retain: true })
+  await until(() => b.retainedMessages('n/retained').length === 1, "b's copy of n/retained")
+  await arrived(s.got, 'n/retained', 'r')
+})

@@ -24,6 +24,8 @@ export class RetainedReplica {
   private stopped = false
   private retry: NodeJS.Timeout | undefined
   private caughtUp: (() => void) | undefined
+  private restarting = false
+  private again = false
   /** Changes applied from the stream (for tests and stats). */
   applied = 0
 
@@ -52,10 +54,25 @@ export class RetainedReplica {
     })
   }
 
-  /** Follows again from the start (after NATS came back, or the consumer was lost). */
+  /**
+   * Follows again from the start (after NATS came back, or the consumer was lost). One
+   * restart at a time: a request during one runs another after it, so no consumer is left
+   * running unstopped.
+   */
   resync(): void {
     if (this.stopped) return
-    void this.restart()
+    if (this.restarting) {
+      this.again = true
+      return
+    }
+    this.restarting = true
+    void this.restart().finally(() => {
+      this.restarting = false
+      if (this.again) {
+        this.again = false
+        this.resync()
+      }
+    })
   }
 
   async stop(): Promise<void> {
