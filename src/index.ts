@@ -20,11 +20,13 @@ export type {
   BrokerStats,
   ClientDetails,
   ClientInfo,
+  FabricInlet,
   Message,
   MessageHandler,
   ProtocolVersion,
   PublishInput,
   QoS,
+  RemoteFabric,
   SubscribeOptions,
 } from './broker/types.ts'
 export type { Cluster, ClusterSpec, ClusterStatus } from './cluster/index.ts'

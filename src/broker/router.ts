@@ -131,7 +131,8 @@ export class Router implements ClientRouting {
       // The SUBACK that follows waits for the flush: once sent, other nodes' messages arrive.
       if (present) this.persistence.sentToCluster()
     }
-    if (remote.flush) this.persistence.setRemoteFlush(() => remote.flush?.() ?? Promise.resolve())
+    const flush = remote.flush
+    if (flush) this.persistence.setRemoteFlush(() => flush.call(remote))
     for (const filter of interest.filters()) remote.interest(filter, true)
     return {
       deliver: (message) => this.routeRemote(message),
