@@ -1,6 +1,7 @@
 import { type Bridges, startBridges } from './bridge/index.ts'
 import { installFileAccess } from './broker/access/index.ts'
 import { Broker } from './broker/broker.ts'
+import { startCluster } from './cluster/index.ts'
 import { startListeners } from './listeners/index.ts'
 import { registerHealthStore, ScriptSlot } from './ops/index.ts'
 import { startMonitoring } from './ops/monitoring.ts'
@@ -20,13 +21,17 @@ export type {
   BrokerStats,
   ClientDetails,
   ClientInfo,
+  FabricInlet,
   Message,
   MessageHandler,
   ProtocolVersion,
   PublishInput,
   QoS,
+  RemoteFabric,
   SubscribeOptions,
 } from './broker/types.ts'
+export type { Cluster, ClusterSpec, ClusterStatus } from './cluster/index.ts'
+export { clusterOf } from './cluster/index.ts'
 export type { Listener, ListenerSpec } from './listeners/index.ts'
 export { listenersOf } from './listeners/index.ts'
 export type { HealthReport } from './ops/index.ts'
@@ -79,6 +84,14 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
     await access?.close()
     await ownStore?.close()
     throw error
+  }
+  if (options.cluster !== undefined) {
+    try {
+      await startCluster(broker, options.cluster)
+    } catch (error) {
+      await broker.close()
+      throw error
+    }
   }
   if (options.listeners !== undefined && options.listeners.length > 0) {
     try {

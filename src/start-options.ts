@@ -2,6 +2,7 @@
 // can check its rows against them without importing the entry point that starts everything.
 import type { BridgeSpec } from './bridge/index.ts'
 import type { BrokerOptions } from './broker/types.ts'
+import type { ClusterSpec } from './cluster/index.ts'
 import type { ListenerSpec } from './listeners/index.ts'
 import type { ScriptingOptions } from './scripting/index.ts'
 import type { Store } from './store/store.ts'
@@ -33,6 +34,8 @@ export interface StartOptions extends BrokerOptions {
   httpAllowedHosts?: readonly string[] | undefined
   /** MQTT bridges to other brokers (README "Bridges"); read their status from bridgesOf(broker). */
   bridges?: readonly BridgeSpec[] | undefined
+  /** Join other nodes as one broker over NATS JetStream (README "Cluster (preview)"); read its status from clusterOf(broker). */
+  cluster?: ClusterSpec | undefined
   /**
    * Seconds between updates of the $SYS topics (README "$SYS topics"). Unset or 0: none, so an
    * embedded broker stays quiet unless asked; the command line defaults it to 10, as Mosquitto.

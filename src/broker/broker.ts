@@ -23,9 +23,11 @@ import type {
   BrokerStats,
   ClientDetails,
   ClientInfo,
+  FabricInlet,
   Message,
   MessageHandler,
   PublishInput,
+  RemoteFabric,
   SessionInfo,
   SubscribeOptions,
 } from './types.ts'
@@ -196,6 +198,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   addCloseHook(hook: () => Promise<void>): void {
     this.closeHooks.unshift(hook)
+  }
+
+  /** Joins this broker to other nodes (src/cluster): see RemoteFabric. One at a time. */
+  attachFabric(fabric: RemoteFabric): FabricInlet {
+    return this.parts.router.attachRemote(fabric)
   }
 
   /** The connected clients. */

@@ -2,6 +2,7 @@ import type { Logger } from 'pino'
 import type { Connection } from './connection.ts'
 import type { AccessChecks } from './core.ts'
 import type { FlowControl } from './flow.ts'
+import { InterestCounts } from './interest.ts'
 import { Session } from './sessions.ts'
 import { parseSharedFilter, SharedGroup } from './shared.ts'
 import type { Subscription } from './subscription.ts'
@@ -11,9 +12,9 @@ import type { Message, MessageHandler, QoS } from './types.ts'
 /**
  * Where the router hands each message once its own bookkeeping is done (counters, last values,
  * the retained store, `message` listeners). LocalDelivery is the local fabric: it delivers to
- * this process's sessions, shared groups and in-process handlers. A cluster adds a remote
- * fabric implementing the same call, which forwards the message to the other nodes (over NATS
- * JetStream, say), where it enters their LocalDelivery without being forwarded again.
+ * this process's sessions, shared groups and in-process handlers. A cluster attaches a
+ * RemoteFabric to the router as well (types.ts), which forwards the message to the other nodes;
+ * there it enters their LocalDelivery through the router's inlet without being forwarded again.
  *
  * Called once per routed message, never re-entered, with no allocation of its own beyond what
  * matching needs. `source`: the client connection the message came from when flow control may
@@ -42,6 +43,8 @@ type Subscriber = Session | HandlerSubscriber | SharedGroup
 export class LocalDelivery implements Delivery {
   private readonly tree = new SubscriptionTree<Subscriber, Subscription>()
   private readonly sharedGroups = new Map<string, SharedGroup>()
+  /** The filters in the tree, counted by subscriber, for a cluster's interest. */
+  readonly interest = new InterestCounts()
   /** Scratch space of one delivery: the subscribers matched, and the pass that matched them. */
   private readonly targets: Subscriber[] = []
   private epoch = 0
@@ -137,11 +140,11 @@ export class LocalDelivery implements Delivery {
   }
 
   addHandler(filter: string, subscriber: HandlerSubscriber, qos: QoS): void {
-    this.tree.add(filter, subscriber, { qos })
+    if (this.tree.add(filter, subscriber, { qos })) this.interest.added(filter)
   }
 
   removeHandler(filter: string, subscriber: HandlerSubscriber): void {
-    this.tree.remove(filter, subscriber)
+    if (this.tree.remove(filter, subscriber)) this.interest.removed(filter)
   }
 
   /** Puts a session's subscription into the tree (or its shared group). */
@@ -155,10 +158,11 @@ export class LocalDelivery implements Delivery {
         group = new SharedGroup(shared.group, shared.filter)
         this.sharedGroups.set(key, group)
         this.tree.add(shared.filter, group, { qos: 2 })
+        this.interest.added(shared.filter)
       }
       group.members.set(session, subscription)
-    } else {
-      this.tree.add(filter, session, subscription)
+    } else if (this.tree.add(filter, session, subscription)) {
+      this.interest.added(filter)
     }
   }
 
@@ -173,10 +177,11 @@ export class LocalDelivery implements Delivery {
         if (group.members.size === 0) {
           this.sharedGroups.delete(key)
           this.tree.remove(shared.filter, group)
+          this.interest.removed(shared.filter)
         }
       }
-    } else {
-      this.tree.remove(filter, session)
+    } else if (this.tree.remove(filter, session)) {
+      this.interest.removed(filter)
     }
   }
 }

@@ -14,20 +14,41 @@ const retryMs = 1000
  * With a durable store, writes made during one event-loop turn are flushed together (group
  * commit) and an acknowledgement is released only once every write made before it is on
  * disk; a connection's acknowledgements keep their order. With an in-memory store nothing
- * is held back.
+ * is held back. In a cluster the same holds for the cluster's flush: an acknowledgement after
+ * a forwarded QoS 1/2 message waits until the NATS server has it (see RemoteFabric.flush).
  */
 export class Persistence {
   private writes = 0
   private durableWrites = 0
   private flushing = false
   private readonly waiting = new Set<Connection>()
+  /** The cluster's flush, while one is attached. */
+  private remoteFlush: (() => Promise<void>) | undefined
+  /** Whether acknowledgements wait: for a durable store, or for a cluster. */
+  private holding: boolean
 
   constructor(
     readonly store: Store,
     private readonly logger: Logger,
     /** Told how long each commit of a durable store took (for metrics). */
     private readonly committed: (seconds: number) => void = () => {},
-  ) {}
+  ) {
+    this.holding = store.durable
+  }
+
+  /** Acknowledgements also wait for `flush` (a cluster's); undefined stops that. */
+  setRemoteFlush(flush: (() => Promise<void>) | undefined): void {
+    this.remoteFlush = flush
+    this.holding = this.store.durable || flush !== undefined
+  }
+
+  /**
+   * Something went to the cluster (a QoS 1/2 message, a new subscription): acknowledgements
+   * sent after this wait for the cluster's flush.
+   */
+  sentToCluster(): void {
+    this.touch()
+  }
 
   get durable(): boolean {
     return this.store.durable
@@ -85,7 +106,7 @@ export class Persistence {
 
   /** Sends an acknowledgement once everything written so far is durable, in the connection's order. */
   acknowledge(connection: Connection, packet: Buffer): void {
-    if (!this.durable || (this.writes === this.durableWrites && !connection.heldAcks)) {
+    if (!this.holding || (this.writes === this.durableWrites && !connection.heldAcks)) {
       connection.write(packet)
       return
     }
@@ -112,7 +133,7 @@ export class Persistence {
 
   private touch(): void {
     this.writes++
-    if (this.durable) this.schedule()
+    if (this.holding) this.schedule()
   }
 
   private schedule(): void {
@@ -124,10 +145,11 @@ export class Persistence {
 
   private async flushNow(): Promise<void> {
     const target = this.writes
+    const remote = this.remoteFlush
     try {
-      await this.commit()
+      await (remote ? Promise.all([this.commit(), remote()]) : this.commit())
     } catch (error) {
-      this.logger.error({ err: error }, 'store flush failed; acknowledgements held, retrying')
+      this.logger.error({ err: error }, 'store or cluster flush failed; acknowledgements held, retrying')
       setTimeout(() => {
         this.flushing = false
         this.schedule()

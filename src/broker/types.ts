@@ -31,6 +31,50 @@ export interface Message {
   expiresAt?: number | undefined
 }
 
+/**
+ * A link to other nodes that, with this one, act as one broker (src/cluster), attached with
+ * broker.attachFabric. The broker tells it what to send out and what this node listens to; it
+ * hands messages from the other nodes back through the FabricInlet it was given.
+ */
+export interface RemoteFabric {
+  /**
+   * Every message routed on this node (clients, broker.publish, wills), retained ones and
+   * retained deletes included, but none that came in through the inlet. Called synchronously
+   * while routing: it must not block, and should not throw (a throw is logged).
+   */
+  forward(message: Message): void
+  /**
+   * This node has its first subscriber on `filter` (present) or lost its last one. Shared
+   * subscriptions count under their topic filter. Called for the filters already present when
+   * the fabric is attached.
+   */
+  interest(filter: string, present: boolean): void
+  /**
+   * Resolves once everything forwarded so far has reached the other side (a NATS server's
+   * PONG); rejects when it cannot tell (disconnected), and is then tried again a second later.
+   * When given, the broker holds acknowledgements sent after a forwarded QoS 1/2 message
+   * (PUBACK, PUBREC …) or after new interest (SUBACK) until it resolves, batched per
+   * event-loop turn like a durable store's.
+   */
+  flush?(): Promise<void>
+}
+
+/** How a RemoteFabric hands this node what came from the others. */
+export interface FabricInlet {
+  /**
+   * Delivers a message from another node to this node's subscribers, `message` listeners and
+   * last-value cache; it is not forwarded again, and its retain flag does not touch the
+   * retained store (see retain).
+   */
+  deliver(message: Message): void
+  /** Sets this node's copy of a retained message (an empty payload deletes it), without routing it. */
+  retain(message: Message): void
+  /** Every topic with a retained message on this node, `$` topics included. */
+  retainedTopics(): string[]
+  /** Stops forwarding and interest reports; the inlet stays usable for messages in flight. */
+  detach(): void
+}
+
 /** What embedders hand to broker.publish. */
 export interface PublishInput {
   topic: string

@@ -6,7 +6,7 @@
  *
  * | what                       | name                          | kind                        |
  * |----------------------------|-------------------------------|-----------------------------|
- * | routed messages (later)    | `tmq.msg.<t|s>.<levels…>`     | core subjects               |
+ * | routed messages            | `tmq.msg.<t|s>.<levels…>`     | core subjects               |
  * | retained messages          | `tmq.retained.<t|s>.<levels…>`| stream `tmq_retained`       |
  * | client-id locks            | key `<client token>`          | KV bucket `tmq_clients`     |
  * | node presence (heartbeats) | key `<node token>`            | KV bucket `tmq_nodes` (TTL) |
@@ -20,7 +20,7 @@ const CLUSTER_RE = /^[A-Za-z0-9_-]{1,32}$/
 
 export interface ClusterNames {
   readonly cluster: string
-  /** Subject prefix for routed messages; reserved for the router. */
+  /** Subject prefix for routed messages (cluster-router.ts). */
   readonly messagePrefix: string
   readonly retainedStream: string
   readonly retainedPrefix: string

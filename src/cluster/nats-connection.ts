@@ -42,6 +42,12 @@ export interface NatsConnectionOptions {
   connectTimeoutMs?: number
   /** Timeout of JetStream API requests (default 5 s). */
   requestTimeoutMs?: number
+  /**
+   * The server does not send this connection's own core publishes back to it (default false).
+   * The router wants this; note that a request to a subject this connection itself answers then
+   * gets "no responders".
+   */
+  noEcho?: boolean
 }
 
 export type ConnectionState = 'new' | 'connecting' | 'connected' | 'disconnected' | 'closed'
@@ -111,6 +117,7 @@ export class NatsConnection extends EventEmitter<NatsConnectionEvents> {
       ignoreAuthErrorAbort: true,
     }
     if (o.connectTimeoutMs !== undefined) opts.timeout = o.connectTimeoutMs
+    if (o.noEcho) opts.noEcho = true
     if (o.name !== undefined) opts.name = o.name
     if (o.user !== undefined) opts.user = o.user
     if (o.pass !== undefined) opts.pass = o.pass

@@ -9,6 +9,8 @@
  * subject, so it is ordered with puts like any write, and then the subject is purged up to
  * and including that tombstone only. A put that lands after the tombstone has a higher
  * sequence and survives the purge. A tombstone left behind (purge failed) is skipped on read.
+ * Nodes that follow the stream (follow, for their local copy) learn of a delete from its
+ * tombstone, so the purge can wait (`tombstoneLingerMs`) until they have surely read it.
  */
 import {
   AckPolicy,
@@ -37,6 +39,18 @@ export interface RetainedMessage {
 export interface RetainedStoreOptions {
   /** Stream replicas for a new stream (1, 3 or 5; default 1). */
   replicas?: number
+  /** How long a delete's tombstone stays before it is purged (default 0: at once). */
+  tombstoneLingerMs?: number
+}
+
+/** Following the stream; see RetainedStore.follow. */
+export interface RetainedFollower {
+  /** The topic's retained message now, or undefined when it was deleted (or expired). */
+  change(topic: string, message: RetainedMessage | undefined): void
+  /** Every message the stream held when following began has been passed to change. */
+  caughtUp(): void
+  /** The server lost the consumer (stream or consumer gone); follow again to resume. */
+  lost(reason: string): void
 }
 
 const QOS_HDR = 'Tmq-Qos'
@@ -47,12 +61,14 @@ const CONSUMER_IDLE_NS = nanos(30_000)
 
 export class RetainedStore {
   private readonly mapper: SubjectMapper
+  private readonly purges = new Set<NodeJS.Timeout>()
 
   private constructor(
     private readonly js: JetStreamClient,
     private readonly jsm: JetStreamManager,
     private readonly stream: string,
     prefix: string,
+    private readonly lingerMs: number,
   ) {
     this.mapper = new SubjectMapper(prefix)
   }
@@ -78,7 +94,13 @@ export class RetainedStore {
         allow_direct: true,
       })
     }
-    return new RetainedStore(conn.jetstream(), jsm, names.retainedStream, names.retainedPrefix)
+    return new RetainedStore(
+      conn.jetstream(),
+      jsm,
+      names.retainedStream,
+      names.retainedPrefix,
+      opts.tombstoneLingerMs ?? 0,
+    )
   }
 
   /** Stores the message as the topic's retained message, or deletes it when the payload is empty. */
@@ -96,7 +118,76 @@ export class RetainedStore {
   async delete(topic: string): Promise<void> {
     const subject = this.mapper.topicToSubject(topic)
     const ack = await this.js.publish(subject, new Uint8Array(0))
-    await this.jsm.streams.purge(this.stream, { filter: subject, seq: ack.seq + 1 })
+    const purge = () => this.jsm.streams.purge(this.stream, { filter: subject, seq: ack.seq + 1 })
+    if (this.lingerMs <= 0) {
+      await purge()
+      return
+    }
+    const timer = setTimeout(() => {
+      this.purges.delete(timer)
+      // A failed purge leaves a tombstone, which reads skip.
+      purge().catch(() => undefined)
+    }, this.lingerMs)
+    timer.unref()
+    this.purges.add(timer)
+  }
+
+  /** Cancels the purges still waiting; their tombstones stay (reads skip them). */
+  close(): void {
+    for (const timer of this.purges) clearTimeout(timer)
+    this.purges.clear()
+  }
+
+  /**
+   * Follows the stream through an ephemeral consumer: first the current retained message of
+   * every topic, then every change as it lands, in the stream's order. Resolves once the
+   * consumer runs; its stop() ends it. The consumer lives on the server until stop() or for
+   * 30 s after this node stops pulling (it died, or lost NATS).
+   */
+  async follow(follower: RetainedFollower): Promise<{ stop(): Promise<void> }> {
+    const info = await this.jsm.consumers.add(this.stream, {
+      filter_subject: `${this.mapper.prefix}.>`,
+      deliver_policy: DeliverPolicy.LastPerSubject,
+      ack_policy: AckPolicy.None,
+      inactive_threshold: CONSUMER_IDLE_NS,
+      mem_storage: true,
+      num_replicas: 1,
+    })
+    let caughtUp = info.num_pending === 0
+    if (caughtUp) follower.caughtUp()
+    const consumer = await this.js.consumers.get(this.stream, info.name)
+    const messages = await consumer.consume({
+      max_messages: 1000,
+      callback: (m) => {
+        const topic = this.mapper.subjectToTopic(m.subject)
+        if (topic !== undefined)
+          follower.change(topic, this.toMessage(m.subject, m.data, m.headers, Date.now()))
+        if (!caughtUp && m.info.pending === 0) {
+          caughtUp = true
+          follower.caughtUp()
+        }
+      },
+    })
+    let stopped = false
+    void (async () => {
+      for await (const s of messages.status()) {
+        if (
+          s.type === 'consumer_deleted' ||
+          s.type === 'consumer_not_found' ||
+          s.type === 'stream_not_found'
+        ) {
+          if (!stopped) follower.lost(s.type)
+          break
+        }
+      }
+    })()
+    return {
+      stop: async () => {
+        stopped = true
+        await messages.close()
+        await this.jsm.consumers.delete(this.stream, info.name).catch(() => undefined)
+      },
+    }
   }
 
   /** The topic's retained message, or undefined. */

@@ -19,10 +19,18 @@ function kindText(kind: Kind): string {
     case 'list':
       return `array of ${kind.of} (command line: comma-separated)`
     case 'object':
-      return `object, see [${kind.section}](#${kind.section.toLowerCase().replace(/ /g, '-')})`
+      return `object, see [${kind.section}](#${anchor(kind.section)})`
     default:
       return kind.type
   }
+}
+
+/** The link anchor GitHub gives a heading: lower case, punctuation dropped, spaces as dashes. */
+function anchor(heading: string): string {
+  return heading
+    .toLowerCase()
+    .replace(/[^a-z0-9 -]/g, '')
+    .replace(/ /g, '-')
 }
 
 function startBrokerText(name: SettingName, consumer: Consumer): string {

@@ -1,8 +1,10 @@
 // The table itself: one row per setting, in the order of --help and of the README table, and
 // the types every other part derives from it.
+import { InvalidArgumentError } from 'commander'
 import { type BridgeSpec, parseBridgeSpecs } from '../bridge/config.ts'
 import { brokerDefaults } from '../broker/broker-options.ts'
 import { defaultLastValues } from '../broker/last-values.ts'
+import { type ClusterSpec, clusterSpecFromArg, parseClusterSpec } from '../cluster/config.ts'
 import { parseListenerSpecs } from '../listeners/config.ts'
 import type { ListenerSpec } from '../listeners/types.ts'
 import { defaultSysInterval } from '../ops/monitoring.ts'
@@ -178,6 +180,26 @@ export const settings = {
     { consumer: 'startBroker', help: 'MQTT bridges to other brokers; TLS paths relative to the config file' },
     (value, { where, dir }) => parseBridgeSpecs(value, where, dir),
   ),
+  cluster: {
+    // A nested structure in the config file; on the command line just the NATS server URLs.
+    ...object<ClusterSpec, 'startBroker'>(
+      'Cluster (preview)',
+      {
+        consumer: 'startBroker',
+        help: 'join other nodes as one broker over NATS JetStream: the NATS server URLs (servers, name, node, credentials, TLS in the config file)',
+      },
+      (value, { where, dir }) => parseClusterSpec(value, where, dir),
+    ),
+    cli: true,
+    arg: '<urls>',
+    fromArg: (arg: string): ClusterSpec => {
+      try {
+        return clusterSpecFromArg(arg)
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message)
+      }
+    },
+  },
 } satisfies Record<string, Setting<unknown>>
 
 type Table = typeof settings

@@ -1,0 +1,135 @@
+/**
+ * The router's remote fabric on NATS: every message routed on this node is published once on
+ * core NATS under `<cluster>.msg.<t|s>.<levels>`, and the node subscribes to the subjects of
+ * the filters its own subscribers use (reference-counted by the broker's interest counts), so
+ * it receives only what someone on it subscribed to. Messages received are delivered locally
+ * through the broker's inlet and never published again.
+ *
+ * A message matching several of this node's NATS subscriptions (`a/#` and `a/b`) arrives once
+ * per subscription; each carries its origin's sequence number (envelope.ts), and a copy whose
+ * number is not above the last one seen from that origin is dropped. NATS keeps one
+ * publisher's messages in order to each subscriber connection, so the numbers of one origin
+ * only ever grow here, and the same order keeps messages in publish order per publisher.
+ *
+ * Core NATS is at most once. flush() lets the broker hold a QoS 1/2 publisher's PUBACK until
+ * the NATS server has the message (a PING/PONG round trip, batched per event-loop turn), so a
+ * PUBACK is never sent for a message that died with this node or its connection; the server
+ * still delivers at most once to the other nodes (see docs/cluster.md).
+ */
+import { randomBytes } from 'node:crypto'
+import type { Subscription } from '@nats-io/transport-node'
+import type { Logger } from 'pino'
+import type { FabricInlet, Message, RemoteFabric } from '../broker/types.ts'
+import { decodeEnvelope, encodeEnvelope } from './envelope.ts'
+import type { ClusterNames } from './names.ts'
+import type { NatsConnection } from './nats-connection.ts'
+import type { RetainedStore } from './retained-store.ts'
+import { SubjectMapper } from './subjects.ts'
+
+export class ClusterRouter implements RemoteFabric {
+  /** This process's id on the wire: the node id and a random suffix, new on every start. */
+  readonly origin: string
+  private readonly originBytes: Buffer
+  private seq = 0
+  private readonly lastSeen = new Map<string, number>()
+  private readonly mapper: SubjectMapper
+  private readonly subscriptions = new Map<string, Subscription[]>()
+  private inlet: FabricInlet | undefined
+  /** Messages received from other nodes and delivered here (for stats and tests). */
+  received = 0
+
+  constructor(
+    private readonly conn: NatsConnection,
+    names: ClusterNames,
+    nodeId: string,
+    private readonly retained: RetainedStore,
+    private readonly logger: Logger,
+  ) {
+    this.mapper = new SubjectMapper(names.messagePrefix)
+    this.origin = `${nodeId.slice(0, 200)}#${randomBytes(6).toString('base64url')}`
+    this.originBytes = Buffer.from(this.origin)
+    if (this.originBytes.length > 255) throw new RangeError('node id too long')
+  }
+
+  /** Where messages from other nodes go; set before interest is reported. */
+  connect(inlet: FabricInlet): void {
+    this.inlet = inlet
+  }
+
+  /** The MQTT filters this node holds NATS subscriptions for. */
+  get filters(): string[] {
+    return [...this.subscriptions.keys()]
+  }
+
+  forward(message: Message): void {
+    const nc = this.conn.connection
+    nc.publish(
+      this.mapper.topicToSubject(message.topic),
+      encodeEnvelope(message, this.originBytes, ++this.seq),
+    )
+    if (message.retain) {
+      const topic = message.topic
+      this.retained
+        .put({
+          topic,
+          payload: message.payload,
+          qos: message.qos,
+          properties: message.properties,
+          expiresAt: message.expiresAt,
+        })
+        .catch((error: unknown) =>
+          this.logger.error({ err: error, topic }, 'cluster: storing a retained message failed'),
+        )
+    }
+  }
+
+  /** The server has everything this node published so far once its PONG is back. */
+  flush(): Promise<void> {
+    return this.conn.connection.flush()
+  }
+
+  interest(filter: string, present: boolean): void {
+    if (!present) {
+      const subs = this.subscriptions.get(filter)
+      this.subscriptions.delete(filter)
+      for (const sub of subs ?? []) sub.unsubscribe()
+      return
+    }
+    if (this.subscriptions.has(filter)) return
+    const nc = this.conn.connection
+    const subs = this.mapper
+      .filterToSubjects(filter)
+      .map((subject) =>
+        nc.subscribe(subject, { callback: (error, msg) => this.receive(error, msg.subject, msg.data) }),
+      )
+    this.subscriptions.set(filter, subs)
+  }
+
+  private receive(error: Error | null, subject: string, data: Uint8Array): void {
+    if (error) {
+      this.logger.warn({ err: error }, 'cluster: subscription error')
+      return
+    }
+    const envelope = decodeEnvelope(data)
+    const topic = this.mapper.subjectToTopic(subject)
+    if (envelope === undefined || topic === undefined) {
+      this.logger.warn({ subject }, 'cluster: dropped a message that is not a tinymqtt envelope')
+      return
+    }
+    const { origin, seq, message } = envelope
+    // Our own message comes back when this node subscribes to its topic too.
+    if (origin === this.origin) return
+    const last = this.lastSeen.get(origin)
+    if (last !== undefined && seq <= last) return
+    this.lastSeen.set(origin, seq)
+    message.topic = topic
+    this.received++
+    this.inlet?.deliver(message)
+  }
+
+  /** Ends every NATS subscription (the connection is closed by its owner). */
+  stop(): void {
+    for (const subs of this.subscriptions.values()) for (const sub of subs) sub.unsubscribe()
+    this.subscriptions.clear()
+  }
+}
