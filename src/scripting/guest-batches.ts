@@ -29,6 +29,7 @@ export interface PackedDeliveries {
   callbacks: QuickJSHandle[]
   text: string
   meta: ArrayBuffer
+  /** The batch's distinct client ids as a JSON array (ids may hold U+0000); '' when none. */
   clientIds: string
   binary: ArrayBuffer | undefined
   /** '' when no message in the batch has properties. */
@@ -97,7 +98,7 @@ export function packDeliveries(
     callbacks,
     text: texts.join(''),
     meta: meta.buffer.slice(0, live.length * DISPATCH.STRIDE * Int32Array.BYTES_PER_ELEMENT),
-    clientIds: JSON.stringify(clientIds),
+    clientIds: clientIds.length > 0 ? JSON.stringify(clientIds) : '',
     binary: binaryLength > 0 ? concat(binaries, binaryLength).buffer : undefined,
     properties: properties.length > 0 ? JSON.stringify(properties) : '',
   }

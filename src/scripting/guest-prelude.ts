@@ -281,7 +281,7 @@ ${CONSOLE_PRELUDE_SOURCE}
       const meta = new Int32Array(metaBuffer)
       batch = {
         text: fromHost(text), meta, callbacks, binary,
-        clientIds: JSON.parse(clientIds),
+        clientIds: clientIds === '' ? [] : JSON.parse(clientIds),
         properties: properties === '' ? [] : JSON.parse(properties),
         count: meta.length / ${D.STRIDE},
       }
