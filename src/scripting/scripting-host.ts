@@ -317,8 +317,9 @@ export class ScriptRunner implements ScriptingHost {
    * persist, unless that keeps happening; any other crash stops the script.
    */
   private stopped(record: ScriptRecord, error: ScriptError): void {
-    const memory = error.limit === 'memory' ? this.memoryCrashes.note(record.name, Date.now()) : undefined
-    const reload = memory?.reload === true && !this.closing
+    const memory =
+      error.limit === 'memory' && !this.closing ? this.memoryCrashes.note(record.name, Date.now()) : undefined
+    const reload = memory?.reload === true
     record.status = reload ? 'loading' : 'stopped'
     record.error = memory ? `${formatScriptError(error)}; ${memory.outcome}` : formatScriptError(error)
     this.scriptLog(record.name, 'error', record.error, error)
