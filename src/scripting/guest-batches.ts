@@ -1,6 +1,7 @@
 import { isUtf8 } from 'node:buffer'
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten'
 import type { MessageProperties, QoS } from '../broker/types.ts'
+import { readGuestText } from './guest-text.ts'
 import type { JsonProperties } from './script-properties.ts'
 import { propertiesFromScript } from './script-properties.ts'
 import type { Delivery } from './thread-batches.ts'
@@ -28,6 +29,7 @@ export interface PackedDeliveries {
   callbacks: QuickJSHandle[]
   text: string
   meta: ArrayBuffer
+  /** The batch's distinct client ids as a JSON array (ids may hold U+0000); '' when none. */
   clientIds: string
   binary: ArrayBuffer | undefined
   /** '' when no message in the batch has properties. */
@@ -96,7 +98,7 @@ export function packDeliveries(
     callbacks,
     text: texts.join(''),
     meta: meta.buffer.slice(0, live.length * DISPATCH.STRIDE * Int32Array.BYTES_PER_ELEMENT),
-    clientIds: clientIds.join('\u0000'),
+    clientIds: clientIds.length > 0 ? JSON.stringify(clientIds) : '',
     binary: binaryLength > 0 ? concat(binaries, binaryLength).buffer : undefined,
     properties: properties.length > 0 ? JSON.stringify(properties) : '',
   }
@@ -121,7 +123,7 @@ export function readPublishChunk(
   const binaryHandle = ctx.getProp(chunk, DRAINED.BINARY)
   const droppedHandle = ctx.getProp(chunk, DRAINED.DROPPED)
   try {
-    const text = ctx.getString(textHandle)
+    const text = readGuestText(ctx, textHandle)
     const metaBytes = copyBytes(ctx, metaHandle)
     const meta = new Int32Array(metaBytes.buffer, 0, metaBytes.length >> 2)
     const binary = ctx.typeof(binaryHandle) === 'object' ? copyBytes(ctx, binaryHandle) : new Uint8Array(0)

@@ -5,7 +5,7 @@
  */
 export const FETCH_PRELUDE = `  const fetchBody = (b, headers) => {
     if (b === undefined || b === null) return undefined
-    if (typeof b === 'string') return b
+    if (typeof b === 'string') return toHost(b)
     if (b instanceof ArrayBuffer) return b
     if (ArrayBuffer.isView(b)) return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength)
     if (typeof b === 'object') {
@@ -16,7 +16,7 @@ export const FETCH_PRELUDE = `  const fetchBody = (b, headers) => {
   }
   const fetchResponse = (r) => {
     const status = r[0]
-    const text = r[3]
+    const text = fromHost(r[3])
     return {
       status,
       ok: status >= 200 && status < 300,

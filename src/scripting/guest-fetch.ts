@@ -14,6 +14,7 @@ import {
   performFetch,
 } from './fetch.ts'
 import { copyBytes } from './guest-batches.ts'
+import { newGuestText, readGuestText } from './guest-text.ts'
 
 /**
  * One VM's ms_fetch: turns the prelude's call into a FetchQueue request and settles the guest
@@ -95,7 +96,7 @@ export class GuestFetches {
           ctx.newString(statusText),
           ctx.newString(JSON.stringify(headers)),
         ]
-        parts.push(ctx.newString(text))
+        parts.push(newGuestText(ctx, text))
         parts.forEach((part, i) => {
           ctx.setProp(value, i, part)
           part.dispose()
@@ -119,9 +120,13 @@ export class GuestFetches {
   }
 }
 
+/** The prelude's body: an ArrayBuffer, or text as its toHost() made it (a string or its parts). */
 function readBody(ctx: QuickJSContext, body: QuickJSHandle): string | Uint8Array | undefined {
   const type = ctx.typeof(body)
   if (type === 'string') return ctx.getString(body)
-  if (type === 'object') return copyBytes(ctx, body)
-  return undefined
+  if (type !== 'object') return undefined
+  const byteLength = ctx.getProp(body, 'byteLength')
+  const binary = ctx.typeof(byteLength) === 'number'
+  byteLength.dispose()
+  return binary ? copyBytes(ctx, body) : readGuestText(ctx, body)
 }

@@ -9,6 +9,7 @@ import { FETCH_PRELUDE } from './guest-fetch-prelude.ts'
  */
 import { SORT_PRELUDE_SOURCE } from './guest-sort.ts'
 import { STATE_PRELUDE_SOURCE } from './guest-state.ts'
+import { GUEST_TEXT_PRELUDE } from './guest-text.ts'
 import { DISPATCH, DRAINED, FLAG, GUEST_PUBLISH, NONE, recordSource } from './wire-formats.ts'
 
 // The packed layouts the prelude shares with the host, spelled out as literals in its source:
@@ -25,7 +26,7 @@ const publishRecord = (textLength: string, binaryLength: string) =>
 const TEXT_PUBLISH = publishRecord('p.length', String(NONE))
 const BINARY_PUBLISH = publishRecord('0', 'p.byteLength')
 const DRAINED_ARRAY = recordSource(DRAINED, {
-  TEXT: "outTexts.join('')",
+  TEXT: "toHost(outTexts.join(''))",
   META: 'new Int32Array(outMeta).buffer',
   BINARY: 'binary',
   DROPPED: 'outDropped',
@@ -36,6 +37,7 @@ export const PRELUDE_FILE = '<tinymqtt>'
 export const PRELUDE_SOURCE = `(function (host) {
   'use strict'
   const g = globalThis
+${GUEST_TEXT_PRELUDE}
   // The broker's own topic name check, so a script's ms_publish refuses exactly what it would.
   ${topicNameError.toString()}
   const fmt = (v) => {
@@ -45,7 +47,7 @@ export const PRELUDE_SOURCE = `(function (host) {
     if (typeof v === 'bigint' || typeof v === 'symbol' || v === undefined) return String(v)
     try { const s = JSON.stringify(v); return s === undefined ? String(v) : s } catch (e) { return String(v) }
   }
-  const line = (args) => args.map(fmt).join(' ')
+  const line = (args) => toHost(args.map(fmt).join(' '))
   const toPayload = (p) => {
     if (p === undefined || p === null) return ''
     if (typeof p === 'string') return p
@@ -278,8 +280,8 @@ ${CONSOLE_PRELUDE_SOURCE}
     dispatch: (text, metaBuffer, callbacks, clientIds, binary, properties) => {
       const meta = new Int32Array(metaBuffer)
       batch = {
-        text, meta, callbacks, binary,
-        clientIds: clientIds === '' ? [] : clientIds.split('\u0000'),
+        text: fromHost(text), meta, callbacks, binary,
+        clientIds: clientIds === '' ? [] : JSON.parse(clientIds),
         properties: properties === '' ? [] : JSON.parse(properties),
         count: meta.length / ${D.STRIDE},
       }

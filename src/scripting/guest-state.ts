@@ -27,7 +27,7 @@ export const STATE_PRELUDE_SOURCE = `
     if (typeof topic !== 'string') throw new TypeError('ms_get: topic must be a string')
     const r = host.get(topic)
     if (r === undefined) return undefined
-    return { payload: r[0], bytes: new Uint8Array(r[1]), qos: r[2], retain: r[3], at: r[4] }
+    return { payload: fromHost(r[0]), bytes: new Uint8Array(r[1]), qos: r[2], retain: r[3], at: r[4] }
   }))
   const stateApi = { persistInit, persistJson }
 `

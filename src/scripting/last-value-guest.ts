@@ -1,4 +1,5 @@
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten'
+import { newGuestText } from './guest-text.ts'
 import type { LastValueReply } from './protocol.ts'
 
 /**
@@ -10,7 +11,7 @@ export function lastValueToGuest(ctx: QuickJSContext, value: LastValueReply | un
   const p = value.payload
   const text = Buffer.from(p.buffer, p.byteOffset, p.byteLength).toString('utf8')
   const items = [
-    ctx.newString(text),
+    newGuestText(ctx, text),
     ctx.newArrayBuffer(p.buffer.slice(p.byteOffset, p.byteOffset + p.byteLength)),
     ctx.newNumber(value.qos),
     value.retain ? ctx.true : ctx.false,

@@ -11,7 +11,7 @@ import { VmConsole } from './vm-console.ts'
 import { DeliveryDispatch } from './vm-dispatch.ts'
 import { realEnvironment, type VmEnvironment } from './vm-environment.ts'
 import { type HostCalls, installPrelude } from './vm-host-functions.ts'
-import { CpuDeadline, createLimitedRuntime } from './vm-limits.ts'
+import { CpuDeadline, createLimitedRuntime, type MemoryCeiling } from './vm-limits.ts'
 import { VmModule } from './vm-module.ts'
 import { VmPersist } from './vm-persist.ts'
 import { VmPublishes } from './vm-publishes.ts'
@@ -69,6 +69,7 @@ export class ScriptVm {
     private readonly runtime: QuickJSRuntime,
     private readonly ctx: QuickJSContext,
     private readonly memory: WasmMemory,
+    private readonly ceiling: MemoryCeiling,
     env: VmEnvironment,
   ) {
     const vm = this
@@ -108,8 +109,8 @@ export class ScriptVm {
     host: VmHost,
     env: VmEnvironment = realEnvironment,
   ): Promise<ScriptVm> {
-    const { runtime, ctx, memory } = await createLimitedRuntime(limits, wasmModule)
-    const vm = new ScriptVm(name, vmId, limits, host, runtime, ctx, memory, env)
+    const { runtime, ctx, memory, ceiling } = await createLimitedRuntime(limits, wasmModule)
+    const vm = new ScriptVm(name, vmId, limits, host, runtime, ctx, memory, ceiling, env)
     // The prelude is ours; it runs before any deadline applies.
     vm.deadline.lift()
     vm.installApi()
@@ -243,11 +244,7 @@ export class ScriptVm {
     }
     this.host.leaveCall()
     if (crash !== undefined) {
-      const message = crash instanceof Error ? `${crash.name}: ${crash.message}` : String(crash)
-      const scriptError = {
-        where: this.name,
-        message: `VM crashed during ${what} (${message}); script stopped`,
-      }
+      const scriptError = this.crashError(what, crash)
       this.abandon()
       this.host.onCrash(this, scriptError)
       return scriptError
@@ -262,6 +259,22 @@ export class ScriptVm {
     }
     if (this.disposeRequested) this.dispose()
     return error
+  }
+
+  /**
+   * A fault with the heap full is the memory limit (see MemoryCeiling): the host loads the script
+   * again. Any other fault stops it.
+   */
+  private crashError(what: string, crash: unknown): ScriptError {
+    const fault = crash instanceof Error ? `${crash.name}: ${crash.message}` : String(crash)
+    if (!this.ceiling.reached) {
+      return { where: this.name, message: `VM crashed during ${what} (${fault}); script stopped` }
+    }
+    return {
+      where: this.name,
+      message: `InternalError: out of memory: exceeded the memory limit of ${this.limits.memoryLimitBytes} bytes during ${what}; the VM could not recover (${fault}) and was abandoned`,
+      limit: 'memory',
+    }
   }
 
   /** Runs promise jobs queued by the call, under the same deadline. */
@@ -289,7 +302,7 @@ export class ScriptVm {
   }
 
   private thrownParts(handle: QuickJSHandle): ThrownParts {
-    return readThrown(this.ctx, handle, this.limits)
+    return readThrown(this.ctx, handle, this.limits, this.ceiling.reached)
   }
 
   /** A thrown value (borrowed handle) logged as an error of the script. */

@@ -23,7 +23,7 @@ import {
 import { ScriptWatcher } from './script-watcher.ts'
 import { brokerProperties, unpackPublishes } from './thread-batches.ts'
 import { VmThread } from './vm-thread.ts'
-import { markWorkerLost, RestartBudget } from './worker-restarts.ts'
+import { MemoryCrashes, markWorkerLost, RestartBudget } from './worker-restarts.ts'
 
 /**
  * Main-thread side of scripting: keeps the record of each script (script-status.ts) and brings
@@ -45,6 +45,7 @@ export class ScriptRunner implements ScriptingHost {
   private threadReady: Promise<void> = Promise.resolve()
   private nextVmId = 1
   private readonly restarts = new RestartBudget()
+  private readonly memoryCrashes = new MemoryCrashes()
   private closing: Promise<void> | undefined
   /** Each script's saved `persist` (JSON) by name, sent with every load; kept for deleted scripts too. */
   private states = new Map<string, string>()
@@ -123,6 +124,8 @@ export class ScriptRunner implements ScriptingHost {
     await this.threadReady
     const record = this.records.get(name)
     if (!record) return { ok: false, error: `no script named ${name}` }
+    // A script being loaded again after a crash answers once it is back.
+    if (record.activeVmId === undefined && record.status === 'loading') await record.chain
     const thread = this.thread
     if (this.closing || !thread || record.activeVmId === undefined) {
       return { ok: false, error: `${name} is not running (${record.status})` }
@@ -223,6 +226,7 @@ export class ScriptRunner implements ScriptingHost {
 
   private async unload(record: ScriptRecord): Promise<void> {
     this.records.delete(record.name)
+    this.memoryCrashes.forget(record.name)
     if (record.activeVmId === undefined) return
     await this.threadReady
     this.thread?.send({ t: 'unload', name: record.name })
@@ -305,11 +309,7 @@ export class ScriptRunner implements ScriptingHost {
         if (record?.activeVmId === msg.vmId) {
           record.activeVmId = undefined
           record.activeCode = undefined
-          if (msg.t === 'stopped') {
-            record.status = 'stopped'
-            record.error = formatScriptError(msg.error)
-            this.scriptLog(msg.name, 'error', `${record.error}`, msg.error)
-          }
+          if (msg.t === 'stopped') this.stopped(record, msg.error)
         }
         return
       }
@@ -322,6 +322,20 @@ export class ScriptRunner implements ScriptingHost {
       case 'closed':
         return
     }
+  }
+
+  /**
+   * A VM that crashed with its heap full is loaded again from the file, with its last saved
+   * persist, unless that keeps happening; any other crash stops the script.
+   */
+  private stopped(record: ScriptRecord, error: ScriptError): void {
+    const memory =
+      error.limit === 'memory' && !this.closing ? this.memoryCrashes.note(record.name, Date.now()) : undefined
+    const reload = memory?.reload === true
+    record.status = reload ? 'loading' : 'stopped'
+    record.error = memory ? `${formatScriptError(error)}; ${memory.outcome}` : formatScriptError(error)
+    this.scriptLog(record.name, 'error', record.error, error)
+    if (reload) void this.reload(record.name)
   }
 
   private subscribe(vmId: number, subId: number, filter: string): void {

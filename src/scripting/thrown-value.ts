@@ -5,8 +5,15 @@ import type { ScriptLimits } from './options.ts'
 /**
  * Reads what a script threw (borrowed handle, not disposed) into plain parts, and turns
  * QuickJS's terse limit errors into messages that name the limit and what happened.
+ * `heapFull`: the VM's memory is at its ceiling (vm-limits.ts), where QuickJS may fail to
+ * allocate even the message of its "out of memory" error.
  */
-export function readThrown(ctx: QuickJSContext, handle: QuickJSHandle, limits: ScriptLimits): ThrownParts {
+export function readThrown(
+  ctx: QuickJSContext,
+  handle: QuickJSHandle,
+  limits: ScriptLimits,
+  heapFull = false,
+): ThrownParts {
   if (ctx.sameValue(handle, ctx.null)) {
     // QuickJS throws null when it cannot even allocate the error object: the memory limit.
     return {
@@ -30,17 +37,18 @@ export function readThrown(ctx: QuickJSContext, handle: QuickJSHandle, limits: S
   const lineHandle = ctx.getProp(handle, 'lineNumber')
   const lineNumber = ctx.typeof(lineHandle) === 'number' ? ctx.getNumber(lineHandle) : undefined
   lineHandle.dispose()
+  const name = str('name')
   let message = str('message') ?? ''
   let limit: LimitKind | undefined
-  if (message === 'interrupted') {
-    limit = 'cpu'
-    message = `interrupted: exceeded the CPU limit of ${limits.cpuLimitMs} ms; this call was aborted, the script keeps running`
-  } else if (message === 'out of memory') {
+  if (message === 'out of memory' || (heapFull && message === '' && name === 'InternalError')) {
     limit = 'memory'
     message = `out of memory: exceeded the memory limit of ${limits.memoryLimitBytes} bytes; this call was aborted, the script keeps running`
+  } else if (message === 'interrupted') {
+    limit = 'cpu'
+    message = `interrupted: exceeded the CPU limit of ${limits.cpuLimitMs} ms; this call was aborted, the script keeps running`
   } else if (message === 'stack overflow') {
     limit = 'stack'
     message = `stack overflow: exceeded the stack limit of ${limits.maxStackSizeBytes} bytes; this call was aborted, the script keeps running`
   }
-  return { name: str('name'), message, stack: str('stack'), lineNumber, limit }
+  return { name, message, stack: str('stack'), lineNumber, limit }
 }

@@ -1,5 +1,6 @@
 import type { QuickJSHandle } from 'quickjs-emscripten'
 import { packDeliveries } from './guest-batches.ts'
+import { newGuestText } from './guest-text.ts'
 import type { HandleRegistry } from './handle-registry.ts'
 import type { Delivery } from './thread-batches.ts'
 import type { VmCalls } from './vm-calls.ts'
@@ -67,7 +68,7 @@ export class DeliveryDispatch {
           const callbackArray = own(ctx.newArray())
           for (const [i, callback] of callbacks.entries()) ctx.setProp(callbackArray, i, callback)
           return this.vm.callGuest(dispatch, [
-            own(ctx.newString(text)),
+            own(newGuestText(ctx, text)),
             own(ctx.newArrayBuffer(meta)),
             callbackArray,
             own(ctx.newString(clientIds)),

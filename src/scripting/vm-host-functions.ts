@@ -1,5 +1,6 @@
 import type { QuickJSContext, QuickJSHandle } from 'quickjs-emscripten'
 import { PRELUDE_FILE, PRELUDE_SOURCE } from './guest-prelude.ts'
+import { readGuestText } from './guest-text.ts'
 import { lastValueToGuest } from './last-value-guest.ts'
 import type { LastValueReply, LogLevel } from './protocol.ts'
 
@@ -59,7 +60,7 @@ export function installPrelude(ctx: QuickJSContext, calls: HostCalls): GuestApi 
   const fns: Record<string, HostFunction> = {
     log: (level, text) => {
       const lvl = ctx.getString(level)
-      calls.log(LOG_LEVELS.find((l) => l === lvl) ?? 'info', ctx.getString(text))
+      calls.log(LOG_LEVELS.find((l) => l === lvl) ?? 'info', readGuestText(ctx, text))
       return undefined
     },
     subscribe: (filter, callback, changes) =>

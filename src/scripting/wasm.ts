@@ -8,6 +8,8 @@ export interface WasmModule {
 
 export interface WasmMemory {
   readonly buffer: ArrayBuffer
+  /** Adds pages; throws a RangeError past the maximum. Replaceable, for vm-limits.ts to watch. */
+  grow(pages: number): number
 }
 
 interface WasmGlobal {

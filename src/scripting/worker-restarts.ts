@@ -1,11 +1,14 @@
 import type { Logger } from 'pino'
 import type { PendingLoad, ScriptLimitHit, ScriptRecord } from './script-status.ts'
 
-/** Restarts allowed in RESTART_WINDOW_MS before the host gives up on a worker that keeps crashing. */
+/**
+ * Restarts allowed in RESTART_WINDOW_MS before the host gives up on a worker that keeps crashing
+ * (or on a script whose VM keeps crashing at its memory ceiling).
+ */
 const MAX_RESTARTS = 5
 const RESTART_WINDOW_MS = 30_000
 
-/** Counts the worker's restarts in a sliding window. */
+/** Counts restarts in a sliding window. */
 export class RestartBudget {
   private restarts: number[] = []
 
@@ -14,6 +17,27 @@ export class RestartBudget {
     this.restarts = this.restarts.filter((t) => now - t < RESTART_WINDOW_MS)
     this.restarts.push(now)
     return this.restarts.length <= MAX_RESTARTS
+  }
+}
+
+/**
+ * Per script, its VM's crashes at the memory ceiling (see MemoryCeiling in vm-limits.ts): the
+ * host loads the script again after each, until they come too often.
+ */
+export class MemoryCrashes {
+  private readonly budgets = new Map<string, RestartBudget>()
+
+  /** Records a crash of `name`'s VM at `now`: whether to load it again, and what the log says of it. */
+  note(name: string, now: number): { reload: boolean; outcome: string } {
+    const budget = this.budgets.get(name) ?? new RestartBudget()
+    this.budgets.set(name, budget)
+    if (budget.allow(now)) return { reload: true, outcome: 'loading it again from its file' }
+    const often = `more than ${MAX_RESTARTS} times in ${RESTART_WINDOW_MS / 1000} s`
+    return { reload: false, outcome: `${often}: stopped until its file changes` }
+  }
+
+  forget(name: string): void {
+    this.budgets.delete(name)
   }
 }
 
