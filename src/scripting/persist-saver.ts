@@ -1,4 +1,6 @@
+import type { Logger } from 'pino'
 import type { ScriptError } from './error-location.ts'
+import type { ScriptBroker } from './host-interfaces.ts'
 
 /**
  * How long after a call that may have changed `persist` it is read and saved. A call only marks
@@ -89,4 +91,16 @@ export class PersistSaver {
     clearTimeout(this.timer)
     this.timer = undefined
   }
+}
+
+/** Hands a script's saved `persist` JSON to the broker's store, on the host's thread. */
+export function storePersist(broker: ScriptBroker, log: Logger, name: string, json: string): void {
+  try {
+    broker.putScriptState?.(name, json)
+  } catch (e) {
+    // A store already closed (an embedder that closed the broker first) must not break the host.
+    log.error({ err: e, script: name }, 'persist not saved: the store refused it')
+    return
+  }
+  log.debug({ script: name, bytes: Buffer.byteLength(json) }, 'persist saved')
 }

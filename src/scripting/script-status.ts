@@ -1,6 +1,6 @@
 import type { LimitKind } from './error-location.ts'
 import type { VmCondition } from './protocol.ts'
-import type { ScriptActivity } from './script-activity.ts'
+import { noActivity, type ScriptActivity } from './script-activity.ts'
 
 /** What the host itself tracks; the reports of a running script refine `running` (see ScriptState). */
 type LoadState = 'loading' | 'running' | 'error' | 'stopped'
@@ -121,8 +121,45 @@ export function statusOf(
   }
 }
 
+/** A script's record before its first load. */
+export function newScriptRecord(name: string, file: string): ScriptRecord {
+  return {
+    name,
+    file,
+    status: 'loading',
+    error: undefined,
+    hardStop: undefined,
+    hash: undefined,
+    activeVmId: undefined,
+    activeCode: undefined,
+    lastReload: undefined,
+    activity: noActivity(),
+    chain: Promise.resolve(),
+  }
+}
+
+/** The status of every script; `counts` gives a running VM's subscriptions and timers. */
+export function statusesOf(
+  records: Iterable<ScriptRecord>,
+  conditions: ReadonlyMap<number, VmConditions>,
+  counts: (vmId: number) => { subscriptions: number; timers: number },
+  holdMs: number,
+  now: number,
+): ScriptStatus[] {
+  return [...records].map((r) => {
+    const vmId = r.activeVmId
+    if (vmId === undefined) return statusOf(r, undefined, { subscriptions: 0, timers: 0 }, holdMs, now)
+    return statusOf(r, conditions.get(vmId), counts(vmId), holdMs, now)
+  })
+}
+
 /** Adds a VM's report to what it reported before (the latest of each kind counts). */
-export function noteCondition(reported: VmConditions, at: Date, c: VmCondition): void {
+export function noteCondition(byVm: Map<number, VmConditions>, vmId: number, at: Date, c: VmCondition): void {
+  let reported = byVm.get(vmId)
+  if (reported === undefined) {
+    reported = {}
+    byVm.set(vmId, reported)
+  }
   if (c.kind === 'throttled') reported.throttled = { at, dropped: c.dropped, message: c.message }
   else reported.limit = { kind: c.kind, at, message: c.message, where: c.where }
 }

@@ -8,16 +8,18 @@ import { formatScriptError, type ScriptError } from './error-location.ts'
 import type { ScriptBroker, ScriptingHost } from './host-interfaces.ts'
 import { loadHash, readModuleGraph } from './module-graph.ts'
 import type { ResolvedScriptingOptions } from './options.ts'
+import { storePersist } from './persist-saver.ts'
 import type { FromWorker, LogLevel } from './protocol.ts'
 import { ActivityByVm, noActivity } from './script-activity.ts'
 import type { ConsoleReply } from './script-console.ts'
 import { belongsTo, listScripts, resolveScriptSource, type ScriptSource } from './script-files.ts'
 import {
+  newScriptRecord,
   noteCondition,
   type PendingLoad,
   type ScriptRecord,
   type ScriptStatus,
-  statusOf,
+  statusesOf,
   type VmConditions,
 } from './script-status.ts'
 import { ScriptWatcher } from './script-watcher.ts'
@@ -76,16 +78,11 @@ export class ScriptRunner implements ScriptingHost {
   }
 
   scripts(): ScriptStatus[] {
-    const now = Date.now()
-    return [...this.records.values()].map((r) => {
-      const vmId = r.activeVmId
-      const counts =
-        vmId === undefined
-          ? { subscriptions: 0, timers: 0 }
-          : { subscriptions: this.mirror.subscriptionCount(vmId), timers: this.timers.get(vmId) ?? 0 }
-      const reported = vmId === undefined ? undefined : this.conditions.get(vmId)
-      return statusOf(r, reported, counts, this.options.statusHoldMs, now)
+    const counts = (vmId: number) => ({
+      subscriptions: this.mirror.subscriptionCount(vmId),
+      timers: this.timers.get(vmId) ?? 0,
     })
+    return statusesOf(this.records.values(), this.conditions, counts, this.options.statusHoldMs, Date.now())
   }
 
   async reload(name: string): Promise<boolean> {
@@ -159,19 +156,7 @@ export class ScriptRunner implements ScriptingHost {
     const source = this.startedSource()
     let record = this.records.get(name)
     if (!record) {
-      record = {
-        name,
-        file: join(source.dir, name),
-        status: 'loading',
-        error: undefined,
-        hardStop: undefined,
-        hash: undefined,
-        activeVmId: undefined,
-        activeCode: undefined,
-        lastReload: undefined,
-        activity: noActivity(),
-        chain: Promise.resolve(),
-      }
+      record = newScriptRecord(name, join(source.dir, name))
       this.records.set(name, record)
     }
     const r = record
@@ -249,14 +234,7 @@ export class ScriptRunner implements ScriptingHost {
     switch (msg.t) {
       case 'persist':
         this.states.set(msg.name, msg.json)
-        try {
-          this.broker.putScriptState?.(msg.name, msg.json)
-        } catch (e) {
-          // A store already closed (an embedder that closed the broker first) must not break the host.
-          this.log.error({ err: e, script: msg.name }, 'persist not saved: the store refused it')
-          return
-        }
-        this.log.debug({ script: msg.name, bytes: Buffer.byteLength(msg.json) }, 'persist saved')
+        storePersist(this.broker, this.log, msg.name, msg.json)
         return
       case 'sub':
         this.subscribe(msg.vmId, msg.subId, msg.filter)
@@ -281,15 +259,9 @@ export class ScriptRunner implements ScriptingHost {
       case 'log':
         this.scriptLog(msg.name, msg.level, msg.msg, msg.error)
         return
-      case 'condition': {
-        let reported = this.conditions.get(msg.vmId)
-        if (!reported) {
-          reported = {}
-          this.conditions.set(msg.vmId, reported)
-        }
-        noteCondition(reported, new Date(msg.at), msg.condition)
+      case 'condition':
+        noteCondition(this.conditions, msg.vmId, new Date(msg.at), msg.condition)
         return
-      }
       case 'loaded':
         this.loaded(msg.vmId)
         if (msg.replaces !== undefined) {
