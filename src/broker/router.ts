@@ -86,14 +86,19 @@ export class Router implements ClientRouting {
     this.routing = true
     try {
       this.routeOne(message, this.flow.enabled ? source : undefined)
-      const backlog = this.backlog
-      for (let i = 0; i < backlog.length; i++) {
-        const next = backlog[i]
-        if (next !== undefined) this.routeOne(next, undefined)
-      }
+      this.drainBacklog()
     } finally {
       this.backlog.length = 0
       this.routing = false
+    }
+  }
+
+  /** Routes the messages published while routing (by a listener or a handler), in order. */
+  private drainBacklog(): void {
+    const backlog = this.backlog
+    for (let i = 0; i < backlog.length; i++) {
+      const next = backlog[i]
+      if (next !== undefined) this.routeOne(next, undefined)
     }
   }
 
@@ -169,11 +174,7 @@ export class Router implements ClientRouting {
       const listeners = this.currentListeners()
       if (listeners.length !== 0) this.callMessageListeners(listeners, message)
       this.local.deliver(message, undefined)
-      const backlog = this.backlog
-      for (let i = 0; i < backlog.length; i++) {
-        const next = backlog[i]
-        if (next !== undefined) this.routeOne(next, undefined)
-      }
+      this.drainBacklog()
     } finally {
       this.backlog.length = 0
       this.routing = false

@@ -1,27 +1,8 @@
-import type { BridgeSpec } from '../bridge/index.ts'
-import type { BrokerOptions } from '../broker/types.ts'
-import type { ListenerSpec } from '../listeners/index.ts'
 import type { ScriptingOptions } from '../scripting/index.ts'
+import type { StartOptions } from '../start-options.ts'
 
-/**
- * The settings a broker runs with, as startBroker takes them (src/index.ts's StartOptions has
- * this shape; the entry point is not imported from here).
- */
-export interface RunningSettings extends BrokerOptions {
-  data?: string | undefined
-  memory?: boolean | undefined
-  scripts?: string | ScriptingOptions | undefined
-  listeners?: readonly ListenerSpec[] | undefined
-  passwordFile?: string | undefined
-  aclFile?: string | undefined
-  http?: number | undefined
-  httpUser?: string | undefined
-  httpPass?: string | undefined
-  httpAllowedHosts?: readonly string[] | undefined
-  bridges?: readonly BridgeSpec[] | undefined
-  sysInterval?: number | undefined
-  metricsPort?: number | undefined
-}
+/** The settings a broker runs with, as startBroker takes them (less a store object of the embedder's). */
+export type RunningSettings = Omit<StartOptions, 'store'>
 
 /** Limits the broker reads per connection (or session), so new ones get a changed value. */
 export const liveLimits = [
@@ -56,6 +37,7 @@ export const restartOnly = [
   'maxConnections',
   'sysInterval',
   'metricsPort',
+  'cluster',
 ] as const satisfies readonly (keyof RunningSettings)[]
 
 /** Settings whose values a log line must not show. */
