@@ -83,6 +83,8 @@ export class Connection implements SessionOutlet, FlowSource {
   username: string | undefined
   keepalive = 0
   cleanSession = true
+  /** A Mosquitto-style bridge: its subscriptions get No Local and Retain As Published. */
+  bridge = false
   session: Session | undefined
   will: Will | undefined
   /** Set once DISCONNECT arrived: the will is discarded [MQTT-3.14.4-3]. */
@@ -162,6 +164,7 @@ export class Connection implements SessionOutlet, FlowSource {
       keepalive: this.keepalive,
       username: this.username,
       connectedAt: new Date(this.connectedAt ?? this.createdAt),
+      bridge: this.bridge,
     }
   }
 

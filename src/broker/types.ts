@@ -102,6 +102,8 @@ export interface ClientInfo {
   keepalive: number
   username?: string | undefined
   connectedAt: Date
+  /** Connected as a bridge (MQTT 3.x protocol level with bit 0x80, Mosquitto's `try_private`). */
+  bridge: boolean
 }
 
 /** Who a client is, as access control sees it (also for sessions whose client is offline). */

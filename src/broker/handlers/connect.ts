@@ -79,6 +79,7 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
   connection.keepalive = keepalive
   connection.cleanSession = cleanStart
   connection.will = packet.will
+  connection.bridge = packet.bridge === true
   if (v5) {
     connection.receiveMaximum = props.receiveMaximum ?? 65_535
     connection.maxPacketSize = props.maximumPacketSize ?? Number.POSITIVE_INFINITY
@@ -107,6 +108,7 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
       clientId,
       address: connection.address,
       protocolVersion: connection.version,
+      bridge: connection.bridge || undefined,
       cleanStart,
       sessionPresent: present,
     },

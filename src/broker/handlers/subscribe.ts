@@ -42,6 +42,12 @@ export function handleSubscribe(
       if (rap) sub.retainAsPublished = true
       if (rh) sub.retainHandling = rh as 1 | 2
       if (identifier !== undefined) sub.identifier = identifier
+    } else if (connection.bridge) {
+      // What Mosquitto does for a bridge (try_private): its own messages do not come back and
+      // retain flags stay, so `direction both` does not loop. Set here once, not per message.
+      // No Local is meaningless on a shared subscription (and refused there in MQTT 5).
+      if (!shared) sub.noLocal = true
+      sub.retainAsPublished = true
     }
     const existed = broker.router.addSubscription(session, filter, sub)
     granted.push(qos)

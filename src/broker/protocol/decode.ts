@@ -28,6 +28,12 @@ export class UnsupportedProtocolError extends ProtocolError {
 
 const supportedLevels: Readonly<Record<string, readonly number[]>> = { MQTT: [4, 5], MQIsdp: [3] }
 
+/**
+ * Mosquitto's bridge marker (`try_private`): a bridge sends 3.1 or 3.1.1 with this bit set on
+ * the protocol level, asking not to get its own messages back and to keep retain flags.
+ */
+const bridgeBit = 0x80
+
 export function decodeConnect(header: number, body: Buffer): ConnectPacket {
   // Check name and level by hand first: the spec wants CONNACK 1 for an unknown level,
   // which mqtt-packet reports as a generic parse error.
@@ -37,10 +43,17 @@ export function decodeConnect(header: number, body: Buffer): ConnectPacket {
   const name = body.toString('utf8', 2, 2 + nameLength)
   const levels = supportedLevels[name]
   if (!levels) throw new ProtocolError(`unknown protocol name ${JSON.stringify(name)}`)
-  const level = body[2 + nameLength]
-  if (level === undefined) throw new ProtocolError('CONNECT too short')
-  if (!levels.includes(level)) throw new UnsupportedProtocolError(level)
-  if (level !== 5) return decodeConnect3(body, 2 + nameLength, name, level as 3 | 4)
+  const wireLevel = body[2 + nameLength]
+  if (wireLevel === undefined) throw new ProtocolError('CONNECT too short')
+  // Mosquitto honours the bridge bit on 3.1 and 3.1.1 only; MQTT 5 has No Local instead.
+  const bridge = (wireLevel & bridgeBit) !== 0 && wireLevel !== (bridgeBit | 5)
+  const level = bridge ? wireLevel & ~bridgeBit : wireLevel
+  if (!levels.includes(level)) throw new UnsupportedProtocolError(wireLevel)
+  if (level !== 5) {
+    const packet = decodeConnect3(body, 2 + nameLength, name, level as 3 | 4)
+    if (bridge) packet.bridge = true
+    return packet
+  }
   const packet = parseWithLibrary(header, body, level as ProtocolVersion)
   if (packet.cmd !== 'connect') throw new ProtocolError('expected CONNECT')
   const connect = packet as unknown as ConnectPacket

@@ -30,6 +30,8 @@ export interface Will {
 export interface ConnectPacket extends Omit<IConnectPacket, 'will' | 'protocolVersion'> {
   protocolVersion: ProtocolVersion
   will?: Will
+  /** Protocol level sent with the bridge bit (0x80, Mosquitto's `try_private`); 3.x only. */
+  bridge?: boolean
 }
 
 export interface PublishPacket extends Omit<IPublishPacket, 'payload'> {

@@ -11,7 +11,7 @@ export function renderClients(d) {
       (c) => `<tr data-client-row="${esc(c.clientId)}">
         <td class="mono">${esc(c.clientId)}${c.username ? `<div class="sub">user ${esc(c.username)}</div>` : ''}</td>
         <td class="mono">${esc(c.address)}:${esc(c.port)}<div class="sub">${esc(c.listener)}</div></td>
-        <td>${esc(protocol[c.protocolVersion] ?? c.protocolVersion)}</td>
+        <td>${esc(protocol[c.protocolVersion] ?? c.protocolVersion)}${c.bridge ? '<div class="sub">bridge</div>' : ''}</td>
         <td title="${esc(c.connectedAt)}">${esc(since(c.connectedAt))}</td>
         <td class="num">${esc(c.keepalive)}s</td>
         <td class="num">${esc(bytes(c.bytesIn))}<div class="sub">${num(c.packetsIn)} pkts</div></td>
