@@ -98,7 +98,8 @@ function announcingBroker(name: BrokerName, command: () => [string, string[]]): 
   }
 }
 
-function freePort(): Promise<number> {
+/** A port free on 127.0.0.1 at this moment. */
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer()
     server.once('error', reject)

@@ -9,6 +9,8 @@ async function run(choice: Choice): Promise<number> {
   switch (choice.suite) {
     case 'broker':
       return (await import('./suites/broker.ts')).run(choice.options)
+    case 'cluster':
+      return (await import('./suites/cluster.ts')).run(choice.options)
     case 'codec':
       return (await import('./suites/codec.ts')).run()
     case 'last-values':

@@ -89,6 +89,14 @@ export interface WebOptions {
   subscribe: boolean
 }
 
+export interface ClusterOptions {
+  /** Publishing connections (the subscriber is one). */
+  publishers: number
+  /** Rounds of every configuration, alternating; each figure is the best round's. */
+  rounds: number
+  timings: Pick<Timings, 'warmupMs' | 'measureMs'>
+}
+
 export interface WebPageOptions {
   clients: number
   rate: number
@@ -98,6 +106,7 @@ export interface WebPageOptions {
 /** Options of each suite, by the suite's name on the command line. */
 export interface SuiteOptions {
   broker: Options
+  cluster: ClusterOptions
   codec: Record<string, never>
   'last-values': Record<string, never>
   'module-reload': ModuleReloadOptions
@@ -230,6 +239,26 @@ function program(choose: (choice: Choice) => void): Command {
       ),
     choose,
   )
+
+  bench
+    .command('cluster')
+    .description(
+      'two nodes on NATS JetStream: publishers on one, the subscriber on the other, against one node (skips without nats-server)',
+    )
+    .option('--quick', 'short run (1 s warm-up and 3 s measured per run, one round)')
+    .option('--publishers <n>', 'publishing connections, into one subscriber', whole(1), 4)
+    .option('--rounds <n>', 'rounds over all runs (default 2, 1 with --quick)', whole(1))
+    .action((values: OptionValues) => {
+      const quick = flag(values, 'quick')
+      choose({
+        suite: 'cluster',
+        options: {
+          publishers: num(values, 'publishers'),
+          rounds: optionalNum(values, 'rounds') ?? (quick ? 1 : 2),
+          timings: quick ? { warmupMs: 1000, measureMs: 3000 } : { warmupMs: 2000, measureMs: 5000 },
+        },
+      })
+    })
 
   bench
     .command('codec')

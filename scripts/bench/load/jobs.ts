@@ -7,6 +7,11 @@
 export interface StreamJob {
   kind: 'stream'
   port: number
+  /**
+   * Where the subscribers connect when not `port`: the cluster suite puts the publishers on
+   * one node and the subscribers on another. The Node generator only (native.ts refuses it).
+   */
+  subscriberPort?: number
   publishers: number
   subscribers: number
   qos: 0 | 1

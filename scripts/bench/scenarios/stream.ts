@@ -86,7 +86,7 @@ export const fanOut = streamScenario('fan-out', 'fan-out QoS 0, 1 → 50 (delive
   inflight: 0,
 })
 
-export const qos1 = streamScenario('qos1', 'QoS 1 end to end, 8 → 1 (msg/s)', {
+export const QOS1: Shape = {
   publishers: 8,
   subscribers: 1,
   qos: 1,
@@ -97,4 +97,6 @@ export const qos1 = streamScenario('qos1', 'QoS 1 end to end, 8 → 1 (msg/s)', 
   // Well under the brokers' default queue of 1,000 per client, so QoS 1 is never dropped by policy.
   window: 500,
   inflight: 20,
-})
+}
+
+export const qos1 = streamScenario('qos1', 'QoS 1 end to end, 8 → 1 (msg/s)', QOS1)
