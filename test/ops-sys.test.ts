@@ -1,6 +1,6 @@
 // Issue 16, point 1: the $SYS topics. Black-box over MQTT: Mosquitto's names, retained, values
 // that follow the traffic, the `$` rule for `#`, the ACL, sysInterval 0, the scripts' topics,
-// and $SYS updates kept out of the durable store.
+// $SYS updates kept out of the durable store, and clients kept from writing $SYS.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
@@ -234,4 +234,33 @@ test("load averages: Mosquitto's exponential moving average of the per-minute ra
     load.values().map(([, v]) => v),
     ['600.00', '600.00', '600.00'],
   )
+})
+
+test("$SYS: clients may not write it (Mosquitto's rule), save a bridge's connection state", async (t) => {
+  const broker = await start(t)
+  const [, sys] = await subscribed(broker.port, ['$SYS/#', 'marker'], t, { protocolVersion: 5 })
+  const writer = await mqttConnect(broker.port, { protocolVersion: 5 }, t)
+  // MQTT 5 says why in the PUBACK; the message goes nowhere.
+  const refused = await withTimeout(
+    new Promise<number | undefined>((resolve) => {
+      writer.publish('$SYS/broker/uptime', 'forged', { qos: 1 }, (error, packet) => {
+        // MQTT.js reports a failure code as an error carrying the code.
+        const code = (error as (Error & { code?: number }) | undefined)?.code
+        resolve(code ?? (packet as { reasonCode?: number } | undefined)?.reasonCode)
+      })
+    }),
+    'the PUBACK',
+  )
+  assert.equal(refused, 0x87)
+  await writer.publishAsync('$SYS/broker/connection/home/state', '1', { qos: 1, retain: true })
+  await writer.publishAsync('marker', 'm', { qos: 1 })
+  await sys.waitFor((m) => m.topic === 'marker', 'the marker')
+  assert.equal(
+    sys.messages.some((m) => m.payload === 'forged'),
+    false,
+  )
+  assert.ok(sys.messages.some((m) => m.topic === '$SYS/broker/connection/home/state' && m.payload === '1'))
+  // What the broker publishes itself is not affected.
+  await broker.publish({ topic: '$SYS/broker/custom', payload: 'mine' })
+  await sys.waitFor((m) => m.topic === '$SYS/broker/custom', 'the broker’s own $SYS message')
 })

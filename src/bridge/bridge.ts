@@ -1,6 +1,7 @@
 import type { Logger } from 'pino'
 import type { Broker } from '../broker/broker.ts'
 import { isFailure } from '../broker/protocol/reason-codes.ts'
+import { bridgeStateTopic } from '../broker/topic-rules.ts'
 import type { MessageProperties, QoS } from '../broker/types.ts'
 import type { BridgeConfig } from './config.ts'
 import { TrustedClients } from './local-access.ts'
@@ -24,7 +25,7 @@ export interface BridgeStatus {
 
 /** The local topic of a bridge's connection state (retained `1` / `0`). */
 export function localStateTopic(name: string): string {
-  return `$SYS/broker/connection/${name}/state`
+  return bridgeStateTopic(name)
 }
 
 /**
@@ -60,9 +61,7 @@ export class Bridge {
   async start(): Promise<void> {
     const { config } = this
     const remoteState =
-      config.notifications && !config.notificationsLocalOnly
-        ? `$SYS/broker/connection/${config.clientId}/state`
-        : undefined
+      config.notifications && !config.notificationsLocalOnly ? bridgeStateTopic(config.clientId) : undefined
     this.remote = await RemoteLink.create(config, {
       stateTopic: remoteState,
       onMessage: (packet, done) => this.inbound(packet, done),
@@ -121,7 +120,7 @@ export class Bridge {
     if (remote?.connected && this.config.notifications && !this.config.notificationsLocalOnly) {
       // A normal DISCONNECT does not fire the will, so the remote hears the `0` from us; not
       // waited for beyond a short bound, nor once the connection is gone.
-      const topic = `$SYS/broker/connection/${this.config.clientId}/state`
+      const topic = bridgeStateTopic(this.config.clientId)
       await new Promise<void>((resolve) => {
         const timer = setTimeout(done, stopNoticeMs)
         function done(): void {

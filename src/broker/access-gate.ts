@@ -1,6 +1,7 @@
 import type { SingleUserAuth } from './auth.ts'
 import type { AccessChecks } from './core.ts'
 import type { Counters } from './counters.ts'
+import { bridgeStatePrefix, isSysTopic } from './topic-rules.ts'
 import type { AccessControl, AuthResult, ClientIdentity, Credentials } from './types.ts'
 
 /**
@@ -22,6 +23,8 @@ export class AccessGate implements AccessChecks {
   }
 
   mayPublish(client: ClientIdentity, topic: string): boolean {
+    // Mosquitto's rule: $SYS is the broker's to write; clients may only post a bridge's state.
+    if (isSysTopic(topic) && !topic.startsWith(bridgeStatePrefix)) return false
     const hooks = this.hooks
     return !hooks?.canPublish || hooks.canPublish(client, topic)
   }

@@ -62,6 +62,16 @@ export class InvalidTopicError extends Error {
  * A topic under `$SYS/`: the broker's own status, regenerated while it runs (src/ops), so its
  * retained messages are kept in memory and never written to the store.
  */
+/**
+ * Where bridges post their connection state (`<prefix><name>/state`, Mosquitto's notification
+ * topic): the one part of $SYS a client may write.
+ */
+export const bridgeStatePrefix = '$SYS/broker/connection/'
+
+export function bridgeStateTopic(name: string): string {
+  return `${bridgeStatePrefix}${name}/state`
+}
+
 export function isSysTopic(topic: string): boolean {
   return topic.startsWith('$SYS/')
 }
