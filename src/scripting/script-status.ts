@@ -74,6 +74,11 @@ export interface ScriptRecord {
   activity: ScriptActivity
   /** Syncs of one file run one after another. */
   chain: Promise<void>
+  /**
+   * Whether its file has been read once. Until then the script is not listed: the watcher's
+   * late word on a file just renamed or deleted would otherwise show it for a moment.
+   */
+  fileRead: boolean
 }
 
 /** What a VM reported about itself; dropped with the VM, so a new version starts clean. */
@@ -135,6 +140,7 @@ export function newScriptRecord(name: string, file: string): ScriptRecord {
     lastReload: undefined,
     activity: noActivity(),
     chain: Promise.resolve(),
+    fileRead: false,
   }
 }
 
@@ -146,11 +152,13 @@ export function statusesOf(
   holdMs: number,
   now: number,
 ): ScriptStatus[] {
-  return [...records].map((r) => {
-    const vmId = r.activeVmId
-    if (vmId === undefined) return statusOf(r, undefined, { subscriptions: 0, timers: 0 }, holdMs, now)
-    return statusOf(r, conditions.get(vmId), counts(vmId), holdMs, now)
-  })
+  return [...records]
+    .filter((r) => r.fileRead)
+    .map((r) => {
+      const vmId = r.activeVmId
+      if (vmId === undefined) return statusOf(r, undefined, { subscriptions: 0, timers: 0 }, holdMs, now)
+      return statusOf(r, conditions.get(vmId), counts(vmId), holdMs, now)
+    })
 }
 
 /** Adds a VM's report to what it reported before (the latest of each kind counts). */

@@ -175,6 +175,7 @@ export class ScriptRunner implements ScriptingHost {
       await this.unload(record)
       return
     }
+    record.fileRead = true
     const graph = await readModuleGraph(this.startedSource().dir, record.name, code)
     record.imports = graph.names
     this.watcher?.watchModules(graph.names)
