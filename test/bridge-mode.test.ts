@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { MqttClient } from 'mqtt'
 import { type Broker, startBroker } from '../src/index.ts'
+import { assertEachMessageOnceEachSide } from './bridge-loop.ts'
 import {
   type Cleanup,
   connect,
@@ -120,32 +121,7 @@ async function bridgedPair(t: Cleanup): Promise<{ local: Broker; remote: Broker 
 test('tinymqtt bridged to tinymqtt with tryPrivate and `both`: each message arrives once on each side', async (t) => {
   const { local: localBroker, remote: remoteBroker } = await bridgedPair(t)
   assert.equal(remoteBroker.clientList().find((ci) => ci.clientId !== '')?.bridge, true)
-  const remoteSub = await client(t, remoteBroker.port)
-  const remoteInbox = new Inbox(remoteSub)
-  await remoteSub.subscribeAsync('sync/#', { qos: 1 })
-  const local = await client(t, localBroker.port)
-  const localInbox = new Inbox(local)
-  await local.subscribeAsync('sync/#', { qos: 1 })
-
-  await local.publishAsync('sync/a', 'from-local', { qos: 1 })
-  await remoteInbox.waitFor((m) => m.payload === 'from-local')
-  // A marker from the remote travels the path an echo of from-local would take, after it.
-  await remoteSub.publishAsync('sync/marker', 'remote-marker', { qos: 1 })
-  await localInbox.waitFor((m) => m.payload === 'remote-marker')
-  await local.publishAsync('sync/b', 'local-marker', { qos: 1 })
-  await remoteInbox.waitFor((m) => m.payload === 'local-marker')
-  // And the other way: an echo of remote-marker back to the remote would come before this.
-  await remoteSub.publishAsync('sync/c', 'final', { qos: 1 })
-  await localInbox.waitFor((m) => m.payload === 'final')
-  await local.publishAsync('sync/d', 'final-local', { qos: 1 })
-  await remoteInbox.waitFor((m) => m.payload === 'final-local')
-
-  const count = (inbox: Inbox, payload: string): number =>
-    inbox.messages.filter((m) => m.payload === payload).length
-  for (const payload of ['from-local', 'remote-marker', 'local-marker', 'final']) {
-    assert.equal(count(localInbox, payload), 1, `local subscriber got ${payload} once`)
-    assert.equal(count(remoteInbox, payload), 1, `remote subscriber got ${payload} once`)
-  }
+  await assertEachMessageOnceEachSide(t, localBroker.port, remoteBroker.port)
 })
 
 test('a retained message crosses a tinymqtt-to-tinymqtt bridge retained, both ways', async (t) => {

@@ -12,6 +12,7 @@ import { resolveBridges } from '../src/bridge/config.ts'
 import { TopicMap } from '../src/bridge/topic-map.ts'
 import { readConfigFile } from '../src/config.ts'
 import { type BridgeSpec, type Broker, bridgesOf, startBroker } from '../src/index.ts'
+import { assertEachMessageOnceEachSide } from './bridge-loop.ts'
 import { type Cleanup, freePort, Inbox, LogCapture, TIMEOUT, until, withTimeout } from './helpers.ts'
 import { connectCollecting, tempDataDir } from './store-helpers.ts'
 import { locate, requireCommand, tempDir } from './tls-helpers.ts'
@@ -196,32 +197,7 @@ for (const protocolVersion of [4, 5] as const) {
       },
     ])
     await watchState(broker, 'sync').next('1')
-    const remoteSub = await client(t, remote.port)
-    const remoteInbox = new Inbox(remoteSub)
-    await remoteSub.subscribeAsync('sync/#', { qos: 1 })
-    const local = await client(t, broker.port)
-    const localInbox = new Inbox(local)
-    await local.subscribeAsync('sync/#', { qos: 1 })
-
-    await local.publishAsync('sync/a', 'from-local', { qos: 1 })
-    await remoteInbox.waitFor((m) => m.payload === 'from-local')
-    // A marker from the remote travels the path an echo of from-local would take, after it.
-    await remoteSub.publishAsync('sync/marker', 'remote-marker', { qos: 1 })
-    await localInbox.waitFor((m) => m.payload === 'remote-marker')
-    await local.publishAsync('sync/b', 'local-marker', { qos: 1 })
-    await remoteInbox.waitFor((m) => m.payload === 'local-marker')
-    // And the other way: an echo of remote-marker back to the remote would come before this.
-    await remoteSub.publishAsync('sync/c', 'final', { qos: 1 })
-    await localInbox.waitFor((m) => m.payload === 'final')
-    await local.publishAsync('sync/d', 'final-local', { qos: 1 })
-    await remoteInbox.waitFor((m) => m.payload === 'final-local')
-
-    const count = (inbox: Inbox, payload: string): number =>
-      inbox.messages.filter((m) => m.payload === payload).length
-    for (const payload of ['from-local', 'remote-marker', 'local-marker', 'final']) {
-      assert.equal(count(localInbox, payload), 1, `local subscriber got ${payload} once`)
-      assert.equal(count(remoteInbox, payload), 1, `remote subscriber got ${payload} once`)
-    }
+    await assertEachMessageOnceEachSide(t, broker.port, remote.port)
   })
 }
 
