@@ -3,9 +3,10 @@ import { installFileAccess } from './broker/access/index.ts'
 import { Broker } from './broker/broker.ts'
 import { startCluster } from './cluster/index.ts'
 import { startListeners } from './listeners/index.ts'
-import { registerHealthStore, ScriptSlot } from './ops/index.ts'
+import { registerHealthStore } from './ops/index.ts'
 import { startMonitoring } from './ops/monitoring.ts'
 import type { ScriptingHost } from './scripting/index.ts'
+import { startScripts } from './scripts-start.ts'
 import type { StartOptions } from './start-options.ts'
 import { LmdbStore } from './store/lmdb.ts'
 import { MemoryStore } from './store/memory.ts'
@@ -117,7 +118,7 @@ export async function startBroker(options: StartOptions = {}): Promise<Broker> {
     const scripting = typeof options.scripts === 'string' ? { path: options.scripts } : options.scripts
     try {
       // In a slot, so a reload (src/ops/reload.ts) can switch to another script folder.
-      scriptingHost = await ScriptSlot.start(
+      scriptingHost = await startScripts(
         broker,
         scriptLog ? scriptBrokerWithLog(broker, scriptLog) : broker,
         scripting,

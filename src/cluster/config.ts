@@ -20,6 +20,11 @@ export interface ClusterSpec {
   tls?: { ca?: string | undefined; cert?: string | undefined; key?: string | undefined } | boolean | undefined
   /** Replicas of the retained-message stream when this node creates it (1, 3 or 5; default 1). */
   replicas?: number | undefined
+  /**
+   * The scripts lease in seconds (default 6): a node running the scripts that dies is
+   * replaced 1 to 1⅔ lease times after its last renewal (docs/cluster.md).
+   */
+  leaseSeconds?: number | undefined
 }
 
 const URL_RE = /^(nats|tls):\/\/[^\s/]+$/
@@ -40,7 +45,7 @@ export function parseClusterSpec(value: unknown, where: string, dir: string): Cl
   const bad = (what: string): Error => new Error(`${where}: "cluster" ${what}`)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('must be an object')
   const o = value as Record<string, unknown>
-  const known = ['servers', 'name', 'node', 'user', 'pass', 'token', 'tls', 'replicas']
+  const known = ['servers', 'name', 'node', 'user', 'pass', 'token', 'tls', 'replicas', 'leaseSeconds']
   for (const key of Object.keys(o)) if (!known.includes(key)) throw bad(`has an unknown key "${key}"`)
   const servers = typeof o.servers === 'string' ? [o.servers] : o.servers
   if (
@@ -68,6 +73,11 @@ export function parseClusterSpec(value: unknown, where: string, dir: string): Cl
   if (o.replicas !== undefined) {
     if (o.replicas !== 1 && o.replicas !== 3 && o.replicas !== 5) throw bad('"replicas" must be 1, 3 or 5')
     spec.replicas = o.replicas
+  }
+  if (o.leaseSeconds !== undefined) {
+    if (typeof o.leaseSeconds !== 'number' || !(o.leaseSeconds >= 1 && o.leaseSeconds <= 3600))
+      throw bad('"leaseSeconds" must be a number of seconds from 1 to 3600')
+    spec.leaseSeconds = o.leaseSeconds
   }
   if (o.tls !== undefined) spec.tls = parseTls(o.tls, bad, dir)
   return spec

@@ -16,9 +16,11 @@ import { clusterNames } from './names.ts'
 import { type ConnectionState, NatsConnection, type NatsTlsOptions } from './nats-connection.ts'
 import { RetainedReplica } from './retained-replica.ts'
 import { RetainedStore } from './retained-store.ts'
+import { type ScriptsLease, startScriptsLease } from './scripts-lease.ts'
 
 export type { ClusterSpec } from './config.ts'
 export { clusterSpecFromArg, parseClusterSpec } from './config.ts'
+export type { ScriptsLease } from './scripts-lease.ts'
 
 /**
  * How long a retained delete's tombstone stays in the stream before it is purged: every node
@@ -35,6 +37,11 @@ export interface Cluster {
    * subscriptions included: from then on it receives what other nodes publish on them.
    */
   flush(): Promise<void>
+  /**
+   * Joins the contest for the scripts lease (started once, on first call; left when the broker
+   * closes): the caller runs the scripts only while it is held.
+   */
+  scriptsLease(): Promise<ScriptsLease>
 }
 
 export interface ClusterStatus {
@@ -105,10 +112,20 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   })
   logger.info({ servers: spec.servers, cluster: names.cluster, origin: router.origin }, 'joined the cluster')
   const routerNow = router
+  let scripts: Promise<ScriptsLease> | undefined
   const cluster: Cluster = {
     nodeId,
     status: () => ({ nodeId, nats: conn.state, filters: routerNow.filters, received: routerNow.received }),
     flush: () => conn.connection.flush(),
+    scriptsLease: () => {
+      scripts ??= startScriptsLease(conn, names, nodeId, logger, spec).then(({ lease, stop }) => {
+        // Registered after the scripts' own close hook, so it runs before the connection closes
+        // and after the scripts saved their state.
+        broker.addCloseHook(stop)
+        return lease
+      })
+      return scripts
+    },
   }
   running.set(broker, cluster)
   return cluster

@@ -11,6 +11,7 @@
  * | client-id locks            | key `<client token>`          | KV bucket `tmq_clients`     |
  * | node presence (heartbeats) | key `<node token>`            | KV bucket `tmq_nodes` (TTL) |
  * | leases (e.g. `scripts`)    | key `<lease name>`            | KV bucket `tmq_leases`      |
+ * | scripts' `persist`         | key `<script token>`          | KV bucket `tmq_scripts`     |
  * | takeover notices           | `tmq.ctl.takeover.<node token>` | core request/reply        |
  */
 import { levelToToken } from './subjects.ts'
@@ -27,6 +28,8 @@ export interface ClusterNames {
   readonly clientsBucket: string
   readonly nodesBucket: string
   readonly leasesBucket: string
+  /** Each script's `persist` while the scripts run clustered (script-states.ts). */
+  readonly scriptsBucket: string
   /** The subject on which `nodeId` hears that one of its clients was taken over. */
   takeoverSubject(nodeId: string): string
 }
@@ -42,6 +45,7 @@ export function clusterNames(cluster = 'tmq'): ClusterNames {
     clientsBucket: `${cluster}_clients`,
     nodesBucket: `${cluster}_nodes`,
     leasesBucket: `${cluster}_leases`,
+    scriptsBucket: `${cluster}_scripts`,
     takeoverSubject: (nodeId) => `${cluster}.ctl.takeover.${nodeToken(nodeId)}`,
   }
 }

@@ -71,8 +71,20 @@ export class NodeLease extends EventEmitter<NodeLeaseEvents> {
     const kv = await conn.kv(names.leasesBucket, { history: 1 })
     const lease = new NodeLease(kv, opts)
     lease.timer = setInterval(() => lease.tick(), Math.floor(lease.leaseMs / 3))
-    setImmediate(() => lease.tick())
+    lease.firstAttempt = new Promise((resolve) =>
+      setImmediate(() => {
+        lease.tick()
+        void (lease.ticking ?? Promise.resolve()).finally(resolve)
+      }),
+    )
     return lease
+  }
+
+  private firstAttempt: Promise<void> = Promise.resolve()
+
+  /** Resolves once the first attempt at the lease is over (`held` then says whether it won). */
+  settled(): Promise<void> {
+    return this.firstAttempt
   }
 
   get held(): boolean {

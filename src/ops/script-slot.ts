@@ -24,10 +24,37 @@ export class ScriptSlot implements ScriptingHost {
   private constructor(
     private readonly scriptBroker: ScriptBroker,
     private host: ScriptingHost | undefined,
-    private current: ScriptingOptions | undefined,
   ) {}
 
   private replacing: Promise<void> | undefined
+  /** False while another cluster node runs the scripts: `wanted` is kept, nothing runs. */
+  private active = true
+  private wanted: ScriptingOptions | undefined
+
+  /**
+   * A slot whose scripts start only when `setActive(true)` is called (a cluster node that
+   * does not hold the scripts lease); registered and closed with `broker` like `start`'s.
+   */
+  static standby(broker: Broker, scriptBroker: ScriptBroker, options: ScriptingOptions): ScriptSlot {
+    const slot = new ScriptSlot(scriptBroker, undefined)
+    slot.active = false
+    slot.wanted = options
+    slots.set(broker, slot)
+    broker.addCloseHook(() => slot.close())
+    return slot
+  }
+
+  /** Starts (true) or stops (false) the wanted scripts; a no-op when already so. */
+  setActive(active: boolean): Promise<void> {
+    if (active === this.active) return this.replacing ?? Promise.resolve()
+    this.active = active
+    return this.queue(active ? this.wanted : undefined)
+  }
+
+  /** Whether the scripts of this node run (false on a cluster node without the scripts lease). */
+  get running(): boolean {
+    return this.active
+  }
 
   /** Starts the scripts and registers the slot for `broker` (closed with it). */
   static async start(
@@ -35,15 +62,16 @@ export class ScriptSlot implements ScriptingHost {
     scriptBroker: ScriptBroker,
     options: ScriptingOptions,
   ): Promise<ScriptSlot> {
-    const slot = new ScriptSlot(scriptBroker, await startScripting(scriptBroker, options), options)
+    const slot = new ScriptSlot(scriptBroker, await startScripting(scriptBroker, options))
+    slot.wanted = options
     slots.set(broker, slot)
     broker.addCloseHook(() => slot.close())
     return slot
   }
 
-  /** The options the running scripts were started with (undefined: no scripts). */
+  /** The options the scripts run (or, on standby, would run) with (undefined: no scripts). */
   get options(): ScriptingOptions | undefined {
-    return this.current
+    return this.wanted
   }
 
   /**
@@ -51,6 +79,11 @@ export class ScriptSlot implements ScriptingHost {
    * `options` (undefined: none). When the new ones cannot start, none run and this rejects.
    */
   replace(options: ScriptingOptions | undefined): Promise<void> {
+    this.wanted = options
+    return this.active ? this.queue(options) : Promise.resolve()
+  }
+
+  private queue(options: ScriptingOptions | undefined): Promise<void> {
     const replacing = this.swap(options)
     // close() waits for a swap under way, so scripts it starts are closed too.
     this.replacing = replacing.catch(() => undefined)
@@ -66,11 +99,9 @@ export class ScriptSlot implements ScriptingHost {
     await this.replacing
     const old = this.host
     this.host = undefined
-    this.current = undefined
     await old?.close()
     if (options === undefined) return
     this.host = await startScripting(this.scriptBroker, options)
-    this.current = options
   }
 
   scripts(): ScriptStatus[] {
