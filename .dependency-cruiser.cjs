@@ -207,12 +207,12 @@ module.exports = {
     {
       name: 'web-only-public-apis',
       comment:
-        'The dashboard is built on the public side of each folder: the API modules of the broker, src/scripting/index.ts, src/listeners/index.ts, src/ops/index.ts.',
+        'The dashboard is built on the public side of each folder: the API modules of the broker, src/scripting/index.ts, src/listeners/index.ts, src/ops/index.ts, src/cluster/index.ts.',
       severity: 'error',
       from: { path: '^src/web/' },
       to: {
-        path: '^src/(broker|scripting|listeners|ops)/',
-        pathNot: [brokerApi, '^src/(scripting|listeners|ops)/index\\.ts$'],
+        path: '^src/(broker|scripting|listeners|ops|cluster)/',
+        pathNot: [brokerApi, '^src/(scripting|listeners|ops|cluster)/index\\.ts$'],
       },
     },
     {

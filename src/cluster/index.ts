@@ -10,10 +10,12 @@
  * the entry points in src/; of src/broker only its public API (the Broker facade, types.ts).
  */
 import type { Broker } from '../broker/broker.ts'
+import { ClusterOverview } from './cluster-overview.ts'
 import { ClusterRouter } from './cluster-router.ts'
 import { type ClusterSpec, defaultNodeId } from './config.ts'
 import { clusterNames } from './names.ts'
 import { type ConnectionState, NatsConnection, type NatsTlsOptions } from './nats-connection.ts'
+import { NodePresence } from './node-presence.ts'
 import { RetainedReplica } from './retained-replica.ts'
 import { RetainedStore } from './retained-store.ts'
 import { type ScriptsLease, startScriptsLease } from './scripts-lease.ts'
@@ -51,6 +53,10 @@ export interface ClusterStatus {
   filters: string[]
   /** Messages received from other nodes and delivered here. */
   received: number
+  /** The nodes alive (heartbeating), this one included, as last read (at most a second old). */
+  nodes: string[]
+  /** The node running the scripts (holding the scripts lease), or null. */
+  scriptsNode: string | null
 }
 
 const running = new WeakMap<Broker, Cluster>()
@@ -112,10 +118,33 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   })
   logger.info({ servers: spec.servers, cluster: names.cluster, origin: router.origin }, 'joined the cluster')
   const routerNow = router
+  let presence: NodePresence | undefined
+  let overview: ClusterOverview
+  try {
+    presence = await NodePresence.start(conn, names, { nodeId })
+    overview = await ClusterOverview.open(conn, names, presence)
+  } catch (error) {
+    // The close hook above closes the connection when the caller closes the broker.
+    await presence?.stop()
+    throw error
+  }
+  const presenceNow = presence
+  // Registered last, so it runs first on close: the node is seen gone before its routes go.
+  broker.addCloseHook(() => presenceNow.stop())
   let scripts: Promise<ScriptsLease> | undefined
   const cluster: Cluster = {
     nodeId,
-    status: () => ({ nodeId, nats: conn.state, filters: routerNow.filters, received: routerNow.received }),
+    status: () => {
+      const { nodes, scriptsNode } = overview.current()
+      return {
+        nodeId,
+        nats: conn.state,
+        filters: routerNow.filters,
+        received: routerNow.received,
+        nodes,
+        scriptsNode,
+      }
+    },
     flush: () => conn.connection.flush(),
     scriptsLease: () => {
       scripts ??= startScriptsLease(conn, names, nodeId, logger, spec).then(({ lease, stop }) => {

@@ -20,7 +20,7 @@ interface Watcher {
 }
 
 /** Views whose numbers move without an event (counters, uptime, script state): refreshed each second. */
-const POLLED = new Set(['broker', 'clients', 'scripts'])
+const POLLED = new Set(['broker', 'clients', 'scripts', 'cluster'])
 const POLL_MS = 1000
 /** A page that cannot keep up skips frames rather than queueing them in the broker's memory. */
 const MAX_BUFFERED = 1 << 20

@@ -33,6 +33,7 @@ const MODULES = [
   'script-editor.js',
   'view-broker.js',
   'view-clients.js',
+  'view-cluster.js',
   'view-devices.js',
   'view-ha.js',
   'view-scripts.js',

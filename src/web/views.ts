@@ -1,5 +1,6 @@
 import type { Broker } from '../broker/broker.ts'
 import type { BrokerStats, ClientDetails } from '../broker/types.ts'
+import { clusterOf } from '../cluster/index.ts'
 import { listenersOf } from '../listeners/index.ts'
 import type { ScriptingHost, ScriptStatus } from '../scripting/index.ts'
 import type { Device, DeviceIndex } from './devices.ts'
@@ -8,7 +9,7 @@ import type { Recorder } from './recorder.ts'
 import type { ScriptLog, ScriptLogLine } from './script-log.ts'
 import type { TopicModel, TopicPage } from './topic-model.ts'
 
-export const VIEWS = ['broker', 'clients', 'topics', 'scripts', 'ha'] as const
+export const VIEWS = ['broker', 'clients', 'topics', 'scripts', 'ha', 'cluster'] as const
 export type ViewName = (typeof VIEWS)[number]
 
 /** What the page asks for: one view, and for the long lists a page of it. */
@@ -73,6 +74,19 @@ export interface ScriptsView {
   selected: { name: string; log: ScriptLogLine[] } | null
 }
 
+/** The cluster this node belongs to (null when it runs alone): its nodes and who runs the scripts. */
+export interface ClusterView {
+  cluster: {
+    nodeId: string
+    nats: string
+    nodes: { id: string; self: boolean; scripts: boolean }[]
+    scriptsNode: string | null
+    /** Filters this node has NATS subscriptions for, and messages it received from other nodes. */
+    filters: number
+    received: number
+  } | null
+}
+
 export interface TopicsView {
   /**
    * When every topic began to be recorded (ms since the epoch), or null: with no page on the
@@ -121,7 +135,7 @@ export class Views {
 
   constructor(private readonly sources: ViewSources) {}
 
-  build(request: ViewRequest): BrokerView | ClientsView | TopicsView | ScriptsView | HaView {
+  build(request: ViewRequest): BrokerView | ClientsView | TopicsView | ScriptsView | HaView | ClusterView {
     switch (request.view) {
       case 'broker':
         return this.brokerView()
@@ -154,6 +168,25 @@ export class Views {
         }
       case 'ha':
         return this.sources.discovery.view()
+      case 'cluster':
+        return this.clusterView()
+    }
+  }
+
+  private clusterView(): ClusterView {
+    const status = clusterOf(this.sources.broker)?.status()
+    if (!status) return { cluster: null }
+    // This node is listed even before the presence bucket shows its first heartbeat.
+    const ids = status.nodes.includes(status.nodeId) ? status.nodes : [...status.nodes, status.nodeId].sort()
+    return {
+      cluster: {
+        nodeId: status.nodeId,
+        nats: status.nats,
+        nodes: ids.map((id) => ({ id, self: id === status.nodeId, scripts: id === status.scriptsNode })),
+        scriptsNode: status.scriptsNode,
+        filters: status.filters.length,
+        received: status.received,
+      },
     }
   }
 

@@ -10,6 +10,7 @@ import { setupScriptConsole } from './script-console.js'
 import { setupScriptEditor } from './script-editor.js'
 import { renderBroker } from './view-broker.js'
 import { renderClients } from './view-clients.js'
+import { renderCluster } from './view-cluster.js'
 import { renderHa } from './view-ha.js'
 import { renderScripts } from './view-scripts.js'
 import { renderTopics } from './view-topics.js'
@@ -20,6 +21,7 @@ const renderers = {
   topics: renderTopics,
   scripts: renderScripts,
   ha: renderHa,
+  cluster: renderCluster,
 }
 
 // Clients and Topics get a frame up to four times a second. Setting innerHTML rebuilt every row
