@@ -3,8 +3,8 @@
  * (preview)", docs/cluster.md). startCluster joins a running broker to the cluster: it
  * attaches the router's remote fabric (cluster-router.ts, routed messages on core NATS,
  * interest-based) and mirrors the cluster's retained messages (retained-replica.ts over
- * retained-store.ts). The other building blocks (client-lock, node-presence, node-lease) are
- * not wired in yet. What else lives here: README.md.
+ * retained-store.ts), heartbeats its presence (node-presence.ts) and, when asked, contends for
+ * the scripts lease (scripts-lease.ts). The client-id lock (client-lock.ts) is not wired in yet. What else lives here: README.md.
  *
  * Must not import: src/scripting, src/web, src/listeners, src/store, src/bridge, src/testing,
  * the entry points in src/; of src/broker only its public API (the Broker facade, types.ts).
