@@ -237,6 +237,15 @@ export class Router implements ClientRouting {
     return true
   }
 
+  /**
+   * Undefined when this node's retained messages are complete now (no cluster); otherwise a
+   * promise for the moment they include everything the cluster had stored (RemoteFabric.retainedReady).
+   */
+  retainedReady(): Promise<void> | undefined {
+    const remote = this.remote
+    return remote?.retainedReady?.()
+  }
+
   retainedMatching(filter: string): Message[] {
     return this.retained.match(filter)
   }

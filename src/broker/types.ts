@@ -57,6 +57,13 @@ export interface RemoteFabric {
    * event-loop turn like a durable store's.
    */
   flush?(): Promise<void>
+  /**
+   * When given: resolves once this node's retained messages include every retained write the
+   * cluster had stored when it was called (bounded by the fabric), so a subscription made on
+   * this node right after another node acknowledged a retained publish gets that message.
+   * The broker sends a new subscription's retained messages after it settles.
+   */
+  retainedReady?(): Promise<void>
 }
 
 /** How a RemoteFabric hands this node what came from the others. */

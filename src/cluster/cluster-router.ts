@@ -54,6 +54,14 @@ export class ClusterRouter implements RemoteFabric {
     if (this.originBytes.length > 255) throw new RangeError('node id too long')
   }
 
+  /** This node's copy of the retained messages, once it follows the stream (index.ts sets it). */
+  retainedCopy: { ready(): Promise<void> } | undefined
+
+  /** See RemoteFabric.retainedReady. */
+  retainedReady(): Promise<void> {
+    return this.retainedCopy?.ready() ?? Promise.resolve()
+  }
+
   /** Where messages from other nodes go; set before interest is reported. */
   connect(inlet: FabricInlet): void {
     this.inlet = inlet

@@ -84,6 +84,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     clusterRouter.connect(inlet)
     const mirror = new RetainedReplica(retained, inlet, logger)
     replica = mirror
+    clusterRouter.retainedCopy = mirror
     broker.addCloseHook(async () => {
       inlet.detach()
       clusterRouter.stop()
