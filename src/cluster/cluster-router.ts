@@ -54,6 +54,15 @@ export class ClusterRouter implements RemoteFabric {
     if (this.originBytes.length > 255) throw new RangeError('node id too long')
   }
 
+  /** `$share` groups once per cluster (index.ts sets it); without it groups are per node. */
+  sharedQueues:
+    | { interest(group: string, filter: string, present: boolean): void; flush(): Promise<void> }
+    | undefined
+
+  sharedInterest(group: string, filter: string, present: boolean): void {
+    this.sharedQueues?.interest(group, filter, present)
+  }
+
   /** This node's copy of the retained messages, once it follows the stream (index.ts sets it). */
   retainedCopy: { ready(): Promise<void> } | undefined
 
@@ -94,7 +103,11 @@ export class ClusterRouter implements RemoteFabric {
    * retained stream has every retained message forwarded so far once the writer settles.
    */
   async flush(): Promise<void> {
-    await Promise.all([this.conn.connection.flush(), this.retainedWrites.settled()])
+    await Promise.all([
+      this.conn.connection.flush(),
+      this.retainedWrites.settled(),
+      this.sharedQueues?.flush(),
+    ])
   }
 
   interest(filter: string, present: boolean): void {
