@@ -67,6 +67,8 @@ export interface ClientRouting {
   addSubscription(session: Session, filter: string, subscription: Subscription): boolean
   /** Returns whether the session had a subscription on this filter. */
   removeSubscription(session: Session, filter: string): boolean
+  /** See Router.retainedReady: undefined, or when a cluster node's retained copy is current. */
+  retainedReady(): Promise<void> | undefined
   /** Retained messages matching a subscription's filter. */
   retainedMatching(filter: string): Message[]
 }

@@ -45,6 +45,12 @@ export class LocalDelivery implements Delivery {
   private readonly sharedGroups = new Map<string, SharedGroup>()
   /** The filters in the tree, counted by subscriber, for a cluster's interest. */
   readonly interest = new InterestCounts()
+  /**
+   * Set while a cluster delivers to shared groups (RemoteFabric.sharedInterest): each message
+   * for a group then arrives once per cluster through deliverToGroup, never from the tree, and
+   * the listener hears of each group this node has members of.
+   */
+  sharedListener: ((group: string, filter: string, present: boolean) => void) | undefined
   /** Scratch space of one delivery: the subscribers matched, and the pass that matched them. */
   private readonly targets: Subscriber[] = []
   private epoch = 0
@@ -105,7 +111,7 @@ export class LocalDelivery implements Delivery {
             this.flow.hold(source, target)
           }
         } else if (target instanceof SharedGroup) {
-          this.deliverShared(target, message, source)
+          if (this.sharedListener === undefined) this.deliverShared(target, message, source)
         } else if (target !== undefined) {
           this.callHandler(target, message.retain ? { ...message, retain: false } : message)
         }
@@ -128,6 +134,17 @@ export class LocalDelivery implements Delivery {
       source !== undefined
     )
       this.flow.hold(source, session)
+  }
+
+  /** A message the cluster picked this node for, to one member of the group (sharedListener). */
+  deliverToGroup(group: string, filter: string, message: Message): void {
+    const target = this.sharedGroups.get(sharedKey({ group, filter }))
+    if (target) this.deliverShared(target, message, undefined)
+  }
+
+  /** The shared groups this node has members of. */
+  groups(): { group: string; filter: string }[] {
+    return [...this.sharedGroups.values()].map(({ group, filter }) => ({ group, filter }))
   }
 
   /** A handler that throws is logged; the other subscribers still get the message. */
@@ -158,7 +175,12 @@ export class LocalDelivery implements Delivery {
         group = new SharedGroup(shared.group, shared.filter)
         this.sharedGroups.set(key, group)
         this.tree.add(shared.filter, group, { qos: 2 })
-        this.interest.added(shared.filter)
+        // In a cluster the group's messages come through the cluster's queue, not the filter.
+        if (this.sharedListener) this.sharedListener(shared.group, shared.filter, true)
+        else {
+          group.countsInterest = true
+          this.interest.added(shared.filter)
+        }
       }
       group.members.set(session, subscription)
     } else if (this.tree.add(filter, session, subscription)) {
@@ -177,7 +199,8 @@ export class LocalDelivery implements Delivery {
         if (group.members.size === 0) {
           this.sharedGroups.delete(key)
           this.tree.remove(shared.filter, group)
-          this.interest.removed(shared.filter)
+          if (group.countsInterest) this.interest.removed(shared.filter)
+          this.sharedListener?.(shared.group, shared.filter, false)
         }
       }
     } else if (this.tree.remove(filter, session)) {

@@ -141,8 +141,18 @@ export class Router implements ClientRouting {
     const flush = remote.flush
     if (flush) this.persistence.setRemoteFlush(() => flush.call(remote))
     for (const filter of interest.filters()) remote.interest(filter, true)
+    const sharedInterest = remote.sharedInterest
+    if (sharedInterest) {
+      this.local.sharedListener = (group, filter, present) => {
+        sharedInterest.call(remote, group, filter, present)
+        // As for new interest: the SUBACK waits until the cluster has the queue subscription.
+        if (present) this.persistence.sentToCluster()
+      }
+      for (const { group, filter } of this.local.groups()) sharedInterest.call(remote, group, filter, true)
+    }
     return {
       deliver: (message) => this.routeRemote(message),
+      deliverShared: (group, filter, message) => this.local.deliverToGroup(group, filter, message),
       retain: (message) => {
         this.retained.set(message)
         this.persistence.putRetained(message)
@@ -152,6 +162,7 @@ export class Router implements ClientRouting {
         if (this.remote !== remote) return
         this.remote = undefined
         interest.listener = undefined
+        this.local.sharedListener = undefined
         this.persistence.setRemoteFlush(undefined)
       },
     }
@@ -235,6 +246,15 @@ export class Router implements ClientRouting {
     this.local.remove(session, filter)
     if (session.journal) this.persistence.putSession(session)
     return true
+  }
+
+  /**
+   * Undefined when this node's retained messages are complete now (no cluster); otherwise a
+   * promise for the moment they include everything the cluster had stored (RemoteFabric.retainedReady).
+   */
+  retainedReady(): Promise<void> | undefined {
+    const remote = this.remote
+    return remote?.retainedReady?.()
   }
 
   retainedMatching(filter: string): Message[] {

@@ -30,6 +30,8 @@ export class SharedGroup {
   routeRetain = false
   routeIds: number[] | undefined
   readonly members = new Map<Session, Subscription>()
+  /** Whether the group counts under its filter in the interest counts (not when clustered). */
+  countsInterest = false
   private turn = 0
 
   constructor(

@@ -57,6 +57,20 @@ export interface RemoteFabric {
    * event-loop turn like a durable store's.
    */
   flush?(): Promise<void>
+  /**
+   * When given: resolves once this node's retained messages include every retained write the
+   * cluster had stored when it was called (bounded by the fabric), so a subscription made on
+   * this node right after another node acknowledged a retained publish gets that message.
+   * The broker sends a new subscription's retained messages after it settles.
+   */
+  retainedReady?(): Promise<void>
+  /**
+   * When given, the fabric delivers shared subscriptions once per cluster: it hears of each
+   * `$share` group this node has members of (and of its last member leaving, present false)
+   * and hands each message it picks this node for to FabricInlet.deliverShared. The node then
+   * never delivers to a shared group from its own routing.
+   */
+  sharedInterest?(group: string, filter: string, present: boolean): void
 }
 
 /** How a RemoteFabric hands this node what came from the others. */
@@ -67,6 +81,8 @@ export interface FabricInlet {
    * retained store (see retain).
    */
   deliver(message: Message): void
+  /** Delivers a message to one member of this node's shared group (see RemoteFabric.sharedInterest). */
+  deliverShared(group: string, filter: string, message: Message): void
   /** Sets this node's copy of a retained message (an empty payload deletes it), without routing it. */
   retain(message: Message): void
   /** Every topic with a retained message on this node, `$` topics included. */

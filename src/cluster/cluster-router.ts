@@ -24,6 +24,7 @@ import { decodeEnvelope, encodeEnvelope } from './envelope.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { RetainedStore } from './retained-store.ts'
+import { RetainedWriter } from './retained-writer.ts'
 import { SubjectMapper } from './subjects.ts'
 
 export class ClusterRouter implements RemoteFabric {
@@ -35,6 +36,7 @@ export class ClusterRouter implements RemoteFabric {
   private readonly mapper: SubjectMapper
   private readonly subscriptions = new Map<string, Subscription[]>()
   private inlet: FabricInlet | undefined
+  private readonly retainedWrites: RetainedWriter
   /** Messages received from other nodes and delivered here (for stats and tests). */
   received = 0
 
@@ -42,13 +44,31 @@ export class ClusterRouter implements RemoteFabric {
     private readonly conn: NatsConnection,
     names: ClusterNames,
     nodeId: string,
-    private readonly retained: RetainedStore,
+    retained: RetainedStore,
     private readonly logger: Logger,
   ) {
+    this.retainedWrites = new RetainedWriter(retained, logger)
     this.mapper = new SubjectMapper(names.messagePrefix)
     this.origin = `${nodeId.slice(0, 200)}#${randomBytes(6).toString('base64url')}`
     this.originBytes = Buffer.from(this.origin)
     if (this.originBytes.length > 255) throw new RangeError('node id too long')
+  }
+
+  /** `$share` groups once per cluster (index.ts sets it); without it groups are per node. */
+  sharedQueues:
+    | { interest(group: string, filter: string, present: boolean): void; flush(): Promise<void> }
+    | undefined
+
+  sharedInterest(group: string, filter: string, present: boolean): void {
+    this.sharedQueues?.interest(group, filter, present)
+  }
+
+  /** This node's copy of the retained messages, once it follows the stream (index.ts sets it). */
+  retainedCopy: { ready(): Promise<void> } | undefined
+
+  /** See RemoteFabric.retainedReady. */
+  retainedReady(): Promise<void> {
+    return this.retainedCopy?.ready() ?? Promise.resolve()
   }
 
   /** Where messages from other nodes go; set before interest is reported. */
@@ -68,24 +88,26 @@ export class ClusterRouter implements RemoteFabric {
       encodeEnvelope(message, this.originBytes, ++this.seq),
     )
     if (message.retain) {
-      const topic = message.topic
-      this.retained
-        .put({
-          topic,
-          payload: message.payload,
-          qos: message.qos,
-          properties: message.properties,
-          expiresAt: message.expiresAt,
-        })
-        .catch((error: unknown) =>
-          this.logger.error({ err: error, topic }, 'cluster: storing a retained message failed'),
-        )
+      this.retainedWrites.write({
+        topic: message.topic,
+        payload: message.payload,
+        qos: message.qos,
+        properties: message.properties,
+        expiresAt: message.expiresAt,
+      })
     }
   }
 
-  /** The server has everything this node published so far once its PONG is back. */
-  flush(): Promise<void> {
-    return this.conn.connection.flush()
+  /**
+   * The server has everything this node published so far once its PONG is back, and the
+   * retained stream has every retained message forwarded so far once the writer settles.
+   */
+  async flush(): Promise<void> {
+    await Promise.all([
+      this.conn.connection.flush(),
+      this.retainedWrites.settled(),
+      this.sharedQueues?.flush(),
+    ])
   }
 
   interest(filter: string, present: boolean): void {
@@ -129,6 +151,7 @@ export class ClusterRouter implements RemoteFabric {
 
   /** Ends every NATS subscription (the connection is closed by its owner). */
   stop(): void {
+    this.retainedWrites.stop()
     for (const subs of this.subscriptions.values()) for (const sub of subs) sub.unsubscribe()
     this.subscriptions.clear()
   }

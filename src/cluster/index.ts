@@ -19,6 +19,7 @@ import { NodePresence } from './node-presence.ts'
 import { RetainedReplica } from './retained-replica.ts'
 import { RetainedStore } from './retained-store.ts'
 import { type ScriptsLease, startScriptsLease } from './scripts-lease.ts'
+import { SharedQueues } from './shared-queues.ts'
 
 export type { ClusterSpec } from './config.ts'
 export { clusterSpecFromArg, parseClusterSpec } from './config.ts'
@@ -70,16 +71,23 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   const names = clusterNames(spec.name)
   const nodeId = spec.node ?? defaultNodeId(broker.port)
   const logger = broker.logger.child({ node: nodeId })
-  const conn = new NatsConnection({
+  const natsOptions = {
     servers: spec.servers,
-    name: `tinymqtt ${nodeId}`,
     ...(spec.user !== undefined ? { user: spec.user } : {}),
     ...(spec.pass !== undefined ? { pass: spec.pass } : {}),
     ...(spec.token !== undefined ? { token: spec.token } : {}),
     ...(spec.tls ? { tls: tlsOf(spec.tls) } : {}),
-    noEcho: true,
-  })
+  }
+  const conn = new NatsConnection({ ...natsOptions, name: `tinymqtt ${nodeId}`, noEcho: true })
   await conn.connect()
+  // $share groups need a node's own publishes too (shared-queues.ts): a second connection, echo on.
+  const sharedConn = new NatsConnection({ ...natsOptions, name: `tinymqtt ${nodeId} shared` })
+  try {
+    await sharedConn.connect()
+  } catch (error) {
+    await conn.close()
+    throw error
+  }
   conn.on('disconnected', (server) => logger.warn({ server }, 'cluster: NATS connection lost; reconnecting'))
   conn.on('problem', (error) => logger.warn({ err: error }, 'cluster: NATS problem'))
   let router: ClusterRouter | undefined
@@ -92,16 +100,22 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     })
     const clusterRouter = new ClusterRouter(conn, names, nodeId, retained, logger)
     router = clusterRouter
+    const queues = new SharedQueues(sharedConn, names, logger)
+    clusterRouter.sharedQueues = queues
     const inlet = broker.attachFabric(clusterRouter)
     // NATS delivers on a later turn of the event loop: nothing arrives before the inlet is set.
     clusterRouter.connect(inlet)
+    queues.connect(inlet)
     const mirror = new RetainedReplica(retained, inlet, logger)
     replica = mirror
+    clusterRouter.retainedCopy = mirror
     broker.addCloseHook(async () => {
       inlet.detach()
       clusterRouter.stop()
       await mirror.stop()
       retained?.close()
+      queues.stop()
+      await sharedConn.close()
       await conn.close()
     })
     await mirror.start()
@@ -109,6 +123,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     router?.stop()
     await replica?.stop()
     retained?.close()
+    await sharedConn.close()
     await conn.close()
     throw error
   }

@@ -11,14 +11,23 @@
  */
 import type { Logger } from 'pino'
 import type { FabricInlet, Message } from '../broker/types.ts'
-import type { RetainedMessage, RetainedStore } from './retained-store.ts'
+import type { RetainedFollowing, RetainedMessage, RetainedStore } from './retained-store.ts'
 
 /** A guard against a follow that never reports being caught up; not a measure of speed. */
 const CATCH_UP_GUARD_MS = 30_000
 const RETRY_MS = 2_000
+/**
+ * How long a new subscription's retained messages wait for this node's copy to catch up with
+ * the stream (ready()); past it they are sent from the copy as it is. A guard, not a speed.
+ */
+export const READY_GUARD_MS = 2_000
 
 export class RetainedReplica {
-  private handle: { stop(): Promise<void> } | undefined
+  private handle: RetainedFollowing | undefined
+  /** The stream sequence handled last by the current follow. */
+  private position = 0
+  private readonly positionWaiters = new Set<() => void>()
+  private readyCheck: Promise<void> | undefined
   /** Topics seen since following began, until caught up. */
   private seen: Set<string> | undefined
   private stopped = false
@@ -75,6 +84,60 @@ export class RetainedReplica {
     })
   }
 
+  /**
+   * Resolves once this copy holds every change the stream had when it was called, or after
+   * READY_GUARD_MS, or at once when the server cannot be asked. Calls in one event-loop turn
+   * share one question to the server; a call after it was sent asks again, since a write
+   * stored meanwhile must be included.
+   */
+  ready(): Promise<void> {
+    if (this.readyCheck === undefined) {
+      const check = new Promise<void>((resolve) =>
+        setImmediate(() => {
+          if (this.readyCheck === check) this.readyCheck = undefined
+          this.catchUp(Date.now() + READY_GUARD_MS).then(resolve, resolve)
+        }),
+      )
+      this.readyCheck = check
+    }
+    return this.readyCheck
+  }
+
+  private async catchUp(deadline: number): Promise<void> {
+    for (;;) {
+      const handle = this.handle
+      if (!handle || this.stopped) return
+      // A server that does not answer (NATS away) costs no more than the guard.
+      const now = await Promise.race([handle.position(), this.nextPosition(deadline - Date.now(), false)])
+      if (now === undefined) {
+        this.logger.warn('cluster: no answer about the retained stream; sending what this node has')
+        return
+      }
+      if (handle !== this.handle) continue
+      const { pending, delivered } = now
+      if (pending === 0 && this.position >= delivered) return
+      if (Date.now() >= deadline) {
+        this.logger.warn('cluster: retained copy still catching up; sending what this node has')
+        return
+      }
+      await this.nextPosition(Math.max(1, Math.min(50, deadline - Date.now())))
+    }
+  }
+
+  /** Resolves at the next handled stream message (unless `wake` is false) or after `timeoutMs`. */
+  private nextPosition(timeoutMs: number, wake = true): Promise<undefined> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer)
+        this.positionWaiters.delete(done)
+        resolve(undefined)
+      }
+      const timer = setTimeout(done, Math.max(0, timeoutMs))
+      timer.unref()
+      if (wake) this.positionWaiters.add(done)
+    })
+  }
+
   async stop(): Promise<void> {
     this.stopped = true
     clearTimeout(this.retry)
@@ -98,8 +161,13 @@ export class RetainedReplica {
 
   private async follow(): Promise<void> {
     this.seen = new Set()
+    this.position = 0
     this.handle = await this.store.follow({
       change: (topic, message) => this.change(topic, message),
+      at: (seq) => {
+        this.position = seq
+        for (const wake of [...this.positionWaiters]) wake()
+      },
       caughtUp: () => this.reconcile(),
       lost: (reason) => {
         this.logger.warn({ reason }, 'cluster: retained consumer lost; following again')

@@ -51,6 +51,18 @@ export interface RetainedFollower {
   caughtUp(): void
   /** The server lost the consumer (stream or consumer gone); follow again to resume. */
   lost(reason: string): void
+  /** Every stream message up to `seq` has been handled (called after change, and for skipped ones). */
+  at?(seq: number): void
+}
+
+/** A running follow (RetainedStore.follow). */
+export interface RetainedFollowing {
+  /**
+   * The consumer as the server sees it: messages of the stream not yet delivered to this node,
+   * and the stream sequence of the last one delivered.
+   */
+  position(): Promise<{ pending: number; delivered: number }>
+  stop(): Promise<void>
 }
 
 const QOS_HDR = 'Tmq-Qos'
@@ -144,7 +156,7 @@ export class RetainedStore {
    * consumer runs; its stop() ends it. The consumer lives on the server until stop() or for
    * 30 s after this node stops pulling (it died, or lost NATS).
    */
-  async follow(follower: RetainedFollower): Promise<{ stop(): Promise<void> }> {
+  async follow(follower: RetainedFollower): Promise<RetainedFollowing> {
     const info = await this.jsm.consumers.add(this.stream, {
       filter_subject: `${this.mapper.prefix}.>`,
       deliver_policy: DeliverPolicy.LastPerSubject,
@@ -162,6 +174,7 @@ export class RetainedStore {
         const topic = this.mapper.subjectToTopic(m.subject)
         if (topic !== undefined)
           follower.change(topic, this.toMessage(m.subject, m.data, m.headers, Date.now()))
+        follower.at?.(m.seq)
         if (!caughtUp && m.info.pending === 0) {
           caughtUp = true
           follower.caughtUp()
@@ -182,6 +195,10 @@ export class RetainedStore {
       }
     })()
     return {
+      position: async () => {
+        const now = await consumer.info()
+        return { pending: now.num_pending, delivered: now.delivered.stream_seq }
+      },
       stop: async () => {
         stopped = true
         await messages.close()

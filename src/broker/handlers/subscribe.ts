@@ -57,7 +57,23 @@ export function handleSubscribe(
     if (!shared && (handling === 0 || (handling === 1 && !existed))) retainedFor.push({ filter, sub })
   }
   broker.acks.acknowledge(connection, encodeSuback(packet.messageId, granted, connection.version))
-  // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-8].
+  if (retainedFor.length === 0) return
+  // On a cluster node the retained messages are sent once this node's copy has caught up with
+  // the cluster's (a retained publish another node acknowledged just before is included).
+  const ready = broker.router.retainedReady()
+  if (ready === undefined) sendRetained(broker, session, retainedFor)
+  else
+    void ready.then(() => {
+      if (connection.state !== 'closed') sendRetained(broker, session, retainedFor)
+    })
+}
+
+/** Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-8]. */
+function sendRetained(
+  broker: BrokerCore,
+  session: Session,
+  retainedFor: { filter: string; sub: Subscription }[],
+): void {
   for (const { filter, sub } of retainedFor) {
     const ids = sub.identifier === undefined ? undefined : [sub.identifier]
     for (const message of broker.router.retainedMatching(filter)) {

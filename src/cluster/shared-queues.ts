@@ -1,0 +1,96 @@
+/**
+ * `$share` groups once per cluster: every node with members of a group holds a NATS queue
+ * subscription for the group's filter, under a queue name made of the group and the filter,
+ * so the NATS server hands each routed message to one of those nodes, which gives it to one
+ * of its members (SharedGroup.pick). The origin node's own members compete like any other,
+ * which needs a connection that receives its own publishes: the node's main connection has
+ * echo off (cluster-router.ts), so these subscriptions live on a second connection with echo on.
+ *
+ * As with routing, the hop is core NATS: at most once past the server (docs/cluster.md).
+ */
+import { createHash } from 'node:crypto'
+import type { Subscription } from '@nats-io/transport-node'
+import type { Logger } from 'pino'
+import type { FabricInlet } from '../broker/types.ts'
+import { decodeEnvelope } from './envelope.ts'
+import type { ClusterNames } from './names.ts'
+import type { NatsConnection } from './nats-connection.ts'
+import { levelToToken, SubjectMapper } from './subjects.ts'
+
+export class SharedQueues {
+  private readonly mapper: SubjectMapper
+  private readonly groups = new Map<string, Subscription[]>()
+  private inlet: FabricInlet | undefined
+  /** A queue subscription was added since the last flush (only then is a round trip needed). */
+  private added = false
+
+  constructor(
+    private readonly conn: NatsConnection,
+    private readonly names: ClusterNames,
+    private readonly logger: Logger,
+  ) {
+    this.mapper = new SubjectMapper(names.messagePrefix)
+  }
+
+  connect(inlet: FabricInlet): void {
+    this.inlet = inlet
+  }
+
+  interest(group: string, filter: string, present: boolean): void {
+    const key = `${group}\u0000${filter}`
+    if (!present) {
+      for (const sub of this.groups.get(key) ?? []) sub.unsubscribe()
+      this.groups.delete(key)
+      return
+    }
+    if (this.groups.has(key)) return
+    // One queue per (group, filter), as MQTT has one group per share name and filter; a hash
+    // keeps the name a single token whatever the filter holds.
+    const digest = createHash('sha256').update(filter).digest('base64url').slice(0, 22)
+    const queue = `${this.names.cluster}.share.${levelToToken(group)}.${digest}`
+    const nc = this.conn.connection
+    const subs = this.mapper.filterToSubjects(filter).map((subject) =>
+      nc.subscribe(subject, {
+        queue,
+        callback: (error, msg) => this.receive(error, group, filter, msg.subject, msg.data),
+      }),
+    )
+    this.groups.set(key, subs)
+    this.added = true
+  }
+
+  /** Resolves once the server has the queue subscriptions added so far. */
+  async flush(): Promise<void> {
+    if (!this.added) return
+    this.added = false
+    try {
+      await this.conn.connection.flush()
+    } catch (error) {
+      this.added = true
+      throw error
+    }
+  }
+
+  private receive(
+    error: Error | null,
+    group: string,
+    filter: string,
+    subject: string,
+    data: Uint8Array,
+  ): void {
+    if (error) {
+      this.logger.warn({ err: error }, 'cluster: shared subscription error')
+      return
+    }
+    const envelope = decodeEnvelope(data)
+    const topic = this.mapper.subjectToTopic(subject)
+    if (envelope === undefined || topic === undefined) return
+    envelope.message.topic = topic
+    this.inlet?.deliverShared(group, filter, envelope.message)
+  }
+
+  stop(): void {
+    for (const subs of this.groups.values()) for (const sub of subs) sub.unsubscribe()
+    this.groups.clear()
+  }
+}

@@ -1,0 +1,101 @@
+// `$share` groups on a cluster: each message goes to one member of the group in the whole
+// cluster, whichever node the members and the publisher are on; ordinary subscribers still
+// get every message. Real nats-server.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { MqttClient } from 'mqtt'
+import { type Broker, startBroker } from '../src/index.ts'
+import { type Cleanup, mqttConnect, until } from './helpers.ts'
+import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+
+const skip = await natsServerMissing()
+
+/** Cleanups last-registered first: nodes close before the nats-server they use stops. */
+function stack(t: Cleanup): Cleanup {
+  const fns: (() => unknown)[] = []
+  t.after(async () => {
+    for (const fn of fns.reverse()) await fn()
+  })
+  return { after: (fn) => fns.push(fn) }
+}
+
+async function node(t: Cleanup, url: string, id: string): Promise<Broker> {
+  const broker = await startBroker({
+    port: 0,
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    cluster: { servers: [url], node: id },
+  })
+  t.after(() => broker.close())
+  return broker
+}
+
+async function member(
+  t: Cleanup,
+  broker: Broker,
+  clientId: string,
+  filter: string,
+): Promise<{ c: MqttClient; got: string[] }> {
+  const c = await mqttConnect(broker.port, { clientId }, t)
+  const got: string[] = []
+  c.on('message', (_topic, payload) => got.push(payload.toString()))
+  await c.subscribeAsync(filter, { qos: 1 })
+  return { c, got }
+}
+
+test('a $share group with members on two nodes gets each message once in the cluster', {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const a = await node(s, nats.url, 'a')
+  const b = await node(s, nats.url, 'b')
+  const m1 = await member(s, a, 'm1', '$share/g/work/#')
+  const m2 = await member(s, b, 'm2', '$share/g/work/#')
+  const m3 = await member(s, b, 'm3', '$share/g/work/#')
+  const plain = await member(s, b, 'plain', 'work/#')
+  const pubA = await mqttConnect(a.port, { clientId: 'pubA' }, s)
+  const pubB = await mqttConnect(b.port, { clientId: 'pubB' }, s)
+  const sent: string[] = []
+  for (let i = 0; i < 150; i++) {
+    const payload = `m${i}`
+    sent.push(payload)
+    await (i % 2 === 0 ? pubA : pubB).publishAsync(`work/${i % 7}`, payload, { qos: 1 })
+  }
+  await until(() => plain.got.length === sent.length, 'the plain subscriber to get every message')
+  const members = [m1, m2, m3]
+  await until(
+    () => members.reduce((n, m) => n + m.got.length, 0) >= sent.length,
+    'the group to get every message',
+  )
+  const all = members.flatMap((m) => m.got)
+  assert.deepEqual([...all].sort(), [...sent].sort(), 'each message once, to one member')
+  // The queue spreads the messages over both nodes' members.
+  assert.ok(
+    m1.got.length > 0 && m2.got.length + m3.got.length > 0,
+    `spread: ${members.map((m) => m.got.length)}`,
+  )
+  // A flush round trip on each member's connection shows no late duplicate is on its way.
+  for (const m of members) await m.c.publishAsync('flush/check', '', { qos: 1 })
+  assert.equal(members.flatMap((m) => m.got).length, sent.length)
+})
+
+test('two groups on one filter each get every message once; a member leaving moves its share', {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const a = await node(s, nats.url, 'a')
+  const b = await node(s, nats.url, 'b')
+  const g1a = await member(s, a, 'g1a', '$share/one/job')
+  const g1b = await member(s, b, 'g1b', '$share/one/job')
+  const g2b = await member(s, b, 'g2b', '$share/two/job')
+  const pub = await mqttConnect(a.port, { clientId: 'pub' }, s)
+  for (let i = 0; i < 40; i++) await pub.publishAsync('job', `j${i}`, { qos: 1 })
+  await until(() => g1a.got.length + g1b.got.length === 40 && g2b.got.length === 40, 'both groups')
+  await g1a.c.unsubscribeAsync('$share/one/job')
+  const before = g1b.got.length
+  for (let i = 40; i < 60; i++) await pub.publishAsync('job', `j${i}`, { qos: 1 })
+  await until(() => g1b.got.length === before + 20, 'the remaining member to get the rest')
+  assert.equal(g2b.got.length, 60)
+})
