@@ -20,6 +20,8 @@ export type {
   BrokerEvents,
   BrokerOptions,
   BrokerStats,
+  ClaimedWill,
+  ClientClaims,
   ClientDetails,
   ClientInfo,
   FabricInlet,

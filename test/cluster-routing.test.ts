@@ -290,10 +290,11 @@ test('PUBACK of a QoS 1 message and SUBACK of a new filter wait until the NATS s
   const pub = await client(c0, a, 'pub')
   await pub.c.publishAsync('before', 'x', { qos: 1 })
 
+  // Connected before the outage: while NATS is away a cluster node cannot claim a client id.
+  const subscriber = await client(c0, a, 'subscriber')
   await server.stop('SIGKILL')
   await until(() => clusterOf(a)?.status().nats === 'disconnected', 'a to notice NATS is gone')
   // A SUBACK for a filter new to the node waits until its NATS subscription is in.
-  const subscriber = await client(c0, a, 'subscriber')
   let subacked = false
   const suback = subscriber.c.subscribeAsync('fresh/#', { qos: 1 }).then(() => {
     subacked = true

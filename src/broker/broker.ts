@@ -21,6 +21,7 @@ import type {
   AccessControl,
   BrokerEvents,
   BrokerStats,
+  ClientClaims,
   ClientDetails,
   ClientInfo,
   FabricInlet,
@@ -203,6 +204,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Joins this broker to other nodes (src/cluster): see RemoteFabric. One at a time. */
   attachFabric(fabric: RemoteFabric): FabricInlet {
     return this.parts.router.attachRemote(fabric)
+  }
+
+  /** Makes client ids unique across nodes (src/cluster): see ClientClaims. Undefined detaches. */
+  attachClaims(claims: ClientClaims | undefined): void {
+    this.parts.connections.attachClaims(claims)
   }
 
   /** The connected clients. */

@@ -78,6 +78,8 @@ function sweepClosing(): void {
  */
 export class Connection implements SessionOutlet, FlowSource {
   state: 'connecting' | 'connected' | 'closed' = 'connecting'
+  /** Releases the cluster's claim on the client id (ClientClaims), once the connection ended. */
+  claimRelease: (() => void) | undefined
   version: ProtocolVersion = 4
   clientId = ''
   username: string | undefined

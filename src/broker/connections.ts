@@ -14,7 +14,7 @@ import { ProtocolError } from './protocol/errors.ts'
 import { ConnackCode, isFailure, Reason } from './protocol/reason-codes.ts'
 import type { SessionLifecycle } from './session-lifecycle.ts'
 import type { Session } from './sessions.ts'
-import type { BrokerEvents, ClientDetails, ClientInfo, ProtocolVersion } from './types.ts'
+import type { BrokerEvents, ClientClaims, ClientDetails, ClientInfo, ProtocolVersion } from './types.ts'
 
 /** How often keepalive and connect timeouts are checked; one timer for all connections. */
 const sweepIntervalMs = 500
@@ -161,6 +161,11 @@ export class Connections implements ConnectionOwner, ClientRegistry {
       notify(this.events, this.logger, 'clientConnect', connection.info)
   }
 
+  /** A cluster's client-id claims from now on (see ClientClaims); undefined detaches them. */
+  attachClaims(claims: ClientClaims | undefined): void {
+    this.core.claims = claims
+  }
+
   drop(connection: Connection, reason: string, reasonCode?: number): void {
     const wasConnected = connection.state === 'connected'
     if (wasConnected && connection.version === 5 && reasonCode !== undefined && !connection.disconnected) {
@@ -175,6 +180,10 @@ export class Connections implements ConnectionOwner, ClientRegistry {
     const { clientId } = connection
     if (this.clients.get(clientId) === connection) this.clients.delete(clientId)
     this.sessions.connectionEnded(connection)
+    // After the will was published or dropped here: the cluster may now forget it.
+    const release = connection.claimRelease
+    connection.claimRelease = undefined
+    release?.()
     this.logger.info({ clientId, address: connection.address, reason }, 'client disconnected')
     if (this.events.listenerCount('clientDisconnect') > 0)
       notify(this.events, this.logger, 'clientDisconnect', connection.info, reason)

@@ -2,7 +2,7 @@ import type { Logger } from 'pino'
 import type { Connection } from './connection.ts'
 import type { Session } from './sessions.ts'
 import type { Subscription } from './subscription.ts'
-import type { AuthResult, ClientIdentity, Credentials, Message } from './types.ts'
+import type { AuthResult, ClientClaims, ClientIdentity, Credentials, Message } from './types.ts'
 
 /**
  * The view of the broker its packet handlers (src/broker/handlers) get: only what they use.
@@ -19,6 +19,8 @@ export interface BrokerCore {
   readonly clients: ClientRegistry
   readonly sessions: SessionOpener
   readonly router: ClientRouting
+  /** A cluster's client-id claims (Broker.attachClaims), or undefined on a single node. */
+  claims?: ClientClaims | undefined
 }
 
 /** The broker's limits a handler applies to what a client sends or is granted. */

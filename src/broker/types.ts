@@ -73,6 +73,33 @@ export interface RemoteFabric {
   sharedInterest?(group: string, filter: string, present: boolean): void
 }
 
+/** A connecting client's will as a cluster keeps it, to publish it should this node die. */
+export interface ClaimedWill {
+  topic: string
+  payload: Buffer
+  qos: QoS
+  retain: boolean
+  properties?: MessageProperties | undefined
+  /** MQTT 5 Will Delay Interval in seconds (0 for 3.x). */
+  delaySeconds: number
+}
+
+/**
+ * Client ids unique across several nodes (src/cluster), attached with broker.attachClaims.
+ * Before CONNACK the broker claims the client id for this node (the node holding it closes its
+ * connection); the claim also keeps the client's will where other nodes find it. The broker
+ * calls the release function it got back when the connection ends, after the will was
+ * published or dropped here.
+ */
+export interface ClientClaims {
+  /**
+   * Resolves once this node holds the client id; `takenOver` is called when another node
+   * claims it later (the broker then closes the connection as on a local takeover). A
+   * rejection refuses the connection (Server unavailable).
+   */
+  claim(clientId: string, will: ClaimedWill | undefined, takenOver: () => void): Promise<() => void>
+}
+
 /** How a RemoteFabric hands this node what came from the others. */
 export interface FabricInlet {
   /**

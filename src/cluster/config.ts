@@ -25,6 +25,11 @@ export interface ClusterSpec {
    * replaced 1 to 1⅔ lease times after its last renewal (docs/cluster.md).
    */
   leaseSeconds?: number | undefined
+  /**
+   * How long after its last heartbeat a node counts as dead (default 6; heartbeats every
+   * third of it), used by whichever node creates the presence bucket first.
+   */
+  presenceSeconds?: number | undefined
 }
 
 const URL_RE = /^(nats|tls):\/\/[^\s/]+$/
@@ -45,7 +50,18 @@ export function parseClusterSpec(value: unknown, where: string, dir: string): Cl
   const bad = (what: string): Error => new Error(`${where}: "cluster" ${what}`)
   if (typeof value !== 'object' || value === null || Array.isArray(value)) throw bad('must be an object')
   const o = value as Record<string, unknown>
-  const known = ['servers', 'name', 'node', 'user', 'pass', 'token', 'tls', 'replicas', 'leaseSeconds']
+  const known = [
+    'servers',
+    'name',
+    'node',
+    'user',
+    'pass',
+    'token',
+    'tls',
+    'replicas',
+    'leaseSeconds',
+    'presenceSeconds',
+  ]
   for (const key of Object.keys(o)) if (!known.includes(key)) throw bad(`has an unknown key "${key}"`)
   const servers = typeof o.servers === 'string' ? [o.servers] : o.servers
   if (
@@ -78,6 +94,11 @@ export function parseClusterSpec(value: unknown, where: string, dir: string): Cl
     if (typeof o.leaseSeconds !== 'number' || !(o.leaseSeconds >= 1 && o.leaseSeconds <= 3600))
       throw bad('"leaseSeconds" must be a number of seconds from 1 to 3600')
     spec.leaseSeconds = o.leaseSeconds
+  }
+  if (o.presenceSeconds !== undefined) {
+    if (typeof o.presenceSeconds !== 'number' || !(o.presenceSeconds >= 1 && o.presenceSeconds <= 3600))
+      throw bad('"presenceSeconds" must be a number of seconds from 1 to 3600')
+    spec.presenceSeconds = o.presenceSeconds
   }
   if (o.tls !== undefined) spec.tls = parseTls(o.tls, bad, dir)
   return spec

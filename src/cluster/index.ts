@@ -20,6 +20,7 @@ import { RetainedReplica } from './retained-replica.ts'
 import { RetainedStore } from './retained-store.ts'
 import { type ScriptsLease, startScriptsLease } from './scripts-lease.ts'
 import { SharedQueues } from './shared-queues.ts'
+import { startUniqueClients } from './unique-clients.ts'
 
 export type { ClusterSpec } from './config.ts'
 export { clusterSpecFromArg, parseClusterSpec } from './config.ts'
@@ -61,6 +62,9 @@ export interface ClusterStatus {
 }
 
 const running = new WeakMap<Broker, Cluster>()
+
+/** Presence TTL: a node that stops heartbeating counts as dead after this (docs/cluster.md). */
+const DEFAULT_PRESENCE_SECONDS = 6
 
 /**
  * Joins a started broker to the cluster; resolves once its retained messages match the
@@ -131,13 +135,17 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     logger.info({ server }, 'cluster: NATS connection back; re-reading retained messages')
     replica?.resync()
   })
-  logger.info({ servers: spec.servers, cluster: names.cluster, origin: router.origin }, 'joined the cluster')
   const routerNow = router
   let presence: NodePresence | undefined
   let overview: ClusterOverview
   try {
-    presence = await NodePresence.start(conn, names, { nodeId })
+    presence = await NodePresence.start(conn, names, {
+      nodeId,
+      ttlMs: (spec.presenceSeconds ?? DEFAULT_PRESENCE_SECONDS) * 1000,
+    })
     overview = await ClusterOverview.open(conn, names, presence)
+    const stopClaims = await startUniqueClients(broker, conn, names, presence, logger, spec.replicas)
+    broker.addCloseHook(stopClaims)
   } catch (error) {
     // The close hook above closes the connection when the caller closes the broker.
     await presence?.stop()
@@ -146,6 +154,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   const presenceNow = presence
   // Registered last, so it runs first on close: the node is seen gone before its routes go.
   broker.addCloseHook(() => presenceNow.stop())
+  logger.info({ servers: spec.servers, cluster: names.cluster, origin: router.origin }, 'joined the cluster')
   let scripts: Promise<ScriptsLease> | undefined
   const cluster: Cluster = {
     nodeId,

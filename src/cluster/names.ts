@@ -11,6 +11,7 @@
  * | client-id locks            | key `<client token>`          | KV bucket `tmq_clients`     |
  * | node presence (heartbeats) | key `<node token>`            | KV bucket `tmq_nodes` (TTL) |
  * | leases (e.g. `scripts`)    | key `<lease name>`            | KV bucket `tmq_leases`      |
+ * | wills of connected clients | key `<client token>`          | KV bucket `tmq_wills`       |
  * | scripts' `persist`         | key `<script token>`          | KV bucket `tmq_scripts`     |
  * | takeover notices           | `tmq.ctl.takeover.<node token>` | core request/reply        |
  */
@@ -28,6 +29,8 @@ export interface ClusterNames {
   readonly clientsBucket: string
   readonly nodesBucket: string
   readonly leasesBucket: string
+  /** The wills of connected clients, for when their node dies (will-registry.ts). */
+  readonly willsBucket: string
   /** Each script's `persist` while the scripts run clustered (script-states.ts). */
   readonly scriptsBucket: string
   /** The subject on which `nodeId` hears that one of its clients was taken over. */
@@ -45,6 +48,7 @@ export function clusterNames(cluster = 'tmq'): ClusterNames {
     clientsBucket: `${cluster}_clients`,
     nodesBucket: `${cluster}_nodes`,
     leasesBucket: `${cluster}_leases`,
+    willsBucket: `${cluster}_wills`,
     scriptsBucket: `${cluster}_scripts`,
     takeoverSubject: (nodeId) => `${cluster}.ctl.takeover.${nodeToken(nodeId)}`,
   }

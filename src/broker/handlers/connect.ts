@@ -65,6 +65,68 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
     throw new ProtocolError('Receive Maximum and Maximum Packet Size must not be 0', Reason.protocolError)
   }
 
+  const claims = broker.claims
+  if (claims === undefined) {
+    accept(broker, connection, packet, clientId, assigned)
+    return
+  }
+  // On a cluster node the client id is claimed first (the node holding it closes its
+  // connection); the client's next packets wait in the framer meanwhile.
+  connection.pause()
+  const will = packet.will
+  claims
+    .claim(
+      clientId,
+      will && {
+        topic: will.topic,
+        payload: will.payload,
+        qos: will.qos,
+        retain: will.retain,
+        properties: will.properties,
+        delaySeconds: will.properties?.willDelayInterval ?? 0,
+      },
+      () =>
+        broker.clients.drop(
+          connection,
+          'taken over by a connection on another node',
+          Reason.sessionTakenOver,
+        ),
+    )
+    .then(
+      (release) => {
+        if (connection.state === 'closed') {
+          release()
+          return
+        }
+        connection.claimRelease = release
+        accept(broker, connection, packet, clientId, assigned)
+        connection.resume()
+      },
+      (error: unknown) => {
+        broker.logger.warn({ err: error, ...log }, 'cluster: could not claim the client id')
+        if (connection.state !== 'closed')
+          refuse(
+            broker,
+            connection,
+            ConnackCode.serverUnavailable,
+            'the cluster could not claim the client id',
+            log,
+          )
+      },
+    )
+}
+
+/** Everything after authentication (and, on a cluster node, the claim): the session and CONNACK. */
+function accept(
+  broker: BrokerCore,
+  connection: Connection,
+  packet: ConnectPacket,
+  clientId: string,
+  assigned: boolean,
+): void {
+  const v5 = packet.protocolVersion === 5
+  const props = packet.properties ?? {}
+  const cleanStart = packet.clean !== false
   const previous = broker.clients.connected(clientId)
   if (previous) broker.clients.drop(previous, 'taken over by a new connection', Reason.sessionTakenOver)
 

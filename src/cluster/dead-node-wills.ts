@@ -1,0 +1,116 @@
+/**
+ * Publishes the wills of the clients of a node that died (kill -9, power, lost network): the
+ * will registry still holds their entries, and presence (node-presence.ts) no longer lists
+ * their node. Every node sweeps; of several sweepers exactly one takes each entry (a
+ * compare-and-set delete), publishes the will after its Will Delay, unless the client has
+ * connected again meanwhile, and frees the dead node's client-id lock.
+ *
+ * Timing: a node is seen dead one presence TTL after its last heartbeat (default 6 s, heartbeat
+ * every 2 s); sweeps run every second, so a will is out within TTL + about 2 s of the death (plus
+ * its Will Delay). A node that lost NATS itself judges nobody until a whole TTL after it is back,
+ * so nodes that heartbeat fine are not taken for dead because of its own outage.
+ */
+import type { Logger } from 'pino'
+import type { PublishInput } from '../broker/types.ts'
+import type { ClientLock } from './client-lock.ts'
+import type { NatsConnection } from './nats-connection.ts'
+import type { NodePresence } from './node-presence.ts'
+import type { StoredWill, WillRegistry } from './will-registry.ts'
+
+const SWEEP_MS = 1000
+
+export class DeadNodeWills {
+  private timer: NodeJS.Timeout | undefined
+  private sweeping = false
+  /** No judging before this time (ms, monotonic): right after start or after a NATS outage. */
+  private quietUntil: number
+  private readonly delayed = new Set<NodeJS.Timeout>()
+
+  constructor(
+    private readonly conn: NatsConnection,
+    private readonly presence: NodePresence,
+    private readonly wills: WillRegistry,
+    private readonly lock: ClientLock,
+    private readonly publish: (input: PublishInput) => Promise<void>,
+    private readonly logger: Logger,
+  ) {
+    this.quietUntil = performance.now() + presence.ttlMs
+    conn.on('reconnected', () => {
+      this.quietUntil = performance.now() + presence.ttlMs
+    })
+  }
+
+  start(): void {
+    this.timer = setInterval(() => void this.sweep(), SWEEP_MS)
+    this.timer.unref()
+  }
+
+  stop(): void {
+    clearInterval(this.timer)
+    this.timer = undefined
+    for (const t of this.delayed) clearTimeout(t)
+    this.delayed.clear()
+  }
+
+  private async sweep(): Promise<void> {
+    if (this.sweeping || !this.timer || this.conn.state !== 'connected') return
+    if (performance.now() < this.quietUntil) return
+    this.sweeping = true
+    try {
+      const alive = new Set(await this.presence.alive())
+      alive.add(this.presence.nodeId)
+      for (const orphan of await this.wills.orphans(alive)) {
+        if (await this.wills.take(orphan.key, orphan.revision)) this.schedule(orphan)
+      }
+    } catch (error) {
+      this.logger.warn({ err: error }, 'cluster: sweeping the wills of dead nodes failed; trying again')
+    } finally {
+      this.sweeping = false
+    }
+  }
+
+  private schedule(orphan: StoredWill): void {
+    const run = (): void => void this.fire(orphan)
+    if (orphan.will.delaySeconds <= 0) {
+      run()
+      return
+    }
+    const t = setTimeout(() => {
+      this.delayed.delete(t)
+      run()
+    }, orphan.will.delaySeconds * 1000)
+    t.unref()
+    this.delayed.add(t)
+  }
+
+  private async fire(orphan: StoredWill): Promise<void> {
+    try {
+      const holder = await this.lock.holder(orphan.clientId)
+      // The client connected again (on a live node) before the will was due: no will.
+      if (holder && holder.nodeId !== orphan.node) return
+      const { willDelayInterval: _delay, ...properties } = (orphan.will.properties ?? {}) as Record<
+        string,
+        unknown
+      >
+      await this.publish({
+        topic: orphan.will.topic,
+        payload: orphan.will.payload,
+        qos: orphan.will.qos,
+        retain: orphan.will.retain,
+        ...(Object.keys(properties).length > 0
+          ? { properties: properties as PublishInput['properties'] }
+          : {}),
+      })
+      this.logger.info(
+        { clientId: orphan.clientId, node: orphan.node, topic: orphan.will.topic },
+        'cluster: published the will of a client of a dead node',
+      )
+      if (holder) await this.lock.release(orphan.clientId, holder.revision)
+    } catch (error) {
+      this.logger.warn(
+        { err: error, clientId: orphan.clientId },
+        "cluster: publishing a dead node's will failed",
+      )
+    }
+  }
+}

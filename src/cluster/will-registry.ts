@@ -1,0 +1,104 @@
+/**
+ * The wills of the clients connected anywhere in the cluster, one KV key per client id (the
+ * client-id lock's key) in `<cluster>_wills`: written when a client with a will connects,
+ * removed when its connection ends on its node (which published or dropped the will itself).
+ * What is left of a node that died is what its clients' wills were; dead-node-wills.ts
+ * publishes them. Every removal is a compare-and-set on the entry's revision, so a late
+ * removal never deletes the entry of the client's next connection, and of the nodes sweeping
+ * a dead node's wills exactly one wins each.
+ */
+import type { KV } from '@nats-io/kv'
+import type { ClaimedWill } from '../broker/types.ts'
+import { clientKey } from './client-lock.ts'
+import { isRevisionConflict, jsonObject, liveEntry } from './kv-util.ts'
+import type { ClusterNames } from './names.ts'
+import type { NatsConnection } from './nats-connection.ts'
+import { decodeProperties, encodeProperties } from './retained-properties.ts'
+
+/** A will as stored, with the node whose client it is. */
+export interface StoredWill {
+  key: string
+  /** The entry's KV revision (for the compare-and-set that takes it). */
+  revision: number
+  node: string
+  clientId: string
+  will: ClaimedWill
+}
+
+export class WillRegistry {
+  private constructor(
+    private readonly kv: KV,
+    private readonly nodeId: string,
+  ) {}
+
+  static async open(
+    conn: NatsConnection,
+    names: ClusterNames,
+    nodeId: string,
+    replicas?: number,
+  ): Promise<WillRegistry> {
+    const kv = await conn.kv(names.willsBucket, { history: 1, ...(replicas ? { replicas } : {}) })
+    return new WillRegistry(kv, nodeId)
+  }
+
+  /** Stores the will of a client that connected here; resolves with the entry's revision. */
+  put(clientId: string, will: ClaimedWill): Promise<number> {
+    const props = will.properties && encodeProperties(will.properties)
+    const value = JSON.stringify({
+      node: this.nodeId,
+      client: clientId,
+      topic: will.topic,
+      payload: will.payload.toString('base64'),
+      qos: will.qos,
+      retain: will.retain,
+      delay: will.delaySeconds,
+      ...(props ? { props } : {}),
+    })
+    return this.kv.put(clientKey(clientId), value)
+  }
+
+  /** Removes the entry if it is still the one at `revision`; true when this call removed it. */
+  async take(key: string, revision: number): Promise<boolean> {
+    try {
+      await this.kv.delete(key, { previousSeq: revision })
+      return true
+    } catch (error) {
+      if (isRevisionConflict(error)) return false
+      throw error
+    }
+  }
+
+  /** Removes this client's entry written at `revision` (its connection here ended). */
+  remove(clientId: string, revision: number): Promise<boolean> {
+    return this.take(clientKey(clientId), revision)
+  }
+
+  /** Every will stored now whose node is not in `alive`. */
+  async orphans(alive: ReadonlySet<string>): Promise<StoredWill[]> {
+    const out: StoredWill[] = []
+    for await (const key of await this.kv.keys()) {
+      const entry = liveEntry(await this.kv.get(key))
+      const v = entry && jsonObject(entry)
+      if (!entry || !v || typeof v.node !== 'string' || alive.has(v.node)) continue
+      const will = parseWill(v)
+      if (will && typeof v.client === 'string')
+        out.push({ key, revision: entry.revision, node: v.node, clientId: v.client, will })
+    }
+    return out
+  }
+}
+
+function parseWill(v: Record<string, unknown>): ClaimedWill | undefined {
+  const { topic, payload, qos, retain, delay, props } = v
+  if (typeof topic !== 'string' || typeof payload !== 'string') return undefined
+  if (qos !== 0 && qos !== 1 && qos !== 2) return undefined
+  const will: ClaimedWill = {
+    topic,
+    payload: Buffer.from(payload, 'base64'),
+    qos,
+    retain: retain === true,
+    delaySeconds: typeof delay === 'number' && delay > 0 ? delay : 0,
+  }
+  if (typeof props === 'string') will.properties = decodeProperties(props)
+  return will
+}

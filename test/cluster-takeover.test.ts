@@ -1,0 +1,207 @@
+// A client id is unique across the cluster: connecting on node B closes the client's connection
+// on node A (MQTT 5: DISCONNECT 0x8E), whose will is delivered on every node; the lock then
+// names B; of two simultaneous connections with one id on two nodes exactly one stays. When a
+// node is killed (-9), a surviving node publishes its clients' wills, and they reconnect
+// elsewhere at once. Real nats-server; the killed node is a CLI child process.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { MqttClient } from 'mqtt'
+import { ClientLock } from '../src/cluster/client-lock.ts'
+import { clusterNames } from '../src/cluster/names.ts'
+import { NatsConnection } from '../src/cluster/nats-connection.ts'
+import { type Broker, clusterOf, startBroker } from '../src/index.ts'
+import { loggedPort, runCli } from './cli-process.ts'
+import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
+import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+
+const skip = await natsServerMissing()
+
+/** Cleanups last-registered first: nodes close before the nats-server they use stops. */
+function stack(t: Cleanup): Cleanup {
+  const fns: (() => unknown)[] = []
+  t.after(async () => {
+    for (const fn of fns.reverse()) await fn()
+  })
+  return { after: (fn) => fns.push(fn) }
+}
+
+async function node(t: Cleanup, url: string, id: string): Promise<Broker> {
+  const broker = await startBroker({
+    port: 0,
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    cluster: { servers: [url], node: id },
+  })
+  t.after(() => broker.close())
+  return broker
+}
+
+async function watcher(t: Cleanup, broker: Broker, clientId: string): Promise<string[]> {
+  const c = await mqttConnect(broker.port, { clientId }, t)
+  const got: string[] = []
+  c.on('message', (topic, payload) => got.push(`${topic}=${payload}`))
+  await c.subscribeAsync('will/#', { qos: 1 })
+  return got
+}
+
+/** Who holds a client id's lock, read from NATS as another process would. */
+async function lockHolder(t: Cleanup, url: string, clientId: string): Promise<string | undefined> {
+  const conn = new NatsConnection({ servers: [url] })
+  await conn.connect()
+  t.after(() => conn.close())
+  const lock = await ClientLock.open(conn, clusterNames(), { nodeId: 'reader', onTakeover: () => undefined })
+  t.after(() => lock.close())
+  return (await lock.holder(clientId))?.nodeId
+}
+
+function closed(c: MqttClient): Promise<void> {
+  return new Promise((resolve) => c.once('close', () => resolve()))
+}
+
+for (const protocolVersion of [4, 5] as const) {
+  test(`MQTT ${protocolVersion === 4 ? '3.1.1' : '5'}: connecting on B takes the client over from A, with its will on both nodes`, {
+    skip,
+  }, async (t) => {
+    const s = stack(t)
+    const nats = await startNatsServer(t)
+    const a = await node(s, nats.url, 'a')
+    const b = await node(s, nats.url, 'b')
+    const onA = await watcher(s, a, 'watch-a')
+    const onB = await watcher(s, b, 'watch-b')
+    const first = await mqttConnect(
+      a.port,
+      {
+        clientId: 'dev',
+        protocolVersion,
+        reconnectPeriod: 0,
+        will: { topic: 'will/dev', payload: Buffer.from('gone'), qos: 1, retain: false },
+      },
+      s,
+    )
+    let reason: number | undefined
+    first.on('disconnect', (packet) => {
+      reason = packet.reasonCode
+    })
+    const firstClosed = closed(first)
+    const second = await mqttConnect(b.port, { clientId: 'dev', protocolVersion, reconnectPeriod: 0 }, s)
+    await withTimeout(firstClosed, 'the connection on A to be closed')
+    if (protocolVersion === 5) assert.equal(reason, 0x8e, 'DISCONNECT with Session taken over')
+    await until(() => onA.length > 0 && onB.length > 0, 'the will on both nodes')
+    assert.deepEqual(onA, ['will/dev=gone'])
+    assert.deepEqual(onB, ['will/dev=gone'])
+    assert.equal(second.connected, true)
+    // A's disconnect came after B's claim: the lock stays B's.
+    assert.equal(await lockHolder(s, nats.url, 'dev'), 'b')
+  })
+}
+
+test('two connections with one client id on two nodes at once: exactly one stays connected', {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const a = await node(s, nats.url, 'a')
+  const b = await node(s, nats.url, 'b')
+  for (let round = 0; round < 5; round++) {
+    const id = `race-${round}`
+    const settle = (c: Promise<MqttClient>) =>
+      c.then(
+        (client) => client,
+        () => undefined,
+      )
+    const [ca, cb] = await Promise.all([
+      settle(mqttConnect(a.port, { clientId: id, reconnectPeriod: 0 }, s)),
+      settle(mqttConnect(b.port, { clientId: id, reconnectPeriod: 0 }, s)),
+    ])
+    const clients = [ca, cb].filter((c): c is MqttClient => c !== undefined)
+    // The loser is closed once the winner's claim reached it; wait until one is left.
+    await until(() => clients.filter((c) => c.connected).length <= 1, `round ${round} to settle`)
+    const left = clients.filter((c) => c.connected)
+    assert.equal(left.length, 1, `round ${round}`)
+    const holder = await lockHolder(s, nats.url, id)
+    assert.equal(holder, left[0] === ca ? 'a' : 'b')
+  }
+})
+
+test("kill -9 of a node: a surviving node publishes its clients' wills; they reconnect elsewhere at once", {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const b = await node(s, nats.url, 'b')
+  const onB = await watcher(s, b, 'watch-b')
+  const a = runCli(['--port', '0', '--cluster', nats.url], t)
+  const port = await loggedPort(a, 'MQTT listener started')
+  await a.waitForLog((l) => l.msg === 'joined the cluster', 'node a to join')
+  const dev = await mqttConnect(
+    port,
+    {
+      clientId: 'sensor',
+      reconnectPeriod: 0,
+      keepalive: 60,
+      will: { topic: 'will/sensor', payload: Buffer.from('offline'), qos: 1, retain: false },
+    },
+    s,
+  )
+  assert.equal(dev.connected, true)
+  const killedAt = Date.now()
+  a.child.kill('SIGKILL')
+  await a.exited
+  // Presence TTL 6 s plus the sweep: generous bound for a busy machine, not a speed check.
+  await until(() => onB.length > 0, "the will of the dead node's client", 60_000)
+  t.diagnostic(`will published ${Date.now() - killedAt} ms after kill -9`)
+  assert.deepEqual(onB, ['will/sensor=offline'])
+  const again = await mqttConnect(b.port, { clientId: 'sensor', reconnectPeriod: 0 }, s)
+  assert.equal(again.connected, true)
+  assert.equal(await lockHolder(s, nats.url, 'sensor'), 'b')
+})
+
+test('NATS down longer than the presence TTL: connects are refused meanwhile, and afterwards no live node is taken for dead', {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const a = await node(s, nats.url, 'a')
+  const b = await node(s, nats.url, 'b')
+  const c = runCli(['--port', '0', '--cluster', nats.url], t)
+  const cPort = await loggedPort(c, 'MQTT listener started')
+  await c.waitForLog((l) => l.msg === 'joined the cluster', 'node c to join')
+  const onB = await watcher(s, b, 'watch-b')
+  const will = (name: string) => ({
+    topic: `will/${name}`,
+    payload: Buffer.from('gone'),
+    qos: 1 as const,
+    retain: false,
+  })
+  await mqttConnect(a.port, { clientId: 'on-a', reconnectPeriod: 0, keepalive: 0, will: will('on-a') }, s)
+  await mqttConnect(b.port, { clientId: 'on-b', reconnectPeriod: 0, keepalive: 0, will: will('on-b') }, s)
+  await mqttConnect(cPort, { clientId: 'on-c', reconnectPeriod: 0, keepalive: 0, will: will('on-c') }, s)
+
+  await nats.stop('SIGKILL')
+  // While NATS is away a node cannot make a client id unique: the CONNECT is refused.
+  await assert.rejects(
+    mqttConnect(a.port, { clientId: 'during', reconnectPeriod: 0, connectTimeout: 60_000 }, s),
+    /Server unavailable/,
+  )
+  // Longer than the presence TTL (6 s): every heartbeat key has expired when the server is back.
+  await new Promise((r) => setTimeout(r, 8000))
+  const back = c.lines().length
+  await nats.start()
+  await c.waitForLog(
+    (l) => String(l.msg).startsWith('cluster: NATS connection back'),
+    'node c to reconnect',
+    back,
+  )
+  await until(() => clusterOf(a)?.status().nats === 'connected', 'node a to reconnect', 60_000)
+  const after = await mqttConnect(a.port, { clientId: 'after', reconnectPeriod: 0 }, s)
+  assert.equal(after.connected, true)
+  // A death after the outage is still seen: c's client's will comes, and only that one.
+  c.child.kill('SIGKILL')
+  await c.exited
+  await until(
+    () => onB.includes('will/on-c=gone'),
+    'the will of the client of the node killed after the outage',
+    60_000,
+  )
+  assert.deepEqual(onB, ['will/on-c=gone'], 'no will of a client of a live node')
+})
