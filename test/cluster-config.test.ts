@@ -44,6 +44,8 @@ test('the config file cluster object is checked, TLS paths relative to the file'
         pass: 'p',
         tls: { ca: 'ca.pem', cert: '/abs/c.pem', key: 'k.pem' },
         replicas: 3,
+        leaseSeconds: 10,
+        presenceSeconds: 9,
       },
     },
     'config file x',
@@ -58,6 +60,8 @@ test('the config file cluster object is checked, TLS paths relative to the file'
     token: undefined,
     tls: { ca: '/etc/tinymqtt/ca.pem', cert: '/abs/c.pem', key: '/etc/tinymqtt/k.pem' },
     replicas: 3,
+    leaseSeconds: 10,
+    presenceSeconds: 9,
   })
   const bad = (cluster: unknown, message: RegExp): void =>
     assert.throws(() => settingsFromFile({ cluster }, 'config file x', '/etc'), message)
@@ -66,6 +70,8 @@ test('the config file cluster object is checked, TLS paths relative to the file'
   bad({ servers: ['nats://a:1'], name: 'a.b' }, /"name" must be/)
   bad({ servers: ['nats://a:1'], replica: 3 }, /unknown key "replica"/)
   bad({ servers: ['nats://a:1'], tls: { cert: 'c.pem' } }, /both "cert" and "key"/)
+  bad({ servers: ['nats://a:1'], leaseSeconds: 0.5 }, /"leaseSeconds" must be/)
+  bad({ servers: ['nats://a:1'], presenceSeconds: '6' }, /"presenceSeconds" must be/)
 })
 
 test('an envelope keeps every field; other bytes are refused', () => {

@@ -4,7 +4,8 @@
  * attaches the router's remote fabric (cluster-router.ts, routed messages on core NATS,
  * interest-based) and mirrors the cluster's retained messages (retained-replica.ts over
  * retained-store.ts), heartbeats its presence (node-presence.ts) and, when asked, contends for
- * the scripts lease (scripts-lease.ts). The client-id lock (client-lock.ts) is not wired in yet. What else lives here: README.md.
+ * the scripts lease (scripts-lease.ts), and makes client ids unique across nodes with the wills of
+ * dead nodes' clients published (unique-clients.ts). What else lives here: README.md.
  *
  * Must not import: src/scripting, src/web, src/listeners, src/store, src/bridge, src/testing,
  * the entry points in src/; of src/broker only its public API (the Broker facade, types.ts).
