@@ -17,7 +17,7 @@ interface ClusterViewJson {
   cluster: {
     nodeId: string
     nats: string
-    nodes: { id: string; self: boolean; scripts: boolean }[]
+    nodes: { id: string; self: boolean; scripts: boolean; since: number | null }[]
     scriptsNode: string | null
   } | null
 }
@@ -71,10 +71,17 @@ test('the Cluster view lists the nodes alive and the one running the scripts', {
     await new Promise((r) => setTimeout(r, 200))
     view = await clusterView(a)
   }
-  assert.deepEqual(view.cluster?.nodes, [
-    { id: 'a', self: true, scripts: true },
-    { id: 'b', self: false, scripts: false },
-  ])
+  const nodes = view.cluster?.nodes ?? []
+  assert.deepEqual(
+    nodes.map(({ id, self, scripts }) => ({ id, self, scripts })),
+    [
+      { id: 'a', self: true, scripts: true },
+      { id: 'b', self: false, scripts: false },
+    ],
+  )
+  // Each node's join time comes from its own heartbeat: a started before b, both in the past.
+  const [sa = 0, sb = 0] = nodes.map((n) => n.since ?? 0)
+  assert.ok(sa > 0 && sa <= sb && sb <= Date.now(), `since a=${sa} b=${sb}`)
   assert.equal(view.cluster?.scriptsNode, 'a')
   assert.equal(view.cluster?.nats, 'connected')
 })

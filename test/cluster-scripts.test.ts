@@ -130,6 +130,7 @@ test('kill -9 of the node running the scripts: another node starts them with the
   t.after(() => conn.close())
   const kv = await conn.kv('tmq_scripts')
   await withTimeout(savedState(kv, '"starts":1'), 'the saved state')
+  const killedAt = Date.now()
   first.child.kill('SIGKILL')
   await first.exited
   await withTimeout(
@@ -140,6 +141,8 @@ test('kill -9 of the node running the scripts: another node starts them with the
     'failover after kill -9',
     60_000,
   )
+  // Reported, not asserted: the figure depends on the machine's load and the lease phase.
+  t.diagnostic(`scripts failover after kill -9: ${Date.now() - killedAt} ms (leaseSeconds 6)`)
   await until(() => watch.got.length >= 2, 'the second start')
   assert.deepEqual(watch.got, ['1', '2'])
 })

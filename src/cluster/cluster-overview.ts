@@ -15,6 +15,8 @@ const REFRESH_MS = 1000
 export interface ClusterOverviewData {
   /** The ids of the nodes alive (heartbeating), sorted; empty before the first reading. */
   nodes: string[]
+  /** When each node alive joined (ms since the epoch), by node id. */
+  since: Record<string, number>
   /** The node holding the scripts lease, or null (nobody runs scripts). */
   scriptsNode: string | null
   /** When this was read (ms since the epoch); 0 before the first reading. */
@@ -22,7 +24,7 @@ export interface ClusterOverviewData {
 }
 
 export class ClusterOverview {
-  private data: ClusterOverviewData = { nodes: [], scriptsNode: null, readAt: 0 }
+  private data: ClusterOverviewData = { nodes: [], since: {}, scriptsNode: null, readAt: 0 }
   private reading: Promise<void> | undefined
 
   private constructor(
@@ -56,10 +58,16 @@ export class ClusterOverview {
 
   private async read(): Promise<void> {
     try {
-      const nodes = await this.presence.alive()
+      const since = await this.presence.aliveSince()
+      const nodes = Object.keys(since)
       const entry = liveEntry(await this.leases.get('scripts'))
       const holder = entry && jsonObject(entry)?.node
-      this.data = { nodes, scriptsNode: typeof holder === 'string' ? holder : null, readAt: Date.now() }
+      this.data = {
+        nodes,
+        since,
+        scriptsNode: typeof holder === 'string' ? holder : null,
+        readAt: Date.now(),
+      }
     } catch {
       // NATS away: the view shows the last reading with its time.
     }

@@ -60,6 +60,8 @@ export interface ClusterStatus {
   nodes: string[]
   /** The node running the scripts (holding the scripts lease), or null. */
   scriptsNode: string | null
+  /** When each node alive joined (ms since the epoch), by node id. */
+  nodesSince: Record<string, number>
 }
 
 const running = new WeakMap<Broker, Cluster>()
@@ -160,7 +162,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   const cluster: Cluster = {
     nodeId,
     status: () => {
-      const { nodes, scriptsNode } = overview.current()
+      const { nodes, since, scriptsNode } = overview.current()
       return {
         nodeId,
         nats: conn.state,
@@ -168,6 +170,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
         received: routerNow.received,
         nodes,
         scriptsNode,
+        nodesSince: since,
       }
     },
     flush: () => conn.connection.flush(),

@@ -20,6 +20,8 @@ export interface NodePresenceOptions {
 export class NodePresence {
   private timer: NodeJS.Timeout | undefined
   private beating = false
+  /** When this node joined, written in each heartbeat so others can show how long it has run. */
+  private readonly since = Date.now()
 
   private constructor(
     private readonly kv: KV,
@@ -50,7 +52,10 @@ export class NodePresence {
     if (this.beating) return
     this.beating = true
     try {
-      await this.kv.put(nodeToken(this.nodeId), JSON.stringify({ node: this.nodeId, at: Date.now() }))
+      await this.kv.put(
+        nodeToken(this.nodeId),
+        JSON.stringify({ node: this.nodeId, at: Date.now(), since: this.since }),
+      )
     } catch {
       // Disconnected: the next beat after reconnecting puts the key back.
     } finally {
@@ -65,13 +70,19 @@ export class NodePresence {
 
   /** The ids of the nodes alive now. */
   async alive(): Promise<string[]> {
-    const out: string[] = []
+    return Object.keys(await this.aliveSince())
+  }
+
+  /** The nodes alive now, each with when it joined (ms since the epoch; 0 if its beat has none). */
+  async aliveSince(): Promise<Record<string, number>> {
+    const out: [string, number][] = []
     for await (const key of await this.kv.keys()) {
       const entry = liveEntry(await this.kv.get(key))
-      const node = entry && jsonObject(entry)?.node
-      if (typeof node === 'string') out.push(node)
+      const value = entry && jsonObject(entry)
+      if (typeof value?.node === 'string')
+        out.push([value.node, typeof value.since === 'number' ? value.since : 0])
     }
-    return out.sort()
+    return Object.fromEntries(out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
   }
 
   /** Stops heartbeating and removes this node's key, so others see it gone at once. */

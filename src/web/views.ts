@@ -79,7 +79,8 @@ export interface ClusterView {
   cluster: {
     nodeId: string
     nats: string
-    nodes: { id: string; self: boolean; scripts: boolean }[]
+    /** `since`: when the node joined (ms since the epoch), null before its first heartbeat is read. */
+    nodes: { id: string; self: boolean; scripts: boolean; since: number | null }[]
     scriptsNode: string | null
     /** Filters this node has NATS subscriptions for, and messages it received from other nodes. */
     filters: number
@@ -182,7 +183,12 @@ export class Views {
       cluster: {
         nodeId: status.nodeId,
         nats: status.nats,
-        nodes: ids.map((id) => ({ id, self: id === status.nodeId, scripts: id === status.scriptsNode })),
+        nodes: ids.map((id) => ({
+          id,
+          self: id === status.nodeId,
+          scripts: id === status.scriptsNode,
+          since: status.nodesSince[id] ?? null,
+        })),
         scriptsNode: status.scriptsNode,
         filters: status.filters.length,
         received: status.received,

@@ -13,11 +13,11 @@ export function renderCluster(d) {
       ${card('From other nodes', num(c.received), `${num(c.filters)} filters subscribed on NATS`)}
     </div>
     <h2>Nodes</h2>
-    <table class="cluster-nodes"><thead><tr><th>Node</th><th>Role</th></tr></thead><tbody>
+    <table class="cluster-nodes"><thead><tr><th>Node</th><th>Alive since</th><th>Role</th></tr></thead><tbody>
     ${c.nodes
       .map(
         (n) =>
-          `<tr data-node="${esc(n.id)}"><td class="mono">${esc(n.id)}${n.self ? ' <small>(this node)</small>' : ''}</td><td>${n.scripts ? 'runs the scripts' : '–'}</td></tr>`,
+          `<tr data-node="${esc(n.id)}"><td class="mono">${esc(n.id)}${n.self ? ' <small>(this node)</small>' : ''}</td><td>${n.since ? esc(new Date(n.since).toLocaleString()) : '–'}</td><td>${n.scripts ? 'runs the scripts' : '–'}</td></tr>`,
       )
       .join('')}
     </tbody></table>`
