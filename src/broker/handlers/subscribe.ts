@@ -15,9 +15,45 @@ export function handleSubscribe(
   session: Session,
   packet: SubscribePacket,
 ): void {
-  const v5 = connection.version === 5
   const identifier = packet.properties?.subscriptionIdentifier
   if (identifier === 0) throw new ProtocolError('subscription identifier 0', Reason.protocolError)
+  for (const { topic, nl } of packet.subscriptions) {
+    const shared = parseSharedFilter(topic)
+    if (shared && shared !== 'invalid' && isValidFilter(shared.filter) && nl)
+      throw new ProtocolError('No Local on a shared subscription [MQTT-3.8.3-4]', Reason.protocolError)
+  }
+  // On a cluster node the subscription is made once this node's retained messages have caught
+  // up with the cluster's, so a retained publish another node acknowledged just before is
+  // among those sent, and nothing newer on the topic can overtake them. The client's next
+  // packets wait meanwhile, as they would behind a slow handler.
+  const ready = broker.router.retainedReady()
+  if (ready === undefined) {
+    subscribe(broker, connection, session, packet)
+    return
+  }
+  connection.pause()
+  void ready.then(() => {
+    if (connection.state === 'closed') return
+    try {
+      subscribe(broker, connection, session, packet)
+    } catch (error) {
+      broker.logger.error({ err: error, clientId: connection.clientId }, 'subscribe failed')
+      broker.clients.drop(connection, 'subscribe failed', Reason.unspecified)
+      return
+    }
+    connection.resume()
+  })
+}
+
+/** Adds the subscriptions, sends SUBACK, then the retained messages. */
+function subscribe(
+  broker: BrokerCore,
+  connection: Connection,
+  session: Session,
+  packet: SubscribePacket,
+): void {
+  const v5 = connection.version === 5
+  const identifier = packet.properties?.subscriptionIdentifier
   const granted: number[] = []
   const retainedFor: { filter: string; sub: Subscription }[] = []
   for (const { topic: filter, qos, nl, rap, rh } of packet.subscriptions) {
@@ -29,8 +65,6 @@ export function handleSubscribe(
       granted.push(v5 ? Reason.topicFilterInvalid : SubackFailure)
       continue
     }
-    if (shared && nl)
-      throw new ProtocolError('No Local on a shared subscription [MQTT-3.8.3-4]', Reason.protocolError)
     if (!broker.access.maySubscribe(session, filter)) {
       broker.logger.warn({ clientId: connection.clientId, filter }, 'subscription denied by access control')
       granted.push(v5 ? Reason.notAuthorized : SubackFailure)
@@ -57,23 +91,7 @@ export function handleSubscribe(
     if (!shared && (handling === 0 || (handling === 1 && !existed))) retainedFor.push({ filter, sub })
   }
   broker.acks.acknowledge(connection, encodeSuback(packet.messageId, granted, connection.version))
-  if (retainedFor.length === 0) return
-  // On a cluster node the retained messages are sent once this node's copy has caught up with
-  // the cluster's (a retained publish another node acknowledged just before is included).
-  const ready = broker.router.retainedReady()
-  if (ready === undefined) sendRetained(broker, session, retainedFor)
-  else
-    void ready.then(() => {
-      if (connection.state !== 'closed') sendRetained(broker, session, retainedFor)
-    })
-}
-
-/** Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-8]. */
-function sendRetained(
-  broker: BrokerCore,
-  session: Session,
-  retainedFor: { filter: string; sub: Subscription }[],
-): void {
+  // Retained messages follow the SUBACK, with the retain flag set [MQTT-3.3.1-8].
   for (const { filter, sub } of retainedFor) {
     const ids = sub.identifier === undefined ? undefined : [sub.identifier]
     for (const message of broker.router.retainedMatching(filter)) {
