@@ -2,14 +2,14 @@
 // on node A (MQTT 5: DISCONNECT 0x8E), whose will is delivered on every node; the lock then
 // names B; of two simultaneous connections with one id on two nodes exactly one stays. When a
 // node is killed (-9), a surviving node publishes its clients' wills, and they reconnect
-// elsewhere at once. Real nats-server; the killed node is a CLI child process.
+// elsewhere at once. The NATS outage case is in cluster-outage.test.ts. Real nats-server; the killed node is a CLI child process.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { MqttClient } from 'mqtt'
 import { ClientLock } from '../src/cluster/client-lock.ts'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
-import { type Broker, clusterOf, startBroker } from '../src/index.ts'
+import { type Broker, startBroker } from '../src/index.ts'
 import { loggedPort, runCli } from './cli-process.ts'
 import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
 import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
@@ -154,54 +154,4 @@ test("kill -9 of a node: a surviving node publishes its clients' wills; they rec
   const again = await mqttConnect(b.port, { clientId: 'sensor', reconnectPeriod: 0 }, s)
   assert.equal(again.connected, true)
   assert.equal(await lockHolder(s, nats.url, 'sensor'), 'b')
-})
-
-test('NATS down longer than the presence TTL: connects are refused meanwhile, and afterwards no live node is taken for dead', {
-  skip,
-}, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const a = await node(s, nats.url, 'a')
-  const b = await node(s, nats.url, 'b')
-  const c = runCli(['--port', '0', '--cluster', nats.url], t)
-  const cPort = await loggedPort(c, 'MQTT listener started')
-  await c.waitForLog((l) => l.msg === 'joined the cluster', 'node c to join')
-  const onB = await watcher(s, b, 'watch-b')
-  const will = (name: string) => ({
-    topic: `will/${name}`,
-    payload: Buffer.from('gone'),
-    qos: 1 as const,
-    retain: false,
-  })
-  await mqttConnect(a.port, { clientId: 'on-a', reconnectPeriod: 0, keepalive: 0, will: will('on-a') }, s)
-  await mqttConnect(b.port, { clientId: 'on-b', reconnectPeriod: 0, keepalive: 0, will: will('on-b') }, s)
-  await mqttConnect(cPort, { clientId: 'on-c', reconnectPeriod: 0, keepalive: 0, will: will('on-c') }, s)
-
-  await nats.stop('SIGKILL')
-  // While NATS is away a node cannot make a client id unique: the CONNECT is refused.
-  await assert.rejects(
-    mqttConnect(a.port, { clientId: 'during', reconnectPeriod: 0, connectTimeout: 60_000 }, s),
-    /Server unavailable/,
-  )
-  // Longer than the presence TTL (6 s): every heartbeat key has expired when the server is back.
-  await new Promise((r) => setTimeout(r, 8000))
-  const back = c.lines().length
-  await nats.start()
-  await c.waitForLog(
-    (l) => String(l.msg).startsWith('cluster: NATS connection back'),
-    'node c to reconnect',
-    back,
-  )
-  await until(() => clusterOf(a)?.status().nats === 'connected', 'node a to reconnect', 60_000)
-  const after = await mqttConnect(a.port, { clientId: 'after', reconnectPeriod: 0 }, s)
-  assert.equal(after.connected, true)
-  // A death after the outage is still seen: c's client's will comes, and only that one.
-  c.child.kill('SIGKILL')
-  await c.exited
-  await until(
-    () => onB.includes('will/on-c=gone'),
-    'the will of the client of the node killed after the outage',
-    60_000,
-  )
-  assert.deepEqual(onB, ['will/on-c=gone'], 'no will of a client of a live node')
 })

@@ -6,8 +6,11 @@
  * Timeouts here are failure guards only, never assertions about speed.
  */
 import { type ChildProcess, spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { freePort } from './helpers.ts'
-import { type Cleanup, locate, requireCommand, tempDir } from './tls-helpers.ts'
+import { type Cleanup, locate, requireCommand } from './tls-helpers.ts'
 
 const GUARD_MS = 30_000
 
@@ -34,7 +37,8 @@ export interface NatsServer {
 export async function startNatsServer(t: Cleanup, extraArgs: string[] = []): Promise<NatsServer> {
   const binary = await locate('nats-server')
   if (!binary) throw new Error('nats-server not installed (call natsServerMissing() first)')
-  const storeDir = await tempDir(t, 'tinymqtt-nats-')
+  // Removed after the server is stopped: a running server writes into it while rm walks it.
+  const storeDir = await mkdtemp(join(tmpdir(), 'tinymqtt-nats-'))
   const port = await freePort()
   let child: ChildProcess | undefined
   let output = ''
@@ -77,7 +81,10 @@ export async function startNatsServer(t: Cleanup, extraArgs: string[] = []): Pro
     })
   }
 
-  t.after(() => stop('SIGKILL'))
+  t.after(async () => {
+    await stop('SIGKILL')
+    await rm(storeDir, { recursive: true, force: true, maxRetries: 5 })
+  })
   // Each start gets a fresh "ready" line to wait for.
   const startFresh = (): Promise<void> => {
     output = ''
