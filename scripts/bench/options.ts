@@ -94,6 +94,8 @@ export interface ClusterOptions {
   publishers: number
   /** Rounds of every configuration, alternating; each figure is the best round's. */
   rounds: number
+  /** Clients of the connect storm onto a cluster node and onto the standalone node (0: none). */
+  stormClients: number
   timings: Pick<Timings, 'warmupMs' | 'measureMs'>
 }
 
@@ -248,6 +250,11 @@ function program(choose: (choice: Choice) => void): Command {
     .option('--quick', 'short run (1 s warm-up and 3 s measured per run, one round)')
     .option('--publishers <n>', 'publishing connections, into one subscriber', whole(1), 4)
     .option('--rounds <n>', 'rounds over all runs (default 2, 1 with --quick)', whole(1))
+    .option(
+      '--storm-clients <n>',
+      'clients of the connect storm onto node B and onto the standalone node (default 4000, 500 with --quick; 0: no storm)',
+      whole(0),
+    )
     .action((values: OptionValues) => {
       const quick = flag(values, 'quick')
       choose({
@@ -255,6 +262,7 @@ function program(choose: (choice: Choice) => void): Command {
         options: {
           publishers: num(values, 'publishers'),
           rounds: optionalNum(values, 'rounds') ?? (quick ? 1 : 2),
+          stormClients: optionalNum(values, 'storm-clients') ?? (quick ? 500 : 4000),
           timings: quick ? { warmupMs: 1000, measureMs: 3000 } : { warmupMs: 2000, measureMs: 5000 },
         },
       })
