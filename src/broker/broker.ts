@@ -28,6 +28,7 @@ import type {
   MessageHandler,
   PublishInput,
   RemoteFabric,
+  SessionFabric,
   SessionInfo,
   SubscribeOptions,
 } from './types.ts'
@@ -203,6 +204,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Joins this broker to other nodes (src/cluster): see RemoteFabric. One at a time. */
   attachFabric(fabric: RemoteFabric): FabricInlet {
     return this.parts.router.attachRemote(fabric)
+  }
+
+  /** Shares persistent sessions with other nodes (src/cluster): see SessionFabric. One at a time. */
+  attachSessionFabric(fabric: SessionFabric): void {
+    this.parts.router.sessionFabric = fabric
   }
 
   /** The connected clients. */

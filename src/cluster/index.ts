@@ -3,7 +3,8 @@
  * (preview)", docs/cluster.md). startCluster joins a running broker to the cluster: it
  * attaches the router's remote fabric (cluster-router.ts, routed messages on core NATS,
  * interest-based) and mirrors the cluster's retained messages (retained-replica.ts over
- * retained-store.ts). The other building blocks (client-lock, node-presence, node-lease) are
+ * retained-store.ts) and shares persistent sessions' records (session-fabric.ts over
+ * session-directory.ts). The other building blocks (client-lock, node-presence, node-lease) are
  * not wired in yet. What else lives here: README.md.
  *
  * Must not import: src/scripting, src/web, src/listeners, src/store, src/bridge, src/testing,
@@ -16,6 +17,8 @@ import { clusterNames } from './names.ts'
 import { type ConnectionState, NatsConnection, type NatsTlsOptions } from './nats-connection.ts'
 import { RetainedReplica } from './retained-replica.ts'
 import { RetainedStore } from './retained-store.ts'
+import { SessionDirectory } from './session-directory.ts'
+import { ClusterSessionFabric } from './session-fabric.ts'
 
 export type { ClusterSpec } from './config.ts'
 export { clusterSpecFromArg, parseClusterSpec } from './config.ts'
@@ -72,11 +75,14 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   let router: ClusterRouter | undefined
   let replica: RetainedReplica | undefined
   let retained: RetainedStore | undefined
+  let sessions: SessionDirectory | undefined
   try {
     retained = await RetainedStore.open(conn, names, {
       tombstoneLingerMs: TOMBSTONE_LINGER_MS,
       ...(spec.replicas !== undefined ? { replicas: spec.replicas } : {}),
     })
+    sessions = await SessionDirectory.open(conn, names, spec.replicas)
+    broker.attachSessionFabric(new ClusterSessionFabric(sessions, nodeId, logger))
     const clusterRouter = new ClusterRouter(conn, names, nodeId, retained, logger)
     router = clusterRouter
     const inlet = broker.attachFabric(clusterRouter)
@@ -89,6 +95,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       clusterRouter.stop()
       await mirror.stop()
       retained?.close()
+      sessions?.stop()
       await conn.close()
     })
     await mirror.start()
@@ -96,6 +103,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     router?.stop()
     await replica?.stop()
     retained?.close()
+    sessions?.stop()
     await conn.close()
     throw error
   }
