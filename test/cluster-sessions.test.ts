@@ -213,6 +213,28 @@ test('an MQTT 5 session keeps its subscription options on another node; expiry 0
   await end(last)
 })
 
+test('a session that expires on the node holding it leaves no record; no node resumes it', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const server = await startNatsServer(t)
+  const a = await node(t, server.url, 'a')
+  const b = await node(t, server.url, 'b')
+  const seen = await observer(t, server.url)
+  const opts = {
+    clientId: 'brief',
+    clean: false,
+    protocolVersion: 5 as const,
+    properties: { sessionExpiryInterval: 1 },
+  }
+  const onA = await connect(a.port, opts, t)
+  await onA.subscribeAsync('e/#', { qos: 1 })
+  await until(() => seen.has('brief'), 'the record is written')
+  await end(onA)
+  await until(() => !seen.has('brief'), 'the record is deleted at expiry')
+  const onB = await connect(b.port, opts, t)
+  assert.equal(connackPresent(onB), false)
+})
+
 const present = new WeakMap<MqttClient, boolean>()
 
 /** Connects, remembering the CONNACK's session present flag. */
