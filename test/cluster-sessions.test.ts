@@ -8,7 +8,8 @@ import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { type ClusterSessionRecord, SessionDirectory } from '../src/cluster/session-directory.ts'
-import { type Broker, startBroker } from '../src/index.ts'
+import { SessionQueue } from '../src/cluster/session-queue.ts'
+import { type Broker, type Message, startBroker } from '../src/index.ts'
 import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
 import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
 
@@ -267,3 +268,33 @@ async function eventually(action: () => Promise<unknown>, cond: () => boolean, w
     await new Promise((resolve) => setTimeout(resolve, 200))
   }
 }
+
+test("the session queue keeps each session's messages in order until removed or purged", async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const server = await startNatsServer(t)
+  const a = await directory(t, server.url, 'qa')
+  const b = await directory(t, server.url, 'qb')
+  const writer = await SessionQueue.open(a.conn, names)
+  const reader = await SessionQueue.open(b.conn, names)
+  const msg = (topic: string, payload: string, qos: 1 | 2): Message => ({
+    topic,
+    payload: Buffer.from(payload),
+    qos,
+    retain: false,
+  })
+  const seqs: number[] = []
+  for (const [i, qos] of [1, 2, 1].entries())
+    seqs.push(await writer.store('dev/1', msg(`t/${i}`, `p${i}`, qos as 1 | 2)))
+  await writer.store('dev 2', msg('other', 'x', 1))
+  const summary = (q: { message: Message }[]) =>
+    q.map(({ message: m }) => `${m.topic} ${m.payload.toString()} ${m.qos}`)
+
+  // Another node reads them, oldest first.
+  assert.deepEqual(summary(await reader.read('dev/1')), ['t/0 p0 1', 't/1 p1 2', 't/2 p2 1'])
+  await reader.remove(seqs[0] as number)
+  assert.deepEqual(summary(await reader.read('dev/1')), ['t/1 p1 2', 't/2 p2 1'])
+  await reader.purge('dev/1')
+  assert.deepEqual(await reader.read('dev/1'), [])
+  assert.deepEqual(summary(await reader.read('dev 2')), ['other x 1'])
+})
