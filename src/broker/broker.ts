@@ -29,6 +29,7 @@ import type {
   MessageHandler,
   PublishInput,
   RemoteFabric,
+  SessionFabric,
   SessionInfo,
   SubscribeOptions,
 } from './types.ts'
@@ -209,6 +210,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
   /** Makes client ids unique across nodes (src/cluster): see ClientClaims. Undefined detaches. */
   attachClaims(claims: ClientClaims | undefined): void {
     this.parts.connections.attachClaims(claims)
+  }
+
+  /** Shares persistent sessions with other nodes (src/cluster): see SessionFabric. One at a time. */
+  attachSessionFabric(fabric: SessionFabric): void {
+    this.parts.router.sessionFabric = fabric
   }
 
   /** The connected clients. */

@@ -7,10 +7,18 @@ import type { LastValues } from './last-values.ts'
 import { HandlerSubscriber, type LocalDelivery } from './local-delivery.ts'
 import type { Persistence } from './persistence.ts'
 import type { RetainedTree } from './retained.ts'
-import type { Session } from './sessions.ts'
+import { type Session, sessionMeta } from './sessions.ts'
 import type { Subscription } from './subscription.ts'
 import { isSysTopic } from './topic-rules.ts'
-import type { FabricInlet, Message, MessageHandler, QoS, RemoteFabric, TrafficCounters } from './types.ts'
+import type {
+  FabricInlet,
+  Message,
+  MessageHandler,
+  QoS,
+  RemoteFabric,
+  SessionFabric,
+  TrafficCounters,
+} from './types.ts'
 
 export interface RouterParts {
   retained: RetainedTree
@@ -35,6 +43,8 @@ export interface RouterParts {
 export class Router implements ClientRouting {
   /** The last message of each topic, while the cache is on (see Broker.useLastValues). */
   lastValues: LastValues | undefined
+  /** Other nodes told of persistent sessions' subscriptions (broker.attachSessionFabric). */
+  sessionFabric: SessionFabric | undefined
   private routing = false
   private readonly backlog: Message[] = []
   /**
@@ -237,6 +247,7 @@ export class Router implements ClientRouting {
     session.editSubscriptions().set(filter, subscription)
     this.local.add(session, filter, subscription)
     if (session.journal) this.persistence.putSession(session)
+    if (session.expiryInterval > 0) this.sessionFabric?.changed(sessionMeta(session))
     return existed
   }
 
@@ -245,6 +256,7 @@ export class Router implements ClientRouting {
     session.editSubscriptions().delete(filter)
     this.local.remove(session, filter)
     if (session.journal) this.persistence.putSession(session)
+    if (session.expiryInterval > 0) this.sessionFabric?.changed(sessionMeta(session))
     return true
   }
 

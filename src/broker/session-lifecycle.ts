@@ -9,7 +9,14 @@ import type { FlowControl } from './flow.ts'
 import type { Persistence } from './persistence.ts'
 import type { Will } from './protocol/packets.ts'
 import type { Router } from './router.ts'
-import { type DropReason, neverExpires, type PendingWill, Session, type SessionLimits } from './sessions.ts'
+import {
+  type DropReason,
+  neverExpires,
+  type PendingWill,
+  Session,
+  type SessionLimits,
+  sessionMeta,
+} from './sessions.ts'
 import type { Message, MessageProperties, SessionInfo } from './types.ts'
 
 export interface SessionLifecycleParts {
@@ -99,9 +106,24 @@ export class SessionLifecycle implements SessionOpener {
     expiryInterval: number,
   ): { session: Session; present: boolean } {
     let session = this.sessions.get(clientId)
+    const fabric = this.router.sessionFabric
+    // Its client last connected to another node: that node's copy is the live one.
+    const elsewhere = cleanStart ? undefined : fabric?.heldElsewhere(clientId)
+    // Its record moved to another node or was deleted there (clean start): this copy is stale.
+    const stale = session && fabric && session.expiryInterval > 0 && !fabric.heldHere(clientId)
+    if (session && !session.outlet && (elsewhere || stale)) {
+      this.discard(session)
+      session = undefined
+    }
     if (session && cleanStart) {
       this.discard(session)
       session = undefined
+    }
+    if (cleanStart && !session) fabric?.ended(clientId)
+    if (!session && elsewhere) {
+      session = this.newSession(clientId, expiryInterval)
+      for (const { filter, ...sub } of elsewhere.subscriptions)
+        this.router.addSubscription(session, filter, sub)
     }
     if (session) {
       session.expiryTimer?.cancel()
@@ -112,10 +134,12 @@ export class SessionLifecycle implements SessionOpener {
       session.disconnectedAt = undefined
       session.expiryInterval = expiryInterval
       this.makePersistent(session)
+      this.shared(session)
       return { session, present: true }
     }
     session = this.newSession(clientId, expiryInterval)
     this.makePersistent(session)
+    this.shared(session)
     return { session, present: false }
   }
 
@@ -148,6 +172,7 @@ export class SessionLifecycle implements SessionOpener {
       } else {
         if (this.persistence.durable) this.persistence.putSession(session)
         else this.persistence.snapshot(session)
+        this.shared(session)
         if (willMessage) this.scheduleWill(session, willMessage, will?.properties?.willDelayInterval ?? 0)
         this.scheduleExpiry(session)
       }
@@ -176,6 +201,15 @@ export class SessionLifecycle implements SessionOpener {
     }
     session.journal ??= this.persistence.journalFor(session)
     this.persistence.putSession(session)
+  }
+
+  /** Other nodes learn of a session that outlives its connection (broker.attachSessionFabric). */
+  private shared(session: Session): void {
+    const fabric = this.router.sessionFabric
+    if (!fabric) return
+    if (session.expiryInterval > 0) fabric.changed(sessionMeta(session))
+    // Resumed as a session that ends with its connection: no other node may resume it.
+    else fabric.ended(session.clientId)
   }
 
   private publishWill(will: PendingWill): void {
@@ -228,6 +262,9 @@ export class SessionLifecycle implements SessionOpener {
 
   private discard(session: Session): void {
     session.journal = undefined
+    const wasShared = session.expiryInterval > 0
+    // Removing its subscriptions below must not tell other nodes of each one.
+    session.expiryInterval = 0
     session.expiryTimer?.cancel()
     session.willTimer?.cancel()
     session.expiryTimer = undefined
@@ -239,6 +276,9 @@ export class SessionLifecycle implements SessionOpener {
     for (const filter of [...session.subscriptions.keys()]) this.router.removeSubscription(session, filter)
     if (this.sessions.get(session.clientId) === session) this.sessions.delete(session.clientId)
     this.persistence.deleteSession(session.clientId)
+    // A session whose client moved to another node leaves that node's record alone.
+    const fabric = this.router.sessionFabric
+    if (wasShared && fabric && !fabric.heldElsewhere(session.clientId)) fabric.ended(session.clientId)
   }
 
   private readonly onDrop = (session: Session, message: Message, reason: DropReason): void => {

@@ -100,6 +100,39 @@ export interface ClientClaims {
   claim(clientId: string, will: ClaimedWill | undefined, takenOver: () => void): Promise<() => void>
 }
 
+/** A persistent session as other nodes see it: what a node needs to resume it. */
+export interface SharedSession {
+  clientId: string
+  /** Seconds the session outlives its connection. */
+  expiryInterval: number
+  subscriptions: Array<{
+    filter: string
+    qos: QoS
+    noLocal?: boolean
+    retainAsPublished?: boolean
+    retainHandling?: 0 | 1 | 2
+    identifier?: number
+  }>
+  /** When its client went (ms since the epoch); absent while connected. */
+  disconnectedAt?: number | undefined
+}
+
+/**
+ * Persistent sessions shared with other nodes (src/cluster), attached with
+ * broker.attachSessionFabric. Called synchronously on the CONNECT, SUBSCRIBE and disconnect
+ * paths: it must not block (writes go out in the background).
+ */
+export interface SessionFabric {
+  /** A session for `clientId` that another node holds now (its client last connected there). */
+  heldElsewhere(clientId: string): SharedSession | undefined
+  /** Whether the cluster's record of `clientId`'s session names this node as its holder. */
+  heldHere(clientId: string): boolean
+  /** A session that outlives its connection was opened here, or its subscriptions or client changed. */
+  changed(session: SharedSession): void
+  /** This node's session ended (clean start, expiry, or it ended with its connection). */
+  ended(clientId: string): void
+}
+
 /** How a RemoteFabric hands this node what came from the others. */
 export interface FabricInlet {
   /**

@@ -5,7 +5,8 @@
  * interest-based) and mirrors the cluster's retained messages (retained-replica.ts over
  * retained-store.ts), heartbeats its presence (node-presence.ts) and, when asked, contends for
  * the scripts lease (scripts-lease.ts), and makes client ids unique across nodes with the wills of
- * dead nodes' clients published (unique-clients.ts). What else lives here: README.md.
+ * dead nodes' clients published (unique-clients.ts), and shares persistent sessions' records
+ * (session-fabric.ts over session-directory.ts). What else lives here: README.md.
  *
  * Must not import: src/scripting, src/web, src/listeners, src/store, src/bridge, src/testing,
  * the entry points in src/; of src/broker only its public API (the Broker facade, types.ts).
@@ -20,6 +21,8 @@ import { NodePresence } from './node-presence.ts'
 import { RetainedReplica } from './retained-replica.ts'
 import { RetainedStore } from './retained-store.ts'
 import { type ScriptsLease, startScriptsLease } from './scripts-lease.ts'
+import { SessionDirectory } from './session-directory.ts'
+import { ClusterSessionFabric } from './session-fabric.ts'
 import { SharedQueues } from './shared-queues.ts'
 import { startUniqueClients } from './unique-clients.ts'
 
@@ -100,11 +103,14 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   let router: ClusterRouter | undefined
   let replica: RetainedReplica | undefined
   let retained: RetainedStore | undefined
+  let sessions: SessionDirectory | undefined
   try {
     retained = await RetainedStore.open(conn, names, {
       tombstoneLingerMs: TOMBSTONE_LINGER_MS,
       ...(spec.replicas !== undefined ? { replicas: spec.replicas } : {}),
     })
+    sessions = await SessionDirectory.open(conn, names, spec.replicas)
+    broker.attachSessionFabric(new ClusterSessionFabric(sessions, nodeId, logger))
     const clusterRouter = new ClusterRouter(conn, names, nodeId, retained, logger)
     router = clusterRouter
     const queues = new SharedQueues(sharedConn, names, logger)
@@ -123,6 +129,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       retained?.close()
       queues.stop()
       await sharedConn.close()
+      sessions?.stop()
       await conn.close()
     })
     await mirror.start()
@@ -131,6 +138,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     await replica?.stop()
     retained?.close()
     await sharedConn.close()
+    sessions?.stop()
     await conn.close()
     throw error
   }

@@ -1,0 +1,130 @@
+/**
+ * Persistent sessions' records, cluster-wide: one key per client id in the KV bucket
+ * `<cluster>_sessions` holding the session's subscriptions (with their options), its expiry
+ * and the node that owns it. Every node watches the bucket into a local map, so the broker's
+ * synchronous CONNECT path can ask "does the cluster hold a session for this client?" without
+ * a round trip. Not wired into the broker yet (docs/cluster.md "Not done yet").
+ */
+import type { KV, KvWatchEntry } from '@nats-io/kv'
+import { jsonObject, liveEntry } from './kv-util.ts'
+import type { ClusterNames } from './names.ts'
+import type { NatsConnection } from './nats-connection.ts'
+import { levelToToken } from './subjects.ts'
+
+/** One subscription as stored: the filter and its MQTT 5 options. */
+export interface SessionSubscriptionRecord {
+  filter: string
+  qos: 0 | 1 | 2
+  noLocal?: boolean
+  retainAsPublished?: boolean
+  retainHandling?: 0 | 1 | 2
+  identifier?: number
+}
+
+export interface ClusterSessionRecord {
+  clientId: string
+  /** Seconds the session outlives its connection (0xffffffff: never). */
+  expiryInterval: number
+  subscriptions: SessionSubscriptionRecord[]
+  /** The node whose broker holds the session now. */
+  node: string
+  /** When its client went (ms since the epoch); absent while connected. */
+  disconnectedAt?: number
+}
+
+export class SessionDirectory {
+  private readonly records = new Map<string, ClusterSessionRecord>()
+  private stopWatch: (() => void) | undefined
+
+  private constructor(private readonly kv: KV) {}
+
+  /** Opens (or creates) the bucket and resolves once the local map holds every record. */
+  static async open(conn: NatsConnection, names: ClusterNames, replicas = 1): Promise<SessionDirectory> {
+    const kv = await conn.kv(`${names.cluster}_sessions`, { history: 1, replicas })
+    const dir = new SessionDirectory(kv)
+    await dir.watch()
+    return dir
+  }
+
+  private async watch(): Promise<void> {
+    // Asked before the watch starts: a record written in between arrives as an update.
+    const empty = (await this.kv.status()).values === 0
+    const iter = await this.kv.watch()
+    this.stopWatch = () => iter.stop()
+    let ready!: () => void
+    const initial = new Promise<void>((resolve) => {
+      ready = resolve
+    })
+    // The last initial entry (delta 0) is already flagged as an update; an empty bucket sends none.
+    void (async () => {
+      for await (const entry of iter) {
+        this.apply(entry)
+        if (entry.isUpdate || entry.delta === 0) ready()
+      }
+    })().catch(() => undefined)
+    if (empty) ready()
+    await initial
+  }
+
+  private apply(entry: KvWatchEntry): void {
+    const live = liveEntry(entry)
+    if (!live) {
+      this.records.delete(entry.key)
+      return
+    }
+    const record = parseRecord(jsonObject(live))
+    if (record) this.records.set(entry.key, record)
+  }
+
+  /** The record the cluster holds for `clientId`, as last seen by this node's watcher. */
+  get(clientId: string): ClusterSessionRecord | undefined {
+    return this.records.get(keyOf(clientId))
+  }
+
+  /** Writes a session's record; resolves once the server stored it. */
+  async put(record: ClusterSessionRecord): Promise<void> {
+    const key = keyOf(record.clientId)
+    this.records.set(key, record)
+    await this.kv.put(key, JSON.stringify(record))
+  }
+
+  /** Removes a session's record (clean start, expiry). */
+  async delete(clientId: string): Promise<void> {
+    const key = keyOf(clientId)
+    this.records.delete(key)
+    await this.kv.delete(key)
+  }
+
+  /** Whether this node's map holds a record for `clientId`. */
+  has(clientId: string): boolean {
+    return this.records.has(keyOf(clientId))
+  }
+
+  stop(): void {
+    this.stopWatch?.()
+    this.stopWatch = undefined
+  }
+}
+
+/** A client id as one KV key (escaped like a topic level; the empty id is kept apart). */
+function keyOf(clientId: string): string {
+  return levelToToken(clientId)
+}
+
+function parseRecord(v: Record<string, unknown> | undefined): ClusterSessionRecord | undefined {
+  if (!v) return undefined
+  const { clientId, expiryInterval, subscriptions, node, disconnectedAt } = v
+  if (typeof clientId !== 'string' || typeof expiryInterval !== 'number' || typeof node !== 'string')
+    return undefined
+  if (!Array.isArray(subscriptions)) return undefined
+  const subs: SessionSubscriptionRecord[] = []
+  for (const s of subscriptions) {
+    if (typeof s !== 'object' || s === null) return undefined
+    const sub = s as Record<string, unknown>
+    if (typeof sub.filter !== 'string' || (sub.qos !== 0 && sub.qos !== 1 && sub.qos !== 2)) return undefined
+    subs.push(sub as unknown as SessionSubscriptionRecord)
+  }
+  const record: ClusterSessionRecord = { clientId, expiryInterval, subscriptions: subs, node }
+  if (typeof disconnectedAt === 'number') record.disconnectedAt = disconnectedAt
+  return record
+}

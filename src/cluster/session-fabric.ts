@@ -1,0 +1,56 @@
+/**
+ * The broker's SessionFabric on the session directory: a persistent session's record is
+ * written when it opens here, when its subscriptions change and when its client goes, and
+ * deleted when it ends; a CONNECT asks the directory whether another node holds the session.
+ * Writes go out in the background, in call order (one NATS connection); a failed write is
+ * logged, never thrown into the broker.
+ */
+import type { Logger } from 'pino'
+import type { SessionFabric, SharedSession } from '../broker/types.ts'
+import type { ClusterSessionRecord, SessionDirectory } from './session-directory.ts'
+
+export class ClusterSessionFabric implements SessionFabric {
+  constructor(
+    private readonly directory: SessionDirectory,
+    private readonly nodeId: string,
+    private readonly logger: Logger,
+  ) {}
+
+  heldElsewhere(clientId: string): SharedSession | undefined {
+    const record = this.directory.get(clientId)
+    if (!record || record.node === this.nodeId) return undefined
+    return record
+  }
+
+  heldHere(clientId: string): boolean {
+    return this.directory.get(clientId)?.node === this.nodeId
+  }
+
+  changed(session: SharedSession): void {
+    const record: ClusterSessionRecord = {
+      clientId: session.clientId,
+      expiryInterval: session.expiryInterval,
+      subscriptions: session.subscriptions.map((s) => withoutUndefined(s)),
+      node: this.nodeId,
+    }
+    if (session.disconnectedAt !== undefined) record.disconnectedAt = session.disconnectedAt
+    this.directory.put(record).catch((error: unknown) => {
+      this.logger.warn(
+        { err: error, clientId: session.clientId },
+        'cluster: could not write a session record',
+      )
+    })
+  }
+
+  ended(clientId: string): void {
+    // Called for every clean connection: only a record this node knows of costs a write.
+    if (!this.directory.has(clientId)) return
+    this.directory.delete(clientId).catch((error: unknown) => {
+      this.logger.warn({ err: error, clientId }, 'cluster: could not delete a session record')
+    })
+  }
+}
+
+function withoutUndefined<T extends object>(value: T): T {
+  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T
+}
