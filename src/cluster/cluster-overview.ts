@@ -50,7 +50,11 @@ export class ClusterOverview {
 
   /** Reads the presence bucket and the lease now (one reading at a time; failures keep the last). */
   refresh(): Promise<void> {
-    this.reading ??= this.read().finally(() => {
+    // A reading caught by a NATS outage can hang: after a guard the next one may start.
+    this.reading ??= Promise.race([
+      this.read(),
+      new Promise<void>((r) => setTimeout(r, 10_000).unref()),
+    ]).finally(() => {
       this.reading = undefined
     })
     return this.reading

@@ -18,6 +18,12 @@ import type { NodePresence } from './node-presence.ts'
 import type { StoredWill, WillRegistry } from './will-registry.ts'
 
 const SWEEP_MS = 1000
+/**
+ * A sweep that has not finished after this is no longer waited for: a KV listing caught by a
+ * NATS outage can hang, and must not stop every later sweep (a late finish is harmless, each
+ * will is taken by compare-and-set).
+ */
+const SWEEP_GUARD_MS = 10_000
 
 export class DeadNodeWills {
   private timer: NodeJS.Timeout | undefined
@@ -56,16 +62,28 @@ export class DeadNodeWills {
     if (this.sweeping || !this.timer || this.conn.state !== 'connected') return
     if (performance.now() < this.quietUntil) return
     this.sweeping = true
+    let guard: NodeJS.Timeout | undefined
     try {
-      const alive = new Set(await this.presence.alive())
-      alive.add(this.presence.nodeId)
-      for (const orphan of await this.wills.orphans(alive)) {
-        if (await this.wills.take(orphan.key, orphan.revision)) this.schedule(orphan)
-      }
+      await Promise.race([
+        this.sweepOnce(),
+        new Promise<void>((resolve) => {
+          guard = setTimeout(resolve, SWEEP_GUARD_MS)
+          guard.unref()
+        }),
+      ])
     } catch (error) {
       this.logger.warn({ err: error }, 'cluster: sweeping the wills of dead nodes failed; trying again')
     } finally {
+      clearTimeout(guard)
       this.sweeping = false
+    }
+  }
+
+  private async sweepOnce(): Promise<void> {
+    const alive = new Set(await this.presence.alive())
+    alive.add(this.presence.nodeId)
+    for (const orphan of await this.wills.orphans(alive)) {
+      if (await this.wills.take(orphan.key, orphan.revision)) this.schedule(orphan)
     }
   }
 
