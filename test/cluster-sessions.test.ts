@@ -298,3 +298,30 @@ test("the session queue keeps each session's messages in order until removed or 
   assert.deepEqual(await reader.read('dev/1'), [])
   assert.deepEqual(summary(await reader.read('dev 2')), ['other x 1'])
 })
+
+test('a persistent client connecting on B while still connected on A: taken over, and its session continues on B', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const server = await startNatsServer(t)
+  const a = await node(t, server.url, 'a')
+  const b = await node(t, server.url, 'b')
+  const seen = await observer(t, server.url)
+  const publisher = await mqttConnect(a.port, { clientId: 'pub' }, t)
+  const persistent = { clientId: 'mover', clean: false, protocolVersion: 4 as const, reconnectPeriod: 0 }
+  const onA = await connect(a.port, persistent, t)
+  await onA.subscribeAsync({ 'm/+': { qos: 1 } })
+  await until(() => seen.get('mover')?.subscriptions.length === 1, 'the record has the subscription')
+  const closedOnA = new Promise<void>((resolve) => onA.once('close', () => resolve()))
+  const onB = await connect(b.port, persistent, t)
+  await closedOnA
+  const gotB = received(onB)
+  assert.equal(connackPresent(onB), true)
+  await until(() => seen.get('mover')?.node === 'b', 'b owns the record after the takeover')
+  await eventually(
+    () => publisher.publishAsync('m/1', 'hi', { qos: 1 }),
+    () => gotB.includes('m/1 hi'),
+    'm/1 reaches the client on b',
+  )
+  // A's late disconnect does not take the record back.
+  assert.equal(seen.get('mover')?.node, 'b')
+})
