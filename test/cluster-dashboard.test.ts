@@ -8,7 +8,7 @@ import { test } from 'node:test'
 import { type Broker, startBroker, webOf } from '../src/index.ts'
 import { chromiumMissing, chromiumSkip, launchChromium } from './browser-helpers.ts'
 import { type Cleanup, TIMEOUT } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, stack, startNatsServer } from './nats-helpers.ts'
 import { tempDir } from './tls-helpers.ts'
 
 const natsSkip = await natsServerMissing()
@@ -20,15 +20,6 @@ interface ClusterViewJson {
     nodes: { id: string; self: boolean; scripts: boolean; since: number | null }[]
     scriptsNode: string | null
   } | null
-}
-
-/** Cleanups last-registered first: nodes close before the nats-server they use stops. */
-function stack(t: Cleanup): Cleanup {
-  const fns: (() => unknown)[] = []
-  t.after(async () => {
-    for (const fn of fns.reverse()) await fn()
-  })
-  return { after: (fn) => fns.push(fn) }
 }
 
 async function clusterView(broker: Broker): Promise<ClusterViewJson> {

@@ -4,32 +4,12 @@
 // outage is still seen. Real nats-server; the node killed afterwards is a CLI child process.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type Broker, clusterOf, startBroker } from '../src/index.ts'
+import { type Broker, clusterOf } from '../src/index.ts'
 import { loggedPort, runCli } from './cli-process.ts'
 import { type Cleanup, mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
-
-/** Cleanups last-registered first: nodes close before the nats-server they use stops. */
-function stack(t: Cleanup): Cleanup {
-  const fns: (() => unknown)[] = []
-  t.after(async () => {
-    for (const fn of fns.reverse()) await fn()
-  })
-  return { after: (fn) => fns.push(fn) }
-}
-
-async function node(t: Cleanup, url: string, id: string): Promise<Broker> {
-  const broker = await startBroker({
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    cluster: { servers: [url], node: id },
-  })
-  t.after(() => broker.close())
-  return broker
-}
 
 async function watcher(t: Cleanup, broker: Broker, clientId: string): Promise<string[]> {
   const c = await mqttConnect(broker.port, { clientId }, t)

@@ -7,31 +7,10 @@ import { test } from 'node:test'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { RetainedStore } from '../src/cluster/retained-store.ts'
-import { type Broker, startBroker } from '../src/index.ts'
 import { type Cleanup, mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
-
-/** Cleanups last-registered first: nodes close before the nats-server they use stops. */
-function stack(t: Cleanup): Cleanup {
-  const fns: (() => unknown)[] = []
-  t.after(async () => {
-    for (const fn of fns.reverse()) await fn()
-  })
-  return { after: (fn) => fns.push(fn) }
-}
-
-async function node(t: Cleanup, url: string, id: string): Promise<Broker> {
-  const broker = await startBroker({
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    cluster: { servers: [url], node: id },
-  })
-  t.after(() => broker.close())
-  return broker
-}
 
 /** The cluster's retained stream read directly, as another process would. */
 async function stream(t: Cleanup, url: string): Promise<RetainedStore> {

@@ -8,37 +8,13 @@ import type { MqttClient } from 'mqtt'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { type Broker, clusterOf, MemoryStore, startBroker } from '../src/index.ts'
 import { type Cleanup, LogCapture, mqttConnect, until, WARN, withTimeout } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
 
 interface Received {
   topic: string
   payload: string
   qos: number
   retain: boolean
-}
-
-/**
- * Cleanups run last-registered first, so that nodes close before the nats-server they use is
- * stopped (node:test runs `after` hooks in the order added; a node closing against a dead
- * server waits for its drain to time out).
- */
-function stack(t: Cleanup): Cleanup {
-  const fns: (() => unknown)[] = []
-  t.after(async () => {
-    for (const fn of fns.reverse()) await fn()
-  })
-  return { after: (fn) => fns.push(fn) }
-}
-
-async function node(t: Cleanup, url: string, id: string): Promise<Broker> {
-  const broker = await startBroker({
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    cluster: { servers: [url], node: id },
-  })
-  t.after(() => broker.close())
-  return broker
 }
 
 /** A connected client recording what it receives. */

@@ -12,7 +12,7 @@ import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { type Broker, healthReport, startBroker } from '../src/index.ts'
 import { runCli } from './cli-process.ts'
 import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, stack, startNatsServer } from './nats-helpers.ts'
 import { tempDir } from './tls-helpers.ts'
 
 const skip = await natsServerMissing()
@@ -31,15 +31,6 @@ async function savedState(kv: KV, text: string): Promise<void> {
     for await (const key of await kv.keys()) if ((await kv.get(key))?.string().includes(text)) return
     await new Promise((r) => setTimeout(r, 50))
   }
-}
-
-/** Cleanups last-registered first: nodes close before the nats-server they use stops. */
-function stack(t: Cleanup): Cleanup {
-  const fns: (() => unknown)[] = []
-  t.after(async () => {
-    for (const fn of fns.reverse()) await fn()
-  })
-  return { after: (fn) => fns.push(fn) }
 }
 
 async function scriptsDir(t: Cleanup): Promise<string> {

@@ -9,9 +9,9 @@ import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { type ClusterSessionRecord, SessionDirectory } from '../src/cluster/session-directory.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
-import { type Broker, type Message, startBroker } from '../src/index.ts'
+import type { Message } from '../src/index.ts'
 import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, node, startNatsServer } from './nats-helpers.ts'
 
 const names = clusterNames('sesstest')
 
@@ -68,17 +68,6 @@ test('a malformed record from elsewhere is ignored', async (t) => {
   assert.equal(b.dir.get('bad'), undefined)
   assert.equal(b.dir.get('junk'), undefined)
 })
-
-async function node(t: Cleanup, url: string, id: string): Promise<Broker> {
-  const broker = await startBroker({
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    cluster: { servers: [url], node: id },
-  })
-  t.after(() => broker.close())
-  return broker
-}
 
 /** Watches the default cluster's session bucket, as a node would. */
 async function observer(t: Cleanup, url: string): Promise<SessionDirectory> {

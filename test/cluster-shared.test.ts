@@ -4,31 +4,11 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { MqttClient } from 'mqtt'
-import { type Broker, startBroker } from '../src/index.ts'
+import type { Broker } from '../src/index.ts'
 import { type Cleanup, mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
-
-/** Cleanups last-registered first: nodes close before the nats-server they use stops. */
-function stack(t: Cleanup): Cleanup {
-  const fns: (() => unknown)[] = []
-  t.after(async () => {
-    for (const fn of fns.reverse()) await fn()
-  })
-  return { after: (fn) => fns.push(fn) }
-}
-
-async function node(t: Cleanup, url: string, id: string): Promise<Broker> {
-  const broker = await startBroker({
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    cluster: { servers: [url], node: id },
-  })
-  t.after(() => broker.close())
-  return broker
-}
 
 async function member(
   t: Cleanup,

@@ -9,32 +9,12 @@ import type { MqttClient } from 'mqtt'
 import { ClientLock } from '../src/cluster/client-lock.ts'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
-import { type Broker, startBroker } from '../src/index.ts'
+import type { Broker } from '../src/index.ts'
 import { loggedPort, runCli } from './cli-process.ts'
 import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
-
-/** Cleanups last-registered first: nodes close before the nats-server they use stops. */
-function stack(t: Cleanup): Cleanup {
-  const fns: (() => unknown)[] = []
-  t.after(async () => {
-    for (const fn of fns.reverse()) await fn()
-  })
-  return { after: (fn) => fns.push(fn) }
-}
-
-async function node(t: Cleanup, url: string, id: string): Promise<Broker> {
-  const broker = await startBroker({
-    port: 0,
-    host: '127.0.0.1',
-    logLevel: 'silent',
-    cluster: { servers: [url], node: id },
-  })
-  t.after(() => broker.close())
-  return broker
-}
 
 async function watcher(t: Cleanup, broker: Broker, clientId: string): Promise<string[]> {
   const c = await mqttConnect(broker.port, { clientId }, t)

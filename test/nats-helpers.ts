@@ -9,6 +9,7 @@ import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type Broker, startBroker } from '../src/index.ts'
 import { freePort } from './helpers.ts'
 import { type Cleanup, locate, requireCommand } from './tls-helpers.ts'
 
@@ -92,4 +93,29 @@ export async function startNatsServer(t: Cleanup, extraArgs: string[] = []): Pro
   }
   await startFresh()
   return { port, url: `nats://127.0.0.1:${port}`, output: () => output, stop, start: startFresh }
+}
+
+/**
+ * Cleanups that run last-registered first, so nodes close before the nats-server they use is
+ * stopped (node:test runs `after` hooks in the order added; a node closing against a dead
+ * server waits for its drain to time out). Call it before startNatsServer.
+ */
+export function stack(t: Cleanup): Cleanup {
+  const fns: (() => unknown)[] = []
+  t.after(async () => {
+    for (const fn of fns.reverse()) await fn()
+  })
+  return { after: (fn) => fns.push(fn) }
+}
+
+/** A cluster node in this process on a free port, named `id`; closed after the test. */
+export async function node(t: Cleanup, url: string, id: string): Promise<Broker> {
+  const broker = await startBroker({
+    port: 0,
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    cluster: { servers: [url], node: id },
+  })
+  t.after(() => broker.close())
+  return broker
 }

@@ -8,7 +8,8 @@
  * Timing: a node is seen dead one presence TTL after its last heartbeat (default 6 s, heartbeat
  * every 2 s); sweeps run every second, so a will is out within TTL + about 2 s of the death (plus
  * its Will Delay). A node that lost NATS itself judges nobody until a whole TTL after it is back,
- * so nodes that heartbeat fine are not taken for dead because of its own outage.
+ * (and the reconnect gap of the others), so nodes that come back from the same outage a little
+ * later are not taken for dead.
  */
 import type { Logger } from 'pino'
 import type { PublishInput } from '../broker/types.ts'
@@ -18,6 +19,12 @@ import type { NodePresence } from './node-presence.ts'
 import type { StoredWill, WillRegistry } from './will-registry.ts'
 
 const SWEEP_MS = 1000
+/**
+ * After this node (re)connects, the others may still be on their way back: NATS clients retry
+ * with growing gaps, up to 10 s apart (nats-connection.ts), then heartbeat. Nobody is judged
+ * until that is over as well as a whole TTL.
+ */
+const RECONNECT_SLACK_MS = 12_000
 /**
  * A sweep that has not finished after this is no longer waited for: a KV listing caught by a
  * NATS outage can hang, and must not stop every later sweep (a late finish is harmless, each
@@ -42,7 +49,7 @@ export class DeadNodeWills {
   ) {
     this.quietUntil = performance.now() + presence.ttlMs
     conn.on('reconnected', () => {
-      this.quietUntil = performance.now() + presence.ttlMs
+      this.quietUntil = performance.now() + presence.ttlMs + RECONNECT_SLACK_MS
     })
   }
 

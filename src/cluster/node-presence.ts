@@ -51,14 +51,24 @@ export class NodePresence {
     // A heartbeat that has not come back yet (server away) is not stacked with another.
     if (this.beating) return
     this.beating = true
+    let guard: NodeJS.Timeout | undefined
     try {
-      await this.kv.put(
-        nodeToken(this.nodeId),
-        JSON.stringify({ node: this.nodeId, at: Date.now(), since: this.since }),
-      )
+      // A put caught by a NATS outage may never settle: after a third of the TTL the next beat
+      // goes out anyway (a late answer is harmless).
+      await Promise.race([
+        this.kv.put(
+          nodeToken(this.nodeId),
+          JSON.stringify({ node: this.nodeId, at: Date.now(), since: this.since }),
+        ),
+        new Promise<void>((resolve) => {
+          guard = setTimeout(resolve, Math.max(50, Math.floor(this.ttlMs / 3)))
+          guard.unref()
+        }),
+      ])
     } catch {
       // Disconnected: the next beat after reconnecting puts the key back.
     } finally {
+      clearTimeout(guard)
       this.beating = false
     }
   }
