@@ -10,6 +10,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Broker, startBroker } from '../src/index.ts'
+import { settleWithin } from '../src/util/settle-within.ts'
 import { freePort } from './helpers.ts'
 import { type Cleanup, locate, requireCommand } from './tls-helpers.ts'
 
@@ -103,7 +104,15 @@ export async function startNatsServer(t: Cleanup, extraArgs: string[] = []): Pro
 export function stack(t: Cleanup): Cleanup {
   const fns: (() => unknown)[] = []
   t.after(async () => {
-    for (const fn of fns.reverse()) await fn()
+    // Each step is given GUARD_MS: one that hangs is reported and the rest still run, so the
+    // nats-server and the other nodes are stopped either way.
+    const hung: string[] = []
+    for (const fn of fns.reverse()) {
+      const result = await settleWithin(Promise.resolve().then(fn), GUARD_MS)
+      if (!result.done) hung.push(String(fn).slice(0, 80))
+    }
+    if (hung.length > 0)
+      throw new Error(`cleanup steps did not finish within ${GUARD_MS} ms: ${hung.join(' | ')}`)
   })
   return { after: (fn) => fns.push(fn) }
 }

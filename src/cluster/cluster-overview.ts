@@ -5,6 +5,7 @@
  * and cheap (it answers from the last reading and starts the next one).
  */
 import type { KV } from '@nats-io/kv'
+import { settleWithin } from '../util/settle-within.ts'
 import { jsonObject, liveEntry } from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
@@ -51,12 +52,11 @@ export class ClusterOverview {
   /** Reads the presence bucket and the lease now (one reading at a time; failures keep the last). */
   refresh(): Promise<void> {
     // A reading caught by a NATS outage can hang: after a guard the next one may start.
-    this.reading ??= Promise.race([
-      this.read(),
-      new Promise<void>((r) => setTimeout(r, 10_000).unref()),
-    ]).finally(() => {
-      this.reading = undefined
-    })
+    this.reading ??= settleWithin(this.read(), 10_000)
+      .then(() => undefined)
+      .finally(() => {
+        this.reading = undefined
+      })
     return this.reading
   }
 

@@ -13,6 +13,7 @@
  */
 import type { Logger } from 'pino'
 import type { PublishInput } from '../broker/types.ts'
+import { settleWithin } from '../util/settle-within.ts'
 import type { ClientLock } from './client-lock.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { NodePresence } from './node-presence.ts'
@@ -69,19 +70,11 @@ export class DeadNodeWills {
     if (this.sweeping || !this.timer || this.conn.state !== 'connected') return
     if (performance.now() < this.quietUntil) return
     this.sweeping = true
-    let guard: NodeJS.Timeout | undefined
     try {
-      await Promise.race([
-        this.sweepOnce(),
-        new Promise<void>((resolve) => {
-          guard = setTimeout(resolve, SWEEP_GUARD_MS)
-          guard.unref()
-        }),
-      ])
+      await settleWithin(this.sweepOnce(), SWEEP_GUARD_MS)
     } catch (error) {
       this.logger.warn({ err: error }, 'cluster: sweeping the wills of dead nodes failed; trying again')
     } finally {
-      clearTimeout(guard)
       this.sweeping = false
     }
   }

@@ -11,7 +11,9 @@
  * Must not import: src/scripting, src/web, src/listeners, src/store, src/bridge, src/testing,
  * the entry points in src/; of src/broker only its public API (the Broker facade, types.ts).
  */
+import type { Logger } from 'pino'
 import type { Broker } from '../broker/broker.ts'
+import { settleWithin } from '../util/settle-within.ts'
 import { ClusterOverview } from './cluster-overview.ts'
 import { ClusterRouter } from './cluster-router.ts'
 import { type ClusterSpec, defaultNodeId } from './config.ts'
@@ -69,6 +71,22 @@ export interface ClusterStatus {
 
 const running = new WeakMap<Broker, Cluster>()
 
+/** How long each step of leaving the cluster may wait for NATS before the broker closes anyway. */
+const CLOSE_GUARD_MS = 10_000
+
+/**
+ * Adds a close hook whose NATS work is waited for at most CLOSE_GUARD_MS: a request caught by
+ * an outage can stay pending for good, and a broker must still close (the keys it leaves
+ * expire with their TTLs).
+ */
+function closeWithCluster(broker: Broker, logger: Logger, what: string, hook: () => Promise<void>): void {
+  broker.addCloseHook(async () => {
+    const result = await settleWithin(hook(), CLOSE_GUARD_MS)
+    if (!result.done)
+      logger.warn(`cluster: ${what} did not finish within ${CLOSE_GUARD_MS} ms; closing anyway`)
+  })
+}
+
 /** Presence TTL: a node that stops heartbeating counts as dead after this (docs/cluster.md). */
 const DEFAULT_PRESENCE_SECONDS = 6
 
@@ -122,7 +140,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     const mirror = new RetainedReplica(retained, inlet, logger)
     replica = mirror
     clusterRouter.retainedCopy = mirror
-    broker.addCloseHook(async () => {
+    closeWithCluster(broker, logger, 'closing the NATS connections', async () => {
       inlet.detach()
       clusterRouter.stop()
       await mirror.stop()
@@ -156,7 +174,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     })
     overview = await ClusterOverview.open(conn, names, presence)
     const stopClaims = await startUniqueClients(broker, conn, names, presence, logger, spec.replicas)
-    broker.addCloseHook(stopClaims)
+    closeWithCluster(broker, logger, 'releasing the client ids', stopClaims)
   } catch (error) {
     // The close hook above closes the connection when the caller closes the broker.
     await presence?.stop()
@@ -164,7 +182,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   }
   const presenceNow = presence
   // Registered last, so it runs first on close: the node is seen gone before its routes go.
-  broker.addCloseHook(() => presenceNow.stop())
+  closeWithCluster(broker, logger, 'leaving the presence bucket', () => presenceNow.stop())
   logger.info({ servers: spec.servers, cluster: names.cluster, origin: router.origin }, 'joined the cluster')
   let scripts: Promise<ScriptsLease> | undefined
   const cluster: Cluster = {
@@ -186,7 +204,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       scripts ??= startScriptsLease(conn, names, nodeId, logger, spec).then(({ lease, stop }) => {
         // Registered after the scripts' own close hook, so it runs before the connection closes
         // and after the scripts saved their state.
-        broker.addCloseHook(stop)
+        closeWithCluster(broker, logger, 'giving up the scripts lease', stop)
         return lease
       })
       return scripts

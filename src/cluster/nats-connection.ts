@@ -9,6 +9,10 @@ import { EventEmitter } from 'node:events'
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream'
 import { type KV, Kvm, type KvOptions } from '@nats-io/kv'
 import { connect, type NatsConnection as Nc, type NodeConnectionOptions } from '@nats-io/transport-node'
+import { settleWithin } from '../util/settle-within.ts'
+
+/** How long close() waits for a drain before it closes the connection outright. */
+const DRAIN_GUARD_MS = 5_000
 
 export interface NatsTlsOptions {
   /** PEM text or a file path for each; a file path wins when both are given. */
@@ -196,8 +200,8 @@ export class NatsConnection extends EventEmitter<NatsConnectionEvents> {
     if (nc.isClosed()) return
     if (this.stateNow === 'connected' && !nc.isDraining()) {
       try {
-        await nc.drain()
-        return
+        // A drain caught by an outage can wait for the server for good; close below ends it.
+        if ((await settleWithin(nc.drain(), DRAIN_GUARD_MS)).done) return
       } catch {
         // Drain fails when the connection drops meanwhile; close below ends it either way.
       }

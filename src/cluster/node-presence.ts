@@ -7,9 +7,13 @@
  * or at once when it stops cleanly and deletes its key.
  */
 import type { KV } from '@nats-io/kv'
+import { settleWithin } from '../util/settle-within.ts'
 import { jsonObject, liveEntry } from './kv-util.ts'
 import { type ClusterNames, nodeToken } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
+
+/** How long leaving waits for the heartbeat key's delete before letting the TTL remove it. */
+const STOP_GUARD_MS = 5_000
 
 export interface NodePresenceOptions {
   nodeId: string
@@ -51,24 +55,19 @@ export class NodePresence {
     // A heartbeat that has not come back yet (server away) is not stacked with another.
     if (this.beating) return
     this.beating = true
-    let guard: NodeJS.Timeout | undefined
     try {
       // A put caught by a NATS outage may never settle: after a third of the TTL the next beat
       // goes out anyway (a late answer is harmless).
-      await Promise.race([
+      await settleWithin(
         this.kv.put(
           nodeToken(this.nodeId),
           JSON.stringify({ node: this.nodeId, at: Date.now(), since: this.since }),
         ),
-        new Promise<void>((resolve) => {
-          guard = setTimeout(resolve, Math.max(50, Math.floor(this.ttlMs / 3)))
-          guard.unref()
-        }),
-      ])
+        Math.max(50, Math.floor(this.ttlMs / 3)),
+      )
     } catch {
       // Disconnected: the next beat after reconnecting puts the key back.
     } finally {
-      clearTimeout(guard)
       this.beating = false
     }
   }
@@ -100,7 +99,7 @@ export class NodePresence {
     clearInterval(this.timer)
     this.timer = undefined
     try {
-      await this.kv.delete(nodeToken(this.nodeId))
+      await settleWithin(this.kv.delete(nodeToken(this.nodeId)), STOP_GUARD_MS)
     } catch {
       // Unreachable server: the key expires with the TTL instead.
     }
