@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=8
 import { dirname } from 'node:path'
 import { Command } from 'commander'
 import { updatePasswordFile } from './broker/access/password-file.ts'

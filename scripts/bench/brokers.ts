@@ -8,6 +8,7 @@ import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { NODE_FLAGS } from '../../src/node-flags.ts'
 import { BROKER_CORE, captureOutput, pidOf, spawnPinned, stopChild, trackTempDir, waitExit } from './procs.ts'
 
 export type BrokerName = 'tinymqtt' | 'mosquitto' | 'aedes' | 'sink'
@@ -194,16 +195,19 @@ const mosquitto: BrokerLauncher = {
   },
 }
 
-const nodeEntry = (entry: string) => (): [string, string[]] => [
-  process.execPath,
-  ['--import', 'tsx', join(REPO_ROOT, 'scripts/bench', entry), '0'],
-]
+const nodeEntry =
+  (entry: string, flags: readonly string[] = []) =>
+  (): [string, string[]] => [
+    process.execPath,
+    [...flags, '--import', 'tsx', join(REPO_ROOT, 'scripts/bench', entry), '0'],
+  ]
 
-const tinymqtt = announcingBroker('tinymqtt', nodeEntry('serve-tinymqtt.ts'))
+// With the V8 flags `tinymqtt` and `npm start` run with (src/node-flags.ts).
+const tinymqtt = announcingBroker('tinymqtt', nodeEntry('serve-tinymqtt.ts', NODE_FLAGS))
 
 /** tinymqtt with its scripting host loading the scripts in `dir`. */
 export function tinymqttWithScripts(dir: string): BrokerLauncher {
-  const [file, args] = nodeEntry('serve-tinymqtt.ts')()
+  const [file, args] = nodeEntry('serve-tinymqtt.ts', NODE_FLAGS)()
   return announcingBroker('tinymqtt', () => [file, [...args, dir]])
 }
 const aedes = announcingBroker('aedes', nodeEntry('serve-aedes.ts'))

@@ -73,6 +73,40 @@ function sweepClosing(): void {
 }
 
 /**
+ * Connections that corked their socket this tick, uncorked together by one nextTick callback
+ * rather than a closure and a callback per connection.
+ */
+const corked: Connection[] = []
+
+function uncorkAll(): void {
+  // A connection written to while this runs is appended and uncorked in the same pass.
+  for (let i = 0; i < corked.length; i++) corked[i]?.uncork()
+  corked.length = 0
+}
+
+/**
+ * The connection a socket carries, so that its listeners are three functions shared by all
+ * connections instead of three closures each (idle memory per client, issue 17).
+ */
+const connectionOf = Symbol('connection')
+type OwnedStream = ClientStream & { [connectionOf]?: Connection }
+
+function onSocketData(this: OwnedStream, chunk: Buffer): void {
+  this[connectionOf]?.received(chunk)
+}
+
+function onSocketError(this: OwnedStream): void {
+  const connection = this[connectionOf]
+  // 'close' follows and does the cleanup; the reason is recorded there.
+  if (connection) connection.closeReason ||= 'socket error'
+}
+
+function onSocketClose(this: OwnedStream): void {
+  closing.delete(this)
+  this[connectionOf]?.socketClosed()
+}
+
+/**
  * One client connection over any ClientStream (TCP, TLS or WebSocket): framing in, batched
  * writes out, keepalive bookkeeping.
  */
@@ -117,12 +151,8 @@ export class Connection implements SessionOutlet, FlowSource {
   /** Congested subscriber sessions this connection's publishing waits for (see flow.ts). */
   waitingOn: Set<FlowSubscriber> | undefined
 
-  private readonly framer: Framer
+  private readonly framer: Framer<Connection>
   private corked = false
-  private readonly uncork = (): void => {
-    this.corked = false
-    this.socket.uncork()
-  }
 
   constructor(
     readonly socket: ClientStream,
@@ -133,23 +163,32 @@ export class Connection implements SessionOutlet, FlowSource {
   ) {
     this.address = socket.remoteAddress ?? ''
     this.remotePort = socket.remotePort ?? 0
-    this.framer = new Framer(maxPacketSize, (header, body) => {
-      this.packetsIn++
-      this.totals.packetsIn++
-      owner.handlePacket(this, header, body)
-    })
+    this.framer = new Framer<Connection>(maxPacketSize, this.onPacket, this)
     socket.setNoDelay?.(true)
-    socket.on('data', (chunk: Buffer) => this.onData(chunk))
-    socket.on('error', () => {
-      // 'close' follows and does the cleanup; the reason is recorded there.
-      this.closeReason ||= 'socket error'
-    })
-    socket.on('close', () => {
-      closing.delete(socket)
-      this.closeReason ||= 'connection lost'
-      this.framer.stop()
-      this.owner.connectionClosed(this)
-    })
+    ;(socket as OwnedStream)[connectionOf] = this
+    socket.on('data', onSocketData)
+    socket.on('error', onSocketError)
+    socket.on('close', onSocketClose)
+  }
+
+  /** The socket's 'close' (onSocketClose). */
+  socketClosed(): void {
+    this.closeReason ||= 'connection lost'
+    this.framer.stop()
+    this.owner.connectionClosed(this)
+  }
+
+  /** The framer's sink, called with this connection as `this`. */
+  private onPacket(header: number, body: Buffer): void {
+    this.packetsIn++
+    this.totals.packetsIn++
+    this.owner.handlePacket(this, header, body)
+  }
+
+  /** Ends this tick's cork (uncorkAll). */
+  uncork(): void {
+    this.corked = false
+    this.socket.uncork()
   }
 
   get writable(): boolean {
@@ -170,8 +209,11 @@ export class Connection implements SessionOutlet, FlowSource {
     }
   }
 
-  /** The one place where framing and handler errors are caught, so none leaves the event loop. */
-  private onData(chunk: Buffer): void {
+  /**
+   * A read from the socket (onSocketData). The one place where framing and handler errors are
+   * caught, so none leaves the event loop.
+   */
+  received(chunk: Buffer): void {
     this.bytesIn += chunk.length
     this.totals.bytesIn += chunk.length
     this.lastActivity = Date.now()
@@ -213,7 +255,7 @@ export class Connection implements SessionOutlet, FlowSource {
     if (!this.corked) {
       this.corked = true
       this.socket.cork()
-      process.nextTick(this.uncork)
+      if (corked.push(this) === 1) process.nextTick(uncorkAll)
     }
     this.bytesOut += data.length
     this.totals.bytesOut += data.length

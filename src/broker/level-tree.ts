@@ -5,7 +5,11 @@
  */
 
 export interface LevelNode<T> {
-  readonly children: Map<string, LevelNode<T>>
+  /**
+   * Shared and empty until the node gets a child (childrenOf): most nodes are leaves — a
+   * client's own topic, a retained topic — and an empty Map costs about 230 bytes.
+   */
+  children: ReadonlyMap<string, LevelNode<T>>
   value: T | undefined
   readonly parent: LevelNode<T> | undefined
   readonly key: string
@@ -14,8 +18,16 @@ export interface LevelNode<T> {
 /** Called with each value matchTopic finds and the caller's `arg`, so a walk needs no closure per call. */
 export type LevelVisitor<T, A> = (value: T, arg: A) => void
 
+const noChildren: ReadonlyMap<string, never> = new Map<string, never>()
+
 function newNode<T>(parent: LevelNode<T> | undefined, key: string): LevelNode<T> {
-  return { children: new Map(), value: undefined, parent, key }
+  return { children: noChildren, value: undefined, parent, key }
+}
+
+/** The node's own children map, made on first use. */
+function childrenOf<T>(node: LevelNode<T>): Map<string, LevelNode<T>> {
+  if (node.children === noChildren) node.children = new Map()
+  return node.children as Map<string, LevelNode<T>>
 }
 
 export class LevelTree<T> {
@@ -28,7 +40,7 @@ export class LevelTree<T> {
       let child = node.children.get(level)
       if (!child) {
         child = newNode(node, level)
-        node.children.set(level, child)
+        childrenOf(node).set(level, child)
       }
       node = child
     }
@@ -52,7 +64,7 @@ export class LevelTree<T> {
   prune(node: LevelNode<T>): void {
     let at = node
     while (at.parent && at.value === undefined && at.children.size === 0) {
-      at.parent.children.delete(at.key)
+      childrenOf(at.parent).delete(at.key)
       at = at.parent
     }
   }

@@ -66,6 +66,11 @@ export const neverExpires = 0xffffffff
 const noSubscriptions: ReadonlyMap<string, Subscription> = new Map()
 const noOutgoing: ReadonlyMap<number, Outgoing> = new Map()
 const noIds: ReadonlySet<number> = new Set()
+/**
+ * The queue and re-send list of a session with nothing in them, shared. Frozen, so a write
+ * that missed the copy-on-first-use (enqueue) throws instead of corrupting every session.
+ */
+const noOutgoingList = Object.freeze([]) as unknown as Outgoing[]
 
 /**
  * One client's state across connections: subscriptions, the outgoing in-flight window and
@@ -117,12 +122,13 @@ export class Session implements FlowSubscriber {
   private readonly highWater: number
   private readonly lowWater: number
 
-  private queue: (Outgoing | undefined)[] = []
+  /** noOutgoingList until something is queued: most sessions never queue (idle memory, issue 17). */
+  private queue: (Outgoing | undefined)[] = noOutgoingList
   private queueHead = 0
   private nextId = 1
   private nextSeq = 1
   /** In-flight messages still to be re-sent after a reconnect, held back by the window. */
-  private resend: Outgoing[] = []
+  private resend: Outgoing[] = noOutgoingList
   private window: number
 
   constructor(
@@ -208,7 +214,7 @@ export class Session implements FlowSubscriber {
         return false
       }
     }
-    this.queue.push(entry)
+    this.enqueue(entry)
     this.journal?.putMessage(entry)
     return hold
   }
@@ -265,7 +271,7 @@ export class Session implements FlowSubscriber {
     this.window = Math.min(this.limits.maxInflight, outlet.receiveMaximum)
     // Re-sent in order, but never more at once than the client's (new) Receive Maximum.
     if (this.inflight.size > 0) this.resend = [...this.inflight.values()]
-    else if (this.resend.length > 0) this.resend = []
+    else if (this.resend.length > 0) this.resend = noOutgoingList
     this.pump()
   }
 
@@ -302,7 +308,7 @@ export class Session implements FlowSubscriber {
       this.send(outlet, next)
     }
     if (this.queueHead === this.queue.length) {
-      this.queue = []
+      this.queue = noOutgoingList
       this.queueHead = 0
     } else if (this.queueHead > 1024 && this.queueHead * 2 > this.queue.length) {
       this.queue = this.queue.slice(this.queueHead)
@@ -320,7 +326,7 @@ export class Session implements FlowSubscriber {
         this.inflightMap.set(entry.messageId, entry)
         this.nextId = entry.messageId === 0xffff ? 1 : entry.messageId + 1
       } else {
-        this.queue.push(entry)
+        this.enqueue(entry)
       }
       if (entry.seq >= this.nextSeq) this.nextSeq = entry.seq + 1
     }
@@ -330,6 +336,11 @@ export class Session implements FlowSubscriber {
   /** Every outgoing message, in flight first, then queued (for persistence and inspection). */
   outgoing(): Outgoing[] {
     return [...this.inflight.values(), ...(this.queue.slice(this.queueHead) as Outgoing[])]
+  }
+
+  private enqueue(entry: Outgoing): void {
+    if (this.queue === noOutgoingList) this.queue = [entry]
+    else this.queue.push(entry)
   }
 
   private send(outlet: SessionOutlet, entry: Outgoing): void {

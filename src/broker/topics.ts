@@ -5,8 +5,21 @@ import { LevelTree } from './level-tree.ts'
  * filter, each with its options V. Filters sit in a LevelTree (one node per level), so matching
  * a topic costs its depth, not the number of subscriptions.
  */
+/**
+ * The subscribers of a filter that has only one (the common case: a device's own command
+ * topic), instead of a Map, which costs about 220 bytes even for one entry (issue 17).
+ */
+class OnlyOne<S, V> {
+  constructor(
+    readonly subscriber: S,
+    public value: V,
+  ) {}
+}
+
+type Subscribers<S, V> = OnlyOne<S, V> | Map<S, V>
+
 export class SubscriptionTree<S, V> {
-  private readonly levels = new LevelTree<Map<S, V>>()
+  private readonly levels = new LevelTree<Subscribers<S, V>>()
   private count = 0
 
   get size(): number {
@@ -16,21 +29,42 @@ export class SubscriptionTree<S, V> {
   /** Adds or replaces; returns true when the subscriber had no subscription on this filter. */
   add(filter: string, subscriber: S, value: V): boolean {
     const node = this.levels.open(filter)
-    node.value ??= new Map()
-    const isNew = !node.value.has(subscriber)
-    node.value.set(subscriber, value)
-    if (isNew) this.count++
-    return isNew
+    const subs = node.value
+    if (subs === undefined) {
+      node.value = new OnlyOne(subscriber, value)
+    } else if (subs instanceof OnlyOne) {
+      if (subs.subscriber === subscriber) {
+        subs.value = value
+        return false
+      }
+      node.value = new Map([
+        [subs.subscriber, subs.value],
+        [subscriber, value],
+      ])
+    } else {
+      const isNew = !subs.has(subscriber)
+      subs.set(subscriber, value)
+      if (!isNew) return false
+    }
+    this.count++
+    return true
   }
 
   remove(filter: string, subscriber: S): boolean {
     const node = this.levels.find(filter)
-    if (!node?.value?.delete(subscriber)) return false
-    this.count--
-    if (node.value.size === 0) {
+    const subs = node?.value
+    if (node === undefined || subs === undefined) return false
+    if (subs instanceof OnlyOne) {
+      if (subs.subscriber !== subscriber) return false
       node.value = undefined
-      this.levels.prune(node)
+    } else {
+      if (!subs.delete(subscriber)) return false
+      if (subs.size === 1) {
+        for (const [only, value] of subs) node.value = new OnlyOne(only, value)
+      }
     }
+    this.count--
+    if (node.value === undefined) this.levels.prune(node)
     return true
   }
 
@@ -43,6 +77,10 @@ export class SubscriptionTree<S, V> {
   }
 }
 
-function visitAll<S, V>(subs: Map<S, V>, visit: (subscriber: S, value: V) => void): void {
+function visitAll<S, V>(subs: Subscribers<S, V>, visit: (subscriber: S, value: V) => void): void {
+  if (subs instanceof OnlyOne) {
+    visit(subs.subscriber, subs.value)
+    return
+  }
   for (const [subscriber, value] of subs) visit(subscriber, value)
 }

@@ -3,6 +3,7 @@
  * line, each ready once its log says so, and nats-server's monitoring figures (/varz).
  */
 import { type ChildProcess, spawnSync } from 'node:child_process'
+import { NODE_FLAGS } from '../../../src/node-flags.ts'
 import { freePort, REPO_ROOT } from '../brokers.ts'
 import { pidOf, spawnPinned, stopChild } from '../procs.ts'
 
@@ -57,7 +58,7 @@ export async function startProc(name: string, command: string, args: string[], r
 
 export async function startNode(name: string, clusterUrl: string | undefined): Promise<Node> {
   const port = await freePort()
-  const args = ['--import', 'tsx', 'src/cli.ts', '--host', '127.0.0.1', '--port', String(port)]
+  const args = [...NODE_FLAGS, '--import', 'tsx', 'src/cli.ts', '--host', '127.0.0.1', '--port', String(port)]
   args.push('--memory', '--sys-interval', '0', '--log-level', 'info')
   if (clusterUrl !== undefined) args.push('--cluster', clusterUrl)
   // startBroker resolves (and the CLI is up) only after the listener and, with --cluster, the join.

@@ -8,7 +8,16 @@ import { readVarint, VARINT_INCOMPLETE, VARINT_TOO_LONG, type VarintValue } from
  * reuses it, so the view stays valid, but it keeps that whole chunk alive: whatever outlives
  * the call should be copied (handlers/publish.ts does so for a message that may be kept).
  */
-export type PacketSink = (header: number, body: Buffer) => void
+export type PacketSink<C = undefined> = (this: C, header: number, body: Buffer) => void
+
+/** Never written to: the framer's chunk list while nothing waits (one array less per idle client). */
+const noChunks: readonly Buffer[] = Object.freeze([])
+
+/**
+ * The remaining length `header` last read. One for all framers: it is read right after
+ * readVarint fills it, with nothing in between that could parse another packet.
+ */
+const remaining: VarintValue = { value: 0 }
 
 /**
  * Required low-nibble flags per packet type [MQTT-2.2.2-1]; -1 = PUBLISH (flags carry
@@ -39,8 +48,9 @@ const requiredFlags: readonly (number | undefined)[] = [
  * whole packets. Sizes are checked as soon as the fixed header is known, so an oversize
  * packet is refused before its body is buffered.
  */
-export class Framer {
-  private chunks: Buffer[] = []
+export class Framer<C = undefined> {
+  /** Parts of a packet cut across reads (or of reads held while paused); noChunks when none. */
+  private chunks: readonly Buffer[] = noChunks
   private buffered = 0
   /** Bytes needed before parsing can progress; 0 = unknown yet (header incomplete). */
   private needed = 0
@@ -49,18 +59,21 @@ export class Framer {
   private paused = false
   /** Where the body of the packet `header` last read starts. */
   private bodyStart = 0
-  /** The remaining length `header` last read. */
-  private readonly remaining: VarintValue = { value: 0 }
 
+  /**
+   * `sink` is called with `context` as `this`, so a connection passes one shared function and
+   * itself rather than a closure per connection.
+   */
   constructor(
     private readonly maxPacketSize: number,
-    private readonly sink: PacketSink,
+    private readonly sink: PacketSink<C>,
+    private readonly context?: C,
   ) {}
 
   /** Stop delivering packets (the connection is closing); later data is ignored. */
   stop(): void {
     this.stopped = true
-    this.chunks = []
+    this.chunks = noChunks
     this.buffered = 0
   }
 
@@ -81,7 +94,7 @@ export class Framer {
     const [only] = this.chunks
     const held =
       this.chunks.length === 1 && only !== undefined ? only : Buffer.concat(this.chunks, this.buffered)
-    this.chunks = []
+    this.chunks = noChunks
     this.buffered = 0
     this.needed = 0
     this.parse(held, 0)
@@ -91,14 +104,12 @@ export class Framer {
   push(chunk: Buffer): void {
     if (this.stopped) return
     if (this.paused) {
-      this.chunks.push(chunk)
-      this.buffered += chunk.length
+      this.add(chunk)
       return
     }
     let pos = 0
     if (this.buffered > 0) {
-      this.chunks.push(chunk)
-      this.buffered += chunk.length
+      this.add(chunk)
       // Waiting for a large body: don't concatenate until all of it is here (avoids O(n²)).
       if (this.buffered < this.needed) return
       if (this.needed === 0) {
@@ -114,7 +125,7 @@ export class Framer {
       // whole 64 KiB reads was 7% of a busy broker's CPU in an `npm run bench -- web` profile).
       const packet = Buffer.concat(this.chunks, this.needed)
       pos = chunk.length - (this.buffered - this.needed)
-      this.chunks = []
+      this.chunks = noChunks
       this.buffered = 0
       this.needed = 0
       this.parse(packet, 0)
@@ -141,7 +152,7 @@ export class Framer {
         this.keep(chunk, pos, total)
         return
       }
-      this.sink(first, chunk.subarray(this.bodyStart, pos + total))
+      this.sink.call(this.context as C, first, chunk.subarray(this.bodyStart, pos + total))
       pos += total
     }
   }
@@ -157,10 +168,10 @@ export class Framer {
     if (flags >= 0 ? (header & 0x0f) !== flags : (header & 0x06) === 0x06) {
       throw new ProtocolError(`invalid fixed-header flags 0x${(header & 0x0f).toString(16)} for type ${type}`)
     }
-    const bodyStart = readVarint(chunk, pos + 1, end, this.remaining)
+    const bodyStart = readVarint(chunk, pos + 1, end, remaining)
     if (bodyStart === VARINT_INCOMPLETE) return 0
     if (bodyStart === VARINT_TOO_LONG) throw new ProtocolError('remaining length longer than 4 bytes')
-    const total = bodyStart - pos + this.remaining.value
+    const total = bodyStart - pos + remaining.value
     if (total > this.maxPacketSize) {
       throw new ProtocolError(
         `packet of ${total} bytes exceeds maxPacketSize ${this.maxPacketSize}`,
@@ -169,6 +180,12 @@ export class Framer {
     }
     this.bodyStart = bodyStart
     return total
+  }
+
+  private add(chunk: Buffer): void {
+    if (this.chunks === noChunks) this.chunks = [chunk]
+    else (this.chunks as Buffer[]).push(chunk)
+    this.buffered += chunk.length
   }
 
   private keep(chunk: Buffer, from: number, needed: number): void {
