@@ -26,7 +26,15 @@ export interface BrokerLauncher {
   name: BrokerName
   /** Why it cannot run here, or undefined when it can. */
   unavailable(): string | undefined
-  start(): Promise<RunningBroker>
+  /**
+   * `dataDir`: keep sessions in this directory (tinymqtt's LMDB store, Mosquitto's
+   * persistence file), so a broker started again on it restores them. Aedes ignores it.
+   */
+  start(options?: StartOptions): Promise<RunningBroker>
+}
+
+export interface StartOptions {
+  dataDir?: string
 }
 
 /** The broker could not be started at all: later scenarios for it are skipped. */
@@ -46,11 +54,15 @@ function announcingBroker(name: BrokerName, command: () => [string, string[]]): 
   return {
     name,
     unavailable: () => undefined,
-    async start() {
+    async start(options: StartOptions = {}) {
       const [file, args] = command()
       const node = file === process.execPath
       const child = spawnPinned(BROKER_CORE, file, args, {
         cwd: REPO_ROOT,
+        env: {
+          ...process.env,
+          ...(options.dataDir === undefined ? {} : { BENCH_DATA_DIR: options.dataDir }),
+        },
         stdio: node ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['pipe', 'pipe', 'pipe'],
       })
       const stderr = captureOutput(child)
@@ -150,7 +162,7 @@ const mosquitto: BrokerLauncher = {
   name: 'mosquitto',
   unavailable: () =>
     mosquittoPath() === undefined ? 'mosquitto is not installed (sudo apt-get install mosquitto)' : undefined,
-  async start() {
+  async start(options: StartOptions = {}) {
     const path = mosquittoPath()
     if (path === undefined) throw new Error('mosquitto is not installed')
     const port = await freePort()
@@ -162,7 +174,9 @@ const mosquitto: BrokerLauncher = {
       [
         `listener ${port} 127.0.0.1`,
         'allow_anonymous true',
-        'persistence false',
+        ...(options.dataDir === undefined
+          ? ['persistence false']
+          : ['persistence true', `persistence_location ${options.dataDir}/`, 'autosave_interval 0']),
         'max_queued_messages 1000000',
         'max_inflight_messages 20',
         'log_dest stderr',

@@ -7,6 +7,8 @@ const broker = await startBroker({
   port: portArg(),
   host: '127.0.0.1',
   logLevel: 'silent',
+  // The storm scenario's persistent round: sessions kept in LMDB across a restart.
+  ...(process.env.BENCH_DATA_DIR === undefined ? {} : { data: process.env.BENCH_DATA_DIR }),
   ...(scripts === undefined ? {} : { scripts }),
 })
 announce(broker.port, () => broker.close())

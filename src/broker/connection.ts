@@ -358,6 +358,9 @@ export class Connection implements SessionOutlet, FlowSource {
     this.closeReason ||= reason
     this.state = 'closed'
     this.framer.stop()
+    // Closed from the socket's own 'close': end() would only build an error object (with its
+    // stack trace) to say the stream is gone — about 20 µs per client that simply went away.
+    if (this.socket.destroyed) return
     if (this.disconnected) {
       // The client said goodbye: nothing more is owed to it, so close at once rather than
       // shutdown() now and close() when its FIN arrives (one syscall and one event less per

@@ -8,7 +8,7 @@ import { HandlerSubscriber, type LocalDelivery } from './local-delivery.ts'
 import type { Persistence } from './persistence.ts'
 import type { RetainedTree } from './retained.ts'
 import { type Session, sessionMeta } from './sessions.ts'
-import type { Subscription } from './subscription.ts'
+import { type Subscription, sameSubscription } from './subscription.ts'
 import { isSysTopic } from './topic-rules.ts'
 import type {
   FabricInlet,
@@ -243,9 +243,13 @@ export class Router implements ClientRouting {
   }
 
   addSubscription(session: Session, filter: string, subscription: Subscription): boolean {
-    const existed = session.subscriptions.has(filter)
+    const before = session.subscriptions.get(filter)
+    const existed = before !== undefined
     session.editSubscriptions().set(filter, subscription)
     this.local.add(session, filter, subscription)
+    // A restored client subscribing again as before (a reconnect storm after a restart) changes
+    // nothing stored: no store write, no word to other nodes.
+    if (before !== undefined && sameSubscription(before, subscription)) return existed
     if (session.journal) this.persistence.putSession(session)
     if (session.expiryInterval > 0) this.sessionFabric?.changed(sessionMeta(session))
     return existed

@@ -15,3 +15,14 @@ export interface Subscription {
   /** MQTT 5 Subscription Identifier, echoed on every message this subscription delivers. */
   identifier?: number
 }
+
+/** Whether two subscriptions to the same filter have the same options (every field of Subscription). */
+export function sameSubscription(a: Subscription, b: Subscription): boolean {
+  return (
+    a.qos === b.qos &&
+    a.noLocal === b.noLocal &&
+    a.retainAsPublished === b.retainAsPublished &&
+    a.retainHandling === b.retainHandling &&
+    a.identifier === b.identifier
+  )
+}

@@ -6,11 +6,14 @@
  * rate also depends on what else runs) and its RSS once all clients sit idle, split into
  * heap and off-heap parts for Node brokers.
  */
-import type { RunningBroker } from '../brokers.ts'
+import { mkdtempSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { BrokerLauncher, RunningBroker } from '../brokers.ts'
 import type { StormResult } from '../load/jobs.ts'
 import { sleep } from '../load/util.ts'
 import type { Options } from '../options.ts'
-import { cpuSeconds, rssBytes } from '../procs.ts'
+import { cpuSeconds, rssBytes, trackTempDir } from '../procs.ts'
 import { runJob } from '../workers.ts'
 import { CpuWindow } from './cpu.ts'
 import { fdLimit, rssSplit } from './memory.ts'
@@ -32,7 +35,18 @@ interface Level {
   cpu: CpuWindow
 }
 
-async function storm(broker: RunningBroker, clients: number, options: Options): Promise<Level> {
+/** Clean sessions (the default), or persistent ones under the given client id prefix. */
+interface Sessions {
+  clean: boolean
+  idPrefix: string
+}
+
+async function storm(
+  broker: RunningBroker,
+  clients: number,
+  options: Options,
+  sessions: Sessions = { clean: true, idPrefix: `storm-${process.pid}` },
+): Promise<Level> {
   const rssBefore = rssBytes(broker.pid) ?? Number.NaN
   const heapBefore = await broker.memoryUsage?.()
   const cpu = new CpuWindow(broker.pid)
@@ -46,8 +60,8 @@ async function storm(broker: RunningBroker, clients: number, options: Options): 
       port: broker.port,
       clients,
       concurrency: CONCURRENCY,
-      clean: true,
-      idPrefix: `storm-${process.pid}`,
+      clean: sessions.clean,
+      idPrefix: sessions.idPrefix,
       deadlineMs: DEADLINE_MS,
     },
     DEADLINE_MS + 60_000,
@@ -77,6 +91,29 @@ async function storm(broker: RunningBroker, clients: number, options: Options): 
   }
 }
 
+/**
+ * The storm after a restart with persistent sessions: a first broker takes the clients with
+ * clean session 0 (each session and its subscription stored), they leave, the broker stops;
+ * a second one, started on the same data directory, restores the sessions and is measured
+ * taking the same clients again (session present, subscriptions already in place).
+ */
+async function persistentStorm(launcher: BrokerLauncher, clients: number, options: Options): Promise<Level> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'tinymqtt-bench-storm-'))
+  const cleanup = trackTempDir(dataDir)
+  try {
+    const sessions = { clean: false, idPrefix: `pstorm-${process.pid}-${clients}` }
+    const first = await withBroker(launcher, (broker) => storm(broker, clients, options, sessions), {
+      dataDir,
+    })
+    if (first.result.done < clients) {
+      throw new Error(`only ${first.result.done} of ${clients} persistent sessions were created`)
+    }
+    return await withBroker(launcher, (broker) => storm(broker, clients, options, sessions), { dataDir })
+  } finally {
+    cleanup()
+  }
+}
+
 export const stormScenario: Scenario = {
   id: 'storm',
   metrics: [
@@ -89,6 +126,18 @@ export const stormScenario: Scenario = {
     ...STORM_LEVELS.map((n) => ({
       id: `storm-cpu-${n}`,
       label: `broker CPU per storm client at ${n.toLocaleString('en')} (µs)`,
+      unit: 'us' as const,
+      better: 'lower' as const,
+    })),
+    ...STORM_LEVELS.map((n) => ({
+      id: `storm-persistent-${n}`,
+      label: `reconnect storm, ${n.toLocaleString('en')} persistent sessions restored after a restart (CONNECT+SUBSCRIBE/s)`,
+      unit: 'conn/s' as const,
+      better: 'higher' as const,
+    })),
+    ...STORM_LEVELS.map((n) => ({
+      id: `storm-persistent-cpu-${n}`,
+      label: `broker CPU per restored storm client at ${n.toLocaleString('en')} (µs)`,
       unit: 'us' as const,
       better: 'lower' as const,
     })),
@@ -118,6 +167,20 @@ export const stormScenario: Scenario = {
       notes.push(...errorNotes(result.errors), ...level.cpu.notes().map((s) => `${n}: ${s}`))
       if (result.done < n) notes.push(`${n - result.done} of ${n} storm clients did not complete`)
       if (level.heap) notes.push(`${n}: ${rssSplit(level.rssPerClient, level.heap, result.done)}`)
+    }
+    if (launcher.name === 'aedes') {
+      notes.push('persistent storm skipped: the Aedes under test keeps no sessions across a restart')
+      return { values, details, notes }
+    }
+    for (const n of STORM_LEVELS) {
+      if (limit < n + 100) continue
+      const level = await persistentStorm(launcher, n, options)
+      values[`storm-persistent-${n}`] = level.result.perSec
+      values[`storm-persistent-cpu-${n}`] = level.cpuPerClientUs
+      details[`persistent-${n}`] = { ...level, cpu: level.cpu.figures }
+      notes.push(...errorNotes(level.result.errors).map((s) => `persistent ${n}: ${s}`))
+      if (level.result.done < n)
+        notes.push(`persistent ${n}: ${n - level.result.done} of ${n} storm clients did not complete`)
     }
     return { values, details, notes }
   },

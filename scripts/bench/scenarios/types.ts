@@ -1,5 +1,5 @@
 /** What a scenario is to the orchestrator: metrics it reports and how to measure one broker. */
-import type { BrokerLauncher, RunningBroker } from '../brokers.ts'
+import type { BrokerLauncher, RunningBroker, StartOptions } from '../brokers.ts'
 import type { Options, ScenarioId } from '../options.ts'
 
 export interface Metric {
@@ -27,8 +27,9 @@ export interface Scenario {
 export async function withBroker<T>(
   launcher: BrokerLauncher,
   fn: (broker: RunningBroker) => Promise<T>,
+  startOptions?: StartOptions,
 ): Promise<T> {
-  const broker = await launcher.start()
+  const broker = await launcher.start(startOptions)
   try {
     return await fn(broker)
   } finally {
