@@ -2,6 +2,7 @@
 // terminal, --config, credentials, clean shutdown on SIGTERM / SIGINT with exit code 0.
 import assert from 'node:assert/strict'
 import { spawn, spawnSync } from 'node:child_process'
+import { readdirSync, readFileSync } from 'node:fs'
 import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
@@ -43,6 +44,38 @@ async function connectWhenUp(cli: Cli, port: number, t: Cleanup, opts = {}): Pro
       await new Promise((r) => setTimeout(r, 100))
     }
   }
+}
+
+/** The processes below `pid` (Linux /proc; none elsewhere). */
+function descendants(pid: number): number[] {
+  const parentOf = new Map<number, number>()
+  let entries: string[] = []
+  try {
+    entries = readdirSync('/proc')
+  } catch {
+    return []
+  }
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry)) continue
+    try {
+      // Field 4 of /proc/<pid>/stat, after the command name in parentheses.
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8')
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1])
+      parentOf.set(Number(entry), ppid)
+    } catch {
+      // gone meanwhile
+    }
+  }
+  const found: number[] = []
+  const walk = (parent: number): void => {
+    for (const [child, ppid] of parentOf) {
+      if (ppid !== parent) continue
+      found.push(child)
+      walk(child)
+    }
+  }
+  walk(pid)
+  return found
 }
 
 function jsonLines(text: string): Array<Record<string, unknown>> {
@@ -187,10 +220,15 @@ test('in a terminal the log is human-readable (pino-pretty), not JSON', async (t
     env: { ...process.env, NO_COLOR: '1' },
   })
   t.after(() => {
-    try {
-      process.kill(-defined(child.pid, 'child.pid'), 'SIGKILL')
-    } catch {
-      // already gone
+    // `script` runs the CLI in a session of its own, out of reach of a signal to script's
+    // group, and the CLI outlives the SIGHUP of the closed terminal (it reloads on SIGHUP).
+    const pid = defined(child.pid, 'child.pid')
+    for (const p of [...descendants(pid), pid]) {
+      try {
+        process.kill(p, 'SIGKILL')
+      } catch {
+        // already gone
+      }
     }
   })
   let out = ''
