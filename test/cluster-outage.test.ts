@@ -4,32 +4,21 @@
 // outage is still seen. Real nats-server; the node killed afterwards is a CLI child process.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { type Broker, clusterOf } from '../src/index.ts'
+import { clusterOf } from '../src/index.ts'
 import { loggedPort, runCli } from './cli-process.ts'
-import { type Cleanup, mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
+import { mqttConnect, until } from './helpers.ts'
+import { natsServerMissing, twoNodes, willWatcher } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
-
-async function watcher(t: Cleanup, broker: Broker, clientId: string): Promise<string[]> {
-  const c = await mqttConnect(broker.port, { clientId }, t)
-  const got: string[] = []
-  c.on('message', (topic, payload) => got.push(`${topic}=${payload}`))
-  await c.subscribeAsync('will/#', { qos: 1 })
-  return got
-}
 
 test('NATS down longer than the presence TTL: connects are refused meanwhile, and afterwards no live node is taken for dead', {
   skip,
 }, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const a = await node(s, nats.url, 'a')
-  const b = await node(s, nats.url, 'b')
+  const { s, nats, a, b } = await twoNodes(t)
   const c = runCli(['--port', '0', '--cluster', nats.url], t)
   const cPort = await loggedPort(c, 'MQTT listener started')
   await c.waitForLog((l) => l.msg === 'joined the cluster', 'node c to join')
-  const onB = await watcher(s, b, 'watch-b')
+  const onB = await willWatcher(s, b, 'watch-b')
   const will = (name: string) => ({
     topic: `will/${name}`,
     payload: Buffer.from('gone'),

@@ -8,7 +8,7 @@ import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { RetainedStore } from '../src/cluster/retained-store.ts'
 import { type Cleanup, mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, node, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
 
@@ -60,10 +60,7 @@ test('while NATS is down a retained QoS 1 publish waits for its PUBACK, and is s
 test('a retained publish acknowledged on A reaches a subscription made on B right after', {
   skip,
 }, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const a = await node(s, nats.url, 'a')
-  const b = await node(s, nats.url, 'b')
+  const { s, a, b } = await twoNodes(t)
   const pub = await mqttConnect(a.port, { clientId: 'pub' }, s)
   const sub = await mqttConnect(b.port, { clientId: 'sub' }, s)
   const got = new Map<string, string>()

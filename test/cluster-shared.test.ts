@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import type { MqttClient } from 'mqtt'
 import type { Broker } from '../src/index.ts'
 import { type Cleanup, mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, twoNodes } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
 
@@ -26,10 +26,7 @@ async function member(
 test('a $share group with members on two nodes gets each message once in the cluster', {
   skip,
 }, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const a = await node(s, nats.url, 'a')
-  const b = await node(s, nats.url, 'b')
+  const { s, a, b } = await twoNodes(t)
   const m1 = await member(s, a, 'm1', '$share/g/work/#')
   const m2 = await member(s, b, 'm2', '$share/g/work/#')
   const m3 = await member(s, b, 'm3', '$share/g/work/#')
@@ -63,10 +60,7 @@ test('a $share group with members on two nodes gets each message once in the clu
 test('two groups on one filter each get every message once; a member leaving moves its share', {
   skip,
 }, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const a = await node(s, nats.url, 'a')
-  const b = await node(s, nats.url, 'b')
+  const { s, a, b } = await twoNodes(t)
   const g1a = await member(s, a, 'g1a', '$share/one/job')
   const g1b = await member(s, b, 'g1b', '$share/one/job')
   const g2b = await member(s, b, 'g2b', '$share/two/job')

@@ -9,20 +9,11 @@ import type { MqttClient } from 'mqtt'
 import { ClientLock } from '../src/cluster/client-lock.ts'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
-import type { Broker } from '../src/index.ts'
 import { loggedPort, runCli } from './cli-process.ts'
 import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
-import { natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
+import { natsServerMissing, node, stack, startNatsServer, twoNodes, willWatcher } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
-
-async function watcher(t: Cleanup, broker: Broker, clientId: string): Promise<string[]> {
-  const c = await mqttConnect(broker.port, { clientId }, t)
-  const got: string[] = []
-  c.on('message', (topic, payload) => got.push(`${topic}=${payload}`))
-  await c.subscribeAsync('will/#', { qos: 1 })
-  return got
-}
 
 /** Who holds a client id's lock, read from NATS as another process would. */
 async function lockHolder(t: Cleanup, url: string, clientId: string): Promise<string | undefined> {
@@ -42,12 +33,9 @@ for (const protocolVersion of [4, 5] as const) {
   test(`MQTT ${protocolVersion === 4 ? '3.1.1' : '5'}: connecting on B takes the client over from A, with its will on both nodes`, {
     skip,
   }, async (t) => {
-    const s = stack(t)
-    const nats = await startNatsServer(t)
-    const a = await node(s, nats.url, 'a')
-    const b = await node(s, nats.url, 'b')
-    const onA = await watcher(s, a, 'watch-a')
-    const onB = await watcher(s, b, 'watch-b')
+    const { s, nats, a, b } = await twoNodes(t)
+    const onA = await willWatcher(s, a, 'watch-a')
+    const onB = await willWatcher(s, b, 'watch-b')
     const first = await mqttConnect(
       a.port,
       {
@@ -78,10 +66,7 @@ for (const protocolVersion of [4, 5] as const) {
 test('two connections with one client id on two nodes at once: exactly one stays connected', {
   skip,
 }, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const a = await node(s, nats.url, 'a')
-  const b = await node(s, nats.url, 'b')
+  const { s, nats, a, b } = await twoNodes(t)
   for (let round = 0; round < 5; round++) {
     const id = `race-${round}`
     const settle = (c: Promise<MqttClient>) =>
@@ -109,7 +94,7 @@ test("kill -9 of a node: a surviving node publishes its clients' wills; they rec
   const s = stack(t)
   const nats = await startNatsServer(t)
   const b = await node(s, nats.url, 'b')
-  const onB = await watcher(s, b, 'watch-b')
+  const onB = await willWatcher(s, b, 'watch-b')
   const a = runCli(['--port', '0', '--cluster', nats.url], t)
   const port = await loggedPort(a, 'MQTT listener started')
   await a.waitForLog((l) => l.msg === 'joined the cluster', 'node a to join')

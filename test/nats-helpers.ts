@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Broker, startBroker } from '../src/index.ts'
 import { settleWithin } from '../src/util/settle-within.ts'
-import { freePort } from './helpers.ts'
+import { freePort, mqttConnect } from './helpers.ts'
 import { type Cleanup, locate, requireCommand } from './tls-helpers.ts'
 
 const GUARD_MS = 30_000
@@ -127,4 +127,25 @@ export async function node(t: Cleanup, url: string, id: string): Promise<Broker>
   })
   t.after(() => broker.close())
   return broker
+}
+
+/**
+ * A nats-server and cluster nodes `a` and `b` on it; `s` takes the test's other cleanups, run
+ * before the nodes close and the server stops.
+ */
+export async function twoNodes(t: Cleanup): Promise<{ s: Cleanup; nats: NatsServer; a: Broker; b: Broker }> {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const a = await node(s, nats.url, 'a')
+  const b = await node(s, nats.url, 'b')
+  return { s, nats, a, b }
+}
+
+/** A client of `broker` subscribed to `will/#`: the list it fills with `topic=payload`. */
+export async function willWatcher(t: Cleanup, broker: Broker, clientId: string): Promise<string[]> {
+  const c = await mqttConnect(broker.port, { clientId }, t)
+  const got: string[] = []
+  c.on('message', (topic, payload) => got.push(`${topic}=${payload}`))
+  await c.subscribeAsync('will/#', { qos: 1 })
+  return got
 }
