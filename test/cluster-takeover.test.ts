@@ -4,6 +4,7 @@
 // node is killed (-9), a surviving node publishes its clients' wills, and they reconnect
 // elsewhere at once. The NATS outage case is in cluster-outage.test.ts. Real nats-server; the killed node is a CLI child process.
 import assert from 'node:assert/strict'
+import { hostname } from 'node:os'
 import { test } from 'node:test'
 import type { MqttClient } from 'mqtt'
 import { ClientLock } from '../src/cluster/client-lock.ts'
@@ -109,6 +110,9 @@ test("kill -9 of a node: a surviving node publishes its clients' wills; they rec
     s,
   )
   assert.equal(dev.connected, true)
+  // A client without a will: nothing to publish, but its lock must not outlive its node.
+  await mqttConnect(port, { clientId: 'quiet', reconnectPeriod: 0, keepalive: 60 }, s)
+  assert.equal(await lockHolder(s, nats.url, 'quiet'), `${hostname()}-${port}`, "the CLI node's default id")
   const killedAt = Date.now()
   a.child.kill('SIGKILL')
   await a.exited
@@ -116,6 +120,12 @@ test("kill -9 of a node: a surviving node publishes its clients' wills; they rec
   await until(() => onB.length > 0, "the will of the dead node's client", 60_000)
   t.diagnostic(`will published ${Date.now() - killedAt} ms after kill -9`)
   assert.deepEqual(onB, ['will/sensor=offline'])
+  // The same sweep frees the lock of the client that had no will.
+  const deadline = Date.now() + 60_000
+  while ((await lockHolder(s, nats.url, 'quiet')) !== undefined) {
+    assert.ok(Date.now() < deadline, "the lock of the dead node's client without a will was not freed")
+    await new Promise((r) => setTimeout(r, 200))
+  }
   const again = await mqttConnect(b.port, { clientId: 'sensor', reconnectPeriod: 0 }, s)
   assert.equal(again.connected, true)
   assert.equal(await lockHolder(s, nats.url, 'sensor'), 'b')

@@ -158,6 +158,26 @@ export class ClientLock {
     }
   }
 
+  /**
+   * Deletes every lock held by a node not in `alive` (compare-and-set on its revision, so a
+   * lock taken over meanwhile stays). Resolves with how many it deleted.
+   */
+  async freeOrphans(alive: ReadonlySet<string>): Promise<number> {
+    let freed = 0
+    for await (const key of await this.kv.keys()) {
+      const entry = liveEntry(await this.kv.get(key))
+      const node = entry && jsonObject(entry)?.node
+      if (!entry || typeof node !== 'string' || alive.has(node)) continue
+      try {
+        await this.kv.delete(key, { previousSeq: entry.revision })
+        freed++
+      } catch (error) {
+        if (!isRevisionConflict(error)) throw error
+      }
+    }
+    return freed
+  }
+
   /** Stops listening for takeovers (the locks this node holds stay). */
   async close(): Promise<void> {
     this.sub.unsubscribe()

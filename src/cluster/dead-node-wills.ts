@@ -32,6 +32,12 @@ const RECONNECT_SLACK_MS = 12_000
  * will is taken by compare-and-set).
  */
 const SWEEP_GUARD_MS = 10_000
+/**
+ * The will and lock buckets are listed when a node seen alive is gone, and otherwise only
+ * this often (for a node that came and went between two readings, or died before this one
+ * started): a listing costs a request per key, too much every second with many clients.
+ */
+const FULL_SWEEP_MS = 30_000
 
 export class DeadNodeWills {
   private timer: NodeJS.Timeout | undefined
@@ -39,6 +45,9 @@ export class DeadNodeWills {
   /** No judging before this time (ms, monotonic): right after start or after a NATS outage. */
   private quietUntil: number
   private readonly delayed = new Set<NodeJS.Timeout>()
+  /** The nodes alive at the last reading, and when the buckets were last listed (ms, monotonic). */
+  private lastAlive: ReadonlySet<string> = new Set()
+  private lastFullSweep = Number.NEGATIVE_INFINITY
 
   constructor(
     private readonly conn: NatsConnection,
@@ -82,9 +91,19 @@ export class DeadNodeWills {
   private async sweepOnce(): Promise<void> {
     const alive = new Set(await this.presence.alive())
     alive.add(this.presence.nodeId)
+    const lost = [...this.lastAlive].some((node) => !alive.has(node))
+    this.lastAlive = alive
+    const now = performance.now()
+    if (!lost && now - this.lastFullSweep < FULL_SWEEP_MS) return
+    this.lastFullSweep = now
     for (const orphan of await this.wills.orphans(alive)) {
       if (await this.wills.take(orphan.key, orphan.revision)) this.schedule(orphan)
     }
+    // Clients of dead nodes that left no will: their locks would stay until they came back,
+    // and the bucket would grow with every crash. A will taken above publishes without the
+    // lock (the client cannot have come back to a live node while its lock was still there).
+    const freed = await this.lock.freeOrphans(alive)
+    if (freed > 0) this.logger.info({ freed }, "cluster: freed the client-id locks of dead nodes' clients")
   }
 
   private schedule(orphan: StoredWill): void {
