@@ -109,9 +109,17 @@ export class ClientLock {
     const key = clientKey(clientId)
     const value = JSON.stringify({ node: this.opts.nodeId, client: clientId, at: Date.now() })
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
-      const entry = liveEntry(await this.kv.get(key))
+      const read = await this.kv.get(key)
+      const entry = liveEntry(read)
       try {
-        if (!entry) return { revision: await this.kv.create(key, value), previous: undefined }
+        if (!entry) {
+          // Freed before (a delete marker): taken from the marker's revision in one write.
+          // kv.create would try revision 0 first and then read the key again itself.
+          const revision = read
+            ? await this.kv.update(key, value, read.revision)
+            : await this.kv.create(key, value)
+          return { revision, previous: undefined }
+        }
         const revision = await this.kv.update(key, value, entry.revision)
         const node = jsonObject(entry)?.node
         if (typeof node !== 'string') return { revision, previous: undefined }
