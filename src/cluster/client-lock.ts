@@ -16,7 +16,7 @@
 import { createHash } from 'node:crypto'
 import type { KV } from '@nats-io/kv'
 import { errors, type Msg, type Subscription } from '@nats-io/transport-node'
-import { isRevisionConflict, jsonObject, liveEntry } from './kv-util.ts'
+import { deleteAt, entriesOfDeadNodes, isRevisionConflict, jsonObject, liveEntry } from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { NodePresence } from './node-presence.ts'
@@ -156,14 +156,8 @@ export class ClientLock {
    * Frees the lock if this node still holds it at `revision` (from `acquire`). False when
    * another node took it over meanwhile: its lock stays.
    */
-  async release(clientId: string, revision: number): Promise<boolean> {
-    try {
-      await this.kv.delete(clientKey(clientId), { previousSeq: revision })
-      return true
-    } catch (error) {
-      if (isRevisionConflict(error)) return false
-      throw error
-    }
+  release(clientId: string, revision: number): Promise<boolean> {
+    return deleteAt(this.kv, clientKey(clientId), revision)
   }
 
   /**
@@ -172,16 +166,8 @@ export class ClientLock {
    */
   async freeOrphans(alive: ReadonlySet<string>): Promise<number> {
     let freed = 0
-    for await (const key of await this.kv.keys()) {
-      const entry = liveEntry(await this.kv.get(key))
-      const node = entry && jsonObject(entry)?.node
-      if (!entry || typeof node !== 'string' || alive.has(node)) continue
-      try {
-        await this.kv.delete(key, { previousSeq: entry.revision })
-        freed++
-      } catch (error) {
-        if (!isRevisionConflict(error)) throw error
-      }
+    for await (const { key, entry } of entriesOfDeadNodes(this.kv, alive)) {
+      if (await deleteAt(this.kv, key, entry.revision)) freed++
     }
     return freed
   }

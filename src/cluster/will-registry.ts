@@ -10,7 +10,7 @@
 import type { KV } from '@nats-io/kv'
 import type { ClaimedWill } from '../broker/types.ts'
 import { clientKey } from './client-lock.ts'
-import { isRevisionConflict, jsonObject, liveEntry } from './kv-util.ts'
+import { deleteAt, entriesOfDeadNodes } from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import { decodeProperties, encodeProperties } from './retained-properties.ts'
@@ -58,14 +58,8 @@ export class WillRegistry {
   }
 
   /** Removes the entry if it is still the one at `revision`; true when this call removed it. */
-  async take(key: string, revision: number): Promise<boolean> {
-    try {
-      await this.kv.delete(key, { previousSeq: revision })
-      return true
-    } catch (error) {
-      if (isRevisionConflict(error)) return false
-      throw error
-    }
+  take(key: string, revision: number): Promise<boolean> {
+    return deleteAt(this.kv, key, revision)
   }
 
   /** Removes this client's entry written at `revision` (its connection here ended). */
@@ -76,13 +70,10 @@ export class WillRegistry {
   /** Every will stored now whose node is not in `alive`. */
   async orphans(alive: ReadonlySet<string>): Promise<StoredWill[]> {
     const out: StoredWill[] = []
-    for await (const key of await this.kv.keys()) {
-      const entry = liveEntry(await this.kv.get(key))
-      const v = entry && jsonObject(entry)
-      if (!entry || !v || typeof v.node !== 'string' || alive.has(v.node)) continue
-      const will = parseWill(v)
-      if (will && typeof v.client === 'string')
-        out.push({ key, revision: entry.revision, node: v.node, clientId: v.client, will })
+    for await (const { key, entry, value, node } of entriesOfDeadNodes(this.kv, alive)) {
+      const will = parseWill(value)
+      if (will && typeof value.client === 'string')
+        out.push({ key, revision: entry.revision, node, clientId: value.client, will })
     }
     return out
   }
