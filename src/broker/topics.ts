@@ -1,11 +1,6 @@
 import { LevelTree } from './level-tree.ts'
 
 /**
- * The subscription tree: subscribers S (sessions, shared groups, internal handlers) keyed by
- * filter, each with its options V. Filters sit in a LevelTree (one node per level), so matching
- * a topic costs its depth, not the number of subscriptions.
- */
-/**
  * The subscribers of a filter that has only one (the common case: a device's own command
  * topic), instead of a Map, which costs about 220 bytes even for one entry (issue 17).
  */
@@ -18,6 +13,11 @@ class OnlyOne<S, V> {
 
 type Subscribers<S, V> = OnlyOne<S, V> | Map<S, V>
 
+/**
+ * The subscription tree: subscribers S (sessions, shared groups, internal handlers) keyed by
+ * filter, each with its options V. Filters sit in a LevelTree (one node per level), so matching
+ * a topic costs its depth, not the number of subscriptions.
+ */
 export class SubscriptionTree<S, V> {
   private readonly levels = new LevelTree<Subscribers<S, V>>()
   private count = 0

@@ -92,10 +92,11 @@ export class DeadNodeWills {
     const alive = new Set(await this.presence.alive())
     alive.add(this.presence.nodeId)
     const lost = [...this.lastAlive].some((node) => !alive.has(node))
-    this.lastAlive = alive
     const now = performance.now()
-    if (!lost && now - this.lastFullSweep < FULL_SWEEP_MS) return
-    this.lastFullSweep = now
+    if (!lost && now - this.lastFullSweep < FULL_SWEEP_MS) {
+      this.lastAlive = alive
+      return
+    }
     for (const orphan of await this.wills.orphans(alive)) {
       if (await this.wills.take(orphan.key, orphan.revision)) this.schedule(orphan)
     }
@@ -104,6 +105,9 @@ export class DeadNodeWills {
     // lock (the client cannot have come back to a live node while its lock was still there).
     const freed = await this.lock.freeOrphans(alive)
     if (freed > 0) this.logger.info({ freed }, "cluster: freed the client-id locks of dead nodes' clients")
+    // Only now: a listing that failed is tried again at the next sweep, not 30 s later.
+    this.lastAlive = alive
+    this.lastFullSweep = now
   }
 
   private schedule(orphan: StoredWill): void {
