@@ -27,11 +27,12 @@ const brokerTypes = '^src/broker/(types|subscription)\\.ts$'
 
 /**
  * What the broker offers to the code built on it: the Broker facade, its types, the topic rules,
- * the last-values table (scripts read it), the access rules' topic matcher and the MQTT reason
- * codes (an AuthResult is a CONNACK code; bridges read the codes their peers send).
+ * the last-values table (scripts read it), the access rules' topic matcher, the subscription
+ * tree (the cluster indexes every node's persistent sessions with it) and the MQTT reason codes
+ * (an AuthResult is a CONNACK code; bridges read the codes their peers send).
  */
 const brokerApi =
-  '^src/broker/(broker|types|subscription|topic-rules|last-values|access/topic-match|protocol/reason-codes)\\.ts$'
+  '^src/broker/(broker|types|subscription|topic-rules|last-values|topics|level-tree|access/topic-match|protocol/reason-codes)\\.ts$'
 
 module.exports = {
   forbidden: [

@@ -258,7 +258,7 @@ async function eventually(action: () => Promise<unknown>, cond: () => boolean, w
   }
 }
 
-test("the session queue keeps each session's messages in order until removed or purged", async (t) => {
+test("the session queue keeps each session's messages in order until removed or purged; a store sent twice is kept once", async (t) => {
   const missing = await natsServerMissing()
   if (missing) return t.skip(missing)
   const server = await startNatsServer(t)
@@ -272,20 +272,26 @@ test("the session queue keeps each session's messages in order until removed or 
     qos,
     retain: false,
   })
-  const seqs: number[] = []
+  const keys = [1, 2, 3].map((n) => SessionQueue.keyOf('node a#x.y', n))
   for (const [i, qos] of [1, 2, 1].entries())
-    seqs.push(await writer.store('dev/1', msg(`t/${i}`, `p${i}`, qos as 1 | 2)))
-  await writer.store('dev 2', msg('other', 'x', 1))
-  const summary = (q: { message: Message }[]) =>
-    q.map(({ message: m }) => `${m.topic} ${m.payload.toString()} ${m.qos}`)
+    await writer.store('dev/1', keys[i] as string, msg(`t/${i}`, `p${i}`, qos as 1 | 2))
+  // Sent again after a lost acknowledgement: still one copy.
+  await writer.store('dev/1', keys[1] as string, msg('t/1', 'p1', 2))
+  await writer.store('dev 2', keys[0] as string, msg('other', 'x', 1))
+  const summary = (q: { key: string; message: Message }[]) =>
+    q.map(({ key, message: m }) => `${key} ${m.topic} ${m.payload.toString()} ${m.qos}`)
 
-  // Another node reads them, oldest first.
-  assert.deepEqual(summary(await reader.read('dev/1')), ['t/0 p0 1', 't/1 p1 2', 't/2 p2 1'])
-  await reader.remove(seqs[0] as number)
-  assert.deepEqual(summary(await reader.read('dev/1')), ['t/1 p1 2', 't/2 p2 1'])
+  // Another node reads them, oldest first, each with its key.
+  assert.deepEqual(summary(await reader.read('dev/1')), [
+    `${keys[0]} t/0 p0 1`,
+    `${keys[1]} t/1 p1 2`,
+    `${keys[2]} t/2 p2 1`,
+  ])
+  await reader.remove('dev/1', keys[0] as string)
+  assert.deepEqual(summary(await reader.read('dev/1')), [`${keys[1]} t/1 p1 2`, `${keys[2]} t/2 p2 1`])
   await reader.purge('dev/1')
   assert.deepEqual(await reader.read('dev/1'), [])
-  assert.deepEqual(summary(await reader.read('dev 2')), ['other x 1'])
+  assert.deepEqual(summary(await reader.read('dev 2')), [`${keys[0]} other x 1`])
 })
 
 test('a persistent client connecting on B while still connected on A: taken over, and its session continues on B', async (t) => {

@@ -122,8 +122,10 @@ export class Router implements ClientRouting {
     }
     const listeners = this.currentListeners()
     if (listeners.length !== 0) this.callMessageListeners(listeners, message)
-    this.local.deliver(message, source)
+    // Forwarded first: the fabric names the message (its cluster-wide id) before a local
+    // session takes it in (SessionMessageLog.added).
     if (this.remote !== undefined) this.forward(this.remote, message)
+    this.local.deliver(message, source)
   }
 
   private forward(remote: RemoteFabric, message: Message): void {

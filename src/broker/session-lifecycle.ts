@@ -107,8 +107,14 @@ export class SessionLifecycle implements SessionOpener {
   ): { session: Session; present: boolean } {
     let session = this.sessions.get(clientId)
     const fabric = this.router.sessionFabric
-    // Its client last connected to another node: that node's copy is the live one.
-    const elsewhere = cleanStart ? undefined : fabric?.heldElsewhere(clientId)
+    // Its client last connected to another node: that node's copy is the live one. Without a
+    // copy here, the cluster's record is the session wherever it was held (this node before a
+    // restart included).
+    const elsewhere = cleanStart
+      ? undefined
+      : session === undefined
+        ? fabric?.record(clientId)
+        : fabric?.heldElsewhere(clientId)
     // Its record moved to another node or was deleted there (clean start): this copy is stale.
     const stale = session && fabric && session.expiryInterval > 0 && !fabric.heldHere(clientId)
     if (session && !session.outlet && (elsewhere || stale)) {
@@ -135,6 +141,8 @@ export class SessionLifecycle implements SessionOpener {
       session.expiryInterval = expiryInterval
       this.makePersistent(session)
       this.shared(session)
+      // What the cluster kept for it that this copy lacks goes out before anything new.
+      if (session.log) session.catchUp(session.log.missing())
       return { session, present: true }
     }
     session = this.newSession(clientId, expiryInterval)
@@ -207,9 +215,14 @@ export class SessionLifecycle implements SessionOpener {
   private shared(session: Session): void {
     const fabric = this.router.sessionFabric
     if (!fabric) return
-    if (session.expiryInterval > 0) fabric.changed(sessionMeta(session))
-    // Resumed as a session that ends with its connection: no other node may resume it.
-    else fabric.ended(session.clientId)
+    if (session.expiryInterval > 0) {
+      fabric.changed(sessionMeta(session))
+      session.log ??= fabric.messageLog?.(session.clientId)
+    } else {
+      // Resumed as a session that ends with its connection: no other node may resume it.
+      session.log = undefined
+      fabric.ended(session.clientId)
+    }
   }
 
   private publishWill(will: PendingWill): void {

@@ -4,7 +4,7 @@ import type { LongTimer } from '../util/long-timer.ts'
 import { isExpired } from './expiry.ts'
 import type { FlowControl, FlowSource, FlowSubscriber } from './flow.ts'
 import type { Subscription } from './subscription.ts'
-import type { Message, QoS } from './types.ts'
+import type { BacklogMessage, Message, QoS, SessionMessageLog } from './types.ts'
 
 /**
  * An outgoing QoS 1/2 message: queued until there is room in the window, then in flight
@@ -85,6 +85,8 @@ export class Session implements FlowSubscriber {
   private incomingQos2Set: Set<number> | undefined
   /** Set while the session is persistent and the store durable. */
   journal: SessionJournal | undefined
+  /** Set while the session is persistent and its node part of a cluster (SessionFabric.messageLog). */
+  log: SessionMessageLog | undefined
   outlet: SessionOutlet | undefined
   /** The user name its client last connected with (for access checks while offline). */
   username: string | undefined
@@ -130,6 +132,8 @@ export class Session implements FlowSubscriber {
   /** In-flight messages still to be re-sent after a reconnect, held back by the window. */
   private resend: Outgoing[] = noOutgoingList
   private window: number
+  /** Catch-ups in progress (catchUp): nothing is sent until the cluster's backlog is in the queue. */
+  private holding = 0
 
   constructor(
     readonly clientId: string,
@@ -199,8 +203,15 @@ export class Session implements FlowSubscriber {
       return false
     }
     const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain, subscriptionIds }
+    if (this.log?.added(entry.seq, message) === false) return false
     const queued = this.queued
-    if (outlet && queued === 0 && this.resend.length === 0 && this.inflight.size < this.window) {
+    if (
+      outlet &&
+      queued === 0 &&
+      this.resend.length === 0 &&
+      this.inflight.size < this.window &&
+      this.holding === 0
+    ) {
       this.send(outlet, entry)
       return false
     }
@@ -241,7 +252,7 @@ export class Session implements FlowSubscriber {
     const entry = this.inflight.get(messageId)
     if (!entry || entry.state !== expected || (expected === 'publish' && entry.qos !== 1)) return false
     this.inflightMap?.delete(messageId)
-    this.journal?.deleteMessage(entry.seq)
+    this.forget(entry.seq)
     this.acknowledged()
     this.pump()
     return true
@@ -255,7 +266,7 @@ export class Session implements FlowSubscriber {
     if (failed) {
       // MQTT 5: a PUBREC with an error reason ends the exchange [MQTT-4.3.3-4].
       this.inflightMap?.delete(messageId)
-      this.journal?.deleteMessage(entry.seq)
+      this.forget(entry.seq)
       this.pump()
       return true
     }
@@ -275,10 +286,44 @@ export class Session implements FlowSubscriber {
     this.pump()
   }
 
+  /**
+   * Holds sending until `backlog` (what the cluster kept for this session that this copy lacks)
+   * is in: its messages go before anything routed here meanwhile, in the order the cluster
+   * stored them.
+   */
+  catchUp(backlog: Promise<BacklogMessage[]>): void {
+    this.holding++
+    void backlog.then((messages) => {
+      this.holding--
+      const entries: Outgoing[] = []
+      for (const { message, qos, retain } of messages) {
+        const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain }
+        if (this.log?.added(entry.seq, message) === false) continue
+        this.journal?.putMessage(entry)
+        entries.push(entry)
+      }
+      if (entries.length > 0) {
+        for (let i = this.queueHead; i < this.queue.length; i++) {
+          const queued = this.queue[i]
+          if (queued !== undefined) entries.push(queued)
+        }
+        this.queue = entries
+        this.queueHead = 0
+      }
+      this.pump()
+    })
+  }
+
+  /** An outgoing message left the session (completed, dropped or expired). */
+  private forget(seq: number): void {
+    this.journal?.deleteMessage(seq)
+    this.log?.removed(seq)
+  }
+
   /** Moves queued messages into the in-flight window while there is room; expired ones are dropped. */
   pump(): void {
     const outlet = this.outlet
-    if (!outlet) return
+    if (!outlet || this.holding > 0) return
     while (this.resend.length > 0 && this.inflight.size - this.resend.length < this.window) {
       const entry = this.resend.shift()
       if (entry === undefined) break
@@ -292,7 +337,7 @@ export class Session implements FlowSubscriber {
       ) {
         // Too large for the client's new Maximum Packet Size: discarded as if delivered [MQTT-3.1.2-25].
         this.inflightMap?.delete(messageId)
-        this.journal?.deleteMessage(entry.seq)
+        this.forget(entry.seq)
         this.onDrop(this, entry.message, 'too large for the client')
       }
     }
@@ -302,7 +347,7 @@ export class Session implements FlowSubscriber {
       const next = present(this.queue[this.queueHead], 'a queued message at the queue head')
       this.queue[this.queueHead++] = undefined
       if (isExpired(next.message, now)) {
-        this.journal?.deleteMessage(next.seq)
+        this.forget(next.seq)
         continue
       }
       this.send(outlet, next)
@@ -348,7 +393,7 @@ export class Session implements FlowSubscriber {
     const { message, qos, retain, subscriptionIds } = entry
     // A message too large for the client is discarded as if it had been delivered [MQTT-3.1.2-25].
     if (!outlet.sendPublish(message, qos, retain, false, messageId, subscriptionIds)) {
-      this.journal?.deleteMessage(entry.seq)
+      this.forget(entry.seq)
       this.onDrop(this, message, 'too large for the client')
       return
     }

@@ -125,12 +125,51 @@ export interface SharedSession {
 export interface SessionFabric {
   /** A session for `clientId` that another node holds now (its client last connected there). */
   heldElsewhere(clientId: string): SharedSession | undefined
+  /**
+   * The cluster's record of `clientId`'s session wherever it was held last, this node
+   * included: a node that restarted without a durable store resumes its own sessions from it.
+   */
+  record(clientId: string): SharedSession | undefined
+  /**
+   * When given: where a persistent session held here reports the QoS 1/2 messages it holds for
+   * its client, so the cluster's durable copy of each is removed once the client has it; and
+   * whence it learns, on every resume, what the cluster holds that this copy lacks.
+   */
+  messageLog?(clientId: string): SessionMessageLog
   /** Whether the cluster's record of `clientId`'s session names this node as its holder. */
   heldHere(clientId: string): boolean
   /** A session that outlives its connection was opened here, or its subscriptions or client changed. */
   changed(session: SharedSession): void
   /** This node's session ended (clean start, expiry, or it ended with its connection). */
   ended(clientId: string): void
+}
+
+/** A message the cluster kept for a session, as it is delivered to it. */
+export interface BacklogMessage {
+  message: Message
+  /** The QoS it goes out at (the publisher's and the subscription's lower). */
+  qos: 1 | 2
+  retain: boolean
+}
+
+/**
+ * One persistent session's QoS 1/2 messages as the cluster keeps them (SessionFabric.messageLog).
+ * The session calls it synchronously; nothing in it may block.
+ */
+export interface SessionMessageLog {
+  /**
+   * A message entered the session as entry `seq` (called while the message is routed). False:
+   * the session has this message already (read back from the cluster and routed here too, or
+   * the reverse), and does not take it again.
+   */
+  added(seq: number, message: Message): boolean
+  /** Entry `seq` left the session: its client completed it, or it was dropped or expired. */
+  removed(seq: number): void
+  /**
+   * The messages the cluster holds for the session that this copy of it has not seen (it moved
+   * here, its node died, or this node missed them), oldest first. Never rejects; bounded in time.
+   */
+  missing(): Promise<BacklogMessage[]>
 }
 
 /** How a RemoteFabric hands this node what came from the others. */

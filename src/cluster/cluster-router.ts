@@ -14,7 +14,9 @@
  * Core NATS is at most once. flush() lets the broker hold a QoS 1/2 publisher's PUBACK until
  * the NATS server has the message (a PING/PONG round trip, batched per event-loop turn), so a
  * PUBACK is never sent for a message that died with this node or its connection; the server
- * still delivers at most once to the other nodes (see docs/cluster.md).
+ * still delivers at most once to the other nodes (see docs/cluster.md). A QoS 1/2 message is
+ * also kept in JetStream for every persistent session it matches (session-messages.ts), and
+ * flush() waits for those copies too.
  */
 import { randomBytes } from 'node:crypto'
 import type { Subscription } from '@nats-io/transport-node'
@@ -25,6 +27,7 @@ import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { RetainedStore } from './retained-store.ts'
 import { RetainedWriter } from './retained-writer.ts'
+import type { SessionMessages } from './session-messages.ts'
 import { SubjectMapper } from './subjects.ts'
 
 export class ClusterRouter implements RemoteFabric {
@@ -63,6 +66,9 @@ export class ClusterRouter implements RemoteFabric {
     this.sharedQueues?.interest(group, filter, present)
   }
 
+  /** Persistent sessions' messages kept in JetStream (index.ts sets it). */
+  sessionMessages: SessionMessages | undefined
+
   /** This node's copy of the retained messages, once it follows the stream (index.ts sets it). */
   retainedCopy: { ready(): Promise<void> } | undefined
 
@@ -83,10 +89,9 @@ export class ClusterRouter implements RemoteFabric {
 
   forward(message: Message): void {
     const nc = this.conn.connection
-    nc.publish(
-      this.mapper.topicToSubject(message.topic),
-      encodeEnvelope(message, this.originBytes, ++this.seq),
-    )
+    const seq = ++this.seq
+    nc.publish(this.mapper.topicToSubject(message.topic), encodeEnvelope(message, this.originBytes, seq))
+    if (message.qos !== 0) this.sessionMessages?.routed(message, this.origin, seq)
     if (message.retain) {
       this.retainedWrites.write({
         topic: message.topic,
@@ -107,6 +112,7 @@ export class ClusterRouter implements RemoteFabric {
       this.conn.connection.flush(),
       this.retainedWrites.settled(),
       this.sharedQueues?.flush(),
+      this.sessionMessages?.settled(),
     ])
   }
 
@@ -145,6 +151,7 @@ export class ClusterRouter implements RemoteFabric {
     if (last !== undefined && seq <= last) return
     this.lastSeen.set(origin, seq)
     message.topic = topic
+    if (message.qos !== 0) this.sessionMessages?.named(message, origin, seq)
     this.received++
     this.inlet?.deliver(message)
   }

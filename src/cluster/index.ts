@@ -13,6 +13,7 @@
  */
 import type { Logger } from 'pino'
 import type { Broker } from '../broker/broker.ts'
+import type { SharedSession } from '../broker/types.ts'
 import { settleWithin } from '../util/settle-within.ts'
 import { ClusterOverview } from './cluster-overview.ts'
 import { ClusterRouter } from './cluster-router.ts'
@@ -25,6 +26,8 @@ import { RetainedStore } from './retained-store.ts'
 import { type ScriptsLease, startScriptsLease } from './scripts-lease.ts'
 import { SessionDirectory } from './session-directory.ts'
 import { ClusterSessionFabric } from './session-fabric.ts'
+import { SessionMessages } from './session-messages.ts'
+import { SessionQueue } from './session-queue.ts'
 import { SharedQueues } from './shared-queues.ts'
 import { startUniqueClients } from './unique-clients.ts'
 
@@ -52,6 +55,8 @@ export interface Cluster {
    * closes): the caller runs the scripts only while it is held.
    */
   scriptsLease(): Promise<ScriptsLease>
+  /** The cluster's record of `clientId`'s persistent session as this node sees it now. */
+  session(clientId: string): SharedSession | undefined
 }
 
 export interface ClusterStatus {
@@ -122,14 +127,18 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   let replica: RetainedReplica | undefined
   let retained: RetainedStore | undefined
   let sessions: SessionDirectory | undefined
+  let messages: SessionMessages | undefined
   try {
     retained = await RetainedStore.open(conn, names, {
       tombstoneLingerMs: TOMBSTONE_LINGER_MS,
       ...(spec.replicas !== undefined ? { replicas: spec.replicas } : {}),
     })
     sessions = await SessionDirectory.open(conn, names, spec.replicas)
-    broker.attachSessionFabric(new ClusterSessionFabric(sessions, nodeId, logger))
+    const kept = new SessionMessages(await SessionQueue.open(conn, names, spec.replicas), sessions, logger)
+    messages = kept
+    broker.attachSessionFabric(new ClusterSessionFabric(sessions, nodeId, kept, logger))
     const clusterRouter = new ClusterRouter(conn, names, nodeId, retained, logger)
+    clusterRouter.sessionMessages = kept
     router = clusterRouter
     const queues = new SharedQueues(sharedConn, names, logger)
     clusterRouter.sharedQueues = queues
@@ -143,6 +152,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     closeWithCluster(broker, logger, 'closing the NATS connections', async () => {
       inlet.detach()
       clusterRouter.stop()
+      kept.stop()
       await mirror.stop()
       retained?.close()
       queues.stop()
@@ -153,6 +163,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     await mirror.start()
   } catch (error) {
     router?.stop()
+    messages?.stop()
     await replica?.stop()
     retained?.close()
     await sharedConn.close()
@@ -165,6 +176,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     replica?.resync()
   })
   const routerNow = router
+  const sessionsNow = sessions
   let presence: NodePresence | undefined
   let overview: ClusterOverview
   try {
@@ -200,6 +212,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       }
     },
     flush: () => conn.connection.flush(),
+    session: (clientId) => sessionsNow.get(clientId),
     scriptsLease: () => {
       scripts ??= startScriptsLease(conn, names, nodeId, logger, spec).then(({ lease, stop }) => {
         // Registered after the scripts' own close hook, so it runs before the connection closes

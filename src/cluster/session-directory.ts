@@ -3,9 +3,11 @@
  * `<cluster>_sessions` holding the session's subscriptions (with their options), its expiry
  * and the node that owns it. Every node watches the bucket into a local map, so the broker's
  * synchronous CONNECT path can ask "does the cluster hold a session for this client?" without
- * a round trip. Not wired into the broker yet (docs/cluster.md "Not done yet").
+ * a round trip, and a node publishing a QoS 1/2 message can find the persistent sessions it
+ * must keep a copy for (`matching`, an index of every record's subscriptions).
  */
 import type { KV, KvWatchEntry } from '@nats-io/kv'
+import { SubscriptionTree } from '../broker/topics.ts'
 import { jsonObject, liveEntry } from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
@@ -34,6 +36,8 @@ export interface ClusterSessionRecord {
 
 export class SessionDirectory {
   private readonly records = new Map<string, ClusterSessionRecord>()
+  /** Every record's subscriptions ($share ones aside: a group is served once, not per session). */
+  private readonly index = new SubscriptionTree<string, SessionSubscriptionRecord>()
   private stopWatch: (() => void) | undefined
 
   private constructor(private readonly kv: KV) {}
@@ -69,11 +73,28 @@ export class SessionDirectory {
   private apply(entry: KvWatchEntry): void {
     const live = liveEntry(entry)
     if (!live) {
-      this.records.delete(entry.key)
+      this.set(entry.key, undefined)
       return
     }
     const record = parseRecord(jsonObject(live))
-    if (record) this.records.set(entry.key, record)
+    if (record) this.set(entry.key, record)
+  }
+
+  private set(key: string, record: ClusterSessionRecord | undefined): void {
+    const before = this.records.get(key)
+    if (before) for (const sub of before.subscriptions) this.index.remove(sub.filter, before.clientId)
+    if (record === undefined) {
+      this.records.delete(key)
+      return
+    }
+    this.records.set(key, record)
+    for (const sub of record.subscriptions)
+      if (!sub.filter.startsWith('$share/')) this.index.add(sub.filter, record.clientId, sub)
+  }
+
+  /** Calls `visit` for each persistent session's subscription that `topic` matches. */
+  matching(topic: string, visit: (clientId: string, subscription: SessionSubscriptionRecord) => void): void {
+    if (this.index.size > 0) this.index.match(topic, visit)
   }
 
   /** The record the cluster holds for `clientId`, as last seen by this node's watcher. */
@@ -84,14 +105,14 @@ export class SessionDirectory {
   /** Writes a session's record; resolves once the server stored it. */
   async put(record: ClusterSessionRecord): Promise<void> {
     const key = keyOf(record.clientId)
-    this.records.set(key, record)
+    this.set(key, record)
     await this.kv.put(key, JSON.stringify(record))
   }
 
   /** Removes a session's record (clean start, expiry). */
   async delete(clientId: string): Promise<void> {
     const key = keyOf(clientId)
-    this.records.delete(key)
+    this.set(key, undefined)
     await this.kv.delete(key)
   }
 

@@ -3,18 +3,29 @@
  * written when it opens here, when its subscriptions change and when its client goes, and
  * deleted when it ends; a CONNECT asks the directory whether another node holds the session.
  * Writes go out in the background, in call order (one NATS connection); a failed write is
- * logged, never thrown into the broker.
+ * logged, never thrown into the broker. The session's QoS 1/2 messages are kept apart, in
+ * JetStream (session-messages.ts), and deleted with it.
  */
 import type { Logger } from 'pino'
-import type { SessionFabric, SharedSession } from '../broker/types.ts'
+import type { SessionFabric, SessionMessageLog, SharedSession } from '../broker/types.ts'
 import type { ClusterSessionRecord, SessionDirectory } from './session-directory.ts'
+import type { SessionMessages } from './session-messages.ts'
 
 export class ClusterSessionFabric implements SessionFabric {
   constructor(
     private readonly directory: SessionDirectory,
     private readonly nodeId: string,
+    private readonly messages: SessionMessages,
     private readonly logger: Logger,
   ) {}
+
+  record(clientId: string): SharedSession | undefined {
+    return this.directory.get(clientId)
+  }
+
+  messageLog(clientId: string): SessionMessageLog {
+    return this.messages.logFor(clientId)
+  }
 
   heldElsewhere(clientId: string): SharedSession | undefined {
     const record = this.directory.get(clientId)
@@ -45,6 +56,7 @@ export class ClusterSessionFabric implements SessionFabric {
   ended(clientId: string): void {
     // Called for every clean connection: only a record this node knows of costs a write.
     if (!this.directory.has(clientId)) return
+    this.messages.purge(clientId)
     this.directory.delete(clientId).catch((error: unknown) => {
       this.logger.warn({ err: error, clientId }, 'cluster: could not delete a session record')
     })

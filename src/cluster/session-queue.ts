@@ -1,10 +1,17 @@
 /**
- * Messages waiting for an offline persistent session, in the JetStream stream
- * `<cluster>_queue`, one subject per session (`<cluster>.queue.<client id as a token>`), so
- * whichever node the client reconnects to reads them in publish order. `store` resolves once
- * the server stored the message (the point at which a publisher's PUBACK may go); `remove`
- * deletes one delivered and acknowledged message, `purge` a whole session's. Not wired into
- * the broker yet (docs/cluster.md "Not done yet").
+ * Persistent sessions' QoS 1/2 messages, kept in the JetStream stream `<cluster>_queue` until
+ * their client has them, so whichever node the client reconnects to (or a node taking over
+ * from a dead one) finds them. One subject per message and session:
+ *
+ *   <cluster>.queue.<client id as a token>.<message key>
+ *
+ * The message key is the message's cluster-wide id (its origin's instance id as a token, then
+ * the origin's sequence number), the same on every node, so the node holding the session can
+ * delete its copy with a purge of that one subject once the client completed it, without
+ * knowing the stream sequence the publisher's node got back. A session's messages are read in
+ * stream order (a direct get by `<…>.<client>.>`), which is the order they were stored in.
+ * `max_msgs_per_subject: 1` and the publish's `Nats-Msg-Id` (the subject) make a store that is
+ * sent again after a lost acknowledgement a no-op.
  */
 import {
   DiscardPolicy,
@@ -19,11 +26,16 @@ import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import { levelToToken } from './subjects.ts'
 
-const NO_ORIGIN = Buffer.alloc(0)
+/**
+ * What the stream may hold in all; past it the oldest messages go (DiscardPolicy.Old). A bound,
+ * not a budget: a session's own limit is the broker's maxQueuedMessages on the node holding it.
+ */
+export const QUEUE_MAX_BYTES = 1024 ** 3
 
 export interface QueuedMessage {
-  /** The stream sequence: what `remove` takes. */
-  seq: number
+  /** The message's cluster-wide id (SessionQueue.keyOf). */
+  key: string
+  /** As delivered to the session: its QoS and retain flag are the delivery's. */
   message: Message
 }
 
@@ -51,51 +63,58 @@ export class SessionQueue {
         discard: DiscardPolicy.Old,
         storage: StorageType.File,
         num_replicas: replicas,
+        max_msgs_per_subject: 1,
+        max_bytes: QUEUE_MAX_BYTES,
         allow_direct: true,
       })
     }
     return new SessionQueue(conn.jetstream(), jsm, stream, prefix)
   }
 
-  private subject(clientId: string): string {
+  /** A message's cluster-wide id: `origin` (an instance id) as a token, then its number there. */
+  static keyOf(origin: string, seq: number): string {
+    return `${levelToToken(origin)}.${seq}`
+  }
+
+  private sessionSubject(clientId: string): string {
     return `${this.prefix}.${levelToToken(clientId)}`
   }
 
-  /** Appends a message to the session's queue; resolves with its sequence once stored. */
-  async store(clientId: string, message: Message): Promise<number> {
+  /** Keeps `message` (with its delivery QoS and retain) for the session; resolves once stored. */
+  async store(clientId: string, key: string, message: Message): Promise<void> {
     // The routing envelope leaves the topic to the subject; here the subject is the session's.
     const topic = Buffer.from(message.topic)
     const head = Buffer.allocUnsafe(2)
     head.writeUInt16BE(topic.length)
-    const data = Buffer.concat([head, topic, encodeEnvelope(message, NO_ORIGIN, 0)])
-    const ack = await this.js.publish(this.subject(clientId), data)
-    return ack.seq
+    const data = Buffer.concat([head, topic, encodeEnvelope(message, Buffer.alloc(0), 0)])
+    const subject = `${this.sessionSubject(clientId)}.${key}`
+    await this.js.publish(subject, data, { msgID: subject })
   }
 
-  /** The session's queued messages, oldest first (one direct get per message). */
+  /** The session's messages, oldest first (one direct get per message). */
   async read(clientId: string): Promise<QueuedMessage[]> {
-    const subject = this.subject(clientId)
+    const session = this.sessionSubject(clientId)
     const out: QueuedMessage[] = []
     let seq = 1
     for (;;) {
-      const sm = await this.jsm.direct.getMessage(this.stream, { seq, next_by_subj: subject })
+      const sm = await this.jsm.direct.getMessage(this.stream, { seq, next_by_subj: `${session}.>` })
       if (!sm) break
       const message = decodeQueued(sm.data)
       // A message another writer put there that does not decode is skipped, not delivered.
-      if (message) out.push({ seq: sm.seq, message })
+      if (message) out.push({ key: sm.subject.slice(session.length + 1), message })
       seq = sm.seq + 1
     }
     return out
   }
 
-  /** Deletes one message, delivered and acknowledged. */
-  async remove(seq: number): Promise<void> {
-    await this.jsm.streams.deleteMessage(this.stream, seq, false)
+  /** Deletes the session's copy of one message (its client completed it). */
+  async remove(clientId: string, key: string): Promise<void> {
+    await this.jsm.streams.purge(this.stream, { filter: `${this.sessionSubject(clientId)}.${key}` })
   }
 
-  /** Deletes every message queued for the session (clean start, expiry). */
+  /** Deletes every message kept for the session (clean start, expiry). */
   async purge(clientId: string): Promise<void> {
-    await this.jsm.streams.purge(this.stream, { filter: this.subject(clientId) })
+    await this.jsm.streams.purge(this.stream, { filter: `${this.sessionSubject(clientId)}.>` })
   }
 }
 

@@ -1,0 +1,210 @@
+/**
+ * Persistent sessions' QoS 1/2 messages, kept where every node finds them (session-queue.ts).
+ *
+ * - The publishing node keeps a copy for each persistent session in the cluster that the
+ *   message matches (`routed`, from the router's forward), wherever the session is held and
+ *   whether its client is connected or not. The writes are part of the router's flush, so a
+ *   publisher's PUBACK/PUBREC goes only once every copy is stored: a node that dies with the
+ *   message in its memory loses nothing acknowledged.
+ * - Every QoS 1/2 message carries its cluster-wide key on every node (`named`), so the session
+ *   that takes it in can tell the cluster, once its client completed it, to delete that copy
+ *   (`ClusterMessageLog.removed`).
+ * - On each resume of a persistent session the node reads what the cluster kept for it and
+ *   hands the session what it does not have yet (`missing`): all of it when the session moved
+ *   here or its node died, the few messages this node missed otherwise.
+ */
+import type { Logger } from 'pino'
+import type { BacklogMessage, Message, QoS, SessionMessageLog } from '../broker/types.ts'
+import { settleWithin } from '../util/settle-within.ts'
+import type { SessionDirectory } from './session-directory.ts'
+import { SessionQueue } from './session-queue.ts'
+
+const RETRY_MS = 1000
+/** How long a resume waits for the cluster's copy before its session goes on without it. */
+const READ_LIMIT_MS = 10_000
+/** Completed keys a session remembers, so a late copy of a message it had is not taken again. */
+const RECENT_KEYS = 256
+
+interface Copy {
+  qos: QoS
+  retain: boolean
+}
+
+export class SessionMessages {
+  /** The cluster-wide key of each QoS 1/2 message routed or received here, while it lives. */
+  private readonly keys = new WeakMap<Message, string>()
+  /** Stores not acknowledged by JetStream yet, each with what settles it when given up. */
+  private readonly pending = new Map<Promise<void>, () => void>()
+  private stopped = false
+  private lastWarning = 0
+
+  constructor(
+    private readonly queue: SessionQueue,
+    private readonly directory: SessionDirectory,
+    private readonly logger: Logger,
+  ) {}
+
+  /** A message from another node: named with its origin's key, so a session here can report it. */
+  named(message: Message, origin: string, seq: number): void {
+    this.keys.set(message, SessionQueue.keyOf(origin, seq))
+  }
+
+  /**
+   * A QoS 1/2 message routed on this node as `origin`'s number `seq`: a copy is stored for every
+   * persistent session it matches, with the QoS and retain flag it is delivered with.
+   */
+  routed(message: Message, origin: string, seq: number): void {
+    let copies: Map<string, Copy> | undefined
+    this.directory.matching(message.topic, (clientId, sub) => {
+      if (sub.noLocal === true && message.clientId === clientId) return
+      const qos = Math.min(message.qos, sub.qos) as QoS
+      if (qos === 0) return
+      const retain = message.retain && sub.retainAsPublished === true
+      copies ??= new Map()
+      const other = copies.get(clientId)
+      // A session matched by several of its filters gets one copy, at the best of them.
+      if (other) {
+        if (qos > other.qos) other.qos = qos
+        other.retain ||= retain
+      } else {
+        copies.set(clientId, { qos, retain })
+      }
+    })
+    if (copies === undefined) return
+    const key = SessionQueue.keyOf(origin, seq)
+    this.keys.set(message, key)
+    for (const [clientId, { qos, retain }] of copies) this.store(clientId, key, { ...message, qos, retain })
+  }
+
+  /** Resolves once every copy stored so far is in JetStream (or given up at stop). */
+  async settled(): Promise<void> {
+    if (this.pending.size > 0) await Promise.all([...this.pending.keys()])
+  }
+
+  /** The log of one persistent session held on this node (SessionFabric.messageLog). */
+  logFor(clientId: string): SessionMessageLog {
+    return new ClusterMessageLog(clientId, this)
+  }
+
+  keyOf(message: Message): string | undefined {
+    return this.keys.get(message)
+  }
+
+  /** Deletes a session's copy of one message; a failure leaves it to be delivered again. */
+  remove(clientId: string, key: string): Promise<void> {
+    return this.queue.remove(clientId, key).catch((error: unknown) => {
+      this.logger.debug({ err: error, clientId }, 'cluster: could not delete a delivered message')
+    })
+  }
+
+  /** Deletes everything kept for a session that ended. */
+  purge(clientId: string): void {
+    this.queue.purge(clientId).catch((error: unknown) => {
+      this.logger.warn({ err: error, clientId }, "cluster: could not delete an ended session's messages")
+    })
+  }
+
+  /** What the cluster keeps for `clientId`, each message named with its key; [] when unreadable. */
+  async read(clientId: string): Promise<Array<{ key: string; message: Message }>> {
+    const result = await settleWithin(this.queue.read(clientId), READ_LIMIT_MS).catch((error: unknown) => ({
+      done: false as const,
+      error,
+    }))
+    if (!result.done) {
+      this.logger.warn(
+        { clientId, err: 'error' in result ? result.error : undefined },
+        "cluster: could not read a session's kept messages; it resumes with what this node has",
+      )
+      return []
+    }
+    for (const { key, message } of result.value) this.keys.set(message, key)
+    return result.value
+  }
+
+  /** Gives up the stores still retrying (the node is closing). */
+  stop(): void {
+    this.stopped = true
+    for (const settle of this.pending.values()) settle()
+    this.pending.clear()
+  }
+
+  private store(clientId: string, key: string, message: Message): void {
+    let settle!: () => void
+    const done = new Promise<void>((resolve) => {
+      settle = resolve
+    })
+    this.pending.set(done, settle)
+    const attempt = (): void => {
+      this.queue.store(clientId, key, message).then(
+        () => {
+          this.pending.delete(done)
+          settle()
+        },
+        (error: unknown) => {
+          if (this.stopped) return
+          const now = Date.now()
+          if (now - this.lastWarning >= RETRY_MS) {
+            this.lastWarning = now
+            this.logger.warn(
+              { err: error, clientId, topic: message.topic },
+              "cluster: keeping a persistent session's message failed; acknowledgements held, retrying",
+            )
+          }
+          setTimeout(() => {
+            if (!this.stopped) attempt()
+          }, RETRY_MS).unref()
+        },
+      )
+    }
+    attempt()
+  }
+}
+
+/** One persistent session's messages as this node's copy of it holds them. */
+class ClusterMessageLog implements SessionMessageLog {
+  /** Entry number → key, for the entries whose message the cluster keeps. */
+  private readonly held = new Map<number, string>()
+  private readonly heldKeys = new Set<string>()
+  /** The last keys completed, oldest first (a late copy of one is not taken again). */
+  private recent: Set<string> | undefined
+
+  constructor(
+    private readonly clientId: string,
+    private readonly messages: SessionMessages,
+  ) {}
+
+  added(seq: number, message: Message): boolean {
+    const key = this.messages.keyOf(message)
+    if (key === undefined) return true
+    // The same message twice: read back from the cluster and arrived live, or the reverse.
+    if (this.heldKeys.has(key) || this.recent?.has(key)) return false
+    this.held.set(seq, key)
+    this.heldKeys.add(key)
+    return true
+  }
+
+  removed(seq: number): void {
+    const key = this.held.get(seq)
+    if (key === undefined) return
+    this.held.delete(seq)
+    this.heldKeys.delete(key)
+    this.recent ??= new Set()
+    this.recent.add(key)
+    if (this.recent.size > RECENT_KEYS)
+      for (const oldest of this.recent) {
+        this.recent.delete(oldest)
+        break
+      }
+    void this.messages.remove(this.clientId, key)
+  }
+
+  async missing(): Promise<BacklogMessage[]> {
+    const kept = await this.messages.read(this.clientId)
+    const out: BacklogMessage[] = []
+    for (const { key, message } of kept) {
+      if (message.qos === 0 || this.heldKeys.has(key) || this.recent?.has(key)) continue
+      out.push({ message, qos: message.qos, retain: message.retain })
+    }
+    return out
+  }
+}

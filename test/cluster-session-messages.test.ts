@@ -1,0 +1,161 @@
+// A persistent session's QoS 1/2 messages across nodes, on a real nats-server: kept in
+// JetStream for the session before the publisher's PUBACK, delivered once and in order on
+// whichever node the client comes back to, deleted once the client has them, and not lost with
+// a node killed (-9) while they were queued or in flight. The killed node is a CLI child process.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import type { IClientOptions, MqttClient } from 'mqtt'
+import { clusterNames } from '../src/cluster/names.ts'
+import { NatsConnection } from '../src/cluster/nats-connection.ts'
+import { SessionQueue } from '../src/cluster/session-queue.ts'
+import { type Broker, clusterOf } from '../src/index.ts'
+import { loggedPort, runCli } from './cli-process.ts'
+import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
+import { natsServerMissing, node, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
+
+const skip = await natsServerMissing()
+
+/** The default cluster's session queue, read from NATS as another process would. */
+async function queueReader(t: Cleanup, url: string): Promise<SessionQueue> {
+  const conn = new NatsConnection({ servers: [url], name: 'queue reader' })
+  await conn.connect()
+  t.after(() => conn.close())
+  return SessionQueue.open(conn, clusterNames())
+}
+
+/** How many messages the queue keeps for `clientId`, read until it is `count` (a guard, not a timing). */
+async function keptBecomes(reader: SessionQueue, clientId: string, count: number): Promise<void> {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const kept = (await reader.read(clientId)).length
+    if (kept === count) return
+    assert.ok(Date.now() < deadline, `${clientId} still has ${kept} kept messages, expected ${count}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/**
+ * `topic payload` of each PUBLISH `c` receives, in wire order (MQTT.js hands a QoS 2 message
+ * to 'message' only at PUBREL, after a later QoS 1 one).
+ */
+function received(c: MqttClient): string[] {
+  const got: string[] = []
+  c.on('packetreceive', (packet) => {
+    if (packet.cmd === 'publish') got.push(`${packet.topic} ${packet.payload.toString()}`)
+  })
+  return got
+}
+
+/** Waits until `broker` sees `clientId`'s session record with `filters` and its client gone (or not). */
+async function recordSeen(broker: Broker, clientId: string, filters: number, gone: boolean): Promise<void> {
+  await until(
+    () => {
+      const record = clusterOf(broker)?.session(clientId)
+      return record?.subscriptions.length === filters && (record.disconnectedAt !== undefined) === gone
+    },
+    `${clientId}'s record as node ${clusterOf(broker)?.nodeId} sees it`,
+  )
+}
+
+const persistent = (clientId: string, extra: IClientOptions = {}): IClientOptions => ({
+  clientId,
+  clean: false,
+  protocolVersion: 4,
+  reconnectPeriod: 0,
+  ...extra,
+})
+
+test('messages kept for an offline session follow it to another node, once and in order, and are deleted once delivered', {
+  skip,
+}, async (t) => {
+  const { s, nats, a, b } = await twoNodes(t)
+  const reader = await queueReader(s, nats.url)
+  const sub = await mqttConnect(a.port, persistent('roamer'), s)
+  await sub.subscribeAsync({ 'q/#': { qos: 2 } })
+  await sub.endAsync()
+  await recordSeen(a, 'roamer', 1, true)
+  await recordSeen(b, 'roamer', 1, true)
+
+  const onA = await mqttConnect(a.port, { clientId: 'pub-a' }, s)
+  const onB = await mqttConnect(b.port, { clientId: 'pub-b' }, s)
+  await onB.publishAsync('q/1', 'one', { qos: 1 })
+  // Acknowledged means kept: the copy is in JetStream before the PUBACK.
+  assert.deepEqual(
+    (await reader.read('roamer')).map((m) => `${m.message.topic} ${m.message.qos}`),
+    ['q/1 1'],
+  )
+  await onB.publishAsync('q/2', 'two', { qos: 2 })
+  await onA.publishAsync('q/3', 'three', { qos: 1 })
+  await onB.publishAsync('q/4', 'not kept', { qos: 0 })
+  await onA.publishAsync('q/5', 'five', { qos: 2 })
+  assert.equal((await reader.read('roamer')).length, 4)
+
+  // Back on b: session present, the four QoS 1/2 messages in publish order, nothing twice.
+  const back = await mqttConnect(b.port, persistent('roamer'), s)
+  const got = received(back)
+  await until(() => got.length >= 4, 'the kept messages on b')
+  await onB.publishAsync('q/6', 'live', { qos: 1 })
+  await until(() => got.includes('q/6 live'), 'a live message after them')
+  assert.deepEqual(got, ['q/1 one', 'q/2 two', 'q/3 three', 'q/5 five', 'q/6 live'])
+  // Each delivered and acknowledged message's copy is deleted.
+  await keptBecomes(reader, 'roamer', 0)
+  await back.endAsync()
+  await recordSeen(a, 'roamer', 1, true)
+
+  // On a again: a's stale copy gives way, and nothing comes twice.
+  const again = await mqttConnect(a.port, persistent('roamer'), s)
+  const gotAgain = received(again)
+  await onB.publishAsync('q/7', 'seven', { qos: 1 })
+  await until(() => gotAgain.includes('q/7 seven'), 'q/7 on a')
+  assert.deepEqual(gotAgain, ['q/7 seven'])
+  await again.endAsync()
+
+  // A clean start ends the session and deletes what was kept for it.
+  await recordSeen(b, 'roamer', 1, true)
+  await onB.publishAsync('q/8', 'eight', { qos: 1 })
+  assert.equal((await reader.read('roamer')).length, 1)
+  const clean = await mqttConnect(b.port, { clientId: 'roamer', clean: true, reconnectPeriod: 0 }, s)
+  await clean.endAsync()
+  await keptBecomes(reader, 'roamer', 0)
+})
+
+test('a message in flight to a client on a node killed (-9), and one published after, reach it on another node', {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const b = await node(s, nats.url, 'b')
+  const reader = await queueReader(s, nats.url)
+  const a = runCli(['--port', '0', '--cluster', nats.url], t)
+  const port = await loggedPort(a, 'MQTT listener started')
+  await a.waitForLog((l) => l.msg === 'joined the cluster', 'node a to join')
+
+  const sub = await mqttConnect(port, persistent('keeper'), s)
+  // This client takes messages in but never acknowledges them: they stay in flight on a.
+  sub.handleMessage = () => undefined
+  const inFlight = received(sub)
+  await sub.subscribeAsync({ 'k/+': { qos: 1 } })
+  await recordSeen(b, 'keeper', 1, false)
+  const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
+  await pub.publishAsync('k/1', 'in flight', { qos: 1 })
+  await until(() => inFlight.includes('k/1 in flight'), 'k/1 delivered on a, not acknowledged')
+
+  const gone = new Promise<void>((resolve) => sub.once('close', () => resolve()))
+  a.child.kill('SIGKILL')
+  await a.exited
+  await gone
+  await pub.publishAsync('k/2', 'while away', { qos: 1 })
+  assert.deepEqual(
+    (await reader.read('keeper')).map((m) => m.message.topic),
+    ['k/1', 'k/2'],
+  )
+
+  const back = await mqttConnect(b.port, persistent('keeper'), s)
+  const got = received(back)
+  await until(() => got.length >= 2, 'both messages on b')
+  await pub.publishAsync('k/3', 'live', { qos: 1 })
+  await until(() => got.includes('k/3 live'), 'a live message after them')
+  assert.deepEqual(got, ['k/1 in flight', 'k/2 while away', 'k/3 live'])
+  await keptBecomes(reader, 'keeper', 0)
+  await withTimeout(back.endAsync(), 'disconnect')
+})
