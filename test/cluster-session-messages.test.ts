@@ -20,7 +20,7 @@ async function queueReader(t: Cleanup, url: string): Promise<SessionQueue> {
   const conn = new NatsConnection({ servers: [url], name: 'queue reader' })
   await conn.connect()
   t.after(() => conn.close())
-  return SessionQueue.open(conn, clusterNames())
+  return SessionQueue.open(conn, clusterNames(), 'queue reader')
 }
 
 /** How many messages the queue keeps for `clientId`, read until it is `count` (a guard, not a timing). */
@@ -136,6 +136,14 @@ test('a message in flight to a client on a node killed (-9), and one published a
   const inFlight = received(sub)
   await sub.subscribeAsync({ 'k/+': { qos: 1 } })
   await recordSeen(b, 'keeper', 1, false)
+  // A session of the dead node whose client never comes back: it expires with nobody to hold it.
+  const short = await mqttConnect(
+    port,
+    persistent('short', { protocolVersion: 5, properties: { sessionExpiryInterval: 1 } }),
+    s,
+  )
+  await short.subscribeAsync({ 'k/+': { qos: 1 } })
+  await recordSeen(b, 'short', 1, false)
   const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
   await pub.publishAsync('k/1', 'in flight', { qos: 1 })
   await until(() => inFlight.includes('k/1 in flight'), 'k/1 delivered on a, not acknowledged')
@@ -157,5 +165,45 @@ test('a message in flight to a client on a node killed (-9), and one published a
   await until(() => got.includes('k/3 live'), 'a live message after them')
   assert.deepEqual(got, ['k/1 in flight', 'k/2 while away', 'k/3 live'])
   await keptBecomes(reader, 'keeper', 0)
+
+  // Presence TTL, the reconnect slack and a check: generous bound for a busy machine.
+  await until(() => clusterOf(b)?.session('short') === undefined, "the dead node's session expired", 90_000)
+  await keptBecomes(reader, 'short', 0)
+  assert.notEqual(clusterOf(b)?.session('keeper'), undefined, 'the session that came back stays')
   await withTimeout(back.endAsync(), 'disconnect')
+})
+
+test('a session taken over on another node is dropped where it was, with its delayed will', {
+  skip,
+}, async (t) => {
+  const { s, a, b } = await twoNodes(t)
+  const watcher = await mqttConnect(b.port, { clientId: 'watch' }, s)
+  const wills = received(watcher)
+  await watcher.subscribeAsync({ 'will/#': { qos: 1 }, sentinel: { qos: 1 } })
+  const options = persistent('delayed', {
+    protocolVersion: 5,
+    properties: { sessionExpiryInterval: 3600 },
+    will: {
+      topic: 'will/delayed',
+      payload: Buffer.from('gone'),
+      qos: 1,
+      retain: false,
+      // Long enough that only the takeover, never the delay, decides what happens to it.
+      properties: { willDelayInterval: 600 },
+    },
+  })
+  const first = await mqttConnect(a.port, options, s)
+  await first.subscribeAsync({ 'd/#': { qos: 1 } })
+  // Gone without DISCONNECT: a keeps the session with the will pending.
+  first.stream.destroy()
+  await until(() => a.sessionInfo('delayed')?.connected === false, 'the session offline on a')
+  assert.notEqual(a.sessionInfo('delayed')?.willAt, undefined)
+  await recordSeen(b, 'delayed', 1, true)
+
+  const back = await mqttConnect(b.port, { ...options, will: undefined }, s)
+  await until(() => a.sessionInfo('delayed') === undefined, "a's copy dropped once b holds the session")
+  await watcher.publishAsync('sentinel', 'after', { qos: 1 })
+  await until(() => wills.includes('sentinel after'), 'the sentinel')
+  assert.deepEqual(wills, ['sentinel after'])
+  await back.endAsync()
 })

@@ -264,8 +264,8 @@ test("the session queue keeps each session's messages in order until removed or 
   const server = await startNatsServer(t)
   const a = await directory(t, server.url, 'qa')
   const b = await directory(t, server.url, 'qb')
-  const writer = await SessionQueue.open(a.conn, names)
-  const reader = await SessionQueue.open(b.conn, names)
+  const writer = await SessionQueue.open(a.conn, names, 'writer')
+  const reader = await SessionQueue.open(b.conn, names, 'reader')
   const msg = (topic: string, payload: string, qos: 1 | 2): Message => ({
     topic,
     payload: Buffer.from(payload),
@@ -275,8 +275,8 @@ test("the session queue keeps each session's messages in order until removed or 
   const keys = [1, 2, 3].map((n) => SessionQueue.keyOf('node a#x.y', n))
   for (const [i, qos] of [1, 2, 1].entries())
     await writer.store('dev/1', keys[i] as string, msg(`t/${i}`, `p${i}`, qos as 1 | 2))
-  // Sent again after a lost acknowledgement: still one copy.
-  await writer.store('dev/1', keys[1] as string, msg('t/1', 'p1', 2))
+  // Sent again after a failed confirmation: still one copy (the newest, at the end).
+  await writer.store('dev/1', keys[2] as string, msg('t/2', 'p2', 1))
   await writer.store('dev 2', keys[0] as string, msg('other', 'x', 1))
   const summary = (q: { key: string; message: Message }[]) =>
     q.map(({ key, message: m }) => `${key} ${m.topic} ${m.payload.toString()} ${m.qos}`)
@@ -287,7 +287,13 @@ test("the session queue keeps each session's messages in order until removed or 
     `${keys[1]} t/1 p1 2`,
     `${keys[2]} t/2 p2 1`,
   ])
-  await reader.remove('dev/1', keys[0] as string)
+  // A delete is not confirmed: read until it has happened.
+  reader.remove('dev/1', keys[0] as string)
+  const deadline = Date.now() + 30_000
+  while ((await reader.read('dev/1')).length !== 2) {
+    assert.ok(Date.now() < deadline, 'the removed message is still there')
+    await new Promise((r) => setTimeout(r, 50))
+  }
   assert.deepEqual(summary(await reader.read('dev/1')), [`${keys[1]} t/1 p1 2`, `${keys[2]} t/2 p2 1`])
   await reader.purge('dev/1')
   assert.deepEqual(await reader.read('dev/1'), [])

@@ -30,6 +30,7 @@ import type {
   PublishInput,
   RemoteFabric,
   SessionFabric,
+  SessionFabricInlet,
   SessionInfo,
   SubscribeOptions,
 } from './types.ts'
@@ -212,9 +213,14 @@ export class Broker extends EventEmitter<BrokerEvents> {
     this.parts.connections.attachClaims(claims)
   }
 
-  /** Shares persistent sessions with other nodes (src/cluster): see SessionFabric. One at a time. */
-  attachSessionFabric(fabric: SessionFabric): void {
+  /**
+   * Shares persistent sessions with other nodes (src/cluster): see SessionFabric. One at a time.
+   * The fabric tells the broker through the returned inlet when a session's record changed
+   * elsewhere.
+   */
+  attachSessionFabric(fabric: SessionFabric): SessionFabricInlet {
     this.parts.router.sessionFabric = fabric
+    return { changedElsewhere: (clientId) => this.parts.sessions.changedElsewhere(clientId) }
   }
 
   /** The connected clients. */

@@ -151,6 +151,16 @@ export class SessionLifecycle implements SessionOpener {
     return { session, present: false }
   }
 
+  /** See SessionFabricInlet.changedElsewhere. */
+  changedElsewhere(clientId: string): void {
+    const session = this.sessions.get(clientId)
+    if (session === undefined || session.outlet !== undefined) return
+    if (this.router.sessionFabric?.heldHere(clientId)) return
+    session.pendingWill = undefined
+    this.logger.debug({ clientId }, 'session taken over or ended on another node; dropping the copy here')
+    this.discard(session)
+  }
+
   /**
    * A connected client's connection ended: its session is detached (or discarded when it ends
    * with the connection) and its will published or scheduled, unless it said DISCONNECT.

@@ -144,6 +144,16 @@ export interface SessionFabric {
   ended(clientId: string): void
 }
 
+/** How a SessionFabric tells the broker of changes made on other nodes (broker.attachSessionFabric). */
+export interface SessionFabricInlet {
+  /**
+   * Another node took `clientId`'s session over or ended it. An offline copy here is dropped,
+   * its delayed will with it: the will is the other node's business now (the client came
+   * back there, or its session ended there).
+   */
+  changedElsewhere(clientId: string): void
+}
+
 /** A message the cluster kept for a session, as it is delivered to it. */
 export interface BacklogMessage {
   message: Message

@@ -18,6 +18,7 @@ import { settleWithin } from '../util/settle-within.ts'
 import { ClusterOverview } from './cluster-overview.ts'
 import { ClusterRouter } from './cluster-router.ts'
 import { type ClusterSpec, defaultNodeId } from './config.ts'
+import { DeadNodeSessions } from './dead-node-sessions.ts'
 import { clusterNames } from './names.ts'
 import { type ConnectionState, NatsConnection, type NatsTlsOptions } from './nats-connection.ts'
 import { NodePresence } from './node-presence.ts'
@@ -134,12 +135,14 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       ...(spec.replicas !== undefined ? { replicas: spec.replicas } : {}),
     })
     sessions = await SessionDirectory.open(conn, names, spec.replicas)
-    const kept = new SessionMessages(await SessionQueue.open(conn, names, spec.replicas), sessions, logger)
-    messages = kept
-    broker.attachSessionFabric(new ClusterSessionFabric(sessions, nodeId, kept, logger))
     const clusterRouter = new ClusterRouter(conn, names, nodeId, retained, logger)
-    clusterRouter.sessionMessages = kept
     router = clusterRouter
+    const queue = await SessionQueue.open(conn, names, clusterRouter.origin, spec.replicas)
+    const kept = new SessionMessages(queue, sessions, logger)
+    messages = kept
+    const sessionFabric = new ClusterSessionFabric(sessions, nodeId, kept, logger)
+    sessionFabric.follow(broker.attachSessionFabric(sessionFabric))
+    clusterRouter.sessionMessages = kept
     const queues = new SharedQueues(sharedConn, names, logger)
     clusterRouter.sharedQueues = queues
     const inlet = broker.attachFabric(clusterRouter)
@@ -177,6 +180,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   })
   const routerNow = router
   const sessionsNow = sessions
+  const messagesNow = messages
   let presence: NodePresence | undefined
   let overview: ClusterOverview
   try {
@@ -187,6 +191,11 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     overview = await ClusterOverview.open(conn, names, presence)
     const stopClaims = await startUniqueClients(broker, conn, names, presence, logger, spec.replicas)
     closeWithCluster(broker, logger, 'releasing the client ids', stopClaims)
+    const deadSessions = new DeadNodeSessions(conn, presence, sessionsNow, messagesNow, logger)
+    deadSessions.start()
+    closeWithCluster(broker, logger, "stopping the dead nodes' session expiry", async () =>
+      deadSessions.stop(),
+    )
   } catch (error) {
     // The close hook above closes the connection when the caller closes the broker.
     await presence?.stop()

@@ -8,7 +8,7 @@
  */
 import type { KV, KvWatchEntry } from '@nats-io/kv'
 import { SubscriptionTree } from '../broker/topics.ts'
-import { jsonObject, liveEntry } from './kv-util.ts'
+import { deleteAt, jsonObject, liveEntry } from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import { levelToToken } from './subjects.ts'
@@ -38,7 +38,12 @@ export class SessionDirectory {
   private readonly records = new Map<string, ClusterSessionRecord>()
   /** Every record's subscriptions ($share ones aside: a group is served once, not per session). */
   private readonly index = new SubscriptionTree<string, SessionSubscriptionRecord>()
+  /** The client ids whose record names each node, and each record's KV revision (0: own write in flight). */
+  private readonly byNode = new Map<string, Set<string>>()
+  private readonly revisions = new Map<string, number>()
   private stopWatch: (() => void) | undefined
+  /** Called for each record the watch brings (this node's own writes included), and each delete. */
+  onChange: ((clientId: string, record: ClusterSessionRecord | undefined) => void) | undefined
 
   private constructor(private readonly kv: KV) {}
 
@@ -73,23 +78,66 @@ export class SessionDirectory {
   private apply(entry: KvWatchEntry): void {
     const live = liveEntry(entry)
     if (!live) {
+      const before = this.records.get(entry.key)
       this.set(entry.key, undefined)
+      if (before) this.onChange?.(before.clientId, undefined)
       return
     }
     const record = parseRecord(jsonObject(live))
-    if (record) this.set(entry.key, record)
+    if (!record) return
+    this.set(entry.key, record, entry.revision)
+    this.onChange?.(record.clientId, record)
   }
 
-  private set(key: string, record: ClusterSessionRecord | undefined): void {
+  private set(key: string, record: ClusterSessionRecord | undefined, revision = 0): void {
     const before = this.records.get(key)
-    if (before) for (const sub of before.subscriptions) this.index.remove(sub.filter, before.clientId)
+    if (before) {
+      for (const sub of before.subscriptions) this.index.remove(sub.filter, before.clientId)
+      const held = this.byNode.get(before.node)
+      held?.delete(before.clientId)
+      if (held?.size === 0) this.byNode.delete(before.node)
+    }
     if (record === undefined) {
       this.records.delete(key)
+      this.revisions.delete(key)
       return
     }
     this.records.set(key, record)
+    this.revisions.set(key, revision)
     for (const sub of record.subscriptions)
       if (!sub.filter.startsWith('$share/')) this.index.add(sub.filter, record.clientId, sub)
+    let held = this.byNode.get(record.node)
+    if (held === undefined) {
+      held = new Set()
+      this.byNode.set(record.node, held)
+    }
+    held.add(record.clientId)
+  }
+
+  /** The nodes some record names as the session's holder. */
+  holders(): string[] {
+    return [...this.byNode.keys()]
+  }
+
+  /** The records that name `node` as their holder. */
+  heldBy(node: string): ClusterSessionRecord[] {
+    const out: ClusterSessionRecord[] = []
+    for (const clientId of this.byNode.get(node) ?? []) {
+      const record = this.records.get(keyOf(clientId))
+      if (record) out.push(record)
+    }
+    return out
+  }
+
+  /**
+   * Deletes `clientId`'s record if it is still the one this node last saw (a client that came
+   * back meanwhile moved it on); true when deleted.
+   */
+  async deleteIfUnchanged(clientId: string): Promise<boolean> {
+    const key = keyOf(clientId)
+    const revision = this.revisions.get(key)
+    if (revision === undefined || revision === 0) return false
+    return deleteAt(this.kv, key, revision)
   }
 
   /** Calls `visit` for each persistent session's subscription that `topic` matches. */

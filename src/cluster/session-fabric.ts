@@ -7,7 +7,7 @@
  * JetStream (session-messages.ts), and deleted with it.
  */
 import type { Logger } from 'pino'
-import type { SessionFabric, SessionMessageLog, SharedSession } from '../broker/types.ts'
+import type { SessionFabric, SessionFabricInlet, SessionMessageLog, SharedSession } from '../broker/types.ts'
 import type { ClusterSessionRecord, SessionDirectory } from './session-directory.ts'
 import type { SessionMessages } from './session-messages.ts'
 
@@ -18,6 +18,13 @@ export class ClusterSessionFabric implements SessionFabric {
     private readonly messages: SessionMessages,
     private readonly logger: Logger,
   ) {}
+
+  /** From now on the broker hears of sessions taken over or ended on other nodes. */
+  follow(inlet: SessionFabricInlet): void {
+    this.directory.onChange = (clientId, record) => {
+      if (record?.node !== this.nodeId) inlet.changedElsewhere(clientId)
+    }
+  }
 
   record(clientId: string): SharedSession | undefined {
     return this.directory.get(clientId)

@@ -30,11 +30,26 @@ interface Copy {
   retain: boolean
 }
 
+interface Store {
+  clientId: string
+  key: string
+  message: Message
+}
+
+/** The stores of one event-loop turn, confirmed together (SessionQueue.confirm). */
+interface Batch {
+  stores: Store[]
+  done: Promise<void>
+  settle: () => void
+}
+
 export class SessionMessages {
   /** The cluster-wide key of each QoS 1/2 message routed or received here, while it lives. */
   private readonly keys = new WeakMap<Message, string>()
-  /** Stores not acknowledged by JetStream yet, each with what settles it when given up. */
-  private readonly pending = new Map<Promise<void>, () => void>()
+  /** The batch this turn's stores join, sent at setImmediate. */
+  private current: Batch | undefined
+  /** Batches sent and not confirmed yet (retried until they are, or given up at stop). */
+  private readonly open = new Set<Batch>()
   private stopped = false
   private lastWarning = 0
 
@@ -73,12 +88,17 @@ export class SessionMessages {
     if (copies === undefined) return
     const key = SessionQueue.keyOf(origin, seq)
     this.keys.set(message, key)
-    for (const [clientId, { qos, retain }] of copies) this.store(clientId, key, { ...message, qos, retain })
+    const batch = this.batch()
+    for (const [clientId, { qos, retain }] of copies) {
+      const copy = { ...message, qos, retain }
+      batch.stores.push({ clientId, key, message: copy })
+      this.queue.send(clientId, key, copy)
+    }
   }
 
-  /** Resolves once every copy stored so far is in JetStream (or given up at stop). */
+  /** Resolves once every copy sent so far is stored (or given up at stop). */
   async settled(): Promise<void> {
-    if (this.pending.size > 0) await Promise.all([...this.pending.keys()])
+    if (this.open.size > 0) await Promise.all([...this.open].map((b) => b.done))
   }
 
   /** The log of one persistent session held on this node (SessionFabric.messageLog). */
@@ -90,11 +110,13 @@ export class SessionMessages {
     return this.keys.get(message)
   }
 
-  /** Deletes a session's copy of one message; a failure leaves it to be delivered again. */
-  remove(clientId: string, key: string): Promise<void> {
-    return this.queue.remove(clientId, key).catch((error: unknown) => {
+  /** Deletes a session's copy of one message (not confirmed: a lost delete means a redelivery). */
+  remove(clientId: string, key: string): void {
+    try {
+      this.queue.remove(clientId, key)
+    } catch (error) {
       this.logger.debug({ err: error, clientId }, 'cluster: could not delete a delivered message')
-    })
+    }
   }
 
   /** Deletes everything kept for a session that ended. */
@@ -121,42 +143,56 @@ export class SessionMessages {
     return result.value
   }
 
-  /** Gives up the stores still retrying (the node is closing). */
+  /** Gives up the batches still retrying (the node is closing). */
   stop(): void {
     this.stopped = true
-    for (const settle of this.pending.values()) settle()
-    this.pending.clear()
+    for (const batch of this.open) batch.settle()
+    this.open.clear()
+    this.current = undefined
   }
 
-  private store(clientId: string, key: string, message: Message): void {
+  /** This turn's batch: its stores go out as they come, its confirmation at setImmediate. */
+  private batch(): Batch {
+    if (this.current) return this.current
     let settle!: () => void
     const done = new Promise<void>((resolve) => {
       settle = resolve
     })
-    this.pending.set(done, settle)
-    const attempt = (): void => {
-      this.queue.store(clientId, key, message).then(
-        () => {
-          this.pending.delete(done)
-          settle()
-        },
-        (error: unknown) => {
+    const batch: Batch = { stores: [], done, settle }
+    this.current = batch
+    this.open.add(batch)
+    setImmediate(() => {
+      if (this.current === batch) this.current = undefined
+      this.confirm(batch)
+    })
+    return batch
+  }
+
+  private confirm(batch: Batch): void {
+    if (this.stopped) return
+    this.queue.confirm().then(
+      () => {
+        this.open.delete(batch)
+        batch.settle()
+      },
+      (error: unknown) => {
+        if (this.stopped) return
+        const now = Date.now()
+        if (now - this.lastWarning >= RETRY_MS) {
+          this.lastWarning = now
+          this.logger.warn(
+            { err: error, messages: batch.stores.length },
+            "cluster: keeping persistent sessions' messages failed; acknowledgements held, retrying",
+          )
+        }
+        setTimeout(() => {
           if (this.stopped) return
-          const now = Date.now()
-          if (now - this.lastWarning >= RETRY_MS) {
-            this.lastWarning = now
-            this.logger.warn(
-              { err: error, clientId, topic: message.topic },
-              "cluster: keeping a persistent session's message failed; acknowledgements held, retrying",
-            )
-          }
-          setTimeout(() => {
-            if (!this.stopped) attempt()
-          }, RETRY_MS).unref()
-        },
-      )
-    }
-    attempt()
+          // Sent again in full: a store already kept is replaced by its copy (one per subject).
+          for (const { clientId, key, message } of batch.stores) this.queue.send(clientId, key, message)
+          this.confirm(batch)
+        }, RETRY_MS).unref()
+      },
+    )
   }
 }
 

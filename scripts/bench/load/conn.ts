@@ -91,10 +91,11 @@ export async function openClient(
   clientId: string,
   timeoutMs = 5000,
   keepalive = 0,
+  clean = true,
 ): Promise<Conn> {
   const conn = new Conn(await openSocket(port, timeoutMs))
   const reply = await conn
-    .expect(connectPacket(clientId, keepalive), CONNACK, timeoutMs)
+    .expect(connectPacket(clientId, keepalive, clean), CONNACK, timeoutMs)
     .catch((err: unknown) => {
       conn.socket.destroy()
       throw err

@@ -15,6 +15,8 @@ export interface StreamJob {
   publishers: number
   subscribers: number
   qos: 0 | 1
+  /** Subscribers with persistent sessions (clean session 0) rather than clean ones. */
+  persistentSubscribers?: boolean
   /** Publisher i sends to `${topic}${i}` when true, else every publisher sends to `${topic}`. */
   perPublisherTopic: boolean
   topic: string

@@ -12,12 +12,12 @@ export const PINGRESP = 13
 
 export const DISCONNECT = Buffer.from([0xe0, 0x00])
 
-export function connectPacket(clientId: string, keepalive = 0): Buffer {
+export function connectPacket(clientId: string, keepalive = 0, clean = true): Buffer {
   return generate({
     cmd: 'connect',
     protocolId: 'MQTT',
     protocolVersion: 4,
-    clean: true,
+    clean,
     clientId,
     keepalive,
   })

@@ -51,7 +51,13 @@ export async function runStream(
 
   try {
     for (let j = 0; j < job.subscribers; j++) {
-      const conn = await openClient(job.subscriberPort ?? job.port, `bs-${tag}-${j}`)
+      const conn = await openClient(
+        job.subscriberPort ?? job.port,
+        `bs-${tag}-${j}`,
+        undefined,
+        undefined,
+        job.persistentSubscribers !== true,
+      )
       subs.push(conn)
       await subscribe(conn, job.filter, job.qos)
     }

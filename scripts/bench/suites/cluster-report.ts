@@ -9,9 +9,15 @@ import type { StormFigures } from './cluster-storm.ts'
 
 export type Placement = 'cross-node' | 'same node' | 'standalone'
 export const PLACEMENTS: readonly Placement[] = ['cross-node', 'same node', 'standalone']
+/**
+ * The loads: QoS 0 and QoS 1 to a clean-session subscriber, and QoS 1 to a persistent one, for
+ * which a cluster keeps each message in JetStream until it is delivered (session-messages.ts).
+ */
+export type Load = 'QoS 0' | 'QoS 1' | 'QoS 1 persistent'
+export const LOADS: readonly Load[] = ['QoS 0', 'QoS 1', 'QoS 1 persistent']
 
 export interface Run {
-  qos: 0 | 1
+  load: Load
   placement: Placement
   result: StreamResult
   /** CPU µs per delivered message of each node involved, and of 'nats-server'. */
@@ -23,11 +29,11 @@ export interface Run {
 /** The best round of each load and placement, and cross-node as a share of the single node. */
 export function summarize(runs: readonly Run[]): void {
   console.log('best of the rounds:')
-  for (const qos of [0, 1] as const) {
+  for (const load of LOADS) {
     const best = (placement: Placement): number =>
       Math.max(
         0,
-        ...runs.filter((r) => r.qos === qos && r.placement === placement).map((r) => r.result.deliverRate),
+        ...runs.filter((r) => r.load === load && r.placement === placement).map((r) => r.result.deliverRate),
       )
     const cross = best('cross-node')
     const same = best('same node')
@@ -35,7 +41,7 @@ export function summarize(runs: readonly Run[]): void {
     const pct = (x: number, of: number): string => (of > 0 ? `${((100 * x) / of).toFixed(0)}%` : '?')
     const fmt = (x: number): string => Math.round(x).toLocaleString('en')
     console.log(
-      `  QoS ${qos}: cross-node ${fmt(cross)} msg/s, same node ${fmt(same)} msg/s, standalone ${fmt(solo)} msg/s; ` +
+      `  ${load}: cross-node ${fmt(cross)} msg/s, same node ${fmt(same)} msg/s, standalone ${fmt(solo)} msg/s; ` +
         `cross-node is ${pct(cross, same)} of same node, ${pct(cross, solo)} of standalone`,
     )
   }
@@ -66,10 +72,10 @@ export function printCostTable(runs: readonly Run[]): void {
       'incl. protocol headers and JetStream/KV traffic in the window):',
   )
   const rows: string[][] = []
-  for (const qos of [0, 1] as const) {
+  for (const load of LOADS) {
     for (const placement of PLACEMENTS) {
       const best = runs
-        .filter((r) => r.qos === qos && r.placement === placement)
+        .filter((r) => r.load === load && r.placement === placement)
         .reduce<Run | undefined>(
           (b, r) => (b === undefined || r.result.deliverRate > b.result.deliverRate ? r : b),
           undefined,
@@ -78,7 +84,7 @@ export function printCostTable(runs: readonly Run[]): void {
       const cpu = best.cpuPerMessage
       const cluster = placement !== 'standalone'
       rows.push([
-        `QoS ${qos} ${placement}`,
+        `${load} ${placement}`,
         num(best.result.deliverRate, 0),
         num(cpu.A, 2),
         num(cpu.B, 2),

@@ -7,8 +7,8 @@
  * A nats-server with JetStream (temp store, free 127.0.0.1 port) and three tinymqtt processes
  * started from the command line (`--memory --sys-interval 0`), each with its own event loop as
  * in production: nodes A and B with `--cluster`, and a standalone node without it. The Node
- * load generator (load/stream.ts, the broker suite's fan-in and QoS 1 shapes) runs each load
- * three ways: publishers on A and the subscriber on B (cross-node), both on A (same node, in
+ * load generator (load/stream.ts, the broker suite's fan-in and QoS 1 shapes, and QoS 1 to a
+ * subscriber with a persistent session) runs each load three ways: publishers on A and the subscriber on B (cross-node), both on A (same node, in
  * the cluster), both on the standalone node. Each node's and nats-server's CPU is read from
  * /proc at the generator's marks, and nats-server's message and byte counters from its /varz,
  * each divided by the messages delivered in the measured window. Before the loads, a connect
@@ -35,7 +35,15 @@ import {
   startNode,
   startProc,
 } from './cluster-procs.ts'
-import { PLACEMENTS, printCostTable, printStormTable, type Run, summarize } from './cluster-report.ts'
+import {
+  LOADS,
+  type Load,
+  PLACEMENTS,
+  printCostTable,
+  printStormTable,
+  type Run,
+  summarize,
+} from './cluster-report.ts'
 import { connectStorm, type StormFigures, stormUnavailable } from './cluster-storm.ts'
 
 /** Longest wait for stragglers after sending stops; a QoS 1 delivery missing after it is lost. */
@@ -76,12 +84,13 @@ export async function run(options: ClusterOptions): Promise<number> {
     const runs: Run[] = []
     let failed = false
     for (let round = 1; round <= options.rounds; round++) {
-      for (const qos of [0, 1] as const) {
+      for (const load of LOADS) {
+        const qos = load === 'QoS 0' ? 0 : 1
         for (const placement of PLACEMENTS) {
           const [pubNode, subNode] =
             placement === 'cross-node' ? [a, b] : placement === 'same node' ? [a, a] : [solo, solo]
-          const measured = await measure(pubNode, subNode, natsProc, monitorPort, qos, options)
-          runs.push({ qos, placement, ...measured })
+          const measured = await measure(pubNode, subNode, natsProc, monitorPort, load, options)
+          runs.push({ load, placement, ...measured })
           const r = measured.result
           const cpu = Object.entries(measured.cpuPerMessage)
             .map(([n, us]) => `${n} ${us.toFixed(2)} µs`)
@@ -89,7 +98,7 @@ export async function run(options: ClusterOptions): Promise<number> {
           const lost = qos === 1 && r.lost > 0 ? `  LOST ${r.lost} of ${r.sent}` : ''
           if (qos === 1 && r.lost > 0) failed = true
           console.log(
-            `  round ${round} QoS ${qos} ${placement.padEnd(10)} ${Math.round(r.deliverRate).toLocaleString('en').padStart(9)} msg/s` +
+            `  round ${round} ${load.padEnd(16)} ${placement.padEnd(10)} ${Math.round(r.deliverRate).toLocaleString('en').padStart(9)} msg/s` +
               `  CPU/msg: ${cpu}  (sent ${r.sent}, delivered ${r.delivered}${qos === 0 ? `, dropped ${r.lost}` : ''})${lost}` +
               (r.errors.length > 0 ? `  errors: ${r.errors.join('; ')}` : ''),
           )
@@ -136,9 +145,9 @@ async function measure(
   subNode: Node,
   nats: Proc,
   monitorPort: number,
-  qos: 0 | 1,
+  load: Load,
   options: ClusterOptions,
-): Promise<Omit<Run, 'qos' | 'placement'>> {
+): Promise<Omit<Run, 'load' | 'placement'>> {
   const nodes = pubNode === subNode ? [pubNode] : [pubNode, subNode]
   const job: StreamJob = {
     kind: 'stream',
@@ -150,8 +159,9 @@ async function measure(
     drainMs: DRAIN_MS,
     // Far above any rate reached here; only a runaway would hit it.
     maxMessages: 500_000_000,
-    ...(qos === 0 ? FAN_IN : QOS1),
+    ...(load === 'QoS 0' ? FAN_IN : QOS1),
     publishers: options.publishers,
+    persistentSubscribers: load === 'QoS 1 persistent',
   }
   // CPU of each node and of nats-server (last), and nats-server's counters, at the marks.
   const pids = [...nodes.map((n) => n.pid), nats.pid]
