@@ -272,32 +272,44 @@ test("the session queue keeps each session's messages in order until removed or 
     qos,
     retain: false,
   })
+  // Node b hears the stream sequence of every copy kept for a session it holds.
+  const sequences: string[] = []
+  reader.followSequences('node b', (token, key, seq) => sequences.push(`${token} ${key} ${seq}`))
+  await b.conn.connection.flush()
   const keys = [1, 2, 3].map((n) => SessionQueue.keyOf('node a#x.y', n))
   for (const [i, qos] of [1, 2, 1].entries())
-    await writer.store('dev/1', keys[i] as string, msg(`t/${i}`, `p${i}`, qos as 1 | 2))
+    await writer.store('dev/1', 'node b', keys[i] as string, msg(`t/${i}`, `p${i}`, qos as 1 | 2))
   // Sent again after a failed confirmation: still one copy (the newest, at the end).
-  await writer.store('dev/1', keys[2] as string, msg('t/2', 'p2', 1))
-  await writer.store('dev 2', keys[0] as string, msg('other', 'x', 1))
+  await writer.store('dev/1', 'node b', keys[2] as string, msg('t/2', 'p2', 1))
+  await writer.store('dev 2', 'node c', keys[0] as string, msg('other', 'x', 1))
   const summary = (q: { key: string; message: Message }[]) =>
     q.map(({ key, message: m }) => `${key} ${m.topic} ${m.payload.toString()} ${m.qos}`)
 
-  // Another node reads them, oldest first, each with its key.
-  assert.deepEqual(summary(await reader.read('dev/1')), [
-    `${keys[0]} t/0 p0 1`,
-    `${keys[1]} t/1 p1 2`,
-    `${keys[2]} t/2 p2 1`,
-  ])
+  // Another node reads them, oldest first, each with its key and sequence.
+  const kept = await reader.read('dev/1')
+  assert.deepEqual(summary(kept), [`${keys[0]} t/0 p0 1`, `${keys[1]} t/1 p1 2`, `${keys[2]} t/2 p2 1`])
+  await until(() => sequences.length === 4, 'the four sequences of the copies held on node b')
+  const token = SessionQueue.sessionToken('dev/1')
+  assert.deepEqual(
+    sequences.slice(0, 2),
+    kept.slice(0, 2).map((m) => `${token} ${m.key} ${m.seq}`),
+  )
+  assert.equal(sequences[3], `${token} ${keys[2]} ${kept[2]?.seq}`)
+
   // A delete is not confirmed: read until it has happened.
-  reader.remove('dev/1', keys[0] as string)
+  reader.remove(kept[0]?.seq as number)
   const deadline = Date.now() + 30_000
   while ((await reader.read('dev/1')).length !== 2) {
     assert.ok(Date.now() < deadline, 'the removed message is still there')
     await new Promise((r) => setTimeout(r, 50))
   }
   assert.deepEqual(summary(await reader.read('dev/1')), [`${keys[1]} t/1 p1 2`, `${keys[2]} t/2 p2 1`])
+  await reader.removeBySubject('dev/1', keys[1] as string)
+  assert.deepEqual(summary(await reader.read('dev/1')), [`${keys[2]} t/2 p2 1`])
   await reader.purge('dev/1')
   assert.deepEqual(await reader.read('dev/1'), [])
   assert.deepEqual(summary(await reader.read('dev 2')), [`${keys[0]} other x 1`])
+  reader.stop()
 })
 
 test('a persistent client connecting on B while still connected on A: taken over, and its session continues on B', async (t) => {

@@ -138,7 +138,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     const clusterRouter = new ClusterRouter(conn, names, nodeId, retained, logger)
     router = clusterRouter
     const queue = await SessionQueue.open(conn, names, clusterRouter.origin, spec.replicas)
-    const kept = new SessionMessages(queue, sessions, logger)
+    const kept = new SessionMessages(queue, sessions, nodeId, logger)
     messages = kept
     const sessionFabric = new ClusterSessionFabric(sessions, nodeId, kept, logger)
     sessionFabric.follow(broker.attachSessionFabric(sessionFabric))

@@ -8,7 +8,9 @@
  *   message in its memory loses nothing acknowledged.
  * - Every QoS 1/2 message carries its cluster-wide key on every node (`named`), so the session
  *   that takes it in can tell the cluster, once its client completed it, to delete that copy
- *   (`ClusterMessageLog.removed`).
+ *   (`ClusterMessageLog.removed`). Deletes go by stream sequence, which the stream tells the
+ *   holder node of every copy stored for its sessions (SessionQueue.followSequences); a copy
+ *   whose sequence has not come within SEQUENCE_WAIT_MS is deleted by subject instead.
  * - On each resume of a persistent session the node reads what the cluster kept for it and
  *   hands the session what it does not have yet (`missing`): all of it when the session moved
  *   here or its node died, the few messages this node missed otherwise.
@@ -20,6 +22,10 @@ import type { SessionDirectory } from './session-directory.ts'
 import { SessionQueue } from './session-queue.ts'
 
 const RETRY_MS = 1000
+/** How long a completed copy waits for its sequence before it is deleted by subject. */
+const SEQUENCE_WAIT_MS = 5000
+/** Sequences remembered for copies not completed yet; past it the oldest are forgotten. */
+const MAX_SEQUENCES = 200_000
 /** How long a resume waits for the cluster's copy before its session goes on without it. */
 const READ_LIMIT_MS = 10_000
 /** Completed keys a session remembers, so a late copy of a message it had is not taken again. */
@@ -32,6 +38,7 @@ interface Copy {
 
 interface Store {
   clientId: string
+  holder: string
   key: string
   message: Message
 }
@@ -52,12 +59,22 @@ export class SessionMessages {
   private readonly open = new Set<Batch>()
   private stopped = false
   private lastWarning = 0
+  /** Stream sequences of copies kept for sessions held here, by `<client token>.<key>`. */
+  private readonly sequences = new Map<string, number>()
+  /** Copies completed before their sequence came, by the same id, with when. */
+  private readonly awaiting = new Map<string, { clientId: string; key: string; since: number }>()
+  private readonly fallbackTimer: NodeJS.Timeout
 
   constructor(
     private readonly queue: SessionQueue,
     private readonly directory: SessionDirectory,
+    private readonly nodeId: string,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    queue.followSequences(nodeId, (token, key, seq) => this.sequenced(`${token}.${key}`, seq))
+    this.fallbackTimer = setInterval(() => this.deleteOverdue(), SEQUENCE_WAIT_MS)
+    this.fallbackTimer.unref()
+  }
 
   /** A message from another node: named with its origin's key, so a session here can report it. */
   named(message: Message, origin: string, seq: number): void {
@@ -91,8 +108,9 @@ export class SessionMessages {
     const batch = this.batch()
     for (const [clientId, { qos, retain }] of copies) {
       const copy = { ...message, qos, retain }
-      batch.stores.push({ clientId, key, message: copy })
-      this.queue.send(clientId, key, copy)
+      const holder = this.directory.get(clientId)?.node ?? this.nodeId
+      batch.stores.push({ clientId, holder, key, message: copy })
+      this.queue.send(clientId, holder, key, copy)
     }
   }
 
@@ -110,12 +128,50 @@ export class SessionMessages {
     return this.keys.get(message)
   }
 
-  /** Deletes a session's copy of one message (not confirmed: a lost delete means a redelivery). */
-  remove(clientId: string, key: string): void {
+  /**
+   * A session here completed its copy `key` (`id`: its client token and the key): deleted by
+   * sequence, now or once the sequence comes (not confirmed: a lost delete means a redelivery).
+   */
+  completed(clientId: string, id: string, key: string): void {
+    const seq = this.sequences.get(id)
+    if (seq === undefined) {
+      this.awaiting.set(id, { clientId, key, since: Date.now() })
+      return
+    }
+    this.sequences.delete(id)
+    this.removeAt(seq)
+  }
+
+  private sequenced(id: string, seq: number): void {
+    if (this.awaiting.delete(id)) {
+      this.removeAt(seq)
+      return
+    }
+    this.sequences.set(id, seq)
+    if (this.sequences.size > MAX_SEQUENCES)
+      for (const oldest of this.sequences.keys()) {
+        this.sequences.delete(oldest)
+        break
+      }
+  }
+
+  private removeAt(seq: number): void {
     try {
-      this.queue.remove(clientId, key)
+      this.queue.remove(seq)
     } catch (error) {
-      this.logger.debug({ err: error, clientId }, 'cluster: could not delete a delivered message')
+      this.logger.debug({ err: error }, 'cluster: could not delete a delivered message')
+    }
+  }
+
+  /** Completed copies whose sequence never came (stored under another holder, or forgotten). */
+  private deleteOverdue(): void {
+    const before = Date.now() - SEQUENCE_WAIT_MS
+    for (const [id, { clientId, key, since }] of this.awaiting) {
+      if (since > before) break
+      this.awaiting.delete(id)
+      this.queue.removeBySubject(clientId, key).catch((error: unknown) => {
+        this.logger.debug({ err: error, clientId }, 'cluster: could not delete a delivered message')
+      })
     }
   }
 
@@ -139,13 +195,19 @@ export class SessionMessages {
       )
       return []
     }
-    for (const { key, message } of result.value) this.keys.set(message, key)
+    const token = SessionQueue.sessionToken(clientId)
+    for (const { key, seq, message } of result.value) {
+      this.keys.set(message, key)
+      this.sequenced(`${token}.${key}`, seq)
+    }
     return result.value
   }
 
   /** Gives up the batches still retrying (the node is closing). */
   stop(): void {
     this.stopped = true
+    clearInterval(this.fallbackTimer)
+    this.queue.stop()
     for (const batch of this.open) batch.settle()
     this.open.clear()
     this.current = undefined
@@ -188,7 +250,8 @@ export class SessionMessages {
         setTimeout(() => {
           if (this.stopped) return
           // Sent again in full: a store already kept is replaced by its copy (one per subject).
-          for (const { clientId, key, message } of batch.stores) this.queue.send(clientId, key, message)
+          for (const { clientId, holder, key, message } of batch.stores)
+            this.queue.send(clientId, holder, key, message)
           this.confirm(batch)
         }, RETRY_MS).unref()
       },
@@ -204,10 +267,14 @@ class ClusterMessageLog implements SessionMessageLog {
   /** The last keys completed, oldest first (a late copy of one is not taken again). */
   private recent: Set<string> | undefined
 
+  private readonly token: string
+
   constructor(
     private readonly clientId: string,
     private readonly messages: SessionMessages,
-  ) {}
+  ) {
+    this.token = SessionQueue.sessionToken(clientId)
+  }
 
   added(seq: number, message: Message): boolean {
     const key = this.messages.keyOf(message)
@@ -231,7 +298,7 @@ class ClusterMessageLog implements SessionMessageLog {
         this.recent.delete(oldest)
         break
       }
-    void this.messages.remove(this.clientId, key)
+    this.messages.completed(this.clientId, `${this.token}.${key}`, key)
   }
 
   async missing(): Promise<BacklogMessage[]> {
