@@ -5,9 +5,8 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { clusterOf } from '../src/index.ts'
-import { loggedPort, runCli } from './cli-process.ts'
 import { mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, twoNodes, willWatcher } from './nats-helpers.ts'
+import { cliNode, natsServerMissing, twoNodes, willWatcher } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
 
@@ -15,9 +14,7 @@ test('NATS down longer than the presence TTL: connects are refused meanwhile, an
   skip,
 }, async (t) => {
   const { s, nats, a, b } = await twoNodes(t)
-  const c = runCli(['--port', '0', '--cluster', nats.url], t)
-  const cPort = await loggedPort(c, 'MQTT listener started')
-  await c.waitForLog((l) => l.msg === 'joined the cluster', 'node c to join')
+  const { cli: c, port: cPort } = await cliNode(t, nats.url, 'c')
   const onB = await willWatcher(s, b, 'watch-b')
   const will = (name: string) => ({
     topic: `will/${name}`,

@@ -9,9 +9,8 @@ import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
 import { type Broker, clusterOf } from '../src/index.ts'
-import { loggedPort, runCli } from './cli-process.ts'
 import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
-import { natsServerMissing, node, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
+import { cliNode, natsServerMissing, node, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
 
@@ -126,9 +125,7 @@ test('a message in flight to a client on a node killed (-9), and one published a
   const nats = await startNatsServer(t)
   const b = await node(s, nats.url, 'b')
   const reader = await queueReader(s, nats.url)
-  const a = runCli(['--port', '0', '--cluster', nats.url], t)
-  const port = await loggedPort(a, 'MQTT listener started')
-  await a.waitForLog((l) => l.msg === 'joined the cluster', 'node a to join')
+  const { cli: a, port } = await cliNode(t, nats.url, 'a')
 
   const sub = await mqttConnect(port, persistent('keeper'), s)
   // This client takes messages in but never acknowledges them: they stay in flight on a.

@@ -10,9 +10,16 @@ import type { MqttClient } from 'mqtt'
 import { ClientLock } from '../src/cluster/client-lock.ts'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
-import { loggedPort, runCli } from './cli-process.ts'
 import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
-import { natsServerMissing, node, stack, startNatsServer, twoNodes, willWatcher } from './nats-helpers.ts'
+import {
+  cliNode,
+  natsServerMissing,
+  node,
+  stack,
+  startNatsServer,
+  twoNodes,
+  willWatcher,
+} from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
 
@@ -96,9 +103,7 @@ test("kill -9 of a node: a surviving node publishes its clients' wills; they rec
   const nats = await startNatsServer(t)
   const b = await node(s, nats.url, 'b')
   const onB = await willWatcher(s, b, 'watch-b')
-  const a = runCli(['--port', '0', '--cluster', nats.url], t)
-  const port = await loggedPort(a, 'MQTT listener started')
-  await a.waitForLog((l) => l.msg === 'joined the cluster', 'node a to join')
+  const { cli: a, port } = await cliNode(t, nats.url, 'a')
   const dev = await mqttConnect(
     port,
     {

@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Broker, startBroker } from '../src/index.ts'
 import { settleWithin } from '../src/util/settle-within.ts'
+import { type Cli, loggedPort, runCli } from './cli-process.ts'
 import { freePort, mqttConnect } from './helpers.ts'
 import { type Cleanup, locate, requireCommand } from './tls-helpers.ts'
 
@@ -148,4 +149,15 @@ export async function willWatcher(t: Cleanup, broker: Broker, clientId: string):
   c.on('message', (topic, payload) => got.push(`${topic}=${payload}`))
   await c.subscribeAsync('will/#', { qos: 1 })
   return got
+}
+
+/**
+ * A cluster node as a CLI child process (one a test can kill -9), joined to the NATS server at
+ * `url`; stopped when the test ends.
+ */
+export async function cliNode(t: Cleanup, url: string, label: string): Promise<{ cli: Cli; port: number }> {
+  const cli = runCli(['--port', '0', '--cluster', url], t)
+  const port = await loggedPort(cli, 'MQTT listener started')
+  await cli.waitForLog((l) => l.msg === 'joined the cluster', `node ${label} to join`)
+  return { cli, port }
 }

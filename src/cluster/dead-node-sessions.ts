@@ -16,27 +16,25 @@
  * others may be on their way back too), as in dead-node-wills.ts.
  */
 import type { Logger } from 'pino'
-import { settleWithin } from '../util/settle-within.ts'
+import { RECONNECT_SLACK_MS } from './dead-node-wills.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { NodePresence } from './node-presence.ts'
+import { PeriodicSweep } from './periodic-sweep.ts'
 import type { SessionDirectory } from './session-directory.ts'
 import type { SessionMessages } from './session-messages.ts'
 
 const CHECK_MS = 5000
-/** As RECONNECT_SLACK_MS in dead-node-wills.ts: NATS clients retry up to 10 s apart. */
-const RECONNECT_SLACK_MS = 12_000
 const CHECK_GUARD_MS = 10_000
 /** Session Expiry Interval meaning "never" (MQTT 3.x clean session 0). */
 const NEVER = 0xffffffff
 
 export class DeadNodeSessions {
-  private timer: NodeJS.Timeout | undefined
-  private checking = false
+  private readonly sweep: PeriodicSweep
   /** When each holder node was first seen gone (ms since the epoch). */
   private readonly goneSince = new Map<string, number>()
 
   constructor(
-    private readonly conn: NatsConnection,
+    conn: NatsConnection,
     private readonly presence: NodePresence,
     private readonly directory: SessionDirectory,
     private readonly messages: SessionMessages,
@@ -44,28 +42,21 @@ export class DeadNodeSessions {
   ) {
     // Judged afresh after an outage of our own: who was "gone" may only have been unreachable.
     conn.on('reconnected', () => this.goneSince.clear())
+    const options = {
+      everyMs: CHECK_MS,
+      guardMs: CHECK_GUARD_MS,
+      failure: "cluster: expiring dead nodes' sessions failed; trying again",
+      logger,
+    }
+    this.sweep = new PeriodicSweep(conn, options, () => this.checkOnce())
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.check(), CHECK_MS)
-    this.timer.unref()
+    this.sweep.start()
   }
 
   stop(): void {
-    clearInterval(this.timer)
-    this.timer = undefined
-  }
-
-  private async check(): Promise<void> {
-    if (this.checking || !this.timer || this.conn.state !== 'connected') return
-    this.checking = true
-    try {
-      await settleWithin(this.checkOnce(), CHECK_GUARD_MS)
-    } catch (error) {
-      this.logger.warn({ err: error }, "cluster: expiring dead nodes' sessions failed; trying again")
-    } finally {
-      this.checking = false
-    }
+    this.sweep.stop()
   }
 
   private async checkOnce(): Promise<void> {

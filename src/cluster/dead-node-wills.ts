@@ -13,10 +13,10 @@
  */
 import type { Logger } from 'pino'
 import type { PublishInput } from '../broker/types.ts'
-import { settleWithin } from '../util/settle-within.ts'
 import type { ClientLock } from './client-lock.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { NodePresence } from './node-presence.ts'
+import { PeriodicSweep } from './periodic-sweep.ts'
 import type { StoredWill, WillRegistry } from './will-registry.ts'
 
 const SWEEP_MS = 1000
@@ -25,7 +25,7 @@ const SWEEP_MS = 1000
  * with growing gaps, up to 10 s apart (nats-connection.ts), then heartbeat. Nobody is judged
  * until that is over as well as a whole TTL.
  */
-const RECONNECT_SLACK_MS = 12_000
+export const RECONNECT_SLACK_MS = 12_000
 /**
  * A sweep that has not finished after this is no longer waited for: a KV listing caught by a
  * NATS outage can hang, and must not stop every later sweep (a late finish is harmless, each
@@ -40,8 +40,7 @@ const SWEEP_GUARD_MS = 10_000
 const FULL_SWEEP_MS = 30_000
 
 export class DeadNodeWills {
-  private timer: NodeJS.Timeout | undefined
-  private sweeping = false
+  private readonly sweep: PeriodicSweep
   /** No judging before this time (ms, monotonic): right after start or after a NATS outage. */
   private quietUntil: number
   private readonly delayed = new Set<NodeJS.Timeout>()
@@ -50,7 +49,7 @@ export class DeadNodeWills {
   private lastFullSweep = Number.NEGATIVE_INFINITY
 
   constructor(
-    private readonly conn: NatsConnection,
+    conn: NatsConnection,
     private readonly presence: NodePresence,
     private readonly wills: WillRegistry,
     private readonly lock: ClientLock,
@@ -61,31 +60,24 @@ export class DeadNodeWills {
     conn.on('reconnected', () => {
       this.quietUntil = performance.now() + presence.ttlMs + RECONNECT_SLACK_MS
     })
+    const options = {
+      everyMs: SWEEP_MS,
+      guardMs: SWEEP_GUARD_MS,
+      failure: 'cluster: sweeping the wills of dead nodes failed; trying again',
+      logger,
+      ready: () => performance.now() >= this.quietUntil,
+    }
+    this.sweep = new PeriodicSweep(conn, options, () => this.sweepOnce())
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.sweep(), SWEEP_MS)
-    this.timer.unref()
+    this.sweep.start()
   }
 
   stop(): void {
-    clearInterval(this.timer)
-    this.timer = undefined
+    this.sweep.stop()
     for (const t of this.delayed) clearTimeout(t)
     this.delayed.clear()
-  }
-
-  private async sweep(): Promise<void> {
-    if (this.sweeping || !this.timer || this.conn.state !== 'connected') return
-    if (performance.now() < this.quietUntil) return
-    this.sweeping = true
-    try {
-      await settleWithin(this.sweepOnce(), SWEEP_GUARD_MS)
-    } catch (error) {
-      this.logger.warn({ err: error }, 'cluster: sweeping the wills of dead nodes failed; trying again')
-    } finally {
-      this.sweeping = false
-    }
   }
 
   private async sweepOnce(): Promise<void> {
