@@ -19,9 +19,16 @@ export class ClusterSessionFabric implements SessionFabric {
     private readonly logger: Logger,
   ) {}
 
+  /**
+   * Records this node deleted whose delete has not come back through the watch yet: that
+   * echo is not news from elsewhere (the session may have been opened here again meanwhile).
+   */
+  private readonly ownDeletes = new Set<string>()
+
   /** From now on the broker hears of sessions taken over or ended on other nodes. */
   follow(inlet: SessionFabricInlet): void {
     this.directory.onChange = (clientId, record) => {
+      if (record === undefined && this.ownDeletes.delete(clientId)) return
       if (record?.node !== this.nodeId) inlet.changedElsewhere(clientId)
     }
   }
@@ -64,7 +71,9 @@ export class ClusterSessionFabric implements SessionFabric {
     // Called for every clean connection: only a record this node knows of costs a write.
     if (!this.directory.has(clientId)) return
     this.messages.purge(clientId)
+    this.ownDeletes.add(clientId)
     this.directory.delete(clientId).catch((error: unknown) => {
+      this.ownDeletes.delete(clientId)
       this.logger.warn({ err: error, clientId }, 'cluster: could not delete a session record')
     })
   }
