@@ -76,9 +76,24 @@ export class SessionMessages {
     this.fallbackTimer.unref()
   }
 
+  /** Each origin's id as a subject token: escaping one costs about a µs, and there are few. */
+  private readonly originTokens = new Map<string, string>()
+
   /** A message from another node: named with its origin's key, so a session here can report it. */
   named(message: Message, origin: string, seq: number): void {
-    this.keys.set(message, SessionQueue.keyOf(origin, seq))
+    this.keys.set(message, this.keyFor(origin, seq))
+  }
+
+  /** SessionQueue.keyOf, with the origin's token kept. */
+  private keyFor(origin: string, seq: number): string {
+    let token = this.originTokens.get(origin)
+    if (token === undefined) {
+      // Origins are instance ids (node id and a random suffix): new ones come with restarts only.
+      if (this.originTokens.size >= 1024) this.originTokens.clear()
+      token = SessionQueue.originToken(origin)
+      this.originTokens.set(origin, token)
+    }
+    return `${token}.${seq}`
   }
 
   /**
@@ -103,7 +118,7 @@ export class SessionMessages {
       }
     })
     if (copies === undefined) return
-    const key = SessionQueue.keyOf(origin, seq)
+    const key = this.keyFor(origin, seq)
     this.keys.set(message, key)
     const batch = this.batch()
     for (const [clientId, { qos, retain }] of copies) {

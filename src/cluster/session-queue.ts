@@ -116,7 +116,12 @@ export class SessionQueue {
 
   /** A message's cluster-wide id: `origin` (an instance id) as a token, then its number there. */
   static keyOf(origin: string, seq: number): string {
-    return `${levelToToken(origin)}.${seq}`
+    return `${SessionQueue.originToken(origin)}.${seq}`
+  }
+
+  /** The first half of keyOf, for callers that keep it per origin. */
+  static originToken(origin: string): string {
+    return levelToToken(origin)
   }
 
   /** A client id as the queue's subjects carry it. */
