@@ -9,7 +9,19 @@ import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
 import { type Broker, clusterOf } from '../src/index.ts'
-import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
+import {
+  ackId,
+  type Cleanup,
+  DISCONNECT,
+  mqttConnect,
+  PT,
+  pubcomp,
+  pubrec,
+  RawClient,
+  subscribe,
+  until,
+  withTimeout,
+} from './helpers.ts'
 import { cliNode, natsServerMissing, node, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
@@ -203,4 +215,45 @@ test('a session taken over on another node is dropped where it was, with its del
   await until(() => wills.includes('sentinel after'), 'the sentinel')
   assert.deepEqual(wills, ['sentinel after'])
   await back.endAsync()
+})
+
+test('QoS 2 messages in flight when a client leaves one node go on under their packet ids on the next', {
+  skip,
+}, async (t) => {
+  const { s, a, b } = await twoNodes(t)
+  const spec = { clientId: 'q2', clean: false }
+  const first = await RawClient.connect(a.port, spec, s)
+  await first.client.send(subscribe(1, [{ topic: 'q2/#', qos: 2 }]))
+  await first.client.expect(PT.SUBACK)
+  await recordSeen(b, 'q2', 1, false)
+  const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
+  await pub.publishAsync('q2/rec', 'received', { qos: 2 })
+  await pub.publishAsync('q2/sent', 'not yet', { qos: 2 })
+  // The client has the first (PUBREC, so a PUBREL is owed to it) but not the second.
+  const received = await first.client.nextPublish()
+  const sent = await first.client.nextPublish()
+  assert.deepEqual([received.topic, sent.topic], ['q2/rec', 'q2/sent'])
+  await first.client.send(pubrec(received.packetId as number))
+  assert.equal(ackId(await first.client.expect(PT.PUBREL)), received.packetId)
+  await first.client.send(DISCONNECT)
+  await first.client.waitClosed()
+  await until(
+    () => clusterOf(b)?.session('q2')?.disconnectedAt !== undefined,
+    "b sees the session's record with what was in flight",
+  )
+
+  const second = await RawClient.connect(b.port, spec, s)
+  assert.equal(second.connack.sessionPresent, true)
+  // b owes the PUBREL under the same id, and sends the other again with DUP under its id.
+  const owed = await second.client.next()
+  assert.equal(owed.type, PT.PUBREL, `expected PUBREL, got packet type ${owed.type}`)
+  assert.equal(ackId(owed), received.packetId)
+  const again = await second.client.nextPublish()
+  assert.deepEqual([again.topic, again.packetId, again.dup, again.qos], ['q2/sent', sent.packetId, true, 2])
+  await second.client.send(pubcomp(received.packetId as number))
+  await second.client.send(pubrec(sent.packetId as number))
+  assert.equal(ackId(await second.client.expect(PT.PUBREL)), sent.packetId)
+  await second.client.send(pubcomp(sent.packetId as number))
+  // Nothing else is owed: the next packet is the answer to a PINGREQ.
+  assert.deepEqual(await second.client.pingBarrier(), [])
 })

@@ -17,7 +17,7 @@ import {
   type SessionLimits,
   sessionMeta,
 } from './sessions.ts'
-import type { Message, MessageProperties, SessionInfo } from './types.ts'
+import type { InflightEntry, Message, MessageProperties, SessionInfo, SessionMessageLog } from './types.ts'
 
 export interface SessionLifecycleParts {
   limits: SessionLimits
@@ -142,7 +142,8 @@ export class SessionLifecycle implements SessionOpener {
       this.makePersistent(session)
       this.shared(session)
       // What the cluster kept for it that this copy lacks goes out before anything new.
-      if (session.log) session.catchUp(session.log.missing())
+      const backlog = this.logOf(session)?.missing()
+      if (backlog) session.catchUp(backlog)
       return { session, present: true }
     }
     session = this.newSession(clientId, expiryInterval)
@@ -190,6 +191,7 @@ export class SessionLifecycle implements SessionOpener {
       } else {
         if (this.persistence.durable) this.persistence.putSession(session)
         else this.persistence.snapshot(session)
+        session.log?.leaving(inflightOf(session))
         this.shared(session)
         if (willMessage) this.scheduleWill(session, willMessage, will?.properties?.willDelayInterval ?? 0)
         this.scheduleExpiry(session)
@@ -221,13 +223,20 @@ export class SessionLifecycle implements SessionOpener {
     this.persistence.putSession(session)
   }
 
+  /** The cluster's log of a session that outlives its connection (SessionFabric.messageLog). */
+  private logOf(session: Session): SessionMessageLog | undefined {
+    if (session.expiryInterval === 0) return undefined
+    session.log ??= this.router.sessionFabric?.messageLog?.(session.clientId)
+    return session.log
+  }
+
   /** Other nodes learn of a session that outlives its connection (broker.attachSessionFabric). */
   private shared(session: Session): void {
     const fabric = this.router.sessionFabric
     if (!fabric) return
     if (session.expiryInterval > 0) {
       fabric.changed(sessionMeta(session))
-      session.log ??= fabric.messageLog?.(session.clientId)
+      this.logOf(session)
     } else {
       // Resumed as a session that ends with its connection: no other node may resume it.
       session.log = undefined
@@ -323,6 +332,14 @@ export class SessionLifecycle implements SessionOpener {
     }
     if (reason === 'queue full') this.overflowed(session)
   }
+}
+
+/** What a session has in flight to its client (SessionMessageLog.leaving). */
+function inflightOf(session: Session): InflightEntry[] {
+  const out: InflightEntry[] = []
+  for (const { seq, messageId, state } of session.inflight.values())
+    if (messageId !== undefined && state !== undefined) out.push({ seq, messageId, state })
+  return out
 }
 
 /** The will properties that become the will message's PUBLISH properties. */

@@ -296,12 +296,23 @@ export class Session implements FlowSubscriber {
     void backlog.then((messages) => {
       this.holding--
       const entries: Outgoing[] = []
-      for (const { message, qos, retain } of messages) {
+      const resent: Outgoing[] = []
+      for (const { message, qos, retain, inflight } of messages) {
         const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain }
         if (this.log?.added(entry.seq, message) === false) continue
+        if (inflight !== undefined && !this.inflight.has(inflight.messageId)) {
+          // In flight on the node the session left: again under its packet id, before the queue.
+          entry.messageId = inflight.messageId
+          entry.state = inflight.state
+          this.inflightMap ??= new Map()
+          this.inflightMap.set(inflight.messageId, entry)
+          resent.push(entry)
+        } else {
+          entries.push(entry)
+        }
         this.journal?.putMessage(entry)
-        entries.push(entry)
       }
+      if (resent.length > 0 && this.outlet) this.resend = [...this.resend, ...resent]
       if (entries.length > 0) {
         for (let i = this.queueHead; i < this.queue.length; i++) {
           const queued = this.queue[i]

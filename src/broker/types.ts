@@ -160,6 +160,20 @@ export interface BacklogMessage {
   /** The QoS it goes out at (the publisher's and the subscription's lower). */
   qos: 1 | 2
   retain: boolean
+  /**
+   * Set when the node the session left had it in flight to the client: its packet id, and
+   * whether the client had it (PUBREC received, `pubrel`) or not yet (`publish`). It is sent
+   * again under that id (PUBLISH with DUP, or PUBREL), as a node that kept the session would.
+   */
+  inflight?: { messageId: number; state: 'publish' | 'pubrel' } | undefined
+}
+
+/** One message in flight to a session's client, as the session leaves its node. */
+export interface InflightEntry {
+  /** The session's entry number (SessionMessageLog.added). */
+  seq: number
+  messageId: number
+  state: 'publish' | 'pubrel'
 }
 
 /**
@@ -175,6 +189,11 @@ export interface SessionMessageLog {
   added(seq: number, message: Message): boolean
   /** Entry `seq` left the session: its client completed it, or it was dropped or expired. */
   removed(seq: number): void
+  /**
+   * The session's client went: what was in flight to it, for the node that resumes the
+   * session next (before SessionFabric.changed writes the record that says it went).
+   */
+  leaving(inflight: InflightEntry[]): void
   /**
    * The messages the cluster holds for the session that this copy of it has not seen (it moved
    * here, its node died, or this node missed them), oldest first. Never rejects; bounded in time.

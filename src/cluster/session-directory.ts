@@ -32,6 +32,14 @@ export interface ClusterSessionRecord {
   node: string
   /** When its client went (ms since the epoch); absent while connected. */
   disconnectedAt?: number
+  /** What was in flight to its client when it went, by message key (session-messages.ts). */
+  inflight?: InflightRecord[]
+}
+
+export interface InflightRecord {
+  key: string
+  messageId: number
+  state: 'publish' | 'pubrel'
 }
 
 export class SessionDirectory {
@@ -41,6 +49,12 @@ export class SessionDirectory {
   /** The client ids whose record names each node, and each record's KV revision (0: own write in flight). */
   private readonly byNode = new Map<string, Set<string>>()
   private readonly revisions = new Map<string, number>()
+  /**
+   * What was in flight as each session's client last went, kept past the record that says it
+   * went: resuming the session rewrites that record (its holder, each subscription restored)
+   * before the node reads its kept messages.
+   */
+  private readonly lastInflight = new Map<string, InflightRecord[]>()
   private stopWatch: (() => void) | undefined
   /** Called for each record the watch brings (this node's own writes included), and each delete. */
   onChange: ((clientId: string, record: ClusterSessionRecord | undefined) => void) | undefined
@@ -100,8 +114,12 @@ export class SessionDirectory {
     if (record === undefined) {
       this.records.delete(key)
       this.revisions.delete(key)
+      this.lastInflight.delete(key)
       return
     }
+    if (record.inflight !== undefined && record.inflight.length > 0)
+      this.lastInflight.set(key, record.inflight)
+    else if (record.disconnectedAt !== undefined) this.lastInflight.delete(key)
     this.records.set(key, record)
     this.revisions.set(key, revision)
     for (const sub of record.subscriptions)
@@ -112,6 +130,14 @@ export class SessionDirectory {
       this.byNode.set(record.node, held)
     }
     held.add(record.clientId)
+  }
+
+  /** What was in flight to `clientId`'s client as it last went (once: taken by its resume). */
+  takeInflight(clientId: string): InflightRecord[] | undefined {
+    const key = keyOf(clientId)
+    const inflight = this.lastInflight.get(key)
+    this.lastInflight.delete(key)
+    return inflight
   }
 
   /** The nodes some record names as the session's holder. */
@@ -195,5 +221,19 @@ function parseRecord(v: Record<string, unknown> | undefined): ClusterSessionReco
   }
   const record: ClusterSessionRecord = { clientId, expiryInterval, subscriptions: subs, node }
   if (typeof disconnectedAt === 'number') record.disconnectedAt = disconnectedAt
+  if (Array.isArray(v.inflight)) record.inflight = v.inflight.filter(isInflightRecord)
   return record
+}
+
+function isInflightRecord(v: unknown): v is InflightRecord {
+  if (typeof v !== 'object' || v === null) return false
+  const { key, messageId, state } = v as Record<string, unknown>
+  return (
+    typeof key === 'string' &&
+    typeof messageId === 'number' &&
+    Number.isInteger(messageId) &&
+    messageId > 0 &&
+    messageId <= 0xffff &&
+    (state === 'publish' || state === 'pubrel')
+  )
 }

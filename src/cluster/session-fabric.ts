@@ -58,7 +58,11 @@ export class ClusterSessionFabric implements SessionFabric {
       subscriptions: session.subscriptions.map((s) => withoutUndefined(s)),
       node: this.nodeId,
     }
-    if (session.disconnectedAt !== undefined) record.disconnectedAt = session.disconnectedAt
+    if (session.disconnectedAt !== undefined) {
+      record.disconnectedAt = session.disconnectedAt
+      const inflight = this.messages.takeInflight(session.clientId)
+      if (inflight) record.inflight = inflight
+    }
     this.directory.put(record).catch((error: unknown) => {
       this.logger.warn(
         { err: error, clientId: session.clientId },

@@ -16,9 +16,9 @@
  *   here or its node died, the few messages this node missed otherwise.
  */
 import type { Logger } from 'pino'
-import type { BacklogMessage, Message, QoS, SessionMessageLog } from '../broker/types.ts'
+import type { BacklogMessage, InflightEntry, Message, QoS, SessionMessageLog } from '../broker/types.ts'
 import { settleWithin } from '../util/settle-within.ts'
-import type { SessionDirectory } from './session-directory.ts'
+import type { InflightRecord, SessionDirectory } from './session-directory.ts'
 import { SessionQueue } from './session-queue.ts'
 
 const RETRY_MS = 1000
@@ -132,6 +132,29 @@ export class SessionMessages {
   /** Resolves once every copy sent so far is stored (or given up at stop). */
   async settled(): Promise<void> {
     if (this.open.size > 0) await Promise.all([...this.open].map((b) => b.done))
+  }
+
+  /** What each session had in flight as its client went, until its record is written. */
+  private readonly leavingInflight = new Map<string, InflightRecord[]>()
+
+  /** See ClusterMessageLog.leaving. */
+  left(clientId: string, inflight: InflightRecord[]): void {
+    if (inflight.length > 0) this.leavingInflight.set(clientId, inflight)
+    else this.leavingInflight.delete(clientId)
+  }
+
+  /** What the session had in flight as its client went (once: the record that says it went takes it). */
+  takeInflight(clientId: string): InflightRecord[] | undefined {
+    const inflight = this.leavingInflight.get(clientId)
+    this.leavingInflight.delete(clientId)
+    return inflight
+  }
+
+  /** What the cluster's record said was in flight to `clientId`'s client as it last went. */
+  inflightOf(clientId: string): ReadonlyMap<string, InflightRecord> {
+    const out = new Map<string, InflightRecord>()
+    for (const entry of this.directory.takeInflight(clientId) ?? []) out.set(entry.key, entry)
+    return out
   }
 
   /** The log of one persistent session held on this node (SessionFabric.messageLog). */
@@ -316,12 +339,28 @@ class ClusterMessageLog implements SessionMessageLog {
     this.messages.completed(this.clientId, `${this.token}.${key}`, key)
   }
 
+  leaving(inflight: InflightEntry[]): void {
+    const out: InflightRecord[] = []
+    for (const { seq, messageId, state } of inflight) {
+      const key = this.held.get(seq)
+      if (key !== undefined) out.push({ key, messageId, state })
+    }
+    this.messages.left(this.clientId, out)
+  }
+
   async missing(): Promise<BacklogMessage[]> {
+    const inflight = this.messages.inflightOf(this.clientId)
     const kept = await this.messages.read(this.clientId)
     const out: BacklogMessage[] = []
     for (const { key, message } of kept) {
       if (message.qos === 0 || this.heldKeys.has(key) || this.recent?.has(key)) continue
-      out.push({ message, qos: message.qos, retain: message.retain })
+      const sent = inflight.get(key)
+      out.push({
+        message,
+        qos: message.qos,
+        retain: message.retain,
+        inflight: sent && { messageId: sent.messageId, state: sent.state },
+      })
     }
     return out
   }
