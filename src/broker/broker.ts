@@ -220,7 +220,11 @@ export class Broker extends EventEmitter<BrokerEvents> {
    */
   attachSessionFabric(fabric: SessionFabric): SessionFabricInlet {
     this.parts.router.sessionFabric = fabric
-    return { changedElsewhere: (clientId) => this.parts.sessions.changedElsewhere(clientId) }
+    const sessions = this.parts.sessions
+    return {
+      changedElsewhere: (clientId) => sessions.changedElsewhere(clientId),
+      missedMessages: () => sessions.catchUpConnected(),
+    }
   }
 
   /** The connected clients. */

@@ -152,6 +152,13 @@ export class SessionLifecycle implements SessionOpener {
     return { session, present: false }
   }
 
+  /** See SessionFabricInlet.missedMessages. */
+  catchUpConnected(): void {
+    for (const session of this.sessions.values())
+      if (session.outlet !== undefined && session.log !== undefined)
+        session.catchUp(session.log.missing(), false)
+  }
+
   /** See SessionFabricInlet.changedElsewhere. */
   changedElsewhere(clientId: string): void {
     const session = this.sessions.get(clientId)

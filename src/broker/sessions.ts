@@ -287,14 +287,15 @@ export class Session implements FlowSubscriber {
   }
 
   /**
-   * Holds sending until `backlog` (what the cluster kept for this session that this copy lacks)
-   * is in: its messages go before anything routed here meanwhile, in the order the cluster
-   * stored them.
+   * Takes in `backlog`, what the cluster kept for this session that this copy lacks. With
+   * `first` (a resume) sending waits until it is in, and its messages go before anything
+   * routed here meanwhile, in the order the cluster stored them; without (a connected session
+   * catching up on what its node missed), they go after what is queued.
    */
-  catchUp(backlog: Promise<BacklogMessage[]>): void {
-    this.holding++
+  catchUp(backlog: Promise<BacklogMessage[]>, first = true): void {
+    if (first) this.holding++
     void backlog.then((messages) => {
-      this.holding--
+      if (first) this.holding--
       const entries: Outgoing[] = []
       const resent: Outgoing[] = []
       for (const { message, qos, retain, inflight } of messages) {
@@ -313,7 +314,9 @@ export class Session implements FlowSubscriber {
         this.journal?.putMessage(entry)
       }
       if (resent.length > 0 && this.outlet) this.resend = [...this.resend, ...resent]
-      if (entries.length > 0) {
+      if (!first) {
+        for (const entry of entries) this.enqueue(entry)
+      } else if (entries.length > 0) {
         for (let i = this.queueHead; i < this.queue.length; i++) {
           const queued = this.queue[i]
           if (queued !== undefined) entries.push(queued)

@@ -152,6 +152,12 @@ export interface SessionFabricInlet {
    * back there, or its session ended there).
    */
   changedElsewhere(clientId: string): void
+  /**
+   * This node may have missed messages routed to it (its link to the other nodes was down):
+   * each connected session with a message log reads what the cluster kept for it, and gets
+   * what it lacks after what it has queued.
+   */
+  missedMessages(): void
 }
 
 /** A message the cluster kept for a session, as it is delivered to it. */

@@ -19,6 +19,7 @@ import { ClusterOverview } from './cluster-overview.ts'
 import { ClusterRouter } from './cluster-router.ts'
 import { type ClusterSpec, defaultNodeId } from './config.ts'
 import { DeadNodeSessions } from './dead-node-sessions.ts'
+import { RECONNECT_SLACK_MS } from './dead-node-wills.ts'
 import { clusterNames } from './names.ts'
 import { type ConnectionState, NatsConnection, type NatsTlsOptions } from './nats-connection.ts'
 import { NodePresence } from './node-presence.ts'
@@ -141,7 +142,15 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     const kept = new SessionMessages(queue, sessions, nodeId, logger)
     messages = kept
     const sessionFabric = new ClusterSessionFabric(sessions, nodeId, kept, logger)
-    sessionFabric.follow(broker.attachSessionFabric(sessionFabric))
+    const fabricInlet = broker.attachSessionFabric(sessionFabric)
+    sessionFabric.follow(fabricInlet)
+    // Routed messages sent while this node was away from NATS never reach it; the copies kept
+    // for its persistent sessions do. Read again once the other nodes are surely back too:
+    // what their publishers sent meanwhile is stored only then.
+    conn.on('reconnected', () => {
+      fabricInlet.missedMessages()
+      setTimeout(() => fabricInlet.missedMessages(), RECONNECT_SLACK_MS).unref()
+    })
     clusterRouter.sessionMessages = kept
     const queues = new SharedQueues(sharedConn, names, logger)
     clusterRouter.sharedQueues = queues

@@ -28,6 +28,8 @@ const SEQUENCE_WAIT_MS = 5000
 const MAX_SEQUENCES = 200_000
 /** How long a resume waits for the cluster's copy before its session goes on without it. */
 const READ_LIMIT_MS = 10_000
+/** Sessions whose kept messages are read at once; the others wait their turn. */
+const READS_AT_ONCE = 16
 /** Completed keys a session remembers, so a late copy of a message it had is not taken again. */
 const RECENT_KEYS = 256
 
@@ -76,6 +78,8 @@ export class SessionMessages {
     this.fallbackTimer.unref()
   }
 
+  private reading = 0
+  private readonly waitingReads: (() => void)[] = []
   /** Each origin's id as a subject token: escaping one costs about a µs, and there are few. */
   private readonly originTokens = new Map<string, string>()
 
@@ -220,8 +224,22 @@ export class SessionMessages {
     })
   }
 
-  /** What the cluster keeps for `clientId`, each message named with its key; [] when unreadable. */
+  /**
+   * What the cluster keeps for `clientId`, each message named with its key; [] when unreadable.
+   * At most READS_AT_ONCE sessions are read at a time (a reconnect reads every connected one).
+   */
   async read(clientId: string): Promise<Array<{ key: string; message: Message }>> {
+    if (this.reading >= READS_AT_ONCE) await new Promise<void>((resolve) => this.waitingReads.push(resolve))
+    this.reading++
+    try {
+      return await this.readNow(clientId)
+    } finally {
+      this.reading--
+      this.waitingReads.shift()?.()
+    }
+  }
+
+  private async readNow(clientId: string): Promise<Array<{ key: string; message: Message }>> {
     const result = await settleWithin(this.queue.read(clientId), READ_LIMIT_MS).catch((error: unknown) => ({
       done: false as const,
       error,
