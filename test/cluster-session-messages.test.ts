@@ -9,7 +9,7 @@ import type { IClientOptions, MqttClient } from 'mqtt'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
-import { type Broker, clusterOf } from '../src/index.ts'
+import { type Broker, clusterOf, startBroker } from '../src/index.ts'
 import {
   ackId,
   type Cleanup,
@@ -328,4 +328,34 @@ test('a connected persistent client gets what its node missed while it was away 
   await until(() => got.includes('m/2 after'), 'a live message after it')
   assert.deepEqual(got, ['m/1 while b was away', 'm/2 after'])
   assert.equal(sub.connected, true)
+})
+
+test("a message dropped at the holder's queue limit is dropped from the cluster's copy too", {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const a = await startBroker({
+    port: 0,
+    host: '127.0.0.1',
+    logLevel: 'silent',
+    maxQueuedMessages: 2,
+    cluster: { servers: [nats.url], node: 'a' },
+  })
+  s.after(() => a.close())
+  const b = await node(s, nats.url, 'b')
+  const reader = await queueReader(s, nats.url)
+  const sub = await mqttConnect(a.port, persistent('small'), s)
+  await sub.subscribeAsync({ 'l/+': { qos: 1 } })
+  await sub.endAsync()
+  await recordSeen(a, 'small', 1, true)
+  const pub = await mqttConnect(a.port, { clientId: 'pub' }, s)
+  for (const n of [1, 2, 3, 4]) await pub.publishAsync(`l/${n}`, `m${n}`, { qos: 1 })
+  // a queues two; the other two are dropped there, and their copies with them.
+  await keptBecomes(reader, 'small', 2)
+  const back = await mqttConnect(b.port, persistent('small'), s)
+  const got = received(back)
+  await pub.publishAsync('l/5', 'live', { qos: 1 })
+  await until(() => got.includes('l/5 live'), 'a live message on b')
+  assert.deepEqual(got, ['l/1 m1', 'l/2 m2', 'l/5 live'])
 })

@@ -222,6 +222,8 @@ export class Session implements FlowSubscriber {
       hold = holdable && this.progressing
       if (!hold && queued >= this.limits.maxQueuedMessages) {
         this.onDrop(this, message, 'queue full')
+        // Dropped by policy everywhere: the cluster's copy goes too.
+        this.log?.removed(entry.seq)
         return false
       }
     }
