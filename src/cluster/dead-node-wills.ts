@@ -35,7 +35,8 @@ const SWEEP_GUARD_MS = 10_000
 /**
  * The will and lock buckets are listed when a node seen alive is gone, and otherwise only
  * this often (for a node that came and went between two readings, or died before this one
- * started): a listing costs a request per key, too much every second with many clients.
+ * started): a listing streams every key of both buckets, too much every second with many
+ * clients.
  */
 const FULL_SWEEP_MS = 30_000
 
