@@ -1,6 +1,6 @@
 /** Small shared pieces for compare-and-set on JetStream KV. */
 import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
-import { type KV, type KvEntry, KvWatchInclude } from '@nats-io/kv'
+import { type KV, type KvEntry, type KvWatchEntry, KvWatchInclude } from '@nats-io/kv'
 import { settleWithin } from '../util/settle-within.ts'
 
 /** True when a create/update/delete lost a compare-and-set race (the revision moved on). */
@@ -29,6 +29,23 @@ export function jsonObject(entry: KvEntry): Record<string, unknown> | undefined 
   }
 }
 
+/**
+ * Whether a bucket holds nothing now. Asked before a watch starts: a watch of an empty bucket
+ * sends no initial values, so nothing would mark their end (a value written in between
+ * arrives as an update).
+ */
+export async function isEmpty(kv: KV): Promise<boolean> {
+  return (await kv.status()).values === 0
+}
+
+/**
+ * Whether a watch entry is the last of the values the bucket held when the watch started (its
+ * `delta` is 0; it is already flagged as an update), or comes after them.
+ */
+export function endsInitialValues(entry: KvWatchEntry): boolean {
+  return entry.isUpdate || entry.delta === 0
+}
+
 /** Deletes `key` if it is still at `revision`; false when another writer moved it on first. */
 export async function deleteAt(kv: KV, key: string, revision: number): Promise<boolean> {
   try {
@@ -53,7 +70,7 @@ export async function* entriesOfDeadNodes(
   kv: KV,
   alive: ReadonlySet<string>,
 ): AsyncGenerator<{ key: string; entry: KvEntry; value: Record<string, unknown>; node: string }> {
-  if ((await kv.status()).values === 0) return
+  if (await isEmpty(kv)) return
   const iter = await kv.watch({ include: KvWatchInclude.LastValue })
   const entries = iter[Symbol.asyncIterator]()
   try {
@@ -66,8 +83,7 @@ export async function* entriesOfDeadNodes(
       const node = value?.node
       if (live && value && typeof node === 'string' && !alive.has(node))
         yield { key: entry.key, entry: live, value, node }
-      // The last of the values there were when the watch started.
-      if (entry.delta === 0 || entry.isUpdate) return
+      if (endsInitialValues(entry)) return
     }
   } finally {
     iter.stop()

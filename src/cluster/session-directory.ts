@@ -8,7 +8,7 @@
  */
 import type { KV, KvWatchEntry } from '@nats-io/kv'
 import { SubscriptionTree } from '../broker/topics.ts'
-import { deleteAt, jsonObject, liveEntry } from './kv-util.ts'
+import { deleteAt, endsInitialValues, isEmpty, jsonObject, liveEntry } from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import { levelToToken } from './subjects.ts'
@@ -70,19 +70,17 @@ export class SessionDirectory {
   }
 
   private async watch(): Promise<void> {
-    // Asked before the watch starts: a record written in between arrives as an update.
-    const empty = (await this.kv.status()).values === 0
+    const empty = await isEmpty(this.kv)
     const iter = await this.kv.watch()
     this.stopWatch = () => iter.stop()
     let ready!: () => void
     const initial = new Promise<void>((resolve) => {
       ready = resolve
     })
-    // The last initial entry (delta 0) is already flagged as an update; an empty bucket sends none.
     void (async () => {
       for await (const entry of iter) {
         this.apply(entry)
-        if (entry.isUpdate || entry.delta === 0) ready()
+        if (endsInitialValues(entry)) ready()
       }
     })().catch(() => undefined)
     if (empty) ready()
