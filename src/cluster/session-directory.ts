@@ -138,6 +138,11 @@ export class SessionDirectory {
     return inflight
   }
 
+  /** Whether some record names `node` as its session's holder. */
+  holds(node: string): boolean {
+    return this.byNode.has(node)
+  }
+
   /** The nodes some record names as the session's holder. */
   holders(): string[] {
     return [...this.byNode.keys()]
