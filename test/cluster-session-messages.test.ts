@@ -3,7 +3,6 @@
 // whichever node the client comes back to, deleted once the client has them, and not lost with
 // a node killed (-9) while they were queued or in flight. The killed node is a CLI child process.
 import assert from 'node:assert/strict'
-import net from 'node:net'
 import { test } from 'node:test'
 import type { IClientOptions, MqttClient } from 'mqtt'
 import { clusterNames } from '../src/cluster/names.ts'
@@ -14,7 +13,6 @@ import {
   ackId,
   type Cleanup,
   DISCONNECT,
-  freePort,
   mqttConnect,
   PT,
   pubcomp,
@@ -24,7 +22,7 @@ import {
   until,
   withTimeout,
 } from './helpers.ts'
-import { cliNode, natsServerMissing, node, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
+import { cliNode, natsServerMissing, node, relay, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
 
@@ -131,6 +129,32 @@ test('messages kept for an offline session follow it to another node, once and i
   const clean = await mqttConnect(b.port, { clientId: 'roamer', clean: true, reconnectPeriod: 0 }, s)
   await clean.endAsync()
   await keptBecomes(reader, 'roamer', 0)
+})
+
+test('messages read back on another node carry the Subscription Identifiers of the subscriptions they match', {
+  skip,
+}, async (t) => {
+  const { s, a, b } = await twoNodes(t)
+  const v5 = persistent('ids', { protocolVersion: 5, properties: { sessionExpiryInterval: 600 } })
+  const sub = await mqttConnect(a.port, v5, s)
+  await sub.subscribeAsync('i/+', { qos: 1, properties: { subscriptionIdentifier: 7 } })
+  await sub.subscribeAsync('i/#', { qos: 1, properties: { subscriptionIdentifier: 9 } })
+  await sub.subscribeAsync('j/#', { qos: 1 })
+  await sub.endAsync()
+  await recordSeen(b, 'ids', 3, true)
+  const pub = await mqttConnect(a.port, { clientId: 'pub' }, s)
+  await pub.publishAsync('i/x', 'both', { qos: 1 })
+  await pub.publishAsync('i/x/y', 'nine', { qos: 1 })
+  await pub.publishAsync('j/x', 'none', { qos: 1 })
+
+  const back = await mqttConnect(b.port, v5, s)
+  const got: string[] = []
+  back.on('message', (topic, _payload, packet) => {
+    const ids = packet.properties?.subscriptionIdentifier
+    got.push(`${topic} ${JSON.stringify(ids === undefined ? null : [ids].flat().sort())}`)
+  })
+  await until(() => got.length === 3, 'the three kept messages on b')
+  assert.deepEqual(got, ['i/x [7,9]', 'i/x/y [9]', 'j/x null'])
 })
 
 test('a message in flight to a client on a node killed (-9), and one published after, reach it on another node', {
@@ -260,48 +284,6 @@ test('QoS 2 messages in flight when a client leaves one node go on under their p
   // Nothing else is owed: the next packet is the answer to a PINGREQ.
   assert.deepEqual(await second.client.pingBarrier(), [])
 })
-
-/**
- * A TCP relay to the nats-server that a test can cut (every connection through it dropped,
- * new ones refused) and restore on the same port: one node's link to NATS, and only its.
- */
-async function relay(
-  t: Cleanup,
-  natsPort: number,
-): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void> }> {
-  const port = await freePort()
-  const sockets = new Set<net.Socket>()
-  let server: net.Server | undefined
-  const listen = (): Promise<void> =>
-    new Promise((resolve, reject) => {
-      const s = net.createServer((inbound) => {
-        const outbound = net.connect({ port: natsPort, host: '127.0.0.1' })
-        for (const sock of [inbound, outbound]) {
-          sockets.add(sock)
-          sock.on('error', () => undefined)
-          sock.on('close', () => {
-            sockets.delete(sock)
-            inbound.destroy()
-            outbound.destroy()
-          })
-        }
-        inbound.pipe(outbound)
-        outbound.pipe(inbound)
-      })
-      s.once('error', reject)
-      s.listen(port, '127.0.0.1', () => resolve())
-      server = s
-    })
-  const cut = async (): Promise<void> => {
-    const s = server
-    server = undefined
-    for (const sock of sockets) sock.destroy()
-    await new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()))
-  }
-  t.after(cut)
-  await listen()
-  return { url: `nats://127.0.0.1:${port}`, cut, restore: listen }
-}
 
 test('a connected persistent client gets what its node missed while it was away from NATS, once it is back', {
   skip,

@@ -7,6 +7,7 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process'
 import { mkdtemp, rm } from 'node:fs/promises'
+import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Broker, startBroker } from '../src/index.ts'
@@ -160,4 +161,46 @@ export async function cliNode(t: Cleanup, url: string, label: string): Promise<{
   const port = await loggedPort(cli, 'MQTT listener started')
   await cli.waitForLog((l) => l.msg === 'joined the cluster', `node ${label} to join`)
   return { cli, port }
+}
+
+/**
+ * A TCP relay to the nats-server that a test can cut (every connection through it dropped,
+ * new ones refused) and restore on the same port: one node's link to NATS, and only its.
+ */
+export async function relay(
+  t: Cleanup,
+  natsPort: number,
+): Promise<{ url: string; cut(): Promise<void>; restore(): Promise<void> }> {
+  const port = await freePort()
+  const sockets = new Set<net.Socket>()
+  let server: net.Server | undefined
+  const listen = (): Promise<void> =>
+    new Promise((resolve, reject) => {
+      const s = net.createServer((inbound) => {
+        const outbound = net.connect({ port: natsPort, host: '127.0.0.1' })
+        for (const sock of [inbound, outbound]) {
+          sockets.add(sock)
+          sock.on('error', () => undefined)
+          sock.on('close', () => {
+            sockets.delete(sock)
+            inbound.destroy()
+            outbound.destroy()
+          })
+        }
+        inbound.pipe(outbound)
+        outbound.pipe(inbound)
+      })
+      s.once('error', reject)
+      s.listen(port, '127.0.0.1', () => resolve())
+      server = s
+    })
+  const cut = async (): Promise<void> => {
+    const s = server
+    server = undefined
+    for (const sock of sockets) sock.destroy()
+    await new Promise<void>((resolve) => (s ? s.close(() => resolve()) : resolve()))
+  }
+  t.after(cut)
+  await listen()
+  return { url: `nats://127.0.0.1:${port}`, cut, restore: listen }
 }

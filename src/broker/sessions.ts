@@ -300,8 +300,8 @@ export class Session implements FlowSubscriber {
       if (first) this.holding--
       const entries: Outgoing[] = []
       const resent: Outgoing[] = []
-      for (const { message, qos, retain, inflight } of messages) {
-        const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain }
+      for (const { message, qos, retain, inflight, subscriptionIds } of messages) {
+        const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain, subscriptionIds }
         if (this.log?.added(entry.seq, message) === false) continue
         if (inflight !== undefined && !this.inflight.has(inflight.messageId)) {
           // In flight on the node the session left: again under its packet id, before the queue.

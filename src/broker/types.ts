@@ -172,6 +172,8 @@ export interface BacklogMessage {
    * again under that id (PUBLISH with DUP, or PUBREL), as a node that kept the session would.
    */
   inflight?: { messageId: number; state: 'publish' | 'pubrel' } | undefined
+  /** The MQTT 5 Subscription Identifiers of the session's subscriptions that match it. */
+  subscriptionIds?: number[] | undefined
 }
 
 /** One message in flight to a session's client, as the session leaves its node. */

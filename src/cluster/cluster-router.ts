@@ -13,10 +13,11 @@
  *
  * Core NATS is at most once. flush() lets the broker hold a QoS 1/2 publisher's PUBACK until
  * the NATS server has the message (a PING/PONG round trip, batched per event-loop turn), so a
- * PUBACK is never sent for a message that died with this node or its connection; the server
- * still delivers at most once to the other nodes (see docs/cluster.md). A QoS 1/2 message is
- * also kept in JetStream for every persistent session it matches (session-messages.ts), and
- * flush() waits for those copies too.
+ * PUBACK is never sent for a message that died with this node or its connection. Past the
+ * server, a node that was away from NATS gets its missed QoS 1/2 messages sent again by their
+ * origins when it is back (route-replay.ts). A QoS 1/2 message is also kept in JetStream for
+ * every persistent session it matches (session-messages.ts), and flush() waits for those
+ * copies too.
  */
 import { randomBytes } from 'node:crypto'
 import type { Subscription } from '@nats-io/transport-node'
@@ -27,6 +28,7 @@ import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { RetainedStore } from './retained-store.ts'
 import { RetainedWriter } from './retained-writer.ts'
+import type { RouteReplay } from './route-replay.ts'
 import type { SessionMessages } from './session-messages.ts'
 import { SubjectMapper } from './subjects.ts'
 
@@ -35,7 +37,8 @@ export class ClusterRouter implements RemoteFabric {
   readonly origin: string
   private readonly originBytes: Buffer
   private seq = 0
-  private readonly lastSeen = new Map<string, number>()
+  /** The highest sequence number delivered from each origin. */
+  readonly lastSeen = new Map<string, number>()
   private readonly mapper: SubjectMapper
   private readonly subscriptions = new Map<string, Subscription[]>()
   private inlet: FabricInlet | undefined
@@ -66,6 +69,9 @@ export class ClusterRouter implements RemoteFabric {
     this.sharedQueues?.interest(group, filter, present)
   }
 
+  /** What other nodes missed of this node's QoS 1/2 messages, and what this one missed (index.ts sets it). */
+  replay: RouteReplay | undefined
+
   /** Persistent sessions' messages kept in JetStream (index.ts sets it). */
   sessionMessages: SessionMessages | undefined
 
@@ -90,8 +96,13 @@ export class ClusterRouter implements RemoteFabric {
   forward(message: Message): void {
     const nc = this.conn.connection
     const seq = ++this.seq
-    nc.publish(this.mapper.topicToSubject(message.topic), encodeEnvelope(message, this.originBytes, seq))
-    if (message.qos !== 0) this.sessionMessages?.routed(message, this.origin, seq)
+    const subject = this.mapper.topicToSubject(message.topic)
+    const envelope = encodeEnvelope(message, this.originBytes, seq)
+    nc.publish(subject, envelope)
+    if (message.qos !== 0) {
+      this.replay?.routed(seq, subject, envelope)
+      this.sessionMessages?.routed(message, this.origin, seq)
+    }
     if (message.retain) {
       this.retainedWrites.write({
         topic: message.topic,
@@ -147,17 +158,29 @@ export class ClusterRouter implements RemoteFabric {
     const { origin, seq, message } = envelope
     // Our own message comes back when this node subscribes to its topic too.
     if (origin === this.origin) return
+    message.topic = topic
+    if (this.replay?.hold(origin, seq, message)) return
+    this.accept(origin, seq, message)
+  }
+
+  /** Delivers a routed message unless one numbered as high from its origin was delivered. */
+  accept(origin: string, seq: number, message: Message): void {
     const last = this.lastSeen.get(origin)
     if (last !== undefined && seq <= last) return
     this.lastSeen.set(origin, seq)
-    message.topic = topic
     if (message.qos !== 0) this.sessionMessages?.named(message, origin, seq)
     this.received++
     this.inlet?.deliver(message)
   }
 
+  /** The MQTT topic a routed subject stands for, or undefined when it is not one. */
+  topicOf(subject: string): string | undefined {
+    return this.mapper.subjectToTopic(subject)
+  }
+
   /** Ends every NATS subscription (the connection is closed by its owner). */
   stop(): void {
+    this.replay?.stop()
     this.retainedWrites.stop()
     for (const subs of this.subscriptions.values()) for (const sub of subs) sub.unsubscribe()
     this.subscriptions.clear()

@@ -25,6 +25,7 @@ import { type ConnectionState, NatsConnection, type NatsTlsOptions } from './nat
 import { NodePresence } from './node-presence.ts'
 import { RetainedReplica } from './retained-replica.ts'
 import { RetainedStore } from './retained-store.ts'
+import { RouteReplay } from './route-replay.ts'
 import { type ScriptsLease, startScriptsLease } from './scripts-lease.ts'
 import { SessionDirectory } from './session-directory.ts'
 import { ClusterSessionFabric } from './session-fabric.ts'
@@ -130,6 +131,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   let retained: RetainedStore | undefined
   let sessions: SessionDirectory | undefined
   let messages: SessionMessages | undefined
+  let routeReplay: RouteReplay | undefined
   try {
     retained = await RetainedStore.open(conn, names, {
       tombstoneLingerMs: TOMBSTONE_LINGER_MS,
@@ -152,12 +154,16 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       setTimeout(() => fabricInlet.missedMessages(), RECONNECT_SLACK_MS).unref()
     })
     clusterRouter.sessionMessages = kept
+    const replay = new RouteReplay(conn, names, clusterRouter, logger)
+    clusterRouter.replay = replay
     const queues = new SharedQueues(sharedConn, names, logger)
     clusterRouter.sharedQueues = queues
     const inlet = broker.attachFabric(clusterRouter)
     // NATS delivers on a later turn of the event loop: nothing arrives before the inlet is set.
     clusterRouter.connect(inlet)
     queues.connect(inlet)
+    replay.start()
+    routeReplay = replay
     const mirror = new RetainedReplica(retained, inlet, logger)
     replica = mirror
     clusterRouter.retainedCopy = mirror
@@ -198,6 +204,8 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       ttlMs: (spec.presenceSeconds ?? DEFAULT_PRESENCE_SECONDS) * 1000,
     })
     overview = await ClusterOverview.open(conn, names, presence)
+    const nodesNow = overview
+    if (routeReplay) routeReplay.liveNodes = () => nodesNow.current().nodes
     const stopClaims = await startUniqueClients(broker, conn, names, presence, logger, spec.replicas)
     closeWithCluster(broker, logger, 'releasing the client ids', stopClaims)
     const deadSessions = new DeadNodeSessions(conn, presence, sessionsNow, messagesNow, logger)

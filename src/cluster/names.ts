@@ -14,6 +14,7 @@
  * | wills of connected clients | key `<client token>`          | KV bucket `tmq_wills`       |
  * | scripts' `persist`         | key `<script token>`          | KV bucket `tmq_scripts`     |
  * | takeover notices           | `tmq.ctl.takeover.<node token>` | core request/reply        |
+ * | missed routed messages     | `tmq.replay`                  | core request, many answers  |
  */
 import { levelToToken } from './subjects.ts'
 
@@ -33,6 +34,8 @@ export interface ClusterNames {
   readonly willsBucket: string
   /** Each script's `persist` while the scripts run clustered (script-states.ts). */
   readonly scriptsBucket: string
+  /** Where a node back from a NATS outage asks for the routed messages it missed (route-replay.ts). */
+  readonly replaySubject: string
   /** The subject on which `nodeId` hears that one of its clients was taken over. */
   takeoverSubject(nodeId: string): string
 }
@@ -50,6 +53,7 @@ export function clusterNames(cluster = 'tmq'): ClusterNames {
     leasesBucket: `${cluster}_leases`,
     willsBucket: `${cluster}_wills`,
     scriptsBucket: `${cluster}_scripts`,
+    replaySubject: `${cluster}.replay`,
     takeoverSubject: (nodeId) => `${cluster}.ctl.takeover.${nodeToken(nodeId)}`,
   }
 }

@@ -16,6 +16,7 @@
  *   here or its node died, the few messages this node missed otherwise.
  */
 import type { Logger } from 'pino'
+import { LevelTree } from '../broker/level-tree.ts'
 import type { BacklogMessage, InflightEntry, Message, QoS, SessionMessageLog } from '../broker/types.ts'
 import { settleWithin } from '../util/settle-within.ts'
 import type { InflightRecord, SessionDirectory } from './session-directory.ts'
@@ -164,6 +165,24 @@ export class SessionMessages {
     const out = new Map<string, InflightRecord>()
     for (const entry of this.directory.takeInflight(clientId) ?? []) out.set(entry.key, entry)
     return out
+  }
+
+  /**
+   * The Subscription Identifiers a topic gets from `clientId`'s subscriptions as the cluster's
+   * record has them now (the copies do not keep them: a delivery is matched again on read).
+   */
+  identifiersOf(clientId: string): (topic: string) => number[] | undefined {
+    const tree = new LevelTree<number[]>()
+    for (const sub of this.directory.get(clientId)?.subscriptions ?? []) {
+      if (sub.identifier === undefined || sub.filter.startsWith('$share/')) continue
+      const node = tree.open(sub.filter)
+      node.value = [...(node.value ?? []), sub.identifier]
+    }
+    return (topic) => {
+      const ids: number[] = []
+      tree.matchTopic(topic, collectIds, ids)
+      return ids.length > 0 ? ids : undefined
+    }
   }
 
   /** The log of one persistent session held on this node (SessionFabric.messageLog). */
@@ -374,6 +393,7 @@ class ClusterMessageLog implements SessionMessageLog {
   async missing(): Promise<BacklogMessage[]> {
     const inflight = this.messages.inflightOf(this.clientId)
     const kept = await this.messages.read(this.clientId)
+    const identifiers = this.messages.identifiersOf(this.clientId)
     const out: BacklogMessage[] = []
     for (const { key, message } of kept) {
       if (message.qos === 0 || this.heldKeys.has(key) || this.recent?.has(key)) continue
@@ -383,8 +403,13 @@ class ClusterMessageLog implements SessionMessageLog {
         qos: message.qos,
         retain: message.retain,
         inflight: sent && { messageId: sent.messageId, state: sent.state },
+        subscriptionIds: identifiers(message.topic),
       })
     }
     return out
   }
+}
+
+function collectIds(ids: number[], out: number[]): void {
+  out.push(...ids)
 }
