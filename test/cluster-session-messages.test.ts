@@ -3,6 +3,9 @@
 // whichever node the client comes back to, deleted once the client has them, and not lost with
 // a node killed (-9) while they were queued or in flight. The killed node is a CLI child process.
 import assert from 'node:assert/strict'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { test } from 'node:test'
 import type { IClientOptions, MqttClient } from 'mqtt'
 import { clusterNames } from '../src/cluster/names.ts'
@@ -155,6 +158,50 @@ test('messages read back on another node carry the Subscription Identifiers of t
   })
   await until(() => got.length === 3, 'the three kept messages on b')
   assert.deepEqual(got, ['i/x [7,9]', 'i/x/y [9]', 'j/x null'])
+})
+
+test('a node restarted on its data directory knows its queued messages as the ones the cluster kept', {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const reader = await queueReader(s, nats.url)
+  const data = await mkdtemp(join(tmpdir(), 'tinymqtt-cluster-data-'))
+  t.after(() => rm(data, { recursive: true, force: true }))
+  const durable = async (): Promise<Broker> => {
+    const broker = await startBroker({
+      port: 0,
+      host: '127.0.0.1',
+      logLevel: 'silent',
+      data,
+      cluster: { servers: [nats.url], node: 'a' },
+    })
+    s.after(() => broker.close())
+    return broker
+  }
+  let a = await durable()
+  const b = await node(s, nats.url, 'b')
+  const sub = await mqttConnect(a.port, persistent('stored'), s)
+  await sub.subscribeAsync({ 's/#': { qos: 2 } })
+  await sub.endAsync()
+  await recordSeen(b, 'stored', 1, true)
+  const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
+  await pub.publishAsync('s/1', 'one', { qos: 1 })
+  await pub.publishAsync('s/2', 'two', { qos: 2 })
+  await keptBecomes(reader, 'stored', 2)
+
+  // a stops and starts again on its data directory: the session and its two messages are back
+  // from the store, and the cluster still keeps its copies of them.
+  await a.close()
+  a = await durable()
+  const back = await mqttConnect(a.port, persistent('stored'), s)
+  const got = received(back)
+  await until(() => got.length >= 2, 'the two queued messages')
+  await pub.publishAsync('s/3', 'live', { qos: 1 })
+  await until(() => got.includes('s/3 live'), 'a live message after them')
+  assert.deepEqual(got, ['s/1 one', 's/2 two', 's/3 live'])
+  // Completed from the store's copies, the cluster's are deleted too.
+  await keptBecomes(reader, 'stored', 0)
 })
 
 test('a message in flight to a client on a node killed (-9), and one published after, reach it on another node', {

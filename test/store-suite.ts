@@ -92,7 +92,14 @@ export function storeSuite(factory: StoreFactory): void {
         })
         store.putRetained(stored)
         store.putSession(meta('c1'))
-        store.putMessage('c1', { seq: 1, qos: 2, retain: true, message: stored, subscriptionIds: [4, 5] })
+        store.putMessage('c1', {
+          seq: 1,
+          qos: 2,
+          retain: true,
+          message: stored,
+          subscriptionIds: [4, 5],
+          clusterKey: 'origin-token.42',
+        })
         await store.flush()
         const reopened = await factory.reopen(store)
         const state = await reopened.load()
@@ -102,7 +109,14 @@ export function storeSuite(factory: StoreFactory): void {
         assert.deepEqual(retained, stored)
         assert.ok(Buffer.isBuffer(retained.properties?.correlationData))
         const [entry] = session(state, 'c1')?.messages ?? []
-        assert.deepEqual(entry, { seq: 1, qos: 2, retain: true, message: stored, subscriptionIds: [4, 5] })
+        assert.deepEqual(entry, {
+          seq: 1,
+          qos: 2,
+          retain: true,
+          message: stored,
+          subscriptionIds: [4, 5],
+          clusterKey: 'origin-token.42',
+        })
         return reopened
       }))
 

@@ -233,7 +233,15 @@ export class SessionLifecycle implements SessionOpener {
   /** The cluster's log of a session that outlives its connection (SessionFabric.messageLog). */
   private logOf(session: Session): SessionMessageLog | undefined {
     if (session.expiryInterval === 0) return undefined
-    session.log ??= this.router.sessionFabric?.messageLog?.(session.clientId)
+    if (session.log === undefined) {
+      const log = this.router.sessionFabric?.messageLog?.(session.clientId)
+      if (log === undefined) return undefined
+      const named: { seq: number; key: string }[] = []
+      for (const { seq, clusterKey } of session.outgoing())
+        if (clusterKey !== undefined) named.push({ seq, key: clusterKey })
+      if (named.length > 0) log.restored(named)
+      session.log = log
+    }
     return session.log
   }
 

@@ -203,7 +203,7 @@ export class Session implements FlowSubscriber {
       return false
     }
     const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain, subscriptionIds }
-    if (this.log?.added(entry.seq, message) === false) return false
+    if (this.log !== undefined && !this.logged(entry)) return false
     const queued = this.queued
     if (
       outlet &&
@@ -302,7 +302,7 @@ export class Session implements FlowSubscriber {
       const resent: Outgoing[] = []
       for (const { message, qos, retain, inflight, subscriptionIds } of messages) {
         const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain, subscriptionIds }
-        if (this.log?.added(entry.seq, message) === false) continue
+        if (this.log !== undefined && !this.logged(entry)) continue
         if (inflight !== undefined && !this.inflight.has(inflight.messageId)) {
           // In flight on the node the session left: again under its packet id, before the queue.
           entry.messageId = inflight.messageId
@@ -328,6 +328,15 @@ export class Session implements FlowSubscriber {
       }
       this.pump()
     })
+  }
+
+  /** Tells the cluster's log of a new entry; false when the session holds that message already. */
+  private logged(entry: Outgoing): boolean {
+    const log = this.log
+    if (log === undefined) return true
+    if (!log.added(entry.seq, entry.message)) return false
+    entry.clusterKey = log.keyOf(entry.seq)
+    return true
   }
 
   /** An outgoing message left the session (completed, dropped or expired). */

@@ -195,6 +195,13 @@ export interface SessionMessageLog {
    * the reverse), and does not take it again.
    */
   added(seq: number, message: Message): boolean
+  /** The cluster's name of entry `seq`, kept with it in a durable store; undefined if it has none. */
+  keyOf(seq: number): string | undefined
+  /**
+   * Entries a session restored from a durable store, with the names keyOf gave them, before
+   * anything else (the log is attached after the restore): their copies are not new to it.
+   */
+  restored(entries: { seq: number; key: string }[]): void
   /** Entry `seq` left the session: its client completed it, or it was dropped or expired. */
   removed(seq: number): void
   /**

@@ -366,6 +366,17 @@ class ClusterMessageLog implements SessionMessageLog {
     return true
   }
 
+  keyOf(seq: number): string | undefined {
+    return this.held.get(seq)
+  }
+
+  restored(entries: { seq: number; key: string }[]): void {
+    for (const { seq, key } of entries) {
+      this.held.set(seq, key)
+      this.heldKeys.add(key)
+    }
+  }
+
   removed(seq: number): void {
     const key = this.held.get(seq)
     if (key === undefined) return

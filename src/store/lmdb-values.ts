@@ -32,6 +32,7 @@ export function storedMessageValue(entry: StoredMessage): Record<string, unknown
   if (entry.subscriptionIds !== undefined) value.subscriptionIds = [...entry.subscriptionIds]
   if (entry.messageId !== undefined) value.messageId = entry.messageId
   if (entry.state !== undefined) value.state = entry.state
+  if (entry.clusterKey !== undefined) value.clusterKey = entry.clusterKey
   return value
 }
 
@@ -87,6 +88,7 @@ export function readStoredMessage(value: unknown): StoredMessage {
   if (Array.isArray(v.subscriptionIds)) entry.subscriptionIds = v.subscriptionIds.map(Number)
   if (typeof v.messageId === 'number') entry.messageId = v.messageId
   if (v.state === 'publish' || v.state === 'pubrel') entry.state = v.state
+  if (typeof v.clusterKey === 'string') entry.clusterKey = v.clusterKey
   return entry
 }
 

@@ -21,6 +21,11 @@ export interface StoredMessage {
   retain: boolean
   message: Message
   subscriptionIds?: number[] | undefined
+  /**
+   * The cluster's name of the message (SessionMessageLog.keyOf), so that after a restart the
+   * session knows the cluster's copy of it as one it already holds.
+   */
+  clusterKey?: string | undefined
   /** Set once sent: its packet id, and where the QoS handshake stands. */
   messageId?: number | undefined
   state?: 'publish' | 'pubrel' | undefined
