@@ -10,7 +10,8 @@ import type { MqttClient } from 'mqtt'
 import { ClientLock } from '../src/cluster/client-lock.ts'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
-import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
+import { clusterOf } from '../src/index.ts'
+import { type Cleanup, freePort, mqttConnect, until, withTimeout } from './helpers.ts'
 import {
   cliNode,
   natsServerMissing,
@@ -134,4 +135,59 @@ test("kill -9 of a node: a surviving node publishes its clients' wills; they rec
   const again = await mqttConnect(b.port, { clientId: 'sensor', reconnectPeriod: 0 }, s)
   assert.equal(again.connected, true)
   assert.equal(await lockHolder(s, nats.url, 'sensor'), 'b')
+})
+
+test('kill -9 and an immediate restart under the same node id: the wills, locks and sessions of the run that died are dealt with', {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const b = await node(s, nats.url, 'b')
+  const onB = await willWatcher(s, b, 'watch-b')
+  const port = await freePort()
+  const nodeId = `${hostname()}-${port}`
+  const first = await cliNode(t, nats.url, 'a', port)
+  await mqttConnect(
+    port,
+    {
+      clientId: 'sensor',
+      reconnectPeriod: 0,
+      keepalive: 60,
+      will: { topic: 'will/sensor', payload: Buffer.from('offline'), qos: 1, retain: false },
+    },
+    s,
+  )
+  await mqttConnect(port, { clientId: 'quiet', reconnectPeriod: 0, keepalive: 60 }, s)
+  // A persistent session that expires 2 s after its client goes; the client never comes back.
+  await mqttConnect(
+    port,
+    {
+      clientId: 'brief',
+      clean: false,
+      protocolVersion: 5,
+      properties: { sessionExpiryInterval: 2 },
+      reconnectPeriod: 0,
+    },
+    s,
+  )
+  await until(() => clusterOf(b)?.session('brief') !== undefined, "b to see brief's session record")
+  assert.equal(await lockHolder(s, nats.url, 'quiet'), nodeId)
+
+  // A supervisor starts the node again at once: its presence key never lapses.
+  first.cli.child.kill('SIGKILL')
+  await first.cli.exited
+  const second = await cliNode(t, nats.url, 'a again', port)
+  await until(() => onB.length > 0, 'the will of the client of the run that died', 60_000)
+  assert.deepEqual(onB, ['will/sensor=offline'])
+  const deadline = Date.now() + 60_000
+  while ((await lockHolder(s, nats.url, 'quiet')) !== undefined) {
+    assert.ok(Date.now() < deadline, 'the lock of the client of the run that died was not freed')
+    await new Promise((r) => setTimeout(r, 200))
+  }
+  await until(() => clusterOf(b)?.session('brief') === undefined, "brief's session to expire", 60_000)
+  // The node itself carries on under its id.
+  const back = await mqttConnect(second.port, { clientId: 'sensor', reconnectPeriod: 0 }, s)
+  assert.equal(back.connected, true)
+  assert.equal(await lockHolder(s, nats.url, 'sensor'), nodeId)
+  assert.deepEqual(onB, ['will/sensor=offline'])
 })

@@ -154,10 +154,16 @@ export async function willWatcher(t: Cleanup, broker: Broker, clientId: string):
 
 /**
  * A cluster node as a CLI child process (one a test can kill -9), joined to the NATS server at
- * `url`; stopped when the test ends.
+ * `url`, on MQTT port `mqttPort` (default: any free one; its node id is the host name and the
+ * port); stopped when the test ends.
  */
-export async function cliNode(t: Cleanup, url: string, label: string): Promise<{ cli: Cli; port: number }> {
-  const cli = runCli(['--port', '0', '--cluster', url], t)
+export async function cliNode(
+  t: Cleanup,
+  url: string,
+  label: string,
+  mqttPort = 0,
+): Promise<{ cli: Cli; port: number }> {
+  const cli = runCli(['--port', String(mqttPort), '--cluster', url], t)
   const port = await loggedPort(cli, 'MQTT listener started')
   await cli.waitForLog((l) => l.msg === 'joined the cluster', `node ${label} to join`)
   return { cli, port }

@@ -16,7 +16,14 @@
 import { createHash } from 'node:crypto'
 import type { KV } from '@nats-io/kv'
 import { errors, type Msg, type Subscription } from '@nats-io/transport-node'
-import { deleteAt, entriesOfDeadNodes, isRevisionConflict, jsonObject, liveEntry } from './kv-util.ts'
+import {
+  deleteAt,
+  entriesOfDeadNodes,
+  isRevisionConflict,
+  jsonObject,
+  type LiveRuns,
+  liveEntry,
+} from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { NodePresence } from './node-presence.ts'
@@ -48,6 +55,8 @@ export interface AcquireResult {
 
 export interface ClientLockOptions {
   nodeId: string
+  /** This start of the node (node-presence.ts), written with each lock it takes. */
+  run?: string | undefined
   /** Closes the local connection for the client (and publishes its will). Errors are answered, not thrown. */
   onTakeover: (notice: TakeoverNotice) => Promise<void> | void
   /** When given, a holder that presence says is gone gets no notice (and no wait). */
@@ -93,11 +102,19 @@ export class ClientLock {
     return this.opts.nodeId
   }
 
-  /** The node holding `clientId` and its revision, or undefined when nobody does. */
-  async holder(clientId: string): Promise<{ nodeId: string; revision: number } | undefined> {
+  /** The node (and its run, if named) holding `clientId` and its revision, or undefined when nobody does. */
+  async holder(
+    clientId: string,
+  ): Promise<{ nodeId: string; run: string | undefined; revision: number } | undefined> {
     const entry = liveEntry(await this.kv.get(clientKey(clientId)))
-    const node = entry && jsonObject(entry)?.node
-    return entry && typeof node === 'string' ? { nodeId: node, revision: entry.revision } : undefined
+    const value = entry && jsonObject(entry)
+    const node = value?.node
+    if (!entry || typeof node !== 'string') return undefined
+    return {
+      nodeId: node,
+      run: typeof value?.run === 'string' ? value.run : undefined,
+      revision: entry.revision,
+    }
   }
 
   /**
@@ -107,7 +124,12 @@ export class ClientLock {
    */
   async acquire(clientId: string): Promise<AcquireResult> {
     const key = clientKey(clientId)
-    const value = JSON.stringify({ node: this.opts.nodeId, client: clientId, at: Date.now() })
+    const value = JSON.stringify({
+      node: this.opts.nodeId,
+      run: this.opts.run,
+      client: clientId,
+      at: Date.now(),
+    })
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
       const read = await this.kv.get(key)
       const entry = liveEntry(read)
@@ -161,10 +183,11 @@ export class ClientLock {
   }
 
   /**
-   * Deletes every lock held by a node not in `alive` (compare-and-set on its revision, so a
-   * lock taken over meanwhile stays). Resolves with how many it deleted.
+   * Deletes every lock taken by a run that is over (a node gone or restarted since; isLeftOver)
+   * with a compare-and-set on its revision, so a lock taken over meanwhile stays. Resolves with
+   * how many it deleted.
    */
-  async freeOrphans(alive: ReadonlySet<string>): Promise<number> {
+  async freeOrphans(alive: LiveRuns): Promise<number> {
     let freed = 0
     for await (const { key, entry } of entriesOfDeadNodes(this.kv, alive)) {
       if (await deleteAt(this.kv, key, entry.revision)) freed++

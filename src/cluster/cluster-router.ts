@@ -19,7 +19,6 @@
  * every persistent session it matches (session-messages.ts), and flush() waits for those
  * copies too.
  */
-import { randomBytes } from 'node:crypto'
 import type { Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { FabricInlet, Message, RemoteFabric } from '../broker/types.ts'
@@ -50,12 +49,14 @@ export class ClusterRouter implements RemoteFabric {
     private readonly conn: NatsConnection,
     names: ClusterNames,
     nodeId: string,
+    /** This start of the node (index.ts): the origin's suffix. */
+    run: string,
     retained: RetainedStore,
     private readonly logger: Logger,
   ) {
     this.retainedWrites = new RetainedWriter(retained, logger)
     this.mapper = new SubjectMapper(names.messagePrefix)
-    this.origin = `${nodeId.slice(0, 200)}#${randomBytes(6).toString('base64url')}`
+    this.origin = `${nodeId.slice(0, 200)}#${run}`
     this.originBytes = Buffer.from(this.origin)
     if (this.originBytes.length > 255) throw new RangeError('node id too long')
   }

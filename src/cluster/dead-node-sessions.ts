@@ -5,7 +5,9 @@
  * publisher still keeping copies for them.
  *
  * Every node checks, every CHECK_MS, the nodes its session directory names as holders against
- * presence. A session of a node that is gone counts as disconnected from its record's
+ * presence, and the runs of those nodes the records name: a node killed and started again under
+ * its id (a supervisor's restart) is alive, but the sessions of its previous run have nobody
+ * holding them until their clients come back, and are judged like those of a dead node. A session of a node that is gone counts as disconnected from its record's
  * `disconnectedAt`, or, when its client was connected as the node died, from when this node
  * first saw the node gone; once its expiry interval has passed, the record is deleted if it is
  * still the one seen (compare-and-set: a client that came back elsewhere moved it on), and its
@@ -17,6 +19,7 @@
  */
 import type { Logger } from 'pino'
 import { RECONNECT_SLACK_MS } from './dead-node-wills.ts'
+import { isLeftOver } from './kv-util.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { NodePresence } from './node-presence.ts'
 import { PeriodicSweep } from './periodic-sweep.ts'
@@ -30,7 +33,7 @@ const NEVER = 0xffffffff
 
 export class DeadNodeSessions {
   private readonly sweep: PeriodicSweep
-  /** When each holder node was first seen gone (ms since the epoch). */
+  /** When each run of a holder node (`<node>\n<run>`) was first seen over (ms since the epoch). */
   private readonly goneSince = new Map<string, number>()
 
   constructor(
@@ -60,20 +63,25 @@ export class DeadNodeSessions {
   }
 
   private async checkOnce(): Promise<void> {
-    const alive = new Set(await this.presence.alive())
-    alive.add(this.presence.nodeId)
+    const alive = await this.presence.aliveRuns()
     const now = Date.now()
     const judgeAfter = this.presence.ttlMs + RECONNECT_SLACK_MS
-    for (const node of this.goneSince.keys()) if (alive.has(node)) this.goneSince.delete(node)
+    const over = new Set<string>()
     for (const node of this.directory.holders()) {
-      if (alive.has(node)) continue
-      const since = this.goneSince.get(node)
-      if (since === undefined) {
-        this.goneSince.set(node, now)
-        continue
-      }
-      if (now - since < judgeAfter) continue
+      // Runs of the node that are over: all of them if it is gone, the earlier ones if it was
+      // started again since (the records it has not rewritten yet).
+      const runs = this.directory.runsOf(node).filter((run) => isLeftOver(alive, node, run || undefined))
+      for (const run of runs) over.add(`${node}\n${run}`)
+      if (runs.length === 0) continue
       for (const record of this.directory.heldBy(node)) {
+        const gone = `${node}\n${record.run ?? ''}`
+        if (!over.has(gone)) continue
+        const since = this.goneSince.get(gone)
+        if (since === undefined) {
+          this.goneSince.set(gone, now)
+          continue
+        }
+        if (now - since < judgeAfter) continue
         if (record.expiryInterval >= NEVER) continue
         const from = record.disconnectedAt ?? since
         if (now < from + record.expiryInterval * 1000) continue
@@ -82,5 +90,6 @@ export class DeadNodeSessions {
         this.logger.info({ clientId: record.clientId, node }, 'cluster: session of a dead node expired')
       }
     }
+    for (const gone of this.goneSince.keys()) if (!over.has(gone)) this.goneSince.delete(gone)
   }
 }

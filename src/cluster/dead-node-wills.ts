@@ -14,6 +14,7 @@
 import type { Logger } from 'pino'
 import type { PublishInput } from '../broker/types.ts'
 import type { ClientLock } from './client-lock.ts'
+import type { LiveRuns } from './kv-util.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { NodePresence } from './node-presence.ts'
 import { PeriodicSweep } from './periodic-sweep.ts'
@@ -45,8 +46,8 @@ export class DeadNodeWills {
   /** No judging before this time (ms, monotonic): right after start or after a NATS outage. */
   private quietUntil: number
   private readonly delayed = new Set<NodeJS.Timeout>()
-  /** The nodes alive at the last reading, and when the buckets were last listed (ms, monotonic). */
-  private lastAlive: ReadonlySet<string> = new Set()
+  /** The nodes alive at the last reading with their runs, and when the buckets were last listed (ms, monotonic). */
+  private lastAlive: LiveRuns = new Map()
   private lastFullSweep = Number.NEGATIVE_INFINITY
 
   constructor(
@@ -82,9 +83,9 @@ export class DeadNodeWills {
   }
 
   private async sweepOnce(): Promise<void> {
-    const alive = new Set(await this.presence.alive())
-    alive.add(this.presence.nodeId)
-    const lost = [...this.lastAlive].some((node) => !alive.has(node))
+    const alive = await this.presence.aliveRuns()
+    // A node gone, or started again since (another run): its previous run left wills behind.
+    const lost = [...this.lastAlive].some(([node, run]) => !alive.has(node) || alive.get(node) !== run)
     const now = performance.now()
     if (!lost && now - this.lastFullSweep < FULL_SWEEP_MS) {
       this.lastAlive = alive
@@ -120,8 +121,9 @@ export class DeadNodeWills {
   private async fire(orphan: StoredWill): Promise<void> {
     try {
       const holder = await this.lock.holder(orphan.clientId)
-      // The client connected again (on a live node) before the will was due: no will.
-      if (holder && holder.nodeId !== orphan.node) return
+      // The client connected again (on a live node, or on its own node started again) before
+      // the will was due: no will.
+      if (holder && (holder.nodeId !== orphan.node || holder.run !== orphan.run)) return
       const { willDelayInterval: _delay, ...properties } = (orphan.will.properties ?? {}) as Record<
         string,
         unknown

@@ -11,6 +11,7 @@
  * Must not import: src/scripting, src/web, src/listeners, src/store, src/bridge, src/testing,
  * the entry points in src/; of src/broker only its public API (the Broker facade, types.ts).
  */
+import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Broker } from '../broker/broker.ts'
 import type { SharedSession } from '../broker/types.ts'
@@ -107,6 +108,9 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   const names = clusterNames(spec.name)
   const nodeId = spec.node ?? defaultNodeId(broker.port)
   const logger = broker.logger.child({ node: nodeId })
+  // This start of the node: a node killed and started again under its id (a supervisor's
+  // restart) is told apart from its previous run, whose wills, locks and sessions are left over.
+  const run = randomBytes(6).toString('base64url')
   const natsOptions = {
     servers: spec.servers,
     ...(spec.user !== undefined ? { user: spec.user } : {}),
@@ -138,12 +142,12 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       ...(spec.replicas !== undefined ? { replicas: spec.replicas } : {}),
     })
     sessions = await SessionDirectory.open(conn, names, spec.replicas)
-    const clusterRouter = new ClusterRouter(conn, names, nodeId, retained, logger)
+    const clusterRouter = new ClusterRouter(conn, names, nodeId, run, retained, logger)
     router = clusterRouter
     const queue = await SessionQueue.open(conn, names, clusterRouter.origin, spec.replicas)
     const kept = new SessionMessages(queue, sessions, nodeId, logger)
     messages = kept
-    const sessionFabric = new ClusterSessionFabric(sessions, nodeId, kept, logger)
+    const sessionFabric = new ClusterSessionFabric(sessions, nodeId, run, kept, logger)
     const fabricInlet = broker.attachSessionFabric(sessionFabric)
     sessionFabric.follow(fabricInlet)
     // Routed messages sent while this node was away from NATS never reach it; the copies kept
@@ -201,6 +205,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   try {
     presence = await NodePresence.start(conn, names, {
       nodeId,
+      run,
       ttlMs: (spec.presenceSeconds ?? DEFAULT_PRESENCE_SECONDS) * 1000,
     })
     overview = await ClusterOverview.open(conn, names, presence)

@@ -17,6 +17,8 @@ const STOP_GUARD_MS = 5_000
 
 export interface NodePresenceOptions {
   nodeId: string
+  /** This start of the node (cluster-router.ts's origin suffix), written in each heartbeat. */
+  run?: string
   /** How long a node counts as alive after its last heartbeat (default 15 s; for a new bucket). */
   ttlMs?: number
 }
@@ -32,6 +34,7 @@ export class NodePresence {
     readonly nodeId: string,
     /** The bucket's TTL as the server has it (it may differ from the option). */
     readonly ttlMs: number,
+    readonly run: string | undefined,
   ) {}
 
   /** Opens (or creates) the presence bucket and writes the first heartbeat. */
@@ -45,7 +48,7 @@ export class NodePresence {
     const ttlMs = (await kv.status()).ttl
     if (!(ttlMs > 0))
       throw new Error(`KV bucket ${names.nodesBucket} has no TTL; delete it so it can be recreated`)
-    const presence = new NodePresence(kv, opts.nodeId, ttlMs)
+    const presence = new NodePresence(kv, opts.nodeId, ttlMs, opts.run)
     await presence.beat()
     presence.timer = setInterval(() => void presence.beat(), Math.max(50, Math.floor(ttlMs / 3)))
     return presence
@@ -61,7 +64,7 @@ export class NodePresence {
       await settleWithin(
         this.kv.put(
           nodeToken(this.nodeId),
-          JSON.stringify({ node: this.nodeId, at: Date.now(), since: this.since }),
+          JSON.stringify({ node: this.nodeId, at: Date.now(), since: this.since, run: this.run }),
         ),
         Math.max(50, Math.floor(this.ttlMs / 3)),
       )
@@ -84,14 +87,31 @@ export class NodePresence {
 
   /** The nodes alive now, each with when it joined (ms since the epoch; 0 if its beat has none). */
   async aliveSince(): Promise<Record<string, number>> {
-    const out: [string, number][] = []
+    const out = (await this.beats()).map(({ node, since }): [string, number] => [node, since])
+    return Object.fromEntries(out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+  }
+
+  /** The nodes alive now with the run each heartbeats from, this one included. */
+  async aliveRuns(): Promise<Map<string, string | undefined>> {
+    const out = new Map<string, string | undefined>()
+    for (const { node, run } of await this.beats()) out.set(node, run)
+    out.set(this.nodeId, this.run)
+    return out
+  }
+
+  private async beats(): Promise<{ node: string; since: number; run: string | undefined }[]> {
+    const out: { node: string; since: number; run: string | undefined }[] = []
     for await (const key of await this.kv.keys()) {
       const entry = liveEntry(await this.kv.get(key))
       const value = entry && jsonObject(entry)
       if (typeof value?.node === 'string')
-        out.push([value.node, typeof value.since === 'number' ? value.since : 0])
+        out.push({
+          node: value.node,
+          since: typeof value.since === 'number' ? value.since : 0,
+          run: typeof value.run === 'string' ? value.run : undefined,
+        })
     }
-    return Object.fromEntries(out.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+    return out
   }
 
   /** Stops heartbeating and removes this node's key, so others see it gone at once. */

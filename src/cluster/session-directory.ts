@@ -30,6 +30,8 @@ export interface ClusterSessionRecord {
   subscriptions: SessionSubscriptionRecord[]
   /** The node whose broker holds the session now. */
   node: string
+  /** The run (one start) of that node that wrote the record, if named (node-presence.ts). */
+  run?: string
   /** When its client went (ms since the epoch); absent while connected. */
   disconnectedAt?: number
   /** What was in flight to its client when it went, by message key (session-messages.ts). */
@@ -48,6 +50,8 @@ export class SessionDirectory {
   private readonly index = new SubscriptionTree<string, SessionSubscriptionRecord>()
   /** The client ids whose record names each node, and each record's KV revision (0: own write in flight). */
   private readonly byNode = new Map<string, Set<string>>()
+  /** How many records each run of each node wrote ('' for records naming no run). */
+  private readonly byRun = new Map<string, Map<string, number>>()
   private readonly revisions = new Map<string, number>()
   /**
    * What was in flight as each session's client last went, kept past the record that says it
@@ -108,6 +112,7 @@ export class SessionDirectory {
       const held = this.byNode.get(before.node)
       held?.delete(before.clientId)
       if (held?.size === 0) this.byNode.delete(before.node)
+      this.countRun(before, -1)
     }
     if (record === undefined) {
       this.records.delete(key)
@@ -128,6 +133,25 @@ export class SessionDirectory {
       this.byNode.set(record.node, held)
     }
     held.add(record.clientId)
+    this.countRun(record, 1)
+  }
+
+  private countRun(record: ClusterSessionRecord, by: 1 | -1): void {
+    let runs = this.byRun.get(record.node)
+    if (runs === undefined) {
+      runs = new Map()
+      this.byRun.set(record.node, runs)
+    }
+    const run = record.run ?? ''
+    const count = (runs.get(run) ?? 0) + by
+    if (count > 0) runs.set(run, count)
+    else runs.delete(run)
+    if (runs.size === 0) this.byRun.delete(record.node)
+  }
+
+  /** The runs of `node` that wrote the records naming it ('' for records naming no run). */
+  runsOf(node: string): string[] {
+    return [...(this.byRun.get(node)?.keys() ?? [])]
   }
 
   /** What was in flight to `clientId`'s client as it last went (once: taken by its resume). */
@@ -224,6 +248,7 @@ function parseRecord(v: Record<string, unknown> | undefined): ClusterSessionReco
   }
   const record: ClusterSessionRecord = { clientId, expiryInterval, subscriptions: subs, node }
   if (typeof disconnectedAt === 'number') record.disconnectedAt = disconnectedAt
+  if (typeof v.run === 'string') record.run = v.run
   if (Array.isArray(v.inflight)) record.inflight = v.inflight.filter(isInflightRecord)
   return record
 }

@@ -15,6 +15,8 @@ export class ClusterSessionFabric implements SessionFabric {
   constructor(
     private readonly directory: SessionDirectory,
     private readonly nodeId: string,
+    /** This start of the node, written with each record (dead-node-sessions.ts). */
+    private readonly run: string,
     private readonly messages: SessionMessages,
     private readonly logger: Logger,
   ) {}
@@ -57,6 +59,7 @@ export class ClusterSessionFabric implements SessionFabric {
       expiryInterval: session.expiryInterval,
       subscriptions: session.subscriptions.map((s) => withoutUndefined(s)),
       node: this.nodeId,
+      run: this.run,
     }
     if (session.disconnectedAt !== undefined) {
       record.disconnectedAt = session.disconnectedAt

@@ -22,10 +22,11 @@ export async function startUniqueClients(
   logger: Logger,
   replicas?: number,
 ): Promise<() => Promise<void>> {
-  const wills = await WillRegistry.open(conn, names, presence.nodeId, replicas)
+  const wills = await WillRegistry.open(conn, names, presence, replicas)
   const claims = new ClusterClaims(wills, logger)
   const lock = await ClientLock.open(conn, names, {
     nodeId: presence.nodeId,
+    run: presence.run,
     presence,
     onTakeover: (notice) => claims.onTakeover(notice),
   })

@@ -10,7 +10,7 @@
 import type { KV } from '@nats-io/kv'
 import type { ClaimedWill } from '../broker/types.ts'
 import { clientKey } from './client-lock.ts'
-import { deleteAt, entriesOfDeadNodes } from './kv-util.ts'
+import { deleteAt, entriesOfDeadNodes, type LiveRuns } from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import { decodeProperties, encodeProperties } from './retained-properties.ts'
@@ -21,6 +21,8 @@ export interface StoredWill {
   /** The entry's KV revision (for the compare-and-set that takes it). */
   revision: number
   node: string
+  /** The run of the node that wrote it (node-presence.ts), if it named one. */
+  run: string | undefined
   clientId: string
   will: ClaimedWill
 }
@@ -29,16 +31,17 @@ export class WillRegistry {
   private constructor(
     private readonly kv: KV,
     private readonly nodeId: string,
+    private readonly run: string | undefined,
   ) {}
 
   static async open(
     conn: NatsConnection,
     names: ClusterNames,
-    nodeId: string,
+    node: { nodeId: string; run?: string | undefined },
     replicas?: number,
   ): Promise<WillRegistry> {
     const kv = await conn.kv(names.willsBucket, { history: 1, ...(replicas ? { replicas } : {}) })
-    return new WillRegistry(kv, nodeId)
+    return new WillRegistry(kv, node.nodeId, node.run)
   }
 
   /** Stores the will of a client that connected here; resolves with the entry's revision. */
@@ -46,6 +49,7 @@ export class WillRegistry {
     const props = will.properties && encodeProperties(will.properties)
     const value = JSON.stringify({
       node: this.nodeId,
+      run: this.run,
       client: clientId,
       topic: will.topic,
       payload: will.payload.toString('base64'),
@@ -67,13 +71,14 @@ export class WillRegistry {
     return this.take(clientKey(clientId), revision)
   }
 
-  /** Every will stored now whose node is not in `alive`. */
-  async orphans(alive: ReadonlySet<string>): Promise<StoredWill[]> {
+  /** Every will stored now by a run that is over (a node gone or restarted since; isLeftOver). */
+  async orphans(alive: LiveRuns): Promise<StoredWill[]> {
     const out: StoredWill[] = []
     for await (const { key, entry, value, node } of entriesOfDeadNodes(this.kv, alive)) {
       const will = parseWill(value)
+      const run = typeof value.run === 'string' ? value.run : undefined
       if (will && typeof value.client === 'string')
-        out.push({ key, revision: entry.revision, node, clientId: value.client, will })
+        out.push({ key, revision: entry.revision, node, run, clientId: value.client, will })
     }
     return out
   }
