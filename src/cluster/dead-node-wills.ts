@@ -34,12 +34,12 @@ export const RECONNECT_SLACK_MS = 12_000
  */
 const SWEEP_GUARD_MS = 10_000
 /**
- * The will and lock buckets are listed when a node seen alive is gone, and otherwise only
- * this often (for a node that came and went between two readings, or died before this one
- * started): a listing streams every key of both buckets, too much every second with many
- * clients.
+ * The will and lock buckets are listed at the first sweep (for nodes that died before this
+ * one started), when a node seen alive is gone or heartbeats from another run, and otherwise
+ * only this often (for a node that came and went between two readings a second apart): a
+ * listing streams every key of both buckets, about 11 s each at a million keys.
  */
-const FULL_SWEEP_MS = 30_000
+const FULL_SWEEP_MS = 600_000
 
 export class DeadNodeWills {
   private readonly sweep: PeriodicSweep
