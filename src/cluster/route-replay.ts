@@ -226,6 +226,7 @@ export class RouteReplay {
       this.finish(round)
       return
     }
+    this.logger.debug({ waiting, answered: [...round.answered] }, 'cluster: asking for missed messages')
     const request = {
       from: this.router.origin,
       after: Object.fromEntries(this.router.lastSeen),
@@ -262,6 +263,7 @@ export class RouteReplay {
         { origin },
         'cluster: messages routed while this node was away from NATS are past what their node keeps; some may be lost',
       )
+    this.logger.debug({ origin, records: records.length }, 'cluster: missed messages received')
     round.answers.delete(origin)
     round.answered.add(origin)
     const held = round.held.get(origin) ?? []
@@ -304,6 +306,10 @@ export class RouteReplay {
   }
 
   private stopAsking(round: CatchUp): void {
+    this.logger.debug(
+      { answered: [...round.answered], held: round.heldCount },
+      'cluster: catch-up round over',
+    )
     clearInterval(round.timer)
     round.sub?.unsubscribe()
   }
@@ -371,6 +377,10 @@ export class RouteReplay {
     )
     if (size > 0) send(DATA, parts)
     send(END, [Buffer.from([kept && complete ? 1 : 0])])
+    this.logger.debug(
+      { to: request.from, after, since, complete: kept && complete },
+      'cluster: sent missed messages',
+    )
   }
 }
 
