@@ -209,8 +209,8 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       ttlMs: (spec.presenceSeconds ?? DEFAULT_PRESENCE_SECONDS) * 1000,
     })
     overview = await ClusterOverview.open(conn, names, presence)
-    const nodesNow = overview
-    if (routeReplay) routeReplay.liveNodes = () => nodesNow.current().nodes
+    const presenceHeard = presence
+    if (routeReplay) routeReplay.liveNodes = () => presenceHeard.heardFrom()
     const stopClaims = await startUniqueClients(broker, conn, names, presence, logger, spec.replicas)
     closeWithCluster(broker, logger, 'releasing the client ids', stopClaims)
     const deadSessions = new DeadNodeSessions(conn, presence, sessionsNow, messagesNow, logger)

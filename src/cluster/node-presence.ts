@@ -5,8 +5,12 @@
  * first; every node reads it back and heartbeats at a third of it. A node that stops is seen
  * as gone one TTL after its last heartbeat (a little later if the server's expiry sweep lags),
  * or at once when it stops cleanly and deletes its key.
+ *
+ * Besides the readings on demand (`alive`, `aliveRuns`: a listing of the bucket), every node
+ * follows the bucket with a watch, so `heardFrom` answers at once, without NATS, which nodes
+ * heartbeated within the TTL: what a node needs at the moment its NATS connection is lost.
  */
-import type { KV } from '@nats-io/kv'
+import type { KV, KvWatchEntry } from '@nats-io/kv'
 import { settleWithin } from '../util/settle-within.ts'
 import { jsonObject, liveEntry } from './kv-util.ts'
 import { type ClusterNames, nodeToken } from './names.ts'
@@ -28,6 +32,9 @@ export class NodePresence {
   private beating = false
   /** When this node joined, written in each heartbeat so others can show how long it has run. */
   private readonly since = Date.now()
+  /** The last heartbeat heard from each node (ms since the epoch), from the watch. */
+  private readonly heard = new Map<string, number>()
+  private stopWatch: (() => void) | undefined
 
   private constructor(
     private readonly kv: KV,
@@ -49,9 +56,36 @@ export class NodePresence {
     if (!(ttlMs > 0))
       throw new Error(`KV bucket ${names.nodesBucket} has no TTL; delete it so it can be recreated`)
     const presence = new NodePresence(kv, opts.nodeId, ttlMs, opts.run)
+    const watch = await kv.watch()
+    presence.stopWatch = () => watch.stop()
+    void (async () => {
+      for await (const entry of watch) presence.hear(entry)
+    })().catch(() => undefined)
     await presence.beat()
     presence.timer = setInterval(() => void presence.beat(), Math.max(50, Math.floor(ttlMs / 3)))
     return presence
+  }
+
+  private hear(entry: KvWatchEntry): void {
+    const live = liveEntry(entry)
+    const value = live && jsonObject(live)
+    if (typeof value?.node !== 'string') {
+      // A clean stop deletes the key; the key is the node's token, not its id.
+      for (const node of this.heard.keys()) if (nodeToken(node) === entry.key) this.heard.delete(node)
+      return
+    }
+    // A beat heard live counts from now (clocks of nodes may differ); one from before the
+    // watch started from when it was written.
+    const at = entry.isUpdate ? Date.now() : typeof value.at === 'number' ? value.at : 0
+    this.heard.set(value.node, at)
+  }
+
+  /** The nodes heard heartbeating within the TTL, this one included; answered without NATS. */
+  heardFrom(): string[] {
+    const after = Date.now() - this.ttlMs
+    const out = [this.nodeId]
+    for (const [node, at] of this.heard) if (at >= after && node !== this.nodeId) out.push(node)
+    return out
   }
 
   private async beat(): Promise<void> {
@@ -116,6 +150,7 @@ export class NodePresence {
 
   /** Stops heartbeating and removes this node's key, so others see it gone at once. */
   async stop(): Promise<void> {
+    this.stopWatch?.()
     clearInterval(this.timer)
     this.timer = undefined
     try {
