@@ -20,6 +20,7 @@ async function node(t: Cleanup, url: string, nodeId: string, notices: TakeoverNo
   if (pres) t.after(() => pres.stop())
   const lock = await ClientLock.open(conn, names, {
     nodeId,
+    run: `${nodeId}-run`,
     presence: pres,
     onTakeover: (n) => {
       notices.push(n)
@@ -40,7 +41,7 @@ test('takeover between two nodes: the old holder is told, with its revision, bef
 
   const first = await a.lock.acquire(id)
   assert.equal(first.previous, undefined)
-  assert.deepEqual(await b.lock.holder(id), { nodeId: 'node-a', revision: first.revision })
+  assert.deepEqual(await b.lock.holder(id), { nodeId: 'node-a', run: 'node-a-run', revision: first.revision })
 
   const second = await b.lock.acquire(id)
   assert.deepEqual(second.previous, {
@@ -51,7 +52,11 @@ test('takeover between two nodes: the old holder is told, with its revision, bef
   })
   assert.deepEqual(aNotices, [{ clientId: id, revision: first.revision, by: 'node-b' }])
   assert.deepEqual(bNotices, [])
-  assert.deepEqual(await a.lock.holder(id), { nodeId: 'node-b', revision: second.revision })
+  assert.deepEqual(await a.lock.holder(id), {
+    nodeId: 'node-b',
+    run: 'node-b-run',
+    revision: second.revision,
+  })
 
   // The old holder's late disconnect must not free the new holder's lock.
   assert.equal(await a.lock.release(id, first.revision), false)
@@ -131,6 +136,7 @@ test('two nodes racing for one client id: each acquire wins once, the last one h
     const winner = ra.revision > rb.revision ? 'race-a' : 'race-b'
     assert.deepEqual(await a.lock.holder(id), {
       nodeId: winner,
+      run: `${winner}-run`,
       revision: Math.max(ra.revision, rb.revision),
     })
     // The later one took over from the earlier one.
