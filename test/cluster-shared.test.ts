@@ -73,3 +73,21 @@ test('two groups on one filter each get every message once; a member leaving mov
   await until(() => g1b.got.length === before + 20, 'the remaining member to get the rest')
   assert.equal(g2b.got.length, 60)
 })
+
+test("messages on their way to a node whose last member leaves go to the group's members on other nodes", {
+  skip,
+}, async (t) => {
+  const { s, a, b } = await twoNodes(t)
+  const leaving = await member(s, a, 'leaving', '$share/g/burst')
+  const staying = await member(s, b, 'staying', '$share/g/burst')
+  const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
+  const sent = Array.from({ length: 400 }, (_, i) => `m${i}`)
+  const published = Promise.all(sent.map((p) => pub.publishAsync('burst', p, { qos: 1 })))
+  // The member on a leaves while the burst is still being shared out between the two nodes.
+  await until(() => leaving.got.length > 0, 'the first messages on a')
+  await leaving.c.unsubscribeAsync('$share/g/burst')
+  await published
+  const all = (): string[] => [...leaving.got, ...staying.got]
+  await until(() => all().length >= sent.length, 'every message to one of the members')
+  assert.deepEqual(all().sort(), [...sent].sort(), 'each message once')
+})

@@ -136,10 +136,16 @@ export class LocalDelivery implements Delivery {
       this.flow.hold(source, session)
   }
 
-  /** A message the cluster picked this node for, to one member of the group (sharedListener). */
-  deliverToGroup(group: string, filter: string, message: Message): void {
+  /**
+   * A message the cluster picked this node for, to one member of the group (sharedListener).
+   * False when the node has no member of the group any more (the last one left while the
+   * message was on its way): the cluster hands it to another node's members.
+   */
+  deliverToGroup(group: string, filter: string, message: Message): boolean {
     const target = this.sharedGroups.get(sharedKey({ group, filter }))
-    if (target) this.deliverShared(target, message, undefined)
+    if (!target) return false
+    this.deliverShared(target, message, undefined)
+    return true
   }
 
   /** The shared groups this node has members of. */

@@ -39,7 +39,9 @@ export class SharedQueues {
   interest(group: string, filter: string, present: boolean): void {
     const key = `${group}\u0000${filter}`
     if (!present) {
-      for (const sub of this.groups.get(key) ?? []) sub.unsubscribe()
+      // Drained rather than dropped: a message the server handed this node before it had the
+      // UNSUB still arrives, and goes back to the group (receive).
+      for (const sub of this.groups.get(key) ?? []) sub.drain().catch(() => undefined)
       this.groups.delete(key)
       return
     }
@@ -86,7 +88,15 @@ export class SharedQueues {
     const topic = this.mapper.subjectToTopic(subject)
     if (envelope === undefined || topic === undefined) return
     envelope.message.topic = topic
-    this.inlet?.deliverShared(group, filter, envelope.message)
+    if (this.inlet === undefined || this.inlet.deliverShared(group, filter, envelope.message)) return
+    // The node's last member left while the message was on its way: published again, it goes
+    // to another node's members (this node's queue subscription is gone from the server, since
+    // its UNSUB went out on this connection first), or nowhere when the group has none.
+    try {
+      this.conn.connection.publish(subject, data)
+    } catch (error) {
+      this.logger.warn({ err: error, group }, 'cluster: could not hand a shared message back to its group')
+    }
   }
 
   stop(): void {
