@@ -9,9 +9,10 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { NODE_FLAGS } from '../../src/node-flags.ts'
+import type { ScenarioId } from './options.ts'
 import { BROKER_CORE, captureOutput, pidOf, spawnPinned, stopChild, trackTempDir, waitExit } from './procs.ts'
 
-export type BrokerName = 'tinymqtt' | 'mosquitto' | 'aedes' | 'sink'
+export type BrokerName = 'tinymqtt' | 'mosquitto' | 'aedes' | 'node-floor' | 'sink'
 
 export interface RunningBroker {
   name: BrokerName
@@ -24,6 +25,8 @@ export interface RunningBroker {
 
 export interface BrokerLauncher {
   name: BrokerName
+  /** The scenarios it takes part in, when not all (a fake broker routes nothing). */
+  only?: readonly ScenarioId[]
   /** Why it cannot run here, or undefined when it can. */
   unavailable(): string | undefined
   /**
@@ -236,7 +239,16 @@ export function sinkLauncher(nativeBinary: string | undefined): BrokerLauncher {
     : announcingBroker('sink', () => [nativeBinary, ['sink', '0', String(SINK_MAX_SECONDS)]])
 }
 
-export const BROKERS: readonly BrokerLauncher[] = [tinymqtt, mosquitto, aedes]
+/**
+ * A Node server that only answers the handshakes (serve-floor.ts), with tinymqtt's V8 flags:
+ * what Node's own per-socket work costs, beside tinymqtt in the connection scenarios.
+ */
+const nodeFloor: BrokerLauncher = {
+  ...announcingBroker('node-floor', nodeEntry('serve-floor.ts', NODE_FLAGS)),
+  only: ['storm', 'memory'],
+}
+
+export const BROKERS: readonly BrokerLauncher[] = [tinymqtt, mosquitto, aedes, nodeFloor]
 
 /** The launchers for `names` that can run here; the others are reported with how to fix it. */
 export function chooseBrokers(names: readonly BrokerName[]): BrokerLauncher[] {

@@ -19,7 +19,7 @@ export const SCENARIO_IDS = [
   'soak',
 ] as const
 export type ScenarioId = (typeof SCENARIO_IDS)[number]
-const BROKER_NAMES: readonly BrokerName[] = ['tinymqtt', 'mosquitto', 'aedes']
+const BROKER_NAMES: readonly BrokerName[] = ['tinymqtt', 'mosquitto', 'aedes', 'node-floor']
 
 export interface Timings {
   warmupMs: number

@@ -8,7 +8,7 @@ export type Outcome = Measurement | { error: string }
 /** results[broker][scenario] */
 export type Results = Partial<Record<BrokerName, Record<string, Outcome>>>
 
-const COLUMNS: readonly BrokerName[] = ['tinymqtt', 'mosquitto', 'aedes']
+const COLUMNS: readonly BrokerName[] = ['tinymqtt', 'mosquitto', 'aedes', 'node-floor']
 
 export function figure(
   results: Results,

@@ -22,6 +22,7 @@ export async function runScenarios(brokers: BrokerLauncher[], options: Options):
   for (const id of options.scenarios) {
     const scenario = SCENARIOS[id]
     for (const launcher of brokers) {
+      if (launcher.only !== undefined && !launcher.only.includes(id)) continue
       const byBroker = results[launcher.name] ?? {}
       results[launcher.name] = byBroker
       const why = broken.get(launcher.name)

@@ -168,8 +168,8 @@ export const stormScenario: Scenario = {
       if (result.done < n) notes.push(`${n - result.done} of ${n} storm clients did not complete`)
       if (level.heap) notes.push(`${n}: ${rssSplit(level.rssPerClient, level.heap, result.done)}`)
     }
-    if (launcher.name === 'aedes') {
-      notes.push('persistent storm skipped: the Aedes under test keeps no sessions across a restart')
+    if (launcher.name === 'aedes' || launcher.name === 'node-floor') {
+      notes.push(`persistent storm skipped: ${launcher.name} keeps no sessions across a restart`)
       return { values, details, notes }
     }
     for (const n of STORM_LEVELS) {
