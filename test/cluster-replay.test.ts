@@ -6,8 +6,8 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { MqttClient } from 'mqtt'
 import { RouteHistory } from '../src/cluster/route-history.ts'
-import { clusterOf } from '../src/index.ts'
-import { mqttConnect, until } from './helpers.ts'
+import { type Broker, clusterOf, startBroker } from '../src/index.ts'
+import { type Cleanup, LogCapture, mqttConnect, until } from './helpers.ts'
 import { natsServerMissing, node, relay, stack, startNatsServer } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
@@ -53,13 +53,26 @@ test('a clean-session client on a node cut off from NATS gets the QoS 1/2 messag
   assert.equal(got[4], 'r/4 probe')
 })
 
+/** A cluster node logging to `logs` at debug level, so a failure can show the catch-up's log. */
+async function loggingNode(t: Cleanup, url: string, id: string, logs: LogCapture): Promise<Broker> {
+  const broker = await startBroker({
+    port: 0,
+    host: '127.0.0.1',
+    logger: logs.logger.child({ n: id }),
+    cluster: { servers: [url], node: id },
+  })
+  t.after(() => broker.close())
+  return broker
+}
+
 test('a message acknowledged during a NATS restart reaches a clean-session client on the other node once', {
   skip,
 }, async (t) => {
   const s = stack(t)
   const nats = await startNatsServer(t)
-  const a = await node(s, nats.url, 'a')
-  const b = await node(s, nats.url, 'b')
+  const logs = new LogCapture()
+  const a = await loggingNode(s, nats.url, 'a', logs)
+  const b = await loggingNode(s, nats.url, 'b', logs)
   const sub = await mqttConnect(b.port, { clientId: 'clean', clean: true, reconnectPeriod: 0 }, s)
   const got = received(sub)
   await sub.subscribeAsync({ 'n/#': { qos: 1 } })
@@ -72,7 +85,15 @@ test('a message acknowledged during a NATS restart reaches a clean-session clien
   const acked = pub.publishAsync('n/1', 'during', { qos: 1 })
   await nats.start()
   await acked
-  await until(() => got.length === 1, 'the message acknowledged during the restart')
+  try {
+    await until(() => got.length === 1, 'the message acknowledged during the restart')
+  } catch (error) {
+    const lines = logs.records
+      .filter((r) => String(r.msg).startsWith('cluster:'))
+      .map((r) => JSON.stringify(r))
+    const state = `client connected: ${sub.connected}, received: ${JSON.stringify(got)}`
+    throw new Error(`${(error as Error).message}; ${state}; the nodes logged:\n${lines.join('\n')}`)
+  }
   await until(() => clusterOf(b)?.status().nats === 'connected', 'b to be back')
   await pub.publishAsync('n/2', 'after', { qos: 1 })
   await until(() => got.length === 2, 'a live message after it')
