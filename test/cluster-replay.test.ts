@@ -4,31 +4,24 @@
 // The history they come from (route-history.ts) is checked against a plain list.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { MqttClient } from 'mqtt'
 import { RouteHistory } from '../src/cluster/route-history.ts'
-import { type Broker, clusterOf, startBroker } from '../src/index.ts'
-import { type Cleanup, LogCapture, mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, node, relay, stack, startNatsServer } from './nats-helpers.ts'
+import { clusterOf } from '../src/index.ts'
+import { LogCapture, mqttConnect, until } from './helpers.ts'
+import {
+  natsServerMissing,
+  node,
+  received,
+  stack,
+  startNatsServer,
+  twoNodesOneRelayed,
+} from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
-
-/** `topic payload` of each PUBLISH `c` receives, in wire order. */
-function received(c: MqttClient): string[] {
-  const got: string[] = []
-  c.on('packetreceive', (packet) => {
-    if (packet.cmd === 'publish') got.push(`${packet.topic} ${packet.payload.toString()}`)
-  })
-  return got
-}
 
 test('a clean-session client on a node cut off from NATS gets the QoS 1/2 messages published meanwhile, once and in order', {
   skip,
 }, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const link = await relay(s, nats.port)
-  const a = await node(s, nats.url, 'a')
-  const b = await node(s, link.url, 'b')
+  const { s, link, a, b } = await twoNodesOneRelayed(t)
   const sub = await mqttConnect(b.port, { clientId: 'clean', clean: true, reconnectPeriod: 0 }, s)
   const got = received(sub)
   await sub.subscribeAsync({ 'r/#': { qos: 2 } })
@@ -53,26 +46,15 @@ test('a clean-session client on a node cut off from NATS gets the QoS 1/2 messag
   assert.equal(got[4], 'r/4 probe')
 })
 
-/** A cluster node logging to `logs` at debug level, so a failure can show the catch-up's log. */
-async function loggingNode(t: Cleanup, url: string, id: string, logs: LogCapture): Promise<Broker> {
-  const broker = await startBroker({
-    port: 0,
-    host: '127.0.0.1',
-    logger: logs.logger.child({ n: id }),
-    cluster: { servers: [url], node: id },
-  })
-  t.after(() => broker.close())
-  return broker
-}
-
 test('a message acknowledged during a NATS restart reaches a clean-session client on the other node once', {
   skip,
 }, async (t) => {
   const s = stack(t)
   const nats = await startNatsServer(t)
   const logs = new LogCapture()
-  const a = await loggingNode(s, nats.url, 'a', logs)
-  const b = await loggingNode(s, nats.url, 'b', logs)
+  // At debug level, so that a failure shows the catch-up's log.
+  const a = await node(s, nats.url, 'a', { logger: logs.logger.child({ n: 'a' }) })
+  const b = await node(s, nats.url, 'b', { logger: logs.logger.child({ n: 'b' }) })
   const sub = await mqttConnect(b.port, { clientId: 'clean', clean: true, reconnectPeriod: 0 }, s)
   const got = received(sub)
   await sub.subscribeAsync({ 'n/#': { qos: 1 } })

@@ -7,7 +7,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import type { IClientOptions, MqttClient } from 'mqtt'
+import type { IClientOptions } from 'mqtt'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
@@ -25,7 +25,16 @@ import {
   until,
   withTimeout,
 } from './helpers.ts'
-import { cliNode, natsServerMissing, node, relay, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
+import {
+  cliNode,
+  natsServerMissing,
+  node,
+  received,
+  stack,
+  startNatsServer,
+  twoNodes,
+  twoNodesOneRelayed,
+} from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
 
@@ -46,18 +55,6 @@ async function keptBecomes(reader: SessionQueue, clientId: string, count: number
     assert.ok(Date.now() < deadline, `${clientId} still has ${kept} kept messages, expected ${count}`)
     await new Promise((r) => setTimeout(r, 50))
   }
-}
-
-/**
- * `topic payload` of each PUBLISH `c` receives, in wire order (MQTT.js hands a QoS 2 message
- * to 'message' only at PUBREL, after a later QoS 1 one).
- */
-function received(c: MqttClient): string[] {
-  const got: string[] = []
-  c.on('packetreceive', (packet) => {
-    if (packet.cmd === 'publish') got.push(`${packet.topic} ${packet.payload.toString()}`)
-  })
-  return got
 }
 
 /** Waits until `broker` sees `clientId`'s session record with `filters` and its client gone (or not). */
@@ -168,17 +165,7 @@ test('a node restarted on its data directory knows its queued messages as the on
   const reader = await queueReader(s, nats.url)
   const data = await mkdtemp(join(tmpdir(), 'tinymqtt-cluster-data-'))
   t.after(() => rm(data, { recursive: true, force: true }))
-  const durable = async (): Promise<Broker> => {
-    const broker = await startBroker({
-      port: 0,
-      host: '127.0.0.1',
-      logLevel: 'silent',
-      data,
-      cluster: { servers: [nats.url], node: 'a' },
-    })
-    s.after(() => broker.close())
-    return broker
-  }
+  const durable = (): Promise<Broker> => node(s, nats.url, 'a', { data })
   let a = await durable()
   const b = await node(s, nats.url, 'b')
   const sub = await mqttConnect(a.port, persistent('stored'), s)
@@ -335,11 +322,7 @@ test('QoS 2 messages in flight when a client leaves one node go on under their p
 test('a connected persistent client gets what its node missed while it was away from NATS, once it is back', {
   skip,
 }, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const link = await relay(s, nats.port)
-  const a = await node(s, nats.url, 'a')
-  const b = await node(s, link.url, 'b')
+  const { s, link, a, b } = await twoNodesOneRelayed(t)
   const sub = await mqttConnect(b.port, persistent('stays'), s)
   const got = received(sub)
   await sub.subscribeAsync({ 'm/#': { qos: 1 } })

@@ -34,6 +34,34 @@ async function lockHolder(t: Cleanup, url: string, clientId: string): Promise<st
   return (await lock.holder(clientId))?.nodeId
 }
 
+/** A nats-server and node `b`, with a client of b's watching for wills. */
+async function survivor(t: Cleanup) {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const b = await node(s, nats.url, 'b')
+  const onB = await willWatcher(s, b, 'watch-b')
+  return { s, nats, b, onB }
+}
+
+/**
+ * On the node at `port`: `sensor`, with a will on `will/sensor`, and `quiet`, without one
+ * (nothing to publish, but its lock must not outlive its node).
+ */
+async function sensorAndQuiet(t: Cleanup, port: number): Promise<void> {
+  const dev = await mqttConnect(
+    port,
+    {
+      clientId: 'sensor',
+      reconnectPeriod: 0,
+      keepalive: 60,
+      will: { topic: 'will/sensor', payload: Buffer.from('offline'), qos: 1, retain: false },
+    },
+    t,
+  )
+  assert.equal(dev.connected, true)
+  await mqttConnect(port, { clientId: 'quiet', reconnectPeriod: 0, keepalive: 60 }, t)
+}
+
 function closed(c: MqttClient): Promise<void> {
   return new Promise((resolve) => c.once('close', () => resolve()))
 }
@@ -100,24 +128,9 @@ test('two connections with one client id on two nodes at once: exactly one stays
 test("kill -9 of a node: a surviving node publishes its clients' wills; they reconnect elsewhere at once", {
   skip,
 }, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const b = await node(s, nats.url, 'b')
-  const onB = await willWatcher(s, b, 'watch-b')
+  const { s, nats, b, onB } = await survivor(t)
   const { cli: a, port } = await cliNode(t, nats.url, 'a')
-  const dev = await mqttConnect(
-    port,
-    {
-      clientId: 'sensor',
-      reconnectPeriod: 0,
-      keepalive: 60,
-      will: { topic: 'will/sensor', payload: Buffer.from('offline'), qos: 1, retain: false },
-    },
-    s,
-  )
-  assert.equal(dev.connected, true)
-  // A client without a will: nothing to publish, but its lock must not outlive its node.
-  await mqttConnect(port, { clientId: 'quiet', reconnectPeriod: 0, keepalive: 60 }, s)
+  await sensorAndQuiet(s, port)
   assert.equal(await lockHolder(s, nats.url, 'quiet'), `${hostname()}-${port}`, "the CLI node's default id")
   const killedAt = Date.now()
   a.child.kill('SIGKILL')
@@ -140,24 +153,11 @@ test("kill -9 of a node: a surviving node publishes its clients' wills; they rec
 test('kill -9 and an immediate restart under the same node id: the wills, locks and sessions of the run that died are dealt with', {
   skip,
 }, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const b = await node(s, nats.url, 'b')
-  const onB = await willWatcher(s, b, 'watch-b')
+  const { s, nats, b, onB } = await survivor(t)
   const port = await freePort()
   const nodeId = `${hostname()}-${port}`
   const first = await cliNode(t, nats.url, 'a', port)
-  await mqttConnect(
-    port,
-    {
-      clientId: 'sensor',
-      reconnectPeriod: 0,
-      keepalive: 60,
-      will: { topic: 'will/sensor', payload: Buffer.from('offline'), qos: 1, retain: false },
-    },
-    s,
-  )
-  await mqttConnect(port, { clientId: 'quiet', reconnectPeriod: 0, keepalive: 60 }, s)
+  await sensorAndQuiet(s, port)
   // A persistent session that expires 2 s after its client goes; the client never comes back.
   await mqttConnect(
     port,

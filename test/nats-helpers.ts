@@ -10,7 +10,8 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Broker, startBroker } from '../src/index.ts'
+import type { MqttClient } from 'mqtt'
+import { type Broker, type StartOptions, startBroker } from '../src/index.ts'
 import { settleWithin } from '../src/util/settle-within.ts'
 import { type Cli, loggedPort, runCli } from './cli-process.ts'
 import { freePort, mqttConnect } from './helpers.ts'
@@ -119,13 +120,19 @@ export function stack(t: Cleanup): Cleanup {
   return { after: (fn) => fns.push(fn) }
 }
 
-/** A cluster node in this process on a free port, named `id`; closed after the test. */
-export async function node(t: Cleanup, url: string, id: string): Promise<Broker> {
+/** A cluster node in this process on a free port, named `id`, with `extra` options; closed after the test. */
+export async function node(
+  t: Cleanup,
+  url: string,
+  id: string,
+  extra: Partial<StartOptions> = {},
+): Promise<Broker> {
   const broker = await startBroker({
     port: 0,
     host: '127.0.0.1',
     logLevel: 'silent',
     cluster: { servers: [url], node: id },
+    ...extra,
   })
   t.after(() => broker.close())
   return broker
@@ -141,6 +148,22 @@ export async function twoNodes(t: Cleanup): Promise<{ s: Cleanup; nats: NatsServ
   const a = await node(s, nats.url, 'a')
   const b = await node(s, nats.url, 'b')
   return { s, nats, a, b }
+}
+
+/** As twoNodes, with b's link to NATS through a relay (below) that the test can cut and restore. */
+export async function twoNodesOneRelayed(t: Cleanup): Promise<{
+  s: Cleanup
+  nats: NatsServer
+  link: Awaited<ReturnType<typeof relay>>
+  a: Broker
+  b: Broker
+}> {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const link = await relay(s, nats.port)
+  const a = await node(s, nats.url, 'a')
+  const b = await node(s, link.url, 'b')
+  return { s, nats, link, a, b }
 }
 
 /** A client of `broker` subscribed to `will/#`: the list it fills with `topic=payload`. */
@@ -209,4 +232,16 @@ export async function relay(
   t.after(cut)
   await listen()
   return { url: `nats://127.0.0.1:${port}`, cut, restore: listen }
+}
+
+/**
+ * `topic payload` of each PUBLISH `c` receives, in wire order (MQTT.js hands a QoS 2 message
+ * to 'message' only at PUBREL, after a later QoS 1 one).
+ */
+export function received(c: MqttClient): string[] {
+  const got: string[] = []
+  c.on('packetreceive', (packet) => {
+    if (packet.cmd === 'publish') got.push(`${packet.topic} ${packet.payload.toString()}`)
+  })
+  return got
 }

@@ -92,14 +92,15 @@ export function storeSuite(factory: StoreFactory): void {
         })
         store.putRetained(stored)
         store.putSession(meta('c1'))
-        store.putMessage('c1', {
+        const put = {
           seq: 1,
-          qos: 2,
+          qos: 2 as const,
           retain: true,
           message: stored,
           subscriptionIds: [4, 5],
           clusterKey: 'origin-token.42',
-        })
+        }
+        store.putMessage('c1', put)
         await store.flush()
         const reopened = await factory.reopen(store)
         const state = await reopened.load()
@@ -109,14 +110,7 @@ export function storeSuite(factory: StoreFactory): void {
         assert.deepEqual(retained, stored)
         assert.ok(Buffer.isBuffer(retained.properties?.correlationData))
         const [entry] = session(state, 'c1')?.messages ?? []
-        assert.deepEqual(entry, {
-          seq: 1,
-          qos: 2,
-          retain: true,
-          message: stored,
-          subscriptionIds: [4, 5],
-          clusterKey: 'origin-token.42',
-        })
+        assert.deepEqual(entry, put)
         return reopened
       }))
 
