@@ -45,8 +45,8 @@ export const REPLAY_DEADLINE_MS = 30_000
  * so messages may have been lost up to this long before the 'disconnected' event.
  */
 const NOTICE_SLACK_MS = 21_000
-/** How often the time kept with routed messages is read. */
-const CLOCK_MS = 100
+/** Clocks of two nodes may differ by this much: a request by time reaches back as far again. */
+const CLOCK_SKEW_MS = 1_000
 /** Messages held for origins that have not answered, at most; past it, held ones go out as they are. */
 const MAX_HELD = 100_000
 
@@ -102,12 +102,6 @@ export class RouteReplay {
   private filtersAtLoss: string[] = []
   private nodesAtLoss: string[] = []
   private readonly startedAt = Date.now()
-  /**
-   * The time routed messages are kept with, read every CLOCK_MS: Date.now() cost 62 ns a call
-   * in a loop on Node 20, as much as the rest of keeping a message, and ages are minutes.
-   */
-  private now = Date.now()
-  private clock: NodeJS.Timeout | undefined
   /** The ids of the nodes alive, this one included (index.ts sets it once presence runs). */
   liveNodes: () => string[] = () => []
 
@@ -132,13 +126,9 @@ export class RouteReplay {
     })
     this.conn.on('disconnected', this.lost)
     this.conn.on('reconnected', this.back)
-    this.clock = setInterval(() => {
-      this.now = Date.now()
-    }, CLOCK_MS).unref()
   }
 
   stop(): void {
-    clearInterval(this.clock)
     this.conn.off('disconnected', this.lost)
     this.conn.off('reconnected', this.back)
     this.responder?.unsubscribe()
@@ -147,7 +137,9 @@ export class RouteReplay {
 
   /** Keeps a routed QoS 1/2 message of this node for replay. */
   routed(seq: number, subject: string, data: Uint8Array): void {
-    this.history.add(seq, subject, data, this.now)
+    // The exact time (62 ns a call): a clock read on a timer lags by its period and more under
+    // load, and a request by time from a node that started moments ago then missed messages.
+    this.history.add(seq, subject, data, Date.now())
   }
 
   /**
@@ -185,7 +177,7 @@ export class RouteReplay {
     const filters = new LevelTree<true>()
     for (const filter of this.filtersAtLoss) filters.open(filter).value = true
     for (const filter of this.router.filters) filters.open(filter).value = true
-    const since = Math.max(this.startedAt, this.lostAt - NOTICE_SLACK_MS)
+    const since = Math.max(this.startedAt, this.lostAt - NOTICE_SLACK_MS) - CLOCK_SKEW_MS
     const previous = this.catchUp
     const round = new CatchUp(createInbox(), filters, since, this.nodesAtLoss)
     // Messages held in an unfinished round stay held: their origins answer this round.
