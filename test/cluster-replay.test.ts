@@ -40,6 +40,9 @@ test('a clean-session client on a node cut off from NATS gets the QoS 1/2 messag
   await until(() => got.length === 4, 'a live message after them')
   assert.deepEqual(got, ['r/0 before', 'r/1 one', 'r/2 two', 'r/3 after'])
   assert.equal(sub.connected, true)
+  // The two came from a's history, not from the routing; nothing was past it.
+  assert.equal(clusterOf(b)?.status().replayed, 2)
+  assert.equal(clusterOf(b)?.status().replayGaps, 0)
   // Nothing came twice: a last probe is the next thing to arrive.
   await pub.publishAsync('r/4', 'probe', { qos: 1 })
   await until(() => got.length === 5, 'the probe')

@@ -164,14 +164,18 @@ export class ClusterRouter implements RemoteFabric {
     this.accept(origin, seq, message)
   }
 
-  /** Delivers a routed message unless one numbered as high from its origin was delivered. */
-  accept(origin: string, seq: number, message: Message): void {
+  /**
+   * Delivers a routed message unless one numbered as high from its origin was delivered;
+   * true when it was delivered.
+   */
+  accept(origin: string, seq: number, message: Message): boolean {
     const last = this.lastSeen.get(origin)
-    if (last !== undefined && seq <= last) return
+    if (last !== undefined && seq <= last) return false
     this.lastSeen.set(origin, seq)
     if (message.qos !== 0) this.sessionMessages?.named(message, origin, seq)
     this.received++
     this.inlet?.deliver(message)
+    return true
   }
 
   /** The MQTT topic a routed subject stands for, or undefined when it is not one. */

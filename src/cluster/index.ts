@@ -70,6 +70,10 @@ export interface ClusterStatus {
   filters: string[]
   /** Messages received from other nodes and delivered here. */
   received: number
+  /** Of those, the ones this node missed while away from NATS and got from their origins after. */
+  replayed: number
+  /** Catch-ups in which an origin said part of what was missed had left its history (logged). */
+  replayGaps: number
   /** The nodes alive (heartbeating), this one included, as last read (at most a second old). */
   nodes: string[]
   /** The node running the scripts (holding the scripts lease), or null. */
@@ -237,6 +241,8 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
         nats: conn.state,
         filters: routerNow.filters,
         received: routerNow.received,
+        replayed: routerNow.replay?.replayed ?? 0,
+        replayGaps: routerNow.replay?.gaps ?? 0,
         nodes,
         scriptsNode,
         nodesSince: since,

@@ -57,8 +57,8 @@ export interface ReplayRouter {
   readonly lastSeen: ReadonlyMap<string, number>
   /** The MQTT filters the node holds NATS subscriptions for now. */
   readonly filters: string[]
-  /** Delivers a routed message unless a copy numbered as high from its origin was delivered. */
-  accept(origin: string, seq: number, message: Message): void
+  /** Delivers a routed message unless a copy numbered as high from its origin was delivered; true when delivered. */
+  accept(origin: string, seq: number, message: Message): boolean
   /** The MQTT topic of a routed subject, or undefined when it is not one. */
   topicOf(subject: string): string | undefined
 }
@@ -102,6 +102,10 @@ export class RouteReplay {
   private filtersAtLoss: string[] = []
   private nodesAtLoss: string[] = []
   private readonly startedAt = Date.now()
+  /** Messages this node missed while away from NATS and was sent by their origins afterwards. */
+  replayed = 0
+  /** Answers that said part of what was asked for had already left the origin's history. */
+  gaps = 0
   /** The ids of the nodes alive, this one included (index.ts sets it once presence runs). */
   liveNodes: () => string[] = () => []
 
@@ -250,11 +254,13 @@ export class RouteReplay {
       this.readRecords(round, buf, originEnd, records)
       return
     }
-    if (buf[originEnd] !== 1)
+    if (buf[originEnd] !== 1) {
+      this.gaps++
       this.logger.warn(
         { origin },
         'cluster: messages routed while this node was away from NATS are past what their node keeps; some may be lost',
       )
+    }
     this.logger.debug({ origin, records: records.length }, 'cluster: missed messages received')
     round.answers.delete(origin)
     round.answered.add(origin)
@@ -284,17 +290,17 @@ export class RouteReplay {
 
   /** An origin's answer and what was held from it, merged by sequence number, each once. */
   private deliver(origin: string, replayed: Held[], held: Held[]): void {
-    const bySeq = new Map<number, Held>()
-    for (const entry of replayed) bySeq.set(entry.seq, entry)
+    const bySeq = new Map<number, { entry: Held; live: boolean }>()
+    for (const entry of replayed) bySeq.set(entry.seq, { entry, live: false })
     // A copy that came live wins: it matched a subscription the node has now.
-    for (const entry of held) bySeq.set(entry.seq, entry)
-    const all = [...bySeq.values()].sort((x, y) => x.seq - y.seq)
-    if (replayed.length > 0)
-      this.logger.info(
-        { origin, replayed: replayed.length },
-        'cluster: delivering messages missed while away from NATS',
-      )
-    for (const { seq, message } of all) this.router.accept(origin, seq, message)
+    for (const entry of held) bySeq.set(entry.seq, { entry, live: true })
+    const all = [...bySeq.values()].sort((x, y) => x.entry.seq - y.entry.seq)
+    let missed = 0
+    for (const { entry, live } of all)
+      if (this.router.accept(origin, entry.seq, entry.message) && !live) missed++
+    this.replayed += missed
+    if (missed > 0)
+      this.logger.info({ origin, missed }, 'cluster: delivered messages missed while away from NATS')
   }
 
   private stopAsking(round: CatchUp): void {
