@@ -7,11 +7,12 @@
  * Every node checks, every CHECK_MS, the nodes its session directory names as holders against
  * presence, and the runs of those nodes the records name: a node killed and started again under
  * its id (a supervisor's restart) is alive, but the sessions of its previous run have nobody
- * holding them until their clients come back, and are judged like those of a dead node. A session of a node that is gone counts as disconnected from its record's
- * `disconnectedAt`, or, when its client was connected as the node died, from when this node
- * first saw the node gone; once its expiry interval has passed, the record is deleted if it is
- * still the one seen (compare-and-set: a client that came back elsewhere moved it on), and its
- * kept messages with it. Several nodes may try; one delete wins.
+ * holding them until their clients come back, and are judged like those of a dead node. A
+ * session of a node that is gone counts as disconnected from its record's `disconnectedAt`,
+ * or, when its client was connected as the node died, from when this node first saw the node
+ * gone; once its expiry interval has passed, the record is deleted if it is still the one seen
+ * (compare-and-set: a client that came back elsewhere moved it on), and its kept messages with
+ * it. Several nodes may try; one delete wins.
  *
  * A node is judged only after it has been seen gone for the presence TTL plus the reconnect
  * slack, and nobody is judged right after this node's own NATS connection came back (the

@@ -79,9 +79,10 @@ const LISTING_IDLE_MS = 5000
 
 /**
  * The live entries of a bucket whose JSON value names, in `node` and `run`, a run of a node
- * that is over (isLeftOver): the wills and client-id locks a dead or restarted node left. One pass of a watch over the bucket's current
- * values rather than a get per key: 20,000 keys were listed in 224 ms this way against
- * 3,804 ms with `keys()` and a get each (a probe against nats-server 2.9.10).
+ * that is over (isLeftOver): the wills and client-id locks a dead or restarted node left. One
+ * pass of a watch over the bucket's current values rather than a get per key: 20,000 keys were
+ * listed in 224 ms this way against 3,804 ms with `keys()` and a get each (a probe against
+ * nats-server 2.9.10).
  */
 export async function* entriesOfDeadNodes(
   kv: KV,

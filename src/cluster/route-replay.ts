@@ -94,7 +94,7 @@ class CatchUp {
 }
 
 export class RouteReplay {
-  readonly history: RouteHistory
+  readonly history = new RouteHistory()
   private readonly subject: string
   private responder: Subscription | undefined
   private catchUp: CatchUp | undefined
@@ -114,10 +114,8 @@ export class RouteReplay {
     names: ClusterNames,
     private readonly router: ReplayRouter,
     private readonly logger: Logger,
-    history?: RouteHistory,
   ) {
     this.subject = names.replaySubject
-    this.history = history ?? new RouteHistory()
   }
 
   /** Answers other nodes' requests, and asks for what this node missed whenever its connection comes back. */

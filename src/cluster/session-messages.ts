@@ -361,9 +361,13 @@ class ClusterMessageLog implements SessionMessageLog {
     if (key === undefined) return true
     // The same message twice: read back from the cluster and arrived live, or the reverse.
     if (this.heldKeys.has(key) || this.recent?.has(key)) return false
+    this.hold(seq, key)
+    return true
+  }
+
+  private hold(seq: number, key: string): void {
     this.held.set(seq, key)
     this.heldKeys.add(key)
-    return true
   }
 
   keyOf(seq: number): string | undefined {
@@ -371,10 +375,7 @@ class ClusterMessageLog implements SessionMessageLog {
   }
 
   restored(entries: { seq: number; key: string }[]): void {
-    for (const { seq, key } of entries) {
-      this.held.set(seq, key)
-      this.heldKeys.add(key)
-    }
+    for (const { seq, key } of entries) this.hold(seq, key)
   }
 
   removed(seq: number): void {
