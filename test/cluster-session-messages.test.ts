@@ -278,9 +278,12 @@ test('a session taken over on another node is dropped where it was, with its del
   await back.endAsync()
 })
 
-test('QoS 2 messages in flight when a client leaves one node go on under their packet ids on the next', {
-  skip,
-}, async (t) => {
+/**
+ * A QoS 2 session with one message received by its client (a PUBREL owed) and one sent, leaves
+ * node a (`how`) and resumes on b: b owes the PUBREL under the same id, and sends the other
+ * again with DUP under its id.
+ */
+async function inflightMoves(t: Cleanup, how: 'disconnect' | 'takeover'): Promise<void> {
   const { s, a, b } = await twoNodes(t)
   const spec = { clientId: 'q2', clean: false }
   const first = await RawClient.connect(a.port, spec, s)
@@ -296,16 +299,18 @@ test('QoS 2 messages in flight when a client leaves one node go on under their p
   assert.deepEqual([received.topic, sent.topic], ['q2/rec', 'q2/sent'])
   await first.client.send(pubrec(received.packetId as number))
   assert.equal(ackId(await first.client.expect(PT.PUBREL)), received.packetId)
-  await first.client.send(DISCONNECT)
-  await first.client.waitClosed()
-  await until(
-    () => clusterOf(b)?.session('q2')?.disconnectedAt !== undefined,
-    "b sees the session's record with what was in flight",
-  )
-
+  if (how === 'disconnect') {
+    await first.client.send(DISCONNECT)
+    await first.client.waitClosed()
+    await until(
+      () => clusterOf(b)?.session('q2')?.disconnectedAt !== undefined,
+      "b sees the session's record with what was in flight",
+    )
+  }
+  // Taken over: the connection on a is still open, and b is told nothing beforehand.
   const second = await RawClient.connect(b.port, spec, s)
   assert.equal(second.connack.sessionPresent, true)
-  // b owes the PUBREL under the same id, and sends the other again with DUP under its id.
+  if (how === 'takeover') await first.client.waitClosed()
   const owed = await second.client.next()
   assert.equal(owed.type, PT.PUBREL, `expected PUBREL, got packet type ${owed.type}`)
   assert.equal(ackId(owed), received.packetId)
@@ -317,6 +322,18 @@ test('QoS 2 messages in flight when a client leaves one node go on under their p
   await second.client.send(pubcomp(sent.packetId as number))
   // Nothing else is owed: the next packet is the answer to a PINGREQ.
   assert.deepEqual(await second.client.pingBarrier(), [])
+}
+
+test('QoS 2 messages in flight when a client leaves one node go on under their packet ids on the next', {
+  skip,
+}, async (t) => {
+  await inflightMoves(t, 'disconnect')
+})
+
+test('QoS 2 messages in flight when a client is taken over from another node go on under their packet ids', {
+  skip,
+}, async (t) => {
+  await inflightMoves(t, 'takeover')
 })
 
 test('a connected persistent client gets what its node missed while it was away from NATS, once it is back', {

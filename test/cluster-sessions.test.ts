@@ -69,6 +69,59 @@ test('a malformed record from elsewhere is ignored', async (t) => {
   assert.equal(b.dir.get('junk'), undefined)
 })
 
+/**
+ * Holds back what `dir`'s watch brings until `release`, as a watch lagging under load does
+ * (the directory's private `apply` is where each watched entry lands).
+ */
+function lagging(dir: SessionDirectory): { release: (count: number) => void; held: () => number } {
+  const inner = dir as unknown as { apply: (entry: unknown) => void }
+  const apply = inner.apply.bind(dir)
+  const queue: unknown[] = []
+  inner.apply = (entry) => queue.push(entry)
+  return {
+    release: (count) => {
+      for (const entry of queue.splice(0, count)) apply(entry)
+    },
+    held: () => queue.length,
+  }
+}
+
+test("refresh reads a record past a lagging watch, and the watch's older entries never put back what was replaced", async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const server = await startNatsServer(t)
+  const a = await directory(t, server.url, 'a')
+  const b = await directory(t, server.url, 'b')
+  const watch = lagging(b.dir)
+  const connected = { ...record, disconnectedAt: undefined }
+  delete connected.disconnectedAt
+  const gone = { ...record, inflight: [{ key: 'o.1', messageId: 7, state: 'publish' as const }] }
+  await a.dir.put(connected)
+  await a.dir.put(gone)
+  await until(() => watch.held() === 2, "b's watch to bring both writes")
+  assert.equal(b.dir.get(record.clientId), undefined)
+
+  await b.dir.refresh(record.clientId)
+  assert.deepEqual(b.dir.get(record.clientId), gone)
+  watch.release(1)
+  assert.deepEqual(b.dir.get(record.clientId), gone, 'the older write came through the watch after the read')
+  watch.release(1)
+  assert.deepEqual(b.dir.get(record.clientId), gone)
+
+  // b resumes the session: its own write stands against the watch's lag, and a later write
+  // from a (a takeover back) replaces it once the watch brings it.
+  const resumed = { ...connected, node: 'b' }
+  await b.dir.put(resumed)
+  assert.deepEqual(b.dir.get(record.clientId), resumed)
+  const back = { ...connected, node: 'a' }
+  await a.dir.put(back)
+  await until(() => watch.held() === 2, "b's watch to bring its own write and a's")
+  watch.release(1)
+  assert.deepEqual(b.dir.get(record.clientId), resumed)
+  watch.release(1)
+  assert.deepEqual(b.dir.get(record.clientId), back)
+})
+
 /** Watches the default cluster's session bucket, as a node would. */
 async function observer(t: Cleanup, url: string): Promise<SessionDirectory> {
   const conn = new NatsConnection({ servers: [url], name: 'observer' })

@@ -95,9 +95,15 @@ export interface ClientClaims {
   /**
    * Resolves once this node holds the client id; `takenOver` is called when another node
    * claims it later (the broker then closes the connection as on a local takeover). A
-   * rejection refuses the connection (Server unavailable).
+   * rejection refuses the connection (Server unavailable). With `resumes` (the client resumes
+   * its session), it also waits until this node knows the session as the node it left wrote it.
    */
-  claim(clientId: string, will: ClaimedWill | undefined, takenOver: () => void): Promise<() => void>
+  claim(
+    clientId: string,
+    will: ClaimedWill | undefined,
+    takenOver: () => void,
+    resumes?: boolean,
+  ): Promise<() => void>
 }
 
 /** A persistent session as other nodes see it: what a node needs to resume it. */

@@ -9,6 +9,14 @@ import type { ClaimedWill, ClientClaims } from '../broker/types.ts'
 import type { ClientLock, TakeoverNotice } from './client-lock.ts'
 import type { WillRegistry } from './will-registry.ts'
 
+/** The session records a claim keeps current (session-fabric.ts). */
+export interface SessionRecords {
+  /** Reads `clientId`'s record from the cluster, past this node's watch. */
+  refresh(clientId: string): Promise<void>
+  /** Resolves once this node's last write of `clientId`'s record is stored. */
+  written(clientId: string): Promise<void>
+}
+
 export class ClusterClaims implements ClientClaims {
   /** The client ids connected here, with the lock revision of their connection. */
   private readonly held = new Map<string, { revision: number; takenOver: () => void }>()
@@ -17,6 +25,7 @@ export class ClusterClaims implements ClientClaims {
   constructor(
     private readonly wills: WillRegistry,
     private readonly logger: Logger,
+    private readonly sessions?: SessionRecords,
   ) {}
 
   /** The lock is opened with onTakeover bound to this object, so it is set after construction. */
@@ -24,7 +33,12 @@ export class ClusterClaims implements ClientClaims {
     this.lock = lock
   }
 
-  async claim(clientId: string, will: ClaimedWill | undefined, takenOver: () => void): Promise<() => void> {
+  async claim(
+    clientId: string,
+    will: ClaimedWill | undefined,
+    takenOver: () => void,
+    resumes = false,
+  ): Promise<() => void> {
     const lock = this.lock
     if (!lock) throw new Error('the cluster is not ready')
     const { revision } = await lock.acquire(clientId)
@@ -38,6 +52,15 @@ export class ClusterClaims implements ClientClaims {
       await lock.release(clientId, revision).catch(() => undefined)
       throw error
     }
+    // The node it left wrote the session's record as it went (before answering a takeover);
+    // this node's watch may not have it yet.
+    if (resumes)
+      await this.sessions?.refresh(clientId).catch((error: unknown) => {
+        this.logger.warn(
+          { err: error, clientId },
+          "cluster: could not read a session's record; resuming from this node's copy",
+        )
+      })
     return () => {
       this.forget(clientId, revision)
       if (willRevision !== undefined)
@@ -51,7 +74,7 @@ export class ClusterClaims implements ClientClaims {
   }
 
   /** Another node claimed a client id: the connection it names is closed here. */
-  onTakeover(notice: TakeoverNotice): void {
+  async onTakeover(notice: TakeoverNotice): Promise<void> {
     const entry = this.held.get(notice.clientId)
     if (!entry || entry.revision !== notice.revision) return
     this.held.delete(notice.clientId)
@@ -60,6 +83,8 @@ export class ClusterClaims implements ClientClaims {
       'cluster: client taken over by another node',
     )
     entry.takenOver()
+    // The taking node reads the session's record once this answer comes: it must be stored.
+    await this.sessions?.written(notice.clientId)
   }
 
   private forget(clientId: string, revision: number): void {

@@ -140,6 +140,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   let sessions: SessionDirectory | undefined
   let messages: SessionMessages | undefined
   let routeReplay: RouteReplay | undefined
+  let sessionRecords: ClusterSessionFabric | undefined
   try {
     retained = await RetainedStore.open(conn, names, {
       tombstoneLingerMs: TOMBSTONE_LINGER_MS,
@@ -152,6 +153,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     const kept = new SessionMessages(queue, sessions, nodeId, logger)
     messages = kept
     const sessionFabric = new ClusterSessionFabric(sessions, nodeId, run, kept, logger)
+    sessionRecords = sessionFabric
     const fabricInlet = broker.attachSessionFabric(sessionFabric)
     sessionFabric.follow(fabricInlet)
     // Routed messages sent while this node was away from NATS never reach it; the copies kept
@@ -204,6 +206,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   const routerNow = router
   const sessionsNow = sessions
   const messagesNow = messages
+  const sessionRecordsNow = sessionRecords
   let presence: NodePresence | undefined
   let overview: ClusterOverview
   try {
@@ -215,7 +218,15 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     overview = await ClusterOverview.open(conn, names, presence)
     const presenceHeard = presence
     if (routeReplay) routeReplay.liveNodes = () => presenceHeard.heardFrom()
-    const stopClaims = await startUniqueClients(broker, conn, names, presence, logger, spec.replicas)
+    const stopClaims = await startUniqueClients(
+      broker,
+      conn,
+      names,
+      presence,
+      logger,
+      sessionRecordsNow,
+      spec.replicas,
+    )
     closeWithCluster(broker, logger, 'releasing the client ids', stopClaims)
     const deadSessions = new DeadNodeSessions(conn, presence, sessionsNow, messagesNow, logger)
     deadSessions.start()

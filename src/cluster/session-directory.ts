@@ -6,7 +6,7 @@
  * a round trip, and a node publishing a QoS 1/2 message can find the persistent sessions it
  * must keep a copy for (`matching`, an index of every record's subscriptions).
  */
-import type { KV, KvWatchEntry } from '@nats-io/kv'
+import type { KV, KvEntry } from '@nats-io/kv'
 import { SubscriptionTree } from '../broker/topics.ts'
 import { deleteAt, endsInitialValues, isEmpty, jsonObject, liveEntry } from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
@@ -44,6 +44,12 @@ export interface InflightRecord {
   state: 'publish' | 'pubrel'
 }
 
+interface Ahead {
+  revision: number
+  pending: number
+  later?: KvEntry | undefined
+}
+
 export class SessionDirectory {
   private readonly records = new Map<string, ClusterSessionRecord>()
   /** Every record's subscriptions ($share ones aside: a group is served once, not per session). */
@@ -59,6 +65,13 @@ export class SessionDirectory {
    * before the node reads its kept messages.
    */
   private readonly lastInflight = new Map<string, InflightRecord[]>()
+  /**
+   * Keys whose map entry is ahead of the watch: this node's own writes (`pending` while they are
+   * out, then the revision they got) and records read with `refresh`. The watch's older entries
+   * for such a key are skipped, so a lagging watch never puts back a record that was replaced;
+   * an entry it brings while a write is out is kept as `later` and applied if it turns out newer.
+   */
+  private readonly ahead = new Map<string, Ahead>()
   private stopWatch: (() => void) | undefined
   /** Called for each record the watch brings (this node's own writes included), and each delete. */
   onChange: ((clientId: string, record: ClusterSessionRecord | undefined) => void) | undefined
@@ -91,7 +104,22 @@ export class SessionDirectory {
     await initial
   }
 
-  private apply(entry: KvWatchEntry): void {
+  private apply(entry: KvEntry): void {
+    const ahead = this.ahead.get(entry.key)
+    if (ahead !== undefined) {
+      if (ahead.pending > 0) {
+        if (ahead.later === undefined || entry.revision > ahead.later.revision) ahead.later = entry
+        return
+      }
+      if (entry.revision < ahead.revision) return
+      this.ahead.delete(entry.key)
+      // The watch caught up with what the map holds already.
+      if (entry.revision === ahead.revision) return
+    }
+    this.applyNow(entry)
+  }
+
+  private applyNow(entry: KvEntry): void {
     const live = liveEntry(entry)
     if (!live) {
       const before = this.records.get(entry.key)
@@ -207,7 +235,54 @@ export class SessionDirectory {
   async put(record: ClusterSessionRecord): Promise<void> {
     const key = keyOf(record.clientId)
     this.set(key, record)
-    await this.kv.put(key, JSON.stringify(record))
+    let ahead = this.ahead.get(key)
+    if (ahead === undefined) {
+      ahead = { revision: 0, pending: 0 }
+      this.ahead.set(key, ahead)
+    }
+    ahead.pending++
+    let revision: number | undefined
+    try {
+      revision = await this.kv.put(key, JSON.stringify(record))
+    } finally {
+      this.written(key, ahead, revision)
+    }
+  }
+
+  /** One of this node's writes of `key` is done (stored as `revision`, or failed). */
+  private written(key: string, ahead: Ahead, revision?: number): void {
+    ahead.pending--
+    if (revision !== undefined && revision > ahead.revision) ahead.revision = revision
+    if (ahead.pending > 0) return
+    // The record in the map is this node's last write: its revision is what a delete compares.
+    if (ahead.revision > 0 && this.revisions.get(key) === 0) this.revisions.set(key, ahead.revision)
+    const later = ahead.later
+    ahead.later = undefined
+    if (later !== undefined && later.revision > ahead.revision) {
+      // Another node wrote the key after this node did: its record is the one that stands.
+      this.ahead.delete(key)
+      this.applyNow(later)
+    } else if (ahead.revision === 0 || (later !== undefined && later.revision === ahead.revision)) {
+      this.ahead.delete(key)
+    }
+  }
+
+  /**
+   * Reads `clientId`'s record from the bucket itself, past the watch: a client resuming its
+   * session here right after it left another node finds the record that node wrote as it went
+   * (the watch may not have brought it yet). Skipped while this node's own write is out.
+   */
+  async refresh(clientId: string): Promise<void> {
+    const key = keyOf(clientId)
+    if ((this.ahead.get(key)?.pending ?? 0) > 0) return
+    const entry = await this.kv.get(key)
+    if (entry === null) return
+    const ahead = this.ahead.get(key)
+    if (ahead !== undefined && (ahead.pending > 0 || entry.revision <= ahead.revision)) return
+    const known = this.revisions.get(key)
+    if (known !== undefined && known !== 0 && entry.revision <= known) return
+    this.ahead.set(key, { revision: entry.revision, pending: 0 })
+    this.applyNow(entry)
   }
 
   /** Removes a session's record (clean start, expiry). */

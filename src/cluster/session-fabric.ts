@@ -66,12 +66,29 @@ export class ClusterSessionFabric implements SessionFabric {
       const inflight = this.messages.takeInflight(session.clientId)
       if (inflight) record.inflight = inflight
     }
-    this.directory.put(record).catch((error: unknown) => {
+    const write = this.directory.put(record).catch((error: unknown) => {
       this.logger.warn(
         { err: error, clientId: session.clientId },
         'cluster: could not write a session record',
       )
     })
+    this.writing.set(session.clientId, write)
+    void write.then(() => {
+      if (this.writing.get(session.clientId) === write) this.writing.delete(session.clientId)
+    })
+  }
+
+  /** Each session's last record write still out (one NATS connection: earlier ones are done before it). */
+  private readonly writing = new Map<string, Promise<void>>()
+
+  /** Resolves once the last record written for `clientId` is stored (or failed). */
+  written(clientId: string): Promise<void> {
+    return this.writing.get(clientId) ?? Promise.resolve()
+  }
+
+  /** See SessionDirectory.refresh. */
+  refresh(clientId: string): Promise<void> {
+    return this.directory.refresh(clientId)
   }
 
   ended(clientId: string): void {

@@ -6,7 +6,7 @@
 import type { Logger } from 'pino'
 import type { Broker } from '../broker/broker.ts'
 import { ClientLock } from './client-lock.ts'
-import { ClusterClaims } from './cluster-claims.ts'
+import { ClusterClaims, type SessionRecords } from './cluster-claims.ts'
 import { DeadNodeWills } from './dead-node-wills.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
@@ -20,10 +20,11 @@ export async function startUniqueClients(
   names: ClusterNames,
   presence: NodePresence,
   logger: Logger,
+  sessions: SessionRecords,
   replicas?: number,
 ): Promise<() => Promise<void>> {
   const wills = await WillRegistry.open(conn, names, presence, replicas)
-  const claims = new ClusterClaims(wills, logger)
+  const claims = new ClusterClaims(wills, logger, sessions)
   const lock = await ClientLock.open(conn, names, {
     nodeId: presence.nodeId,
     run: presence.run,

@@ -91,6 +91,7 @@ export function handleConnect(broker: BrokerCore, connection: Connection, packet
           'taken over by a connection on another node',
           Reason.sessionTakenOver,
         ),
+      !cleanStart,
     )
     .then(
       (release) => {
