@@ -324,6 +324,44 @@ async function inflightMoves(t: Cleanup, how: 'disconnect' | 'takeover'): Promis
   assert.deepEqual(await second.client.pingBarrier(), [])
 }
 
+test("a dead node's session is taken in by a live node, which holds its queue limit on what was kept and what comes", {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const b = await node(s, nats.url, 'b', { maxQueuedMessages: 3 })
+  const reader = await queueReader(s, nats.url)
+  const { cli: a, port } = await cliNode(t, nats.url, 'a')
+  const sub = await mqttConnect(port, persistent('hoard'), s)
+  await sub.subscribeAsync({ 'h/+': { qos: 1 } })
+  await sub.endAsync()
+  await recordSeen(b, 'hoard', 1, true)
+  a.child.kill('SIGKILL')
+  await a.exited
+  // Kept for a session nobody holds now.
+  const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
+  for (const n of [1, 2, 3, 4]) await pub.publishAsync(`h/${n}`, `m${n}`, { qos: 1 })
+  await keptBecomes(reader, 'hoard', 4)
+
+  // Presence TTL, the reconnect slack and a check: generous bound for a busy machine.
+  await until(() => b.sessionInfo('hoard') !== undefined, "b takes in the dead node's session", 90_000)
+  assert.equal(b.sessionInfo('hoard')?.connected, false)
+  await pub.publishAsync('h/5', 'm5', { qos: 1 })
+  // The limit of 3 holds on b, for what was kept and what comes, and what b drops the
+  // cluster drops too.
+  await keptBecomes(reader, 'hoard', 3)
+  await until(() => b.sessionInfo('hoard')?.queued === 3, 'three queued on b')
+
+  const back = await mqttConnect(b.port, persistent('hoard'), s)
+  assert.equal(back.connected, true)
+  const got = received(back)
+  await until(() => got.length >= 3, 'the three queued messages')
+  await pub.publishAsync('h/6', 'live', { qos: 1 })
+  await until(() => got.includes('h/6 live'), 'a live message after them')
+  assert.deepEqual(got, ['h/1 m1', 'h/2 m2', 'h/3 m3', 'h/6 live'])
+  await keptBecomes(reader, 'hoard', 0)
+})
+
 test('QoS 2 messages in flight when a client leaves one node go on under their packet ids on the next', {
   skip,
 }, async (t) => {

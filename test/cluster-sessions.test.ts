@@ -5,6 +5,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { isDeepStrictEqual } from 'node:util'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
+import { chosenFor } from '../src/cluster/dead-node-sessions.ts'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { type ClusterSessionRecord, SessionDirectory } from '../src/cluster/session-directory.ts'
@@ -120,6 +121,32 @@ test("refresh reads a record past a lagging watch, and the watch's older entries
   assert.deepEqual(b.dir.get(record.clientId), resumed)
   watch.release(1)
   assert.deepEqual(b.dir.get(record.clientId), back)
+})
+
+test("a dead node's sessions spread over the live nodes, and a node leaving moves only its own share", () => {
+  const three = new Map([
+    ['a', 'r1'],
+    ['b', 'r2'],
+    ['c', 'r3'],
+  ])
+  const two = new Map([
+    ['a', 'r1'],
+    ['b', 'r2'],
+  ])
+  const share = new Map<string, number>()
+  for (let i = 0; i < 3000; i++) {
+    const clientId = `device-${i}`
+    const chosen = chosenFor(clientId, three)
+    assert.ok(chosen !== undefined && three.has(chosen))
+    share.set(chosen, (share.get(chosen) ?? 0) + 1)
+    // Every node computes the same choice, whatever order it lists the nodes in.
+    assert.equal(chosenFor(clientId, new Map([...three].reverse())), chosen)
+    if (chosen !== 'c')
+      assert.equal(chosenFor(clientId, two), chosen, `${clientId} moved though its node stayed`)
+  }
+  for (const node of three.keys())
+    assert.ok((share.get(node) ?? 0) > 700, `${node} got ${share.get(node)} of 3000`)
+  assert.equal(chosenFor('x', new Map()), undefined)
 })
 
 /** Watches the default cluster's session bucket, as a node would. */

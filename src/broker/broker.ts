@@ -224,6 +224,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     return {
       changedElsewhere: (clientId) => sessions.changedElsewhere(clientId),
       missedMessages: () => sessions.catchUpConnected(),
+      adopt: (session) => sessions.adopt(session),
     }
   }
 

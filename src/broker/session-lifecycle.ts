@@ -17,7 +17,14 @@ import {
   type SessionLimits,
   sessionMeta,
 } from './sessions.ts'
-import type { InflightEntry, Message, MessageProperties, SessionInfo, SessionMessageLog } from './types.ts'
+import type {
+  InflightEntry,
+  Message,
+  MessageProperties,
+  SessionInfo,
+  SessionMessageLog,
+  SharedSession,
+} from './types.ts'
 
 export interface SessionLifecycleParts {
   limits: SessionLimits
@@ -157,6 +164,20 @@ export class SessionLifecycle implements SessionOpener {
     for (const session of this.sessions.values())
       if (session.outlet !== undefined && session.log !== undefined)
         session.catchUp(session.log.missing(), false)
+  }
+
+  /** See SessionFabricInlet.adopt. */
+  adopt(shared: SharedSession): void {
+    if (this.sessions.has(shared.clientId)) return
+    const session = this.newSession(shared.clientId, shared.expiryInterval)
+    session.disconnectedAt = shared.disconnectedAt ?? Date.now()
+    for (const { filter, ...sub } of shared.subscriptions) this.router.addSubscription(session, filter, sub)
+    this.makePersistent(session)
+    this.shared(session)
+    // What was kept for it is older than anything routed here from now on: it goes first.
+    const backlog = session.log?.missing()
+    if (backlog) session.catchUp(backlog)
+    this.scheduleExpiry(session)
   }
 
   /** See SessionFabricInlet.changedElsewhere. */

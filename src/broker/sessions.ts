@@ -300,10 +300,19 @@ export class Session implements FlowSubscriber {
       if (first) this.holding--
       const entries: Outgoing[] = []
       const resent: Outgoing[] = []
+      // The queue limit holds for what comes back too (a session whose node died has nobody
+      // enforcing it meanwhile): what is past it is dropped, the newest first, as on delivery.
+      const room = this.limits.maxQueuedMessages - (first ? 0 : this.queued)
       for (const { message, qos, retain, inflight, subscriptionIds } of messages) {
         const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain, subscriptionIds }
         if (this.log !== undefined && !this.logged(entry)) continue
-        if (inflight !== undefined && !this.inflight.has(inflight.messageId)) {
+        const resend = inflight !== undefined && !this.inflight.has(inflight.messageId)
+        if (!resend && entries.length >= room) {
+          this.onDrop(this, message, 'queue full')
+          this.log?.removed(entry.seq)
+          continue
+        }
+        if (inflight !== undefined && resend) {
           // In flight on the node the session left: again under its packet id, before the queue.
           entry.messageId = inflight.messageId
           entry.state = inflight.state
@@ -322,6 +331,11 @@ export class Session implements FlowSubscriber {
         for (let i = this.queueHead; i < this.queue.length; i++) {
           const queued = this.queue[i]
           if (queued !== undefined) entries.push(queued)
+        }
+        // Routed here meanwhile, so newer than what came back: dropped first.
+        for (const dropped of entries.splice(Math.max(room, 0))) {
+          this.onDrop(this, dropped.message, 'queue full')
+          this.forget(dropped.seq)
         }
         this.queue = entries
         this.queueHead = 0

@@ -164,6 +164,12 @@ export interface SessionFabricInlet {
    * what it lacks after what it has queued.
    */
   missedMessages(): void
+  /**
+   * The node holding `session` died and this node takes it in: it is held here offline from now
+   * on, with its subscriptions, what the cluster kept for it (within the queue limit) and its
+   * expiry counted from `disconnectedAt`. A session held here already is left as it is.
+   */
+  adopt(session: SharedSession): void
 }
 
 /** A message the cluster kept for a session, as it is delivered to it. */

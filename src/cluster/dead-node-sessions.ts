@@ -1,8 +1,8 @@
 /**
- * Expires the persistent sessions of nodes that died. A node expires the sessions it holds
- * itself (the broker's expiry timer); the sessions of a node that was killed have nobody to do
- * that, and their records (and the messages kept for them) would stay for good, with every
- * publisher still keeping copies for them.
+ * The persistent sessions of nodes that died. A node holds its own sessions (the broker's
+ * expiry timer, its queue limit); the sessions of a node that was killed have nobody doing
+ * that, and their records (and the messages kept for them, with every publisher still keeping
+ * copies) would grow for good.
  *
  * Every node checks, every CHECK_MS, the nodes its session directory names as holders against
  * presence, and the runs of those nodes the records name: a node killed and started again under
@@ -10,9 +10,15 @@
  * holding them until their clients come back, and are judged like those of a dead node. A
  * session of a node that is gone counts as disconnected from its record's `disconnectedAt`,
  * or, when its client was connected as the node died, from when this node first saw the node
- * gone; once its expiry interval has passed, the record is deleted if it is still the one seen
- * (compare-and-set: a client that came back elsewhere moved it on), and its kept messages with
- * it. Several nodes may try; one delete wins.
+ * gone. Then:
+ * - a session whose expiry interval has passed is deleted, if its record is still the one seen
+ *   (compare-and-set: a client that came back elsewhere moved it on), with its kept messages;
+ * - any other is taken in by one live node (chosen by the client id, so a dead node's sessions
+ *   spread over the others): its record is rewritten to name that node, again by
+ *   compare-and-set, and its broker holds the session offline from then on
+ *   (SessionFabricInlet.adopt), with the queue limit applied to what was kept and to what comes,
+ *   and its own expiry timer. Should the chosen node not do it, any node does after
+ *   ADOPT_FALLBACK_MS more.
  *
  * A node is judged only after it has been seen gone for the presence TTL plus the reconnect
  * slack, and nobody is judged right after this node's own NATS connection came back (the
@@ -20,14 +26,16 @@
  */
 import type { Logger } from 'pino'
 import { RECONNECT_SLACK_MS } from './dead-node-wills.ts'
-import { isLeftOver } from './kv-util.ts'
+import { isLeftOver, type LiveRuns } from './kv-util.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import type { NodePresence } from './node-presence.ts'
 import { PeriodicSweep } from './periodic-sweep.ts'
-import type { SessionDirectory } from './session-directory.ts'
+import type { ClusterSessionRecord, SessionDirectory } from './session-directory.ts'
 import type { SessionMessages } from './session-messages.ts'
 
 const CHECK_MS = 5000
+/** How long past the judgement the other nodes leave a dead node's session to the chosen one. */
+const ADOPT_FALLBACK_MS = 30_000
 const CHECK_GUARD_MS = 10_000
 /** Session Expiry Interval meaning "never" (MQTT 3.x clean session 0). */
 const NEVER = 0xffffffff
@@ -42,6 +50,8 @@ export class DeadNodeSessions {
     private readonly presence: NodePresence,
     private readonly directory: SessionDirectory,
     private readonly messages: SessionMessages,
+    /** Hands a session this node took in to its broker (SessionFabricInlet.adopt). */
+    private readonly adopt: (record: ClusterSessionRecord) => void,
     private readonly logger: Logger,
   ) {
     // Judged afresh after an outage of our own: who was "gone" may only have been unreachable.
@@ -68,6 +78,7 @@ export class DeadNodeSessions {
     const now = Date.now()
     const judgeAfter = this.presence.ttlMs + RECONNECT_SLACK_MS
     const over = new Set<string>()
+    const self = this.presence.nodeId
     for (const node of this.directory.holders()) {
       // Runs of the node that are over: all of them if it is gone, the earlier ones if it was
       // started again since (the records it has not rewritten yet).
@@ -83,14 +94,52 @@ export class DeadNodeSessions {
           continue
         }
         if (now - since < judgeAfter) continue
-        if (record.expiryInterval >= NEVER) continue
         const from = record.disconnectedAt ?? since
-        if (now < from + record.expiryInterval * 1000) continue
-        if (!(await this.directory.deleteIfUnchanged(record.clientId))) continue
-        this.messages.purge(record.clientId)
-        this.logger.info({ clientId: record.clientId, node }, 'cluster: session of a dead node expired')
+        if (record.expiryInterval < NEVER && now >= from + record.expiryInterval * 1000) {
+          if (!(await this.directory.deleteIfUnchanged(record.clientId))) continue
+          this.messages.purge(record.clientId)
+          this.logger.info({ clientId: record.clientId, node }, 'cluster: session of a dead node expired')
+          continue
+        }
+        if (now - since < judgeAfter + ADOPT_FALLBACK_MS && chosenFor(record.clientId, alive) !== self)
+          continue
+        const { inflight: _unknown, ...rest } = record
+        const adopted: ClusterSessionRecord = { ...rest, node: self, disconnectedAt: from }
+        if (this.presence.run !== undefined) adopted.run = this.presence.run
+        else delete adopted.run
+        if (!(await this.directory.replaceIfUnchanged(adopted))) continue
+        this.adopt(adopted)
+        this.logger.info({ clientId: record.clientId, node }, 'cluster: took in a session of a dead node')
       }
     }
     for (const gone of this.goneSince.keys()) if (!over.has(gone)) this.goneSince.delete(gone)
   }
+}
+
+/**
+ * The live node that takes in `clientId`'s session: the highest of a hash of the client id with
+ * each node's id (rendezvous hashing), so every node picks the same one and a node's leaving
+ * moves only its own share.
+ */
+export function chosenFor(clientId: string, alive: LiveRuns): string | undefined {
+  let best: string | undefined
+  let bestScore = -1
+  for (const node of alive.keys()) {
+    const score = fnv1a(`${node}\n${clientId}`)
+    if (score > bestScore || (score === bestScore && best !== undefined && node < best)) {
+      best = node
+      bestScore = score
+    }
+  }
+  return best
+}
+
+/** 32-bit FNV-1a of a string's UTF-16 code units: cheap, and the same on every node. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < text.length; i++) {
+    hash ^= text.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return hash >>> 0
 }

@@ -8,7 +8,7 @@
  */
 import type { KV, KvEntry } from '@nats-io/kv'
 import { SubscriptionTree } from '../broker/topics.ts'
-import { deleteAt, endsInitialValues, isEmpty, jsonObject, liveEntry } from './kv-util.ts'
+import { deleteAt, endsInitialValues, isEmpty, isRevisionConflict, jsonObject, liveEntry } from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import { levelToToken } from './subjects.ts'
@@ -219,6 +219,30 @@ export class SessionDirectory {
     const revision = this.revisions.get(key)
     if (revision === undefined || revision === 0) return false
     return deleteAt(this.kv, key, revision)
+  }
+
+  /**
+   * Writes `record` over its client's record if that is still the one this node last saw
+   * (compare-and-set, as deleteIfUnchanged); true when written.
+   */
+  async replaceIfUnchanged(record: ClusterSessionRecord): Promise<boolean> {
+    const key = keyOf(record.clientId)
+    const revision = this.revisions.get(key)
+    if (revision === undefined || revision === 0) return false
+    let written: number
+    try {
+      written = await this.kv.update(key, JSON.stringify(record), revision)
+    } catch (error) {
+      if (isRevisionConflict(error)) return false
+      throw error
+    }
+    if (this.revisions.get(key) !== revision) {
+      // The watch brought this very write already (nothing else can have come between).
+      return true
+    }
+    this.set(key, record, written)
+    this.ahead.set(key, { revision: written, pending: 0 })
+    return true
   }
 
   /** Calls `visit` for each persistent session's subscription that `topic` matches. */
