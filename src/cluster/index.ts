@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto'
 import type { Logger } from 'pino'
 import type { Broker } from '../broker/broker.ts'
-import type { SessionFabricInlet, SharedSession } from '../broker/types.ts'
+import type { SharedSession } from '../broker/types.ts'
 import { settleWithin } from '../util/settle-within.ts'
 import { ClusterOverview } from './cluster-overview.ts'
 import { ClusterRouter } from './cluster-router.ts'
@@ -141,7 +141,6 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   let messages: SessionMessages | undefined
   let routeReplay: RouteReplay | undefined
   let sessionRecords: ClusterSessionFabric | undefined
-  let fabricInletOf: SessionFabricInlet | undefined
   try {
     retained = await RetainedStore.open(conn, names, {
       tombstoneLingerMs: TOMBSTONE_LINGER_MS,
@@ -156,7 +155,6 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     const sessionFabric = new ClusterSessionFabric(sessions, nodeId, run, kept, logger)
     sessionRecords = sessionFabric
     const fabricInlet = broker.attachSessionFabric(sessionFabric)
-    fabricInletOf = fabricInlet
     sessionFabric.follow(fabricInlet)
     // Routed messages sent while this node was away from NATS never reach it; the copies kept
     // for its persistent sessions do. Read again once the other nodes are surely back too:
@@ -209,7 +207,6 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
   const sessionsNow = sessions
   const messagesNow = messages
   const sessionRecordsNow = sessionRecords
-  const fabricInletNow = fabricInletOf
   let presence: NodePresence | undefined
   let overview: ClusterOverview
   try {
@@ -236,7 +233,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       presence,
       sessionsNow,
       messagesNow,
-      (record) => fabricInletNow.adopt(record),
+      (record) => sessionRecordsNow.takeIn(record),
       logger,
     )
     deadSessions.start()

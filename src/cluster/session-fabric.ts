@@ -29,9 +29,29 @@ export class ClusterSessionFabric implements SessionFabric {
 
   /** From now on the broker hears of sessions taken over or ended on other nodes. */
   follow(inlet: SessionFabricInlet): void {
+    this.inlet = inlet
     this.directory.onChange = (clientId, record) => {
       if (record === undefined && this.ownDeletes.delete(clientId)) return
       if (record?.node !== this.nodeId) inlet.changedElsewhere(clientId)
+    }
+  }
+
+  private inlet: SessionFabricInlet | undefined
+  /** The session being taken in (takeIn): its record names this node already. */
+  private takingIn: string | undefined
+
+  /**
+   * Hands the broker a dead node's session whose record this node has just rewritten to name
+   * itself (dead-node-sessions.ts). The broker's writes while it sets the session up (one per
+   * subscription, then the session) are not sent: they would say again what the record says,
+   * and one landing after a client resumed the session elsewhere would take it back.
+   */
+  takeIn(record: ClusterSessionRecord): void {
+    this.takingIn = record.clientId
+    try {
+      this.inlet?.adopt(record)
+    } finally {
+      this.takingIn = undefined
     }
   }
 
@@ -54,6 +74,7 @@ export class ClusterSessionFabric implements SessionFabric {
   }
 
   changed(session: SharedSession): void {
+    if (session.clientId === this.takingIn) return
     const record: ClusterSessionRecord = {
       clientId: session.clientId,
       expiryInterval: session.expiryInterval,
