@@ -423,6 +423,9 @@ test("a message dropped at the holder's queue limit is dropped from the cluster'
   const back = await mqttConnect(b.port, persistent('small'), s)
   const got = received(back)
   await pub.publishAsync('l/5', 'live', { qos: 1 })
-  await until(() => got.includes('l/5 live'), 'a live message on b')
+  await until(
+    () => got.includes('l/5 live'),
+    () => `a live message on b; got ${JSON.stringify(got)}, b: ${JSON.stringify(clusterOf(b)?.status())}`,
+  )
   assert.deepEqual(got, ['l/1 m1', 'l/2 m2', 'l/5 live'])
 })

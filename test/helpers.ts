@@ -66,10 +66,17 @@ export function waitFor<A extends unknown[] = unknown[]>(
 }
 
 /** Polls `cond` on every macrotask until true; a guard for conditions without an event. */
-export async function until(cond: () => boolean, what: string, timeoutMs = TIMEOUT): Promise<void> {
+export async function until(
+  cond: () => boolean,
+  what: string | (() => string),
+  timeoutMs = TIMEOUT,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   while (!cond()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`)
+    if (Date.now() > deadline) {
+      const text = typeof what === 'string' ? what : what()
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${text}`)
+    }
     await new Promise((r) => setTimeout(r, 5))
   }
 }

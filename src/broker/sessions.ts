@@ -223,7 +223,7 @@ export class Session implements FlowSubscriber {
       if (!hold && queued >= this.limits.maxQueuedMessages) {
         this.onDrop(this, message, 'queue full')
         // Dropped by policy everywhere: the cluster's copy goes too.
-        this.log?.removed(entry.seq)
+        this.log?.dropped(entry.seq)
         return false
       }
     }
@@ -309,7 +309,7 @@ export class Session implements FlowSubscriber {
         const resend = inflight !== undefined && !this.inflight.has(inflight.messageId)
         if (!resend && entries.length >= room) {
           this.onDrop(this, message, 'queue full')
-          this.log?.removed(entry.seq)
+          this.log?.dropped(entry.seq)
           continue
         }
         if (inflight !== undefined && resend) {
@@ -335,7 +335,8 @@ export class Session implements FlowSubscriber {
         // Routed here meanwhile, so newer than what came back: dropped first.
         for (const dropped of entries.splice(Math.max(room, 0))) {
           this.onDrop(this, dropped.message, 'queue full')
-          this.forget(dropped.seq)
+          this.journal?.deleteMessage(dropped.seq)
+          this.log?.dropped(dropped.seq)
         }
         this.queue = entries
         this.queueHead = 0

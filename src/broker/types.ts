@@ -217,6 +217,13 @@ export interface SessionMessageLog {
   /** Entry `seq` left the session: its client completed it, or it was dropped or expired. */
   removed(seq: number): void
   /**
+   * Entry `seq` was dropped at the queue limit. The cluster's copy goes too, but only once
+   * this node still holds the session a few seconds later: a copy of the session that another
+   * node took over meanwhile (this node not knowing yet) must not delete what the new holder
+   * reads.
+   */
+  dropped(seq: number): void
+  /**
    * The session's client went: what was in flight to it, for the node that resumes the
    * session next (before SessionFabric.changed writes the record that says it went).
    */

@@ -27,6 +27,12 @@ const RETRY_MS = 1000
 const SEQUENCE_WAIT_MS = 5000
 /** Sequences remembered for copies not completed yet; past it the oldest are forgotten. */
 const MAX_SEQUENCES = 200_000
+/**
+ * How long a copy dropped at a queue limit waits before it is deleted: by then this node's
+ * directory has the record of a takeover that happened as it was dropped. The check runs with
+ * the sequence fallback, every SEQUENCE_WAIT_MS, so a drop is deleted 5–10 s after it.
+ */
+const DROP_WAIT_MS = 5000
 /** How long a resume waits for the cluster's copy before its session goes on without it. */
 const READ_LIMIT_MS = 10_000
 /** Sessions whose kept messages are read at once; the others wait their turn. */
@@ -67,6 +73,9 @@ export class SessionMessages {
   /** Copies completed before their sequence came, by the same id, with when. */
   private readonly awaiting = new Map<string, { clientId: string; key: string; since: number }>()
   private readonly fallbackTimer: NodeJS.Timeout
+  /** Copies dropped at a queue limit, oldest first, waiting to be deleted (deleteDropped). */
+  private drops: { clientId: string; id: string; key: string; since: number }[] = []
+  private dropsHead = 0
 
   constructor(
     private readonly queue: SessionQueue,
@@ -208,6 +217,36 @@ export class SessionMessages {
     this.removeAt(seq)
   }
 
+  /**
+   * A session here dropped its copy `key` at the queue limit: deleted DROP_WAIT_MS later if the
+   * cluster's record still names this node as the session's holder then (see
+   * SessionMessageLog.dropped).
+   */
+  dropped(clientId: string, id: string, key: string): void {
+    this.drops.push({ clientId, id, key, since: Date.now() })
+    // A flood of drops: the oldest go now rather than growing without bound.
+    if (this.drops.length - this.dropsHead > MAX_SEQUENCES) this.deleteDropped(Number.POSITIVE_INFINITY)
+  }
+
+  /** Deletes the dropped copies older than `before` whose session is still held here. */
+  private deleteDropped(before: number): void {
+    while (this.dropsHead < this.drops.length) {
+      const drop = this.drops[this.dropsHead]
+      if (drop === undefined || drop.since > before) break
+      this.dropsHead++
+      if (this.directory.get(drop.clientId)?.node === this.nodeId)
+        this.completed(drop.clientId, drop.id, drop.key)
+      if (before === Number.POSITIVE_INFINITY) break
+    }
+    if (this.dropsHead === this.drops.length) {
+      this.drops = []
+      this.dropsHead = 0
+    } else if (this.dropsHead > 4096 && this.dropsHead * 2 > this.drops.length) {
+      this.drops = this.drops.slice(this.dropsHead)
+      this.dropsHead = 0
+    }
+  }
+
   private sequenced(id: string, seq: number): void {
     if (this.awaiting.delete(id)) {
       this.removeAt(seq)
@@ -231,6 +270,7 @@ export class SessionMessages {
 
   /** Completed copies whose sequence never came (stored under another holder, or forgotten). */
   private deleteOverdue(): void {
+    this.deleteDropped(Date.now() - DROP_WAIT_MS)
     const before = Date.now() - SEQUENCE_WAIT_MS
     for (const [id, { clientId, key, since }] of this.awaiting) {
       if (since > before) break
@@ -379,8 +419,19 @@ class ClusterMessageLog implements SessionMessageLog {
   }
 
   removed(seq: number): void {
+    const key = this.forget(seq)
+    if (key !== undefined) this.messages.completed(this.clientId, `${this.token}.${key}`, key)
+  }
+
+  dropped(seq: number): void {
+    const key = this.forget(seq)
+    if (key !== undefined) this.messages.dropped(this.clientId, `${this.token}.${key}`, key)
+  }
+
+  /** The entry's key, no longer held and remembered as done with; undefined when it had none. */
+  private forget(seq: number): string | undefined {
     const key = this.held.get(seq)
-    if (key === undefined) return
+    if (key === undefined) return undefined
     this.held.delete(seq)
     this.heldKeys.delete(key)
     this.recent ??= new Set()
@@ -390,7 +441,7 @@ class ClusterMessageLog implements SessionMessageLog {
         this.recent.delete(oldest)
         break
       }
-    this.messages.completed(this.clientId, `${this.token}.${key}`, key)
+    return key
   }
 
   leaving(inflight: InflightEntry[]): void {
