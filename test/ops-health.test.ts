@@ -6,9 +6,10 @@ import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import { listenersOf, MemoryStore, type Store, startBroker, webOf } from '../src/index.ts'
+import { listenersOf, startBroker, webOf } from '../src/index.ts'
 import { loggedPort, runCli, START_TIMEOUT } from './cli-process.ts'
 import { type Cleanup, withTimeout } from './helpers.ts'
+import { WrappedStore } from './store-helpers.ts'
 
 interface Health {
   status: string
@@ -104,22 +105,9 @@ test('a listener that stopped listening makes /healthz answer 503 naming it', as
 })
 
 /** A store whose commits fail while `failing` is set, as a full or read-only disk makes them. */
-class FailingStore implements Store {
+class FailingStore extends WrappedStore {
   failing = false
-  private readonly inner = new MemoryStore()
-  readonly durable = false
-  load: Store['load'] = () => this.inner.load()
-  putRetained: Store['putRetained'] = (m) => this.inner.putRetained(m)
-  putSession: Store['putSession'] = (s) => this.inner.putSession(s)
-  deleteSession: Store['deleteSession'] = (id) => this.inner.deleteSession(id)
-  putMessage: Store['putMessage'] = (id, m) => this.inner.putMessage(id, m)
-  deleteMessage: Store['deleteMessage'] = (id, seq) => this.inner.deleteMessage(id, seq)
-  putIncomingQos2: Store['putIncomingQos2'] = (id, n) => this.inner.putIncomingQos2(id, n)
-  deleteIncomingQos2: Store['deleteIncomingQos2'] = (id, n) => this.inner.deleteIncomingQos2(id, n)
-  loadScriptStates: Store['loadScriptStates'] = () => this.inner.loadScriptStates()
-  putScriptState: Store['putScriptState'] = (name, json) => this.inner.putScriptState(name, json)
-  close: Store['close'] = () => this.inner.close()
-  async flush(): Promise<void> {
+  override async flush(): Promise<void> {
     if (this.failing) throw new Error('ENOSPC: no space left on device')
     await this.inner.flush()
   }

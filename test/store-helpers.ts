@@ -3,7 +3,31 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import mqtt, { type IClientOptions, type IConnackPacket, type IPublishPacket, type MqttClient } from 'mqtt'
+import { MemoryStore, type Store } from '../src/index.ts'
 import { type Cleanup, Inbox, TIMEOUT, withTimeout } from './helpers.ts'
+
+/**
+ * A store that hands everything to an in-memory one: a test overrides what it wants to change
+ * (its commits, whether it counts as durable).
+ */
+export class WrappedStore implements Store {
+  protected readonly inner = new MemoryStore()
+  readonly durable: boolean = false
+  load: Store['load'] = () => this.inner.load()
+  putRetained: Store['putRetained'] = (m) => this.inner.putRetained(m)
+  putSession: Store['putSession'] = (s) => this.inner.putSession(s)
+  deleteSession: Store['deleteSession'] = (id) => this.inner.deleteSession(id)
+  putMessage: Store['putMessage'] = (id, m) => this.inner.putMessage(id, m)
+  deleteMessage: Store['deleteMessage'] = (id, seq) => this.inner.deleteMessage(id, seq)
+  putIncomingQos2: Store['putIncomingQos2'] = (id, n) => this.inner.putIncomingQos2(id, n)
+  deleteIncomingQos2: Store['deleteIncomingQos2'] = (id, n) => this.inner.deleteIncomingQos2(id, n)
+  loadScriptStates: Store['loadScriptStates'] = () => this.inner.loadScriptStates()
+  putScriptState: Store['putScriptState'] = (name, json) => this.inner.putScriptState(name, json)
+  close: Store['close'] = () => this.inner.close()
+  flush(): Promise<void> {
+    return this.inner.flush()
+  }
+}
 
 /** A fresh data directory, removed after the test. */
 export function tempDataDir(t: Cleanup, prefix = 'tinymqtt-data-'): string {

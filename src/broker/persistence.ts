@@ -65,6 +65,17 @@ export class Persistence {
     this.touch()
   }
 
+  /**
+   * Stores a session as its client connects or goes (its expiry, when it went) without
+   * holding acknowledgements: none of them promises this state. Later writes commit after it
+   * (lmdb-js commits in call order), so an acknowledgement that waits for one of those waits
+   * for this too. Holding every SUBACK of a reconnect storm behind these writes bounded the
+   * rate at which restored sessions came back by the commit latency (see README, Performance).
+   */
+  noteSession(session: Session): void {
+    this.store.putSession(sessionMeta(session))
+  }
+
   deleteSession(clientId: string): void {
     this.store.deleteSession(clientId)
     this.touch()

@@ -217,7 +217,7 @@ export class SessionLifecycle implements SessionOpener {
         if (willMessage) this.publishWill(willMessage)
         this.discard(session)
       } else {
-        if (this.persistence.durable) this.persistence.putSession(session)
+        if (this.persistence.durable) this.persistence.noteSession(session)
         else this.persistence.snapshot(session)
         session.log?.leaving(inflightOf(session))
         this.shared(session)
@@ -248,7 +248,7 @@ export class SessionLifecycle implements SessionOpener {
       return
     }
     session.journal ??= this.persistence.journalFor(session)
-    this.persistence.putSession(session)
+    this.persistence.noteSession(session)
   }
 
   /** The cluster's log of a session that outlives its connection (SessionFabric.messageLog). */
