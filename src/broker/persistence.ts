@@ -6,6 +6,8 @@ import type { Message } from './types.ts'
 
 /** How long to wait before retrying a failed flush; acknowledgements stay held meanwhile. */
 const retryMs = 1000
+/** How long a session noted as its client connects or goes waits to be written (noteSession). */
+const NOTE_DELAY_MS = 100
 
 /**
  * The broker's side of the store: every change goes through here, and so do the
@@ -61,6 +63,7 @@ export class Persistence {
 
   /** Stores the session's subscriptions and expiry (messages go through its journal). */
   putSession(session: Session): void {
+    this.notes.delete(session.clientId)
     this.store.putSession(sessionMeta(session))
     this.touch()
   }
@@ -72,11 +75,36 @@ export class Persistence {
    * for this too. Holding every SUBACK of a reconnect storm behind these writes bounded the
    * rate at which restored sessions came back by the commit latency (see README, Performance).
    */
-  noteSession(session: Session): void {
-    this.store.putSession(sessionMeta(session))
+  noteSession(session: Session, fresh = false): void {
+    if (fresh) {
+      // The store learns of a client from its session's record: its messages and QoS 2 ids
+      // written after this need the record there first.
+      this.notes.delete(session.clientId)
+      this.store.putSession(sessionMeta(session))
+      return
+    }
+    this.notes.set(session.clientId, session)
+    // One store transaction for the notes of NOTE_DELAY_MS rather than one per event-loop turn:
+    // in a reconnect storm of restored sessions each turn takes a few clients, and LMDB's
+    // commit of each turn was the largest cost (see README, Performance).
+    this.notesTimer ??= setTimeout(() => this.writeNotes(), NOTE_DELAY_MS)
+  }
+
+  /** Sessions noted since the last writeNotes, by client id. */
+  private readonly notes = new Map<string, Session>()
+  private notesTimer: NodeJS.Timeout | undefined
+
+  /** Writes the noted sessions as they are now. */
+  private writeNotes(): void {
+    clearTimeout(this.notesTimer)
+    this.notesTimer = undefined
+    for (const session of this.notes.values()) this.store.putSession(sessionMeta(session))
+    this.notes.clear()
   }
 
   deleteSession(clientId: string): void {
+    // A note written after the delete would bring the session back.
+    this.notes.delete(clientId)
     this.store.deleteSession(clientId)
     this.touch()
   }
@@ -127,8 +155,9 @@ export class Persistence {
     this.schedule()
   }
 
-  /** Resolves once everything written so far is durable. */
+  /** Resolves once everything written so far is durable, the sessions noted included. */
   async flush(): Promise<void> {
+    if (this.notes.size > 0) this.writeNotes()
     const target = this.writes
     await this.commit()
     if (target > this.durableWrites) this.durableWrites = target

@@ -247,8 +247,9 @@ export class SessionLifecycle implements SessionOpener {
       session.journal = undefined
       return
     }
+    const fresh = session.journal === undefined
     session.journal ??= this.persistence.journalFor(session)
-    this.persistence.noteSession(session)
+    this.persistence.noteSession(session, fresh)
   }
 
   /** The cluster's log of a session that outlives its connection (SessionFabric.messageLog). */
