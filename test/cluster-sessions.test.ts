@@ -2,7 +2,7 @@
 // (what one node writes, another sees and loads at start; deletes reach every node; bad
 // records are skipped), and MQTT clients whose persistent session moves from node to node.
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { isDeepStrictEqual } from 'node:util'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { chosenFor } from '../src/cluster/dead-node-sessions.ts'
@@ -36,12 +36,21 @@ const record: ClusterSessionRecord = {
   disconnectedAt: 1_700_000_000_000,
 }
 
-test('a record written on one node is seen on another, and loaded by a node that starts later', async (t) => {
+/** A nats-server and the directories of nodes a and b on it; undefined (skipped) without nats-server. */
+async function twoDirectories(t: TestContext) {
   const missing = await natsServerMissing()
-  if (missing) return t.skip(missing)
+  if (missing) {
+    t.skip(missing)
+    return undefined
+  }
   const server = await startNatsServer(t)
-  const a = await directory(t, server.url, 'a')
-  const b = await directory(t, server.url, 'b')
+  return { server, a: await directory(t, server.url, 'a'), b: await directory(t, server.url, 'b') }
+}
+
+test('a record written on one node is seen on another, and loaded by a node that starts later', async (t) => {
+  const both = await twoDirectories(t)
+  if (!both) return
+  const { server, a, b } = both
   assert.equal(b.dir.get(record.clientId), undefined)
   await a.dir.put(record)
   await until(() => isDeepStrictEqual(b.dir.get(record.clientId), record), 'b sees the record')
@@ -88,11 +97,9 @@ function lagging(dir: SessionDirectory): { release: (count: number) => void; hel
 }
 
 test("refresh reads a record past a lagging watch, and the watch's older entries never put back what was replaced", async (t) => {
-  const missing = await natsServerMissing()
-  if (missing) return t.skip(missing)
-  const server = await startNatsServer(t)
-  const a = await directory(t, server.url, 'a')
-  const b = await directory(t, server.url, 'b')
+  const both = await twoDirectories(t)
+  if (!both) return
+  const { a, b } = both
   const watch = lagging(b.dir)
   const connected = { ...record, disconnectedAt: undefined }
   delete connected.disconnectedAt
