@@ -1,10 +1,11 @@
 // Which acknowledgements wait for a durable store's commit: SUBACK for a subscription that
 // changes what is stored waits; one for a client that resumes its session and subscribes again
 // as before does not (a restored reconnect storm was bounded by the commit latency otherwise).
+// And the batched write of those records never throws out of the event loop.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { startBroker } from '../src/index.ts'
-import { ackId, DISCONNECT, PT, RawClient, subscribe } from './helpers.ts'
+import { type Store, startBroker } from '../src/index.ts'
+import { ackId, DISCONNECT, PT, RawClient, subscribe, until } from './helpers.ts'
 import { WrappedStore } from './store-helpers.ts'
 
 /** A durable store whose commits wait while the gate is closed. */
@@ -57,4 +58,34 @@ test('a resumed session subscribing again as before gets SUBACK without waiting 
   assert.deepEqual(await again.client.pingBarrier(), [], 'SUBACK for a new subscription waits for the commit')
   store.release()
   assert.equal(ackId(await again.client.expect(PT.SUBACK)), 3)
+})
+
+/** A durable store whose session writes throw once `broken` is set, as a closed LMDB file does. */
+class BreakingStore extends WrappedStore {
+  override readonly durable = true
+  broken = false
+  sessionWrites = 0
+  override putSession: Store['putSession'] = (meta) => {
+    this.sessionWrites++
+    if (this.broken) throw new Error('The environment is already closed.')
+    this.inner.putSession(meta)
+  }
+}
+
+test("a session's record that cannot be written as its client goes is logged; the broker goes on", async (t) => {
+  const store = new BreakingStore()
+  const broker = await startBroker({ port: 0, host: '127.0.0.1', store, logLevel: 'silent' })
+  t.after(() => broker.close())
+  const first = await RawClient.connect(broker.port, { clientId: 'leaving', clean: false }, t)
+  await first.client.send(subscribe(1, [{ topic: 'a/#', qos: 1 }]))
+  await first.client.expect(PT.SUBACK)
+  store.broken = true
+  const before = store.sessionWrites
+  // Written later, from a timer (noteSession): a throw there would leave the event loop.
+  await first.client.send(DISCONNECT)
+  await first.client.waitClosed()
+  await until(() => store.sessionWrites > before, 'the write of the departed session')
+  store.broken = false
+  const other = await RawClient.connect(broker.port, { clientId: 'other' }, t)
+  assert.equal(other.connack.returnCode, 0)
 })

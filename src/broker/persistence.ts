@@ -98,8 +98,15 @@ export class Persistence {
   private writeNotes(): void {
     clearTimeout(this.notesTimer)
     this.notesTimer = undefined
-    for (const session of this.notes.values()) this.store.putSession(sessionMeta(session))
-    this.notes.clear()
+    try {
+      for (const session of this.notes.values()) this.store.putSession(sessionMeta(session))
+    } catch (error) {
+      // From a timer: a store closed meanwhile (a note taken after the shutdown's flush) must
+      // not throw out of the event loop.
+      this.logger.error({ err: error }, 'could not store the state of sessions whose clients came or went')
+    } finally {
+      this.notes.clear()
+    }
   }
 
   deleteSession(clientId: string): void {
