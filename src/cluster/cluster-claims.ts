@@ -25,7 +25,7 @@ export class ClusterClaims implements ClientClaims {
   constructor(
     private readonly wills: WillRegistry,
     private readonly logger: Logger,
-    private readonly sessions?: SessionRecords,
+    private readonly sessions: SessionRecords,
   ) {}
 
   /** The lock is opened with onTakeover bound to this object, so it is set after construction. */
@@ -55,7 +55,7 @@ export class ClusterClaims implements ClientClaims {
     // The node it left wrote the session's record as it went (before answering a takeover);
     // this node's watch may not have it yet.
     if (resumes)
-      await this.sessions?.refresh(clientId).catch((error: unknown) => {
+      await this.sessions.refresh(clientId).catch((error: unknown) => {
         this.logger.warn(
           { err: error, clientId },
           "cluster: could not read a session's record; resuming from this node's copy",
@@ -84,7 +84,7 @@ export class ClusterClaims implements ClientClaims {
     )
     entry.takenOver()
     // The taking node reads the session's record once this answer comes: it must be stored.
-    await this.sessions?.written(notice.clientId)
+    await this.sessions.written(notice.clientId)
   }
 
   private forget(clientId: string, revision: number): void {

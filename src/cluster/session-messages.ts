@@ -225,7 +225,8 @@ export class SessionMessages {
   dropped(clientId: string, id: string, key: string): void {
     this.drops.push({ clientId, id, key, since: Date.now() })
     // A flood of drops: the oldest go now rather than growing without bound.
-    if (this.drops.length - this.dropsHead > MAX_SEQUENCES) this.deleteDropped(Number.POSITIVE_INFINITY)
+    if (this.drops.length - this.dropsHead > MAX_SEQUENCES)
+      this.deleteDropped(this.drops[this.dropsHead]?.since ?? 0)
   }
 
   /** Deletes the dropped copies older than `before` whose session is still held here. */
@@ -236,7 +237,6 @@ export class SessionMessages {
       this.dropsHead++
       if (this.directory.get(drop.clientId)?.node === this.nodeId)
         this.completed(drop.clientId, drop.id, drop.key)
-      if (before === Number.POSITIVE_INFINITY) break
     }
     if (this.dropsHead === this.drops.length) {
       this.drops = []
