@@ -237,8 +237,9 @@ export class SessionDirectory {
       throw error
     }
     if (this.revisions.get(key) !== revision) {
-      // The watch brought this very write already (nothing else can have come between).
-      return true
+      // The watch has already brought this write, or a later one from a node that took the
+      // session since: true only while the record still names the writer.
+      return this.records.get(key)?.node === record.node
     }
     this.set(key, record, written)
     this.ahead.set(key, { revision: written, pending: 0 })
