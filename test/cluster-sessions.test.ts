@@ -372,9 +372,20 @@ test("the session queue keeps each session's messages in order until removed or 
   const summary = (q: { key: string; message: Message }[]) =>
     q.map(({ key, message: m }) => `${key} ${m.topic} ${m.payload.toString()} ${m.qos}`)
 
+  // The session's list of what is in flight sits among its copies; the newest list is kept.
+  writer.writeInflight('dev/1', [{ key: keys[0] as string, messageId: 9, state: 'publish' }])
+  writer.writeInflight('dev/1', [
+    { key: keys[1] as string, messageId: 7, state: 'pubrel' },
+    { key: keys[2] as string, messageId: 65535, state: 'publish' },
+  ])
+  await writer.confirm()
   // Another node reads them, oldest first, each with its key and sequence.
   const kept = await reader.read('dev/1')
   assert.deepEqual(summary(kept), [`${keys[0]} t/0 p0 1`, `${keys[1]} t/1 p1 2`, `${keys[2]} t/2 p2 1`])
+  assert.deepEqual((await reader.readSession('dev/1')).inflight, [
+    { key: keys[1], messageId: 7, state: 'pubrel' },
+    { key: keys[2], messageId: 65535, state: 'publish' },
+  ])
   await until(() => sequences.length === 4, 'the four sequences of the copies held on node b')
   const token = SessionQueue.sessionToken('dev/1')
   assert.deepEqual(
@@ -394,7 +405,7 @@ test("the session queue keeps each session's messages in order until removed or 
   await reader.removeBySubject('dev/1', keys[1] as string)
   assert.deepEqual(summary(await reader.read('dev/1')), [`${keys[2]} t/2 p2 1`])
   await reader.purge('dev/1')
-  assert.deepEqual(await reader.read('dev/1'), [])
+  assert.deepEqual(await reader.readSession('dev/1'), { messages: [], inflight: [] })
   assert.deepEqual(summary(await reader.read('dev 2')), [`${keys[0]} other x 1`])
   reader.stop()
 })

@@ -223,7 +223,7 @@ export class Broker extends EventEmitter<BrokerEvents> {
     const sessions = this.parts.sessions
     return {
       changedElsewhere: (clientId) => sessions.changedElsewhere(clientId),
-      missedMessages: () => sessions.catchUpConnected(),
+      missedMessages: (clientId) => sessions.catchUpConnected(clientId),
       adopt: (session) => sessions.adopt(session),
     }
   }

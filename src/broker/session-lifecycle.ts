@@ -133,6 +133,7 @@ export class SessionLifecycle implements SessionOpener {
       session = undefined
     }
     if (cleanStart && !session) fabric?.ended(clientId)
+    const moved = !session && elsewhere !== undefined
     if (!session && elsewhere) {
       session = this.newSession(clientId, expiryInterval)
       for (const { filter, ...sub } of elsewhere.subscriptions)
@@ -149,7 +150,7 @@ export class SessionLifecycle implements SessionOpener {
       this.makePersistent(session)
       this.shared(session)
       // What the cluster kept for it that this copy lacks goes out before anything new.
-      const backlog = this.logOf(session)?.missing()
+      const backlog = this.logOf(session)?.missing(moved)
       if (backlog) session.catchUp(backlog)
       return { session, present: true }
     }
@@ -160,9 +161,10 @@ export class SessionLifecycle implements SessionOpener {
   }
 
   /** See SessionFabricInlet.missedMessages. */
-  catchUpConnected(): void {
-    for (const session of this.sessions.values())
-      if (session.outlet !== undefined && session.log !== undefined)
+  catchUpConnected(clientId?: string): void {
+    const sessions = clientId === undefined ? this.sessions.values() : [this.sessions.get(clientId)]
+    for (const session of sessions)
+      if (session?.outlet !== undefined && session.log !== undefined)
         session.catchUp(session.log.missing(), false)
   }
 

@@ -274,6 +274,7 @@ export class Session implements FlowSubscriber {
     }
     entry.state = 'pubrel'
     this.journal?.putMessage(entry)
+    this.log?.inFlight(entry.seq, messageId, 'pubrel', 2)
     this.outlet?.sendPubrel(messageId)
     return true
   }
@@ -318,6 +319,7 @@ export class Session implements FlowSubscriber {
           entry.state = inflight.state
           this.inflightMap ??= new Map()
           this.inflightMap.set(inflight.messageId, entry)
+          this.log?.inFlight(entry.seq, inflight.messageId, inflight.state, qos)
           resent.push(entry)
         } else {
           entries.push(entry)
@@ -442,6 +444,7 @@ export class Session implements FlowSubscriber {
     this.inflightMap ??= new Map()
     this.inflightMap.set(messageId, entry)
     this.journal?.putMessage(entry)
+    this.log?.inFlight(entry.seq, messageId, 'publish', qos)
   }
 
   private allocateId(): number {

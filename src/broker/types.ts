@@ -161,9 +161,9 @@ export interface SessionFabricInlet {
   /**
    * This node may have missed messages routed to it (its link to the other nodes was down):
    * each connected session with a message log reads what the cluster kept for it, and gets
-   * what it lacks after what it has queued.
+   * what it lacks after what it has queued. With `clientId`, that session alone (if connected).
    */
-  missedMessages(): void
+  missedMessages(clientId?: string): void
   /**
    * The node holding `session` died and this node takes it in: it is held here offline from now
    * on, with its subscriptions, what the cluster kept for it (within the queue limit) and its
@@ -224,6 +224,12 @@ export interface SessionMessageLog {
    */
   dropped(seq: number): void
   /**
+   * Entry `seq` (delivered at `qos`) is in flight to the client under `messageId`: sent
+   * (`publish`), or received by it, a PUBREL owed (`pubrel`). Called as each step happens, so a
+   * node that takes the session over after this one died sends it again under the same id.
+   */
+  inFlight(seq: number, messageId: number, state: 'publish' | 'pubrel', qos: QoS): void
+  /**
    * The session's client went: what was in flight to it, for the node that resumes the
    * session next (before SessionFabric.changed writes the record that says it went).
    */
@@ -231,8 +237,11 @@ export interface SessionMessageLog {
   /**
    * The messages the cluster holds for the session that this copy of it has not seen (it moved
    * here, its node died, or this node missed them), oldest first. Never rejects; bounded in time.
+   * `moved`: the session's client left another node and came back here, so a message routed
+   * just before this node took the session may reach the cluster's copy only after this read
+   * (the log may read again later, through SessionFabricInlet.missedMessages).
    */
-  missing(): Promise<BacklogMessage[]>
+  missing(moved?: boolean): Promise<BacklogMessage[]>
 }
 
 /** How a RemoteFabric hands this node what came from the others. */

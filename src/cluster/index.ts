@@ -163,6 +163,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
       fabricInlet.missedMessages()
       setTimeout(() => fabricInlet.missedMessages(), RECONNECT_SLACK_MS).unref()
     })
+    kept.readAgain = (clientId) => fabricInlet.missedMessages(clientId)
     clusterRouter.sessionMessages = kept
     const replay = new RouteReplay(conn, names, clusterRouter, logger)
     clusterRouter.replay = replay

@@ -353,7 +353,7 @@ function parseRecord(v: Record<string, unknown> | undefined): ClusterSessionReco
   return record
 }
 
-function isInflightRecord(v: unknown): v is InflightRecord {
+export function isInflightRecord(v: unknown): v is InflightRecord {
   if (typeof v !== 'object' || v === null) return false
   const { key, messageId, state } = v as Record<string, unknown>
   return (

@@ -39,6 +39,19 @@ const READ_LIMIT_MS = 10_000
 const READS_AT_ONCE = 16
 /** Completed keys a session remembers, so a late copy of a message it had is not taken again. */
 const RECENT_KEYS = 256
+/**
+ * When a session that moved here reads the cluster's copy again. A message routed just before
+ * this node's NATS subscription for the session reached the server never comes here live, and
+ * its copy, sent right behind it by its origin, may be stored only after the first read: a
+ * window of the stream's store latency (microseconds to milliseconds), which seconds cover.
+ */
+const MOVED_READ_AGAIN_MS = 3000
+
+/** What the cluster keeps for a session: its messages, oldest first, and its QoS 2 messages in flight. */
+interface Kept {
+  messages: Array<{ key: string; message: Message }>
+  inflight: InflightRecord[]
+}
 
 interface Copy {
   qos: QoS
@@ -88,6 +101,20 @@ export class SessionMessages {
     this.fallbackTimer.unref()
   }
 
+  /** Reads a connected session's kept messages again (SessionFabricInlet.missedMessages). */
+  readAgain: ((clientId: string) => void) | undefined
+
+  /** A session moved here: its kept messages are read once more MOVED_READ_AGAIN_MS later. */
+  moved(clientId: string): void {
+    const timer = setTimeout(() => {
+      this.movedTimers.delete(timer)
+      if (!this.stopped) this.readAgain?.(clientId)
+    }, MOVED_READ_AGAIN_MS)
+    timer.unref()
+    this.movedTimers.add(timer)
+  }
+
+  private readonly movedTimers = new Set<NodeJS.Timeout>()
   private reading = 0
   private readonly waitingReads: (() => void)[] = []
   /** Each origin's id as a subject token: escaping one costs about a µs, and there are few. */
@@ -247,6 +274,11 @@ export class SessionMessages {
     }
   }
 
+  /** Whether the copy `id` was completed here and its delete is still to be sent (completed). */
+  deleting(id: string): boolean {
+    return this.awaiting.has(id)
+  }
+
   private sequenced(id: string, seq: number): void {
     if (this.awaiting.delete(id)) {
       this.removeAt(seq)
@@ -288,11 +320,38 @@ export class SessionMessages {
     })
   }
 
+  /** Logs whose QoS 2 messages in flight changed this turn, written at setImmediate. */
+  private inflightChanges: Set<ClusterMessageLog> | undefined
+
+  /** `log`'s list of QoS 2 messages in flight changed: kept in the stream (SessionQueue.writeInflight). */
+  inflightChanged(log: ClusterMessageLog): void {
+    if (this.inflightChanges === undefined) {
+      this.inflightChanges = new Set()
+      setImmediate(() => this.writeInflight())
+    }
+    this.inflightChanges.add(log)
+  }
+
+  private writeInflight(): void {
+    const logs = this.inflightChanges
+    this.inflightChanges = undefined
+    if (logs === undefined || this.stopped) return
+    for (const log of logs) {
+      try {
+        this.queue.writeInflight(log.clientId, log.inflightList())
+      } catch (error) {
+        // Only a closed connection throws here; the list is written again at the next change.
+        this.logger.debug({ err: error, clientId: log.clientId }, 'cluster: could not keep what is in flight')
+      }
+    }
+  }
+
   /**
-   * What the cluster keeps for `clientId`, each message named with its key; [] when unreadable.
-   * At most READS_AT_ONCE sessions are read at a time (a reconnect reads every connected one).
+   * What the cluster keeps for `clientId`, each message named with its key, with the session's
+   * last list of QoS 2 messages in flight; nothing when unreadable. At most READS_AT_ONCE
+   * sessions are read at a time (a reconnect reads every connected one).
    */
-  async read(clientId: string): Promise<Array<{ key: string; message: Message }>> {
+  async read(clientId: string): Promise<Kept> {
     if (this.reading >= READS_AT_ONCE) await new Promise<void>((resolve) => this.waitingReads.push(resolve))
     this.reading++
     try {
@@ -303,20 +362,22 @@ export class SessionMessages {
     }
   }
 
-  private async readNow(clientId: string): Promise<Array<{ key: string; message: Message }>> {
-    const result = await settleWithin(this.queue.read(clientId), READ_LIMIT_MS).catch((error: unknown) => ({
-      done: false as const,
-      error,
-    }))
+  private async readNow(clientId: string): Promise<Kept> {
+    const result = await settleWithin(this.queue.readSession(clientId), READ_LIMIT_MS).catch(
+      (error: unknown) => ({
+        done: false as const,
+        error,
+      }),
+    )
     if (!result.done) {
       this.logger.warn(
         { clientId, err: 'error' in result ? result.error : undefined },
         "cluster: could not read a session's kept messages; it resumes with what this node has",
       )
-      return []
+      return { messages: [], inflight: [] }
     }
     const token = SessionQueue.sessionToken(clientId)
-    for (const { key, seq, message } of result.value) {
+    for (const { key, seq, message } of result.value.messages) {
       this.keys.set(message, key)
       this.sequenced(`${token}.${key}`, seq)
     }
@@ -327,6 +388,8 @@ export class SessionMessages {
   stop(): void {
     this.stopped = true
     clearInterval(this.fallbackTimer)
+    for (const timer of this.movedTimers) clearTimeout(timer)
+    this.movedTimers.clear()
     this.queue.stop()
     for (const batch of this.open) batch.settle()
     this.open.clear()
@@ -388,9 +451,11 @@ class ClusterMessageLog implements SessionMessageLog {
   private recent: Set<string> | undefined
 
   private readonly token: string
+  /** Entry number → its QoS 2 message in flight to the client (SessionQueue.writeInflight). */
+  private inflight: Map<number, InflightRecord> | undefined
 
   constructor(
-    private readonly clientId: string,
+    readonly clientId: string,
     private readonly messages: SessionMessages,
   ) {
     this.token = SessionQueue.sessionToken(clientId)
@@ -418,6 +483,21 @@ class ClusterMessageLog implements SessionMessageLog {
     for (const { seq, key } of entries) this.hold(seq, key)
   }
 
+  inFlight(seq: number, messageId: number, state: 'publish' | 'pubrel', qos: QoS): void {
+    // A QoS 1 message sent again under a new id is no harm; a QoS 2 one may be taken twice.
+    if (qos !== 2) return
+    const key = this.held.get(seq)
+    if (key === undefined) return
+    this.inflight ??= new Map()
+    this.inflight.set(seq, { key, messageId, state })
+    this.messages.inflightChanged(this)
+  }
+
+  /** The QoS 2 messages in flight now, as SessionQueue.writeInflight keeps them. */
+  inflightList(): Iterable<InflightRecord> {
+    return this.inflight?.values() ?? []
+  }
+
   removed(seq: number): void {
     const key = this.forget(seq)
     if (key !== undefined) this.messages.completed(this.clientId, `${this.token}.${key}`, key)
@@ -432,6 +512,9 @@ class ClusterMessageLog implements SessionMessageLog {
   private forget(seq: number): string | undefined {
     const key = this.held.get(seq)
     if (key === undefined) return undefined
+    // Not written for this alone: an entry listed after its copy was deleted is never used,
+    // and the next list written leaves it out.
+    this.inflight?.delete(seq)
     this.held.delete(seq)
     this.heldKeys.delete(key)
     this.recent ??= new Set()
@@ -453,13 +536,19 @@ class ClusterMessageLog implements SessionMessageLog {
     this.messages.left(this.clientId, out)
   }
 
-  async missing(): Promise<BacklogMessage[]> {
-    const inflight = this.messages.inflightOf(this.clientId)
+  async missing(moved = false): Promise<BacklogMessage[]> {
+    const left = this.messages.inflightOf(this.clientId)
     const kept = await this.messages.read(this.clientId)
+    if (moved) this.messages.moved(this.clientId)
+    // The list written as the client left a live node is the last word; without one (its node
+    // died) the list its node kept as things happened is.
+    const inflight = left.size > 0 ? left : new Map(kept.inflight.map((entry) => [entry.key, entry]))
     const identifiers = this.messages.identifiersOf(this.clientId)
     const out: BacklogMessage[] = []
-    for (const { key, message } of kept) {
+    for (const { key, message } of kept.messages) {
       if (message.qos === 0 || this.heldKeys.has(key) || this.recent?.has(key)) continue
+      // Completed here past the last RECENT_KEYS, its copy waiting for its sequence to be deleted.
+      if (this.messages.deleting(`${this.token}.${key}`)) continue
       const sent = inflight.get(key)
       out.push({
         message,

@@ -18,6 +18,14 @@
  *   50,000 messages kept, against 20–50 µs by sequence (a probe against Debian's 2.9.10). It is
  *   only the fallback for a copy whose sequence never arrived.
  * - `max_msgs_per_subject: 1` makes a store sent again (after a failure) replace its first copy.
+ * - What a session has in flight at QoS 2 is kept among its messages, the newest list only:
+ *
+ *     <cluster>.queue.s.<client id as a token>.inflight
+ *
+ *   (`writeInflight`, sent as it changes, not confirmed), so a node that takes the session over
+ *   after its holder died sends those messages again under the packet ids the client knows.
+ *   Two tokens after `s` where a copy has four: never republished, never taken for a copy, and
+ *   purged with the session's copies by the same filter.
  * - Writes are plain NATS publishes, confirmed together (`confirm`): one JetStream publish
  *   with an acknowledgement to `<cluster>.queue.b.<origin>` after them. The stream stores what
  *   one connection sends in order, so once that barrier is stored every copy sent before it is
@@ -37,6 +45,7 @@ import type { Message } from '../broker/types.ts'
 import { decodeEnvelope, encodeEnvelope } from './envelope.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
+import { type InflightRecord, isInflightRecord } from './session-directory.ts'
 import { levelToToken } from './subjects.ts'
 
 /**
@@ -45,6 +54,8 @@ import { levelToToken } from './subjects.ts'
  */
 export const QUEUE_MAX_BYTES = 1024 ** 3
 const NO_ORIGIN = Buffer.alloc(0)
+/** The last token of a session's in-flight list's subject. */
+const INFLIGHT = 'inflight'
 const EMPTY = new Uint8Array(0)
 
 export interface QueuedMessage {
@@ -169,21 +180,39 @@ export class SessionQueue {
 
   /** The session's messages, oldest first (one direct get per message). */
   async read(clientId: string): Promise<QueuedMessage[]> {
+    return (await this.readSession(clientId)).messages
+  }
+
+  /** The session's messages, oldest first, and its last in-flight list ([] when none): one pass. */
+  async readSession(clientId: string): Promise<{ messages: QueuedMessage[]; inflight: InflightRecord[] }> {
     const session = `${this.prefix}.s.${levelToToken(clientId)}.`
-    const out: QueuedMessage[] = []
+    const messages: QueuedMessage[] = []
+    let inflight: InflightRecord[] = []
     let seq = 1
     for (;;) {
       const sm = await this.jsm.direct.getMessage(this.stream, { seq, next_by_subj: `${session}>` })
       if (!sm) break
-      const message = decodeQueued(sm.data)
-      // After the client id: the holder's token, then the key's two tokens.
+      seq = sm.seq + 1
+      // After the client id: the holder's token, then the key's two tokens; or `inflight`.
       const rest = sm.subject.slice(session.length)
+      if (rest === INFLIGHT) {
+        inflight = decodeInflight(sm.data)
+        continue
+      }
+      const message = decodeQueued(sm.data)
       const key = rest.slice(rest.indexOf('.') + 1)
       // A message another writer put there that does not decode is skipped, not delivered.
-      if (message && key.includes('.')) out.push({ key, seq: sm.seq, message })
-      seq = sm.seq + 1
+      if (message && key.includes('.')) messages.push({ key, seq: sm.seq, message })
     }
-    return out
+    return { messages, inflight }
+  }
+
+  /** Keeps `inflight` as what the session has in flight now, replacing the last list; not confirmed. */
+  writeInflight(clientId: string, inflight: Iterable<InflightRecord>): void {
+    this.conn.connection.publish(
+      `${this.prefix}.s.${levelToToken(clientId)}.${INFLIGHT}`,
+      encodeInflight(inflight),
+    )
   }
 
   /** Deletes one kept copy by its stream sequence (its client completed it); not confirmed. */
@@ -236,4 +265,32 @@ function decodeQueued(data: Uint8Array): Message | undefined {
   if (end > buf.length) return undefined
   const envelope = decodeEnvelope(buf.subarray(end))
   return envelope && { ...envelope.message, topic: buf.toString('utf8', 2, end) }
+}
+
+/**
+ * An in-flight list as lines of `<key> <packet id> <p|r>` (PUBLISH sent, PUBREL owed): half the
+ * bytes of JSON objects, and the list is rewritten as often as every event-loop turn. Keys are
+ * subject tokens, so they hold no spaces or newlines.
+ */
+function encodeInflight(inflight: Iterable<InflightRecord>): string {
+  let out = ''
+  for (const { key, messageId, state } of inflight)
+    out += `${out === '' ? '' : '\n'}${key} ${messageId} ${state === 'pubrel' ? 'r' : 'p'}`
+  return out
+}
+
+/** A kept in-flight list; lines that do not parse (written by another version, say) are skipped. */
+function decodeInflight(data: Uint8Array): InflightRecord[] {
+  const out: InflightRecord[] = []
+  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString()
+  for (const line of text.split('\n')) {
+    const [key, id, state, ...rest] = line.split(' ')
+    const entry = {
+      key,
+      messageId: Number(id),
+      state: state === 'r' ? 'pubrel' : state === 'p' ? 'publish' : '',
+    }
+    if (rest.length === 0 && isInflightRecord(entry)) out.push(entry)
+  }
+  return out
 }
