@@ -4,9 +4,16 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { MqttClient } from 'mqtt'
+import pino from 'pino'
+import type { FabricInlet, Message } from '../src/broker/types.ts'
+import { encodeEnvelope } from '../src/cluster/envelope.ts'
+import { clusterNames } from '../src/cluster/names.ts'
+import { NatsConnection } from '../src/cluster/nats-connection.ts'
+import { SharedQueues } from '../src/cluster/shared-queues.ts'
+import { SubjectMapper } from '../src/cluster/subjects.ts'
 import type { Broker } from '../src/index.ts'
 import { type Cleanup, mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, twoNodes } from './nats-helpers.ts'
+import { natsServerMissing, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
 
@@ -80,6 +87,8 @@ test("messages on their way to a node whose last member leaves go to the group's
   const { s, a, b } = await twoNodes(t)
   const leaving = await member(s, a, 'leaving', '$share/g/burst')
   const staying = await member(s, b, 'staying', '$share/g/burst')
+  // Another group on the same filter: what g hands back must not reach it a second time.
+  const other = await member(s, a, 'other', '$share/other/burst')
   const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
   const sent = Array.from({ length: 400 }, (_, i) => `m${i}`)
   const published = Promise.all(sent.map((p) => pub.publishAsync('burst', p, { qos: 1 })))
@@ -89,5 +98,62 @@ test("messages on their way to a node whose last member leaves go to the group's
   await published
   const all = (): string[] => [...leaving.got, ...staying.got]
   await until(() => all().length >= sent.length, 'every message to one of the members')
+  await until(() => other.got.length >= sent.length, 'every message to the other group')
+  // A flush round trip on each member's connection shows no late duplicate is on its way.
+  for (const m of [staying, other]) await m.c.publishAsync('flush/check', '', { qos: 1 })
   assert.deepEqual(all().sort(), [...sent].sort(), 'each message once')
+  assert.deepEqual([...other.got].sort(), [...sent].sort(), 'each message once to the other group')
+})
+
+test('a message handed back to its group reaches no other group on the same filter a second time', {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const names = clusterNames()
+  /** One node's shared queues, whose members take what `takes` says. */
+  const queuesOf = async (name: string, takes: (group: string) => boolean) => {
+    const conn = new NatsConnection({ servers: [nats.url], name })
+    await conn.connect()
+    s.after(() => conn.close())
+    const queues = new SharedQueues(conn, names, pino({ level: 'silent' }))
+    s.after(() => queues.stop())
+    const got: string[] = []
+    const inlet: Pick<FabricInlet, 'deliverShared'> = {
+      deliverShared: (group, _filter, message) => {
+        if (!takes(group)) return false
+        got.push(`${group} ${message.payload.toString()}`)
+        return true
+      },
+    }
+    queues.connect(inlet as FabricInlet)
+    return { conn, queues, got }
+  }
+  // Node a has lost its last member of g, the server not knowing yet: it hands back all it gets.
+  const a = await queuesOf('a', (group) => group !== 'g')
+  const b = await queuesOf('b', () => true)
+  a.queues.interest('g', 'job', true)
+  a.queues.interest('other', 'job', true)
+  b.queues.interest('g', 'job', true)
+  await Promise.all([a.queues.flush(), b.queues.flush()])
+
+  const subject = new SubjectMapper(names.messagePrefix).topicToSubject('job')
+  const sent = Array.from({ length: 40 }, (_, i) => `m${i}`)
+  sent.forEach((payload, i) => {
+    const message: Message = { topic: 'job', payload: Buffer.from(payload), qos: 1, retain: false }
+    b.conn.connection.publish(subject, encodeEnvelope(message, Buffer.from('origin'), i + 1))
+  })
+  await until(
+    () => b.got.length >= sent.length,
+    () => `g to get every message on b; got ${b.got.length}`,
+  )
+  await until(
+    () => a.got.length >= sent.length,
+    () => `other to get every message; got ${a.got.length}`,
+  )
+  // Round trips on both connections: anything handed back is in by now.
+  await Promise.all([a.conn.connection.flush(), b.conn.connection.flush()])
+  await a.conn.connection.flush()
+  assert.deepEqual([...b.got].sort(), sent.map((p) => `g ${p}`).sort(), 'g: each message once')
+  assert.deepEqual([...a.got].sort(), sent.map((p) => `other ${p}`).sort(), 'other: each message once')
 })

@@ -7,9 +7,17 @@
  * echo off (cluster-router.ts), so these subscriptions live on a second connection with echo on.
  *
  * As with routing, the hop is core NATS: at most once past the server (docs/cluster.md).
+ *
+ * A message handed back to its group (receive) goes to the group's own subject,
+ * `<queue name>.back`, with the routed subject in a header: published again on the routed
+ * subject it would reach every other group on that subject a second time.
  */
+
+/** The header that carries a handed-back message's routed subject. */
+const SUBJECT_HEADER = 'Tinymqtt-Subject'
+
 import { createHash } from 'node:crypto'
-import type { Subscription } from '@nats-io/transport-node'
+import { headers, type Subscription } from '@nats-io/transport-node'
 import type { Logger } from 'pino'
 import type { FabricInlet } from '../broker/types.ts'
 import { decodeEnvelope } from './envelope.ts'
@@ -51,10 +59,18 @@ export class SharedQueues {
     const digest = createHash('sha256').update(filter).digest('base64url').slice(0, 22)
     const queue = `${this.names.cluster}.share.${levelToToken(group)}.${digest}`
     const nc = this.conn.connection
+    const back = `${queue}.back`
     const subs = this.mapper.filterToSubjects(filter).map((subject) =>
       nc.subscribe(subject, {
         queue,
-        callback: (error, msg) => this.receive(error, group, filter, msg.subject, msg.data),
+        callback: (error, msg) => this.receive(error, group, filter, back, msg.subject, msg.data),
+      }),
+    )
+    subs.push(
+      nc.subscribe(back, {
+        queue,
+        callback: (error, msg) =>
+          this.receive(error, group, filter, back, msg.headers?.get(SUBJECT_HEADER) ?? '', msg.data),
       }),
     )
     this.groups.set(key, subs)
@@ -77,6 +93,7 @@ export class SharedQueues {
     error: Error | null,
     group: string,
     filter: string,
+    back: string,
     subject: string,
     data: Uint8Array,
   ): void {
@@ -89,11 +106,13 @@ export class SharedQueues {
     if (envelope === undefined || topic === undefined) return
     envelope.message.topic = topic
     if (this.inlet === undefined || this.inlet.deliverShared(group, filter, envelope.message)) return
-    // The node's last member left while the message was on its way: published again, it goes
-    // to another node's members (this node's queue subscription is gone from the server, since
-    // its UNSUB went out on this connection first), or nowhere when the group has none.
+    // The node's last member left while the message was on its way: handed back, it goes to
+    // another node's members (this node's queue subscriptions are gone from the server, since
+    // their UNSUB went out on this connection first), or nowhere when the group has none.
     try {
-      this.conn.connection.publish(subject, data)
+      const h = headers()
+      h.set(SUBJECT_HEADER, subject)
+      this.conn.connection.publish(back, data, { headers: h })
     } catch (error) {
       this.logger.warn({ err: error, group }, 'cluster: could not hand a shared message back to its group')
     }
