@@ -7,6 +7,7 @@ import { ClientLock, clientKey, type TakeoverNotice } from '../src/cluster/clien
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { NodePresence } from '../src/cluster/node-presence.ts'
+import { WillRegistry } from '../src/cluster/will-registry.ts'
 import type { Cleanup } from './helpers.ts'
 import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
 
@@ -152,4 +153,50 @@ test('client ids become valid KV keys; very long ones are hashed', () => {
   const long = clientKey('ü'.repeat(1000))
   assert.match(long, /^==[0-9a-f]{64}$/)
   assert.notEqual(long, clientKey('ü'.repeat(1001)))
+})
+
+test("the wills a node left are listed by its key prefix alone, or with everyone's in a full listing", async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const server = await startNatsServer(t)
+  const registry = async (nodeId: string) => {
+    const conn = new NatsConnection({ servers: [server.url], name: nodeId })
+    await conn.connect()
+    t.after(() => conn.close())
+    return WillRegistry.open(conn, names, { nodeId, run: `${nodeId}-run` })
+  }
+  const will = (topic: string) => ({
+    topic,
+    payload: Buffer.from('gone'),
+    qos: 1 as const,
+    retain: false,
+    delaySeconds: 0,
+  })
+  const a = await registry('node a.1')
+  const b = await registry('node-b')
+  const c = await registry('node-c')
+  await a.put('sensor 1/with.dots*', will('will/a1'))
+  const gone = await a.put('a2', will('will/a2'))
+  await b.put('b1', will('will/b1'))
+  // The same client id on two nodes (a takeover in progress): two entries.
+  await b.put('a2', will('will/a2 on b'))
+  const topics = (wills: { node: string; will: { topic: string } }[]) =>
+    wills.map((w) => `${w.node} ${w.will.topic}`).sort()
+
+  // Nodes a and b are gone; a's wills are listed by a's prefix alone.
+  const alive = new Map([['node-c', 'node-c-run']])
+  assert.deepEqual(topics(await c.orphans(alive, ['node a.1'])), ['node a.1 will/a1', 'node a.1 will/a2'])
+  // A node that left nothing, and a live node named by mistake: nothing.
+  assert.deepEqual(await c.orphans(alive, ['node-x', 'node-c']), [])
+  // The full listing finds every dead node's.
+  const all = ['node a.1 will/a1', 'node a.1 will/a2', 'node-b will/a2 on b', 'node-b will/b1']
+  assert.deepEqual(topics(await c.orphans(alive)), all)
+  assert.deepEqual(topics(await c.orphans(alive, ['node-b', 'node a.1'])), all)
+  // A removal by the node that wrote it takes its own entry only.
+  assert.equal(await a.remove('a2', gone), true)
+  assert.deepEqual(topics(await c.orphans(alive, ['node a.1', 'node-b'])), [
+    'node a.1 will/a1',
+    'node-b will/a2 on b',
+    'node-b will/b1',
+  ])
 })

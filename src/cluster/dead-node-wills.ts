@@ -34,12 +34,18 @@ export const RECONNECT_SLACK_MS = 12_000
  */
 const SWEEP_GUARD_MS = 10_000
 /**
- * The will and lock buckets are listed at the first sweep (for nodes that died before this
- * one started), when a node seen alive is gone or heartbeats from another run, and otherwise
- * only this often (for a node that came and went between two readings a second apart): a
- * listing streams every key of both buckets, about 11 s each at a million keys.
+ * The will bucket is listed whole at the first sweep (for nodes that died before this one
+ * started) and then only this often (for a node that came and went between two readings a
+ * second apart): such a listing streams every key, about 11 s at a million. A node seen alive
+ * that is gone, or heartbeats from another run, has its own wills listed by their key prefix.
+ * The lock bucket (keys by client id alone) is listed whole in both cases, after the wills.
  */
 const FULL_SWEEP_MS = 600_000
+/**
+ * Wills taken (compare-and-set deletes) at once. Against nats-server 2.9.10 here, 20,000 were
+ * taken in 4.1 s one by one, 1.5 s 32 at a time, 1.3 s 128 at a time (an ad hoc probe).
+ */
+const TAKES_AT_ONCE = 32
 
 export class DeadNodeWills {
   private readonly sweep: PeriodicSweep
@@ -85,14 +91,25 @@ export class DeadNodeWills {
   private async sweepOnce(): Promise<void> {
     const alive = await this.presence.aliveRuns()
     // A node gone, or started again since (another run): its previous run left wills behind.
-    const lost = [...this.lastAlive].some(([node, run]) => !alive.has(node) || alive.get(node) !== run)
+    const lost = [...this.lastAlive]
+      .filter(([node, run]) => !alive.has(node) || alive.get(node) !== run)
+      .map(([node]) => node)
     const now = performance.now()
-    if (!lost && now - this.lastFullSweep < FULL_SWEEP_MS) {
+    const full = now - this.lastFullSweep >= FULL_SWEEP_MS
+    if (lost.length === 0 && !full) {
       this.lastAlive = alive
       return
     }
-    for (const orphan of await this.wills.orphans(alive)) {
-      if (await this.wills.take(orphan.key, orphan.revision)) this.schedule(orphan)
+    // The wills of the nodes seen going are listed by their key prefix, in time proportional
+    // to their own clients; the whole bucket only at a full sweep.
+    const orphans = await this.wills.orphans(alive, full ? undefined : lost)
+    // TAKES_AT_ONCE compare-and-sets at a time, not one by one (a round trip each).
+    for (let i = 0; i < orphans.length; i += TAKES_AT_ONCE) {
+      const batch = orphans.slice(i, i + TAKES_AT_ONCE)
+      const taken = await Promise.all(batch.map((orphan) => this.wills.take(orphan.key, orphan.revision)))
+      batch.forEach((orphan, j) => {
+        if (taken[j]) this.schedule(orphan)
+      })
     }
     // Clients of dead nodes that left no will: their locks would stay until they came back,
     // and the bucket would grow with every crash. A will taken above publishes without the
@@ -101,7 +118,7 @@ export class DeadNodeWills {
     if (freed > 0) this.logger.info({ freed }, "cluster: freed the client-id locks of dead nodes' clients")
     // Only now: a listing that failed is tried again at the next sweep, not 30 s later.
     this.lastAlive = alive
-    this.lastFullSweep = now
+    if (full) this.lastFullSweep = now
   }
 
   private schedule(orphan: StoredWill): void {

@@ -87,9 +87,12 @@ const LISTING_IDLE_MS = 5000
 export async function* entriesOfDeadNodes(
   kv: KV,
   alive: LiveRuns,
+  /** Only the keys matching `key` (a KV key filter), if `any` says there is one at all. */
+  only?: { key: string; any: () => Promise<boolean> },
 ): AsyncGenerator<{ key: string; entry: KvEntry; value: Record<string, unknown>; node: string }> {
-  if (await isEmpty(kv)) return
-  const iter = await kv.watch({ include: KvWatchInclude.LastValue })
+  // A watch that matches nothing ends only when it has been idle for LISTING_IDLE_MS.
+  if (only ? !(await only.any()) : await isEmpty(kv)) return
+  const iter = await kv.watch({ include: KvWatchInclude.LastValue, ...(only ? { key: only.key } : {}) })
   const entries = iter[Symbol.asyncIterator]()
   try {
     for (;;) {

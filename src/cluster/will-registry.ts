@@ -1,17 +1,19 @@
 /**
- * The wills of the clients connected anywhere in the cluster, one KV key per client id (the
- * client-id lock's key) in `<cluster>_wills`: written when a client with a will connects,
- * removed when its connection ends on its node (which published or dropped the will itself).
- * What is left of a node that died is what its clients' wills were; dead-node-wills.ts
- * publishes them. Every removal is a compare-and-set on the entry's revision, so a late
- * removal never deletes the entry of the client's next connection, and of the nodes sweeping
- * a dead node's wills exactly one wins each.
+ * The wills of the clients connected anywhere in the cluster in `<cluster>_wills`, one KV key
+ * per client and node, `<node token>.<client key>` (the client key is the client-id lock's):
+ * written when a client with a will connects, removed when its connection ends on its node
+ * (which published or dropped the will itself). What is left of a node that died is what its
+ * clients' wills were; dead-node-wills.ts publishes them, listing only that node's keys (a
+ * listing of the whole bucket streams every key, about 11 s at a million). Every removal is a
+ * compare-and-set on the entry's revision, so a late removal never deletes the entry of the
+ * client's next connection, and of the nodes sweeping a dead node's wills exactly one wins each.
  */
+import type { JetStreamManager } from '@nats-io/jetstream'
 import type { KV } from '@nats-io/kv'
 import type { ClaimedWill } from '../broker/types.ts'
 import { clientKey } from './client-lock.ts'
 import { deleteAt, entriesOfDeadNodes, type LiveRuns } from './kv-util.ts'
-import type { ClusterNames } from './names.ts'
+import { type ClusterNames, nodeToken } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
 import { decodeProperties, encodeProperties } from './retained-properties.ts'
 
@@ -28,11 +30,18 @@ export interface StoredWill {
 }
 
 export class WillRegistry {
+  /** This node's keys start with it. */
+  private readonly prefix: string
+
   private constructor(
     private readonly kv: KV,
+    private readonly jsm: JetStreamManager,
+    private readonly bucket: string,
     private readonly nodeId: string,
     private readonly run: string | undefined,
-  ) {}
+  ) {
+    this.prefix = `${nodeToken(nodeId)}.`
+  }
 
   static async open(
     conn: NatsConnection,
@@ -41,7 +50,7 @@ export class WillRegistry {
     replicas?: number,
   ): Promise<WillRegistry> {
     const kv = await conn.kv(names.willsBucket, { history: 1, ...(replicas ? { replicas } : {}) })
-    return new WillRegistry(kv, node.nodeId, node.run)
+    return new WillRegistry(kv, await conn.jetstreamManager(), names.willsBucket, node.nodeId, node.run)
   }
 
   /** Stores the will of a client that connected here; resolves with the entry's revision. */
@@ -58,7 +67,7 @@ export class WillRegistry {
       delay: will.delaySeconds,
       ...(props ? { props } : {}),
     })
-    return this.kv.put(clientKey(clientId), value)
+    return this.kv.put(this.prefix + clientKey(clientId), value)
   }
 
   /** Removes the entry if it is still the one at `revision`; true when this call removed it. */
@@ -68,19 +77,38 @@ export class WillRegistry {
 
   /** Removes this client's entry written at `revision` (its connection here ended). */
   remove(clientId: string, revision: number): Promise<boolean> {
-    return this.take(clientKey(clientId), revision)
+    return this.take(this.prefix + clientKey(clientId), revision)
   }
 
-  /** Every will stored now by a run that is over (a node gone or restarted since; isLeftOver). */
-  async orphans(alive: LiveRuns): Promise<StoredWill[]> {
+  /**
+   * Every will stored now by a run that is over (a node gone or restarted since; isLeftOver):
+   * of `nodes` only, listing their keys alone, or of any node, listing the whole bucket.
+   */
+  async orphans(alive: LiveRuns, nodes?: Iterable<string>): Promise<StoredWill[]> {
     const out: StoredWill[] = []
-    for await (const { key, entry, value, node } of entriesOfDeadNodes(this.kv, alive)) {
+    if (nodes === undefined) {
+      await this.collect(out, entriesOfDeadNodes(this.kv, alive))
+      return out
+    }
+    for (const node of nodes) {
+      const key = `${nodeToken(node)}.>`
+      const any = async () =>
+        (await this.jsm.direct.getMessage(`KV_${this.bucket}`, {
+          seq: 1,
+          next_by_subj: `$KV.${this.bucket}.${key}`,
+        })) !== null
+      await this.collect(out, entriesOfDeadNodes(this.kv, alive, { key, any }))
+    }
+    return out
+  }
+
+  private async collect(out: StoredWill[], entries: ReturnType<typeof entriesOfDeadNodes>): Promise<void> {
+    for await (const { key, entry, value, node } of entries) {
       const will = parseWill(value)
       const run = typeof value.run === 'string' ? value.run : undefined
       if (will && typeof value.client === 'string')
         out.push({ key, revision: entry.revision, node, run, clientId: value.client, will })
     }
-    return out
   }
 }
 
