@@ -1,17 +1,16 @@
 // A persistent session's QoS 1/2 messages across nodes, on a real nats-server: kept in
 // JetStream for the session before the publisher's PUBACK, delivered once and in order on
-// whichever node the client comes back to, deleted once the client has them, and not lost with
-// a node killed (-9) while they were queued or in flight. The killed node is a CLI child process.
+// whichever node the client comes back to, deleted once the client has them, with what was in
+// flight under its packet ids (a node killed with -9 too: a CLI child process). The sessions of
+// dead nodes are in cluster-dead-node-sessions.test.ts.
 import assert from 'node:assert/strict'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { test } from 'node:test'
-import type { IClientOptions } from 'mqtt'
-import { clusterNames } from '../src/cluster/names.ts'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
 import { type Broker, clusterOf, startBroker } from '../src/index.ts'
+import { keptBecomes, persistent, queueReader, recordSeen } from './cluster-session-helpers.ts'
 import {
   ackId,
   type Cleanup,
@@ -23,7 +22,6 @@ import {
   RawClient,
   subscribe,
   until,
-  withTimeout,
 } from './helpers.ts'
 import {
   cliNode,
@@ -37,44 +35,6 @@ import {
 } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
-
-/** The default cluster's session queue, read from NATS as another process would. */
-async function queueReader(t: Cleanup, url: string): Promise<SessionQueue> {
-  const conn = new NatsConnection({ servers: [url], name: 'queue reader' })
-  await conn.connect()
-  t.after(() => conn.close())
-  return SessionQueue.open(conn, clusterNames(), 'queue reader')
-}
-
-/** How many messages the queue keeps for `clientId`, read until it is `count` (a guard, not a timing). */
-async function keptBecomes(reader: SessionQueue, clientId: string, count: number): Promise<void> {
-  const deadline = Date.now() + 30_000
-  for (;;) {
-    const kept = (await reader.read(clientId)).length
-    if (kept === count) return
-    assert.ok(Date.now() < deadline, `${clientId} still has ${kept} kept messages, expected ${count}`)
-    await new Promise((r) => setTimeout(r, 50))
-  }
-}
-
-/** Waits until `broker` sees `clientId`'s session record with `filters` and its client gone (or not). */
-async function recordSeen(broker: Broker, clientId: string, filters: number, gone: boolean): Promise<void> {
-  await until(
-    () => {
-      const record = clusterOf(broker)?.session(clientId)
-      return record?.subscriptions.length === filters && (record.disconnectedAt !== undefined) === gone
-    },
-    `${clientId}'s record as node ${clusterOf(broker)?.nodeId} sees it`,
-  )
-}
-
-const persistent = (clientId: string, extra: IClientOptions = {}): IClientOptions => ({
-  clientId,
-  clean: false,
-  protocolVersion: 4,
-  reconnectPeriod: 0,
-  ...extra,
-})
 
 test('messages kept for an offline session follow it to another node, once and in order, and are deleted once delivered', {
   skip,
@@ -191,58 +151,6 @@ test('a node restarted on its data directory knows its queued messages as the on
   await keptBecomes(reader, 'stored', 0)
 })
 
-test('a message in flight to a client on a node killed (-9), and one published after, reach it on another node', {
-  skip,
-}, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const b = await node(s, nats.url, 'b')
-  const reader = await queueReader(s, nats.url)
-  const { cli: a, port } = await cliNode(t, nats.url, 'a')
-
-  const sub = await mqttConnect(port, persistent('keeper'), s)
-  // This client takes messages in but never acknowledges them: they stay in flight on a.
-  sub.handleMessage = () => undefined
-  const inFlight = received(sub)
-  await sub.subscribeAsync({ 'k/+': { qos: 1 } })
-  await recordSeen(b, 'keeper', 1, false)
-  // A session of the dead node whose client never comes back: it expires with nobody to hold it.
-  const short = await mqttConnect(
-    port,
-    persistent('short', { protocolVersion: 5, properties: { sessionExpiryInterval: 1 } }),
-    s,
-  )
-  await short.subscribeAsync({ 'k/+': { qos: 1 } })
-  await recordSeen(b, 'short', 1, false)
-  const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
-  await pub.publishAsync('k/1', 'in flight', { qos: 1 })
-  await until(() => inFlight.includes('k/1 in flight'), 'k/1 delivered on a, not acknowledged')
-
-  const gone = new Promise<void>((resolve) => sub.once('close', () => resolve()))
-  a.child.kill('SIGKILL')
-  await a.exited
-  await gone
-  await pub.publishAsync('k/2', 'while away', { qos: 1 })
-  assert.deepEqual(
-    (await reader.read('keeper')).map((m) => m.message.topic),
-    ['k/1', 'k/2'],
-  )
-
-  const back = await mqttConnect(b.port, persistent('keeper'), s)
-  const got = received(back)
-  await until(() => got.length >= 2, 'both messages on b')
-  await pub.publishAsync('k/3', 'live', { qos: 1 })
-  await until(() => got.includes('k/3 live'), 'a live message after them')
-  assert.deepEqual(got, ['k/1 in flight', 'k/2 while away', 'k/3 live'])
-  await keptBecomes(reader, 'keeper', 0)
-
-  // Presence TTL, the reconnect slack and a check: generous bound for a busy machine.
-  await until(() => clusterOf(b)?.session('short') === undefined, "the dead node's session expired", 90_000)
-  await keptBecomes(reader, 'short', 0)
-  assert.notEqual(clusterOf(b)?.session('keeper'), undefined, 'the session that came back stays')
-  await withTimeout(back.endAsync(), 'disconnect')
-})
-
 test('a session taken over on another node is dropped where it was, with its delayed will', {
   skip,
 }, async (t) => {
@@ -346,44 +254,6 @@ async function inflightMoves(t: Cleanup, how: 'disconnect' | 'takeover' | 'kill'
   // Nothing else is owed: the next packet is the answer to a PINGREQ.
   assert.deepEqual(await second.client.pingBarrier(), [])
 }
-
-test("a dead node's session is taken in by a live node, which holds its queue limit on what was kept and what comes", {
-  skip,
-}, async (t) => {
-  const s = stack(t)
-  const nats = await startNatsServer(t)
-  const b = await node(s, nats.url, 'b', { maxQueuedMessages: 3 })
-  const reader = await queueReader(s, nats.url)
-  const { cli: a, port } = await cliNode(t, nats.url, 'a')
-  const sub = await mqttConnect(port, persistent('hoard'), s)
-  await sub.subscribeAsync({ 'h/+': { qos: 1 } })
-  await sub.endAsync()
-  await recordSeen(b, 'hoard', 1, true)
-  a.child.kill('SIGKILL')
-  await a.exited
-  // Kept for a session nobody holds now.
-  const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
-  for (const n of [1, 2, 3, 4]) await pub.publishAsync(`h/${n}`, `m${n}`, { qos: 1 })
-  await keptBecomes(reader, 'hoard', 4)
-
-  // Presence TTL, the reconnect slack and a check: generous bound for a busy machine.
-  await until(() => b.sessionInfo('hoard') !== undefined, "b takes in the dead node's session", 90_000)
-  assert.equal(b.sessionInfo('hoard')?.connected, false)
-  await pub.publishAsync('h/5', 'm5', { qos: 1 })
-  // The limit of 3 holds on b, for what was kept and what comes, and what b drops the
-  // cluster drops too.
-  await keptBecomes(reader, 'hoard', 3)
-  await until(() => b.sessionInfo('hoard')?.queued === 3, 'three queued on b')
-
-  const back = await mqttConnect(b.port, persistent('hoard'), s)
-  assert.equal(back.connected, true)
-  const got = received(back)
-  await until(() => got.length >= 3, 'the three queued messages')
-  await pub.publishAsync('h/6', 'live', { qos: 1 })
-  await until(() => got.includes('h/6 live'), 'a live message after them')
-  assert.deepEqual(got, ['h/1 m1', 'h/2 m2', 'h/3 m3', 'h/6 live'])
-  await keptBecomes(reader, 'hoard', 0)
-})
 
 test('QoS 2 messages in flight when a client leaves one node go on under their packet ids on the next', {
   skip,

@@ -244,7 +244,12 @@ export class Router implements ClientRouting {
     }
   }
 
-  addSubscription(session: Session, filter: string, subscription: Subscription): boolean {
+  /**
+   * `tell`: false when the caller writes the session's cluster record itself once its
+   * subscriptions are all in (a session taken over from another node's record): one write
+   * rather than one per subscription.
+   */
+  addSubscription(session: Session, filter: string, subscription: Subscription, tell = true): boolean {
     const before = session.subscriptions.get(filter)
     const existed = before !== undefined
     session.editSubscriptions().set(filter, subscription)
@@ -253,7 +258,7 @@ export class Router implements ClientRouting {
     // nothing stored: no store write, no word to other nodes.
     if (before !== undefined && sameSubscription(before, subscription)) return existed
     if (session.journal) this.persistence.putSession(session)
-    if (session.expiryInterval > 0) this.sessionFabric?.changed(sessionMeta(session))
+    if (tell && session.expiryInterval > 0) this.sessionFabric?.changed(sessionMeta(session))
     return existed
   }
 

@@ -136,8 +136,9 @@ export class SessionLifecycle implements SessionOpener {
     const moved = !session && elsewhere !== undefined
     if (!session && elsewhere) {
       session = this.newSession(clientId, expiryInterval)
+      // The record naming this node is written once below (shared), with all of them.
       for (const { filter, ...sub } of elsewhere.subscriptions)
-        this.router.addSubscription(session, filter, sub)
+        this.router.addSubscription(session, filter, sub, false)
     }
     if (session) {
       session.expiryTimer?.cancel()

@@ -1,0 +1,52 @@
+// Helpers of the tests of persistent sessions across cluster nodes: the session queue read as
+// another process would, and waits on what the cluster's records and queue say.
+import assert from 'node:assert/strict'
+import type { IClientOptions } from 'mqtt'
+import { clusterNames } from '../src/cluster/names.ts'
+import { NatsConnection } from '../src/cluster/nats-connection.ts'
+import { SessionQueue } from '../src/cluster/session-queue.ts'
+import { type Broker, clusterOf } from '../src/index.ts'
+import { type Cleanup, until } from './helpers.ts'
+
+/** The default cluster's session queue, read from NATS as another process would. */
+export async function queueReader(t: Cleanup, url: string): Promise<SessionQueue> {
+  const conn = new NatsConnection({ servers: [url], name: 'queue reader' })
+  await conn.connect()
+  t.after(() => conn.close())
+  return SessionQueue.open(conn, clusterNames(), 'queue reader')
+}
+
+/** How many messages the queue keeps for `clientId`, read until it is `count` (a guard, not a timing). */
+export async function keptBecomes(reader: SessionQueue, clientId: string, count: number): Promise<void> {
+  const deadline = Date.now() + 30_000
+  for (;;) {
+    const kept = (await reader.read(clientId)).length
+    if (kept === count) return
+    assert.ok(Date.now() < deadline, `${clientId} still has ${kept} kept messages, expected ${count}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+}
+
+/** Waits until `broker` sees `clientId`'s session record with `filters` and its client gone (or not). */
+export async function recordSeen(
+  broker: Broker,
+  clientId: string,
+  filters: number,
+  gone: boolean,
+): Promise<void> {
+  await until(
+    () => {
+      const record = clusterOf(broker)?.session(clientId)
+      return record?.subscriptions.length === filters && (record.disconnectedAt !== undefined) === gone
+    },
+    `${clientId}'s record as node ${clusterOf(broker)?.nodeId} sees it`,
+  )
+}
+
+export const persistent = (clientId: string, extra: IClientOptions = {}): IClientOptions => ({
+  clientId,
+  clean: false,
+  protocolVersion: 4,
+  reconnectPeriod: 0,
+  ...extra,
+})
