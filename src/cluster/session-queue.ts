@@ -211,7 +211,7 @@ export class SessionQueue {
   writeInflight(clientId: string, inflight: Iterable<InflightRecord>): void {
     this.conn.connection.publish(
       `${this.prefix}.s.${levelToToken(clientId)}.${INFLIGHT}`,
-      encodeInflight(inflight),
+      JSON.stringify([...inflight]),
     )
   }
 
@@ -268,29 +268,14 @@ function decodeQueued(data: Uint8Array): Message | undefined {
 }
 
 /**
- * An in-flight list as lines of `<key> <packet id> <p|r>` (PUBLISH sent, PUBREL owed): half the
- * bytes of JSON objects, and the list is rewritten as often as every event-loop turn. Keys are
- * subject tokens, so they hold no spaces or newlines.
+ * A kept in-flight list: JSON, as a session record's `inflight` (session-directory.ts); [] when
+ * it does not parse as one, and entries that are not in-flight records are skipped.
  */
-function encodeInflight(inflight: Iterable<InflightRecord>): string {
-  let out = ''
-  for (const { key, messageId, state } of inflight)
-    out += `${out === '' ? '' : '\n'}${key} ${messageId} ${state === 'pubrel' ? 'r' : 'p'}`
-  return out
-}
-
-/** A kept in-flight list; lines that do not parse (written by another version, say) are skipped. */
 function decodeInflight(data: Uint8Array): InflightRecord[] {
-  const out: InflightRecord[] = []
-  const text = Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString()
-  for (const line of text.split('\n')) {
-    const [key, id, state, ...rest] = line.split(' ')
-    const entry = {
-      key,
-      messageId: Number(id),
-      state: state === 'r' ? 'pubrel' : state === 'p' ? 'publish' : '',
-    }
-    if (rest.length === 0 && isInflightRecord(entry)) out.push(entry)
+  try {
+    const list: unknown = JSON.parse(Buffer.from(data.buffer, data.byteOffset, data.byteLength).toString())
+    return Array.isArray(list) ? list.filter(isInflightRecord) : []
+  } catch {
+    return []
   }
-  return out
 }
