@@ -1,5 +1,5 @@
 /** Small shared pieces for compare-and-set on JetStream KV. */
-import { JetStreamApiCodes, JetStreamApiError } from '@nats-io/jetstream'
+import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream'
 import { type KV, type KvEntry, type KvWatchEntry, KvWatchInclude } from '@nats-io/kv'
 import { settleWithin } from '../util/settle-within.ts'
 
@@ -27,6 +27,16 @@ export function jsonObject(entry: KvEntry): Record<string, unknown> | undefined 
   } catch {
     return undefined
   }
+}
+
+/**
+ * Whether any entry of `bucket` (deleted ones included) has a key matching `filter`: one direct
+ * get. As isEmpty, for a watch of those keys alone, which sends no initial values when none
+ * match.
+ */
+async function hasKeyMatching(jsm: JetStreamManager, bucket: string, filter: string): Promise<boolean> {
+  const query = { seq: 1, next_by_subj: `$KV.${bucket}.${filter}` }
+  return (await jsm.direct.getMessage(`KV_${bucket}`, query)) !== null
 }
 
 /**
@@ -87,11 +97,10 @@ const LISTING_IDLE_MS = 5000
 export async function* entriesOfDeadNodes(
   kv: KV,
   alive: LiveRuns,
-  /** Only the keys matching `key` (a KV key filter), if `any` says there is one at all. */
-  only?: { key: string; any: () => Promise<boolean> },
+  /** Only the keys matching `key` (a KV key filter) of `bucket`, which `jsm` reads. */
+  only?: { key: string; bucket: string; jsm: JetStreamManager },
 ): AsyncGenerator<{ key: string; entry: KvEntry; value: Record<string, unknown>; node: string }> {
-  // A watch that matches nothing ends only when it has been idle for LISTING_IDLE_MS.
-  if (only ? !(await only.any()) : await isEmpty(kv)) return
+  if (only ? !(await hasKeyMatching(only.jsm, only.bucket, only.key)) : await isEmpty(kv)) return
   const iter = await kv.watch({ include: KvWatchInclude.LastValue, ...(only ? { key: only.key } : {}) })
   const entries = iter[Symbol.asyncIterator]()
   try {

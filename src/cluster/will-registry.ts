@@ -91,13 +91,8 @@ export class WillRegistry {
       return out
     }
     for (const node of nodes) {
-      const key = `${nodeToken(node)}.>`
-      const any = async () =>
-        (await this.jsm.direct.getMessage(`KV_${this.bucket}`, {
-          seq: 1,
-          next_by_subj: `$KV.${this.bucket}.${key}`,
-        })) !== null
-      await this.collect(out, entriesOfDeadNodes(this.kv, alive, { key, any }))
+      const only = { key: `${nodeToken(node)}.>`, bucket: this.bucket, jsm: this.jsm }
+      await this.collect(out, entriesOfDeadNodes(this.kv, alive, only))
     }
     return out
   }
