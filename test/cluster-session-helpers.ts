@@ -16,15 +16,40 @@ export async function queueReader(t: Cleanup, url: string): Promise<SessionQueue
   return SessionQueue.open(conn, clusterNames(), 'queue reader')
 }
 
-/** How many messages the queue keeps for `clientId`, read until it is `count` (a guard, not a timing). */
-export async function keptBecomes(reader: SessionQueue, clientId: string, count: number): Promise<void> {
+/** Reads what the queue says of a session until it is `expected` (a guard, not a timing). */
+async function queueSays<T>(read: () => Promise<T>, expected: T, failure: (got: T) => string): Promise<void> {
   const deadline = Date.now() + 30_000
   for (;;) {
-    const kept = (await reader.read(clientId)).length
-    if (kept === count) return
-    assert.ok(Date.now() < deadline, `${clientId} still has ${kept} kept messages, expected ${count}`)
+    const got = await read()
+    if (got === expected) return
+    assert.ok(Date.now() < deadline, failure(got))
     await new Promise((r) => setTimeout(r, 50))
   }
+}
+
+/** How many messages the queue keeps for `clientId`, read until it is `count`. */
+export async function keptBecomes(reader: SessionQueue, clientId: string, count: number): Promise<void> {
+  await queueSays(
+    async () => (await reader.read(clientId)).length,
+    count,
+    (kept) => `${clientId} still has ${kept} kept messages, expected ${count}`,
+  )
+}
+
+/** The session's in-flight list in the queue, as `<packet id> <state>, …`, read until it is `expected`. */
+export async function inflightBecomes(
+  reader: SessionQueue,
+  clientId: string,
+  expected: string,
+): Promise<void> {
+  await queueSays(
+    async () =>
+      (await reader.readSession(clientId)).inflight
+        .map((entry) => `${entry.messageId} ${entry.state}`)
+        .join(', '),
+    expected,
+    (listed) => `${clientId}'s list of what is in flight is "${listed}", expected "${expected}"`,
+  )
 }
 
 /** Waits until `broker` sees `clientId`'s session record with `filters` and its client gone (or not). */

@@ -10,7 +10,13 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
 import { type Broker, clusterOf, startBroker } from '../src/index.ts'
-import { keptBecomes, persistent, queueReader, recordSeen } from './cluster-session-helpers.ts'
+import {
+  inflightBecomes,
+  keptBecomes,
+  persistent,
+  queueReader,
+  recordSeen,
+} from './cluster-session-helpers.ts'
 import {
   ackId,
   type Cleanup,
@@ -214,18 +220,7 @@ async function inflightMoves(t: Cleanup, how: 'disconnect' | 'takeover' | 'kill'
     // Nobody writes a record as the client goes: what is in flight is known from the list a
     // kept as it went (not confirmed, so waited for here).
     const reader = await queueReader(s, nats.url)
-    const expected = `${received.packetId} pubrel, ${sent.packetId} publish`
-    const deadline = Date.now() + 30_000
-    for (;;) {
-      const { inflight } = await reader.readSession('q2')
-      const listed = inflight.map((entry) => `${entry.messageId} ${entry.state}`).join(', ')
-      if (listed === expected) break
-      assert.ok(
-        Date.now() < deadline,
-        `a's list of what is in flight to q2 is "${listed}", expected "${expected}"`,
-      )
-      await new Promise((r) => setTimeout(r, 50))
-    }
+    await inflightBecomes(reader, 'q2', `${received.packetId} pubrel, ${sent.packetId} publish`)
     a.cli.child.kill('SIGKILL')
     await a.cli.exited
     await first.client.waitClosed()
