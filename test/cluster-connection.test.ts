@@ -1,5 +1,6 @@
 // The node's NATS connection with credentials and TLS against a real nats-server: user and
-// password, token, and TLS with a client certificate; wrong credentials are refused.
+// password, token, and TLS with a client certificate; wrong credentials are refused. And KV
+// watches as the connection closes.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { clusterNames } from '../src/cluster/names.ts'
@@ -65,4 +66,29 @@ test('TLS with a client certificate: trusted CA and certificate connect, no cert
     }).connect(),
   )
   await assert.rejects(new NatsConnection({ servers: [server.url] }).connect())
+})
+
+test('a KV watch asked for as the connection closes subscribes and is ended by the close; one asked for after is refused', async (t) => {
+  const missing = await natsServerMissing()
+  if (missing) return t.skip(missing)
+  const server = await startNatsServer(t)
+  const conn = new NatsConnection({ servers: [server.url] })
+  await conn.connect()
+  t.after(() => conn.close())
+  const kv = await conn.kv('watchclose')
+  await kv.put('k', 'v')
+  // Asked for in the same turn as the close: the client's watch subscribes a few microtasks
+  // later. Had the drain begun first, the subscribe would throw and leave the watch's heartbeat
+  // timer running for good (the client's leak NatsConnection.watch works around).
+  const watching = conn.watch(kv)
+  const closing = conn.close()
+  const refused = assert.rejects(conn.watch(kv), /NATS connection closing/)
+  const iter = await watching
+  await closing
+  await refused
+  const keys: string[] = []
+  for await (const entry of iter) keys.push(entry.key)
+  assert.equal(conn.state, 'closed')
+  // The iterator ended once the close ended its subscription; what it had was the one key.
+  assert.ok(keys.length <= 1 && keys.every((k) => k === 'k'), `watch saw ${JSON.stringify(keys)}`)
 })

@@ -189,7 +189,7 @@ export class ClientLock {
    */
   async freeOrphans(alive: LiveRuns): Promise<number> {
     let freed = 0
-    for await (const { key, entry } of entriesOfDeadNodes(this.kv, alive)) {
+    for await (const { key, entry } of entriesOfDeadNodes(this.conn, this.kv, alive)) {
       if (await deleteAt(this.kv, key, entry.revision)) freed++
     }
     return freed

@@ -2,6 +2,7 @@
 import { JetStreamApiCodes, JetStreamApiError, type JetStreamManager } from '@nats-io/jetstream'
 import { type KV, type KvEntry, type KvWatchEntry, KvWatchInclude } from '@nats-io/kv'
 import { settleWithin } from '../util/settle-within.ts'
+import type { NatsConnection } from './nats-connection.ts'
 
 /** True when a create/update/delete lost a compare-and-set race (the revision moved on). */
 export function isRevisionConflict(error: unknown): boolean {
@@ -95,13 +96,14 @@ const LISTING_IDLE_MS = 5000
  * nats-server 2.9.10).
  */
 export async function* entriesOfDeadNodes(
+  conn: NatsConnection,
   kv: KV,
   alive: LiveRuns,
   /** Only the keys matching `key` (a KV key filter) of `bucket`, which `jsm` reads. */
   only?: { key: string; bucket: string; jsm: JetStreamManager },
 ): AsyncGenerator<{ key: string; entry: KvEntry; value: Record<string, unknown>; node: string }> {
   if (only ? !(await hasKeyMatching(only.jsm, only.bucket, only.key)) : await isEmpty(kv)) return
-  const iter = await kv.watch({ include: KvWatchInclude.LastValue, ...(only ? { key: only.key } : {}) })
+  const iter = await conn.watch(kv, { include: KvWatchInclude.LastValue, ...(only ? { key: only.key } : {}) })
   const entries = iter[Symbol.asyncIterator]()
   try {
     for (;;) {

@@ -7,8 +7,13 @@
  */
 import { EventEmitter } from 'node:events'
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from '@nats-io/jetstream'
-import { type KV, Kvm, type KvOptions } from '@nats-io/kv'
-import { connect, type NatsConnection as Nc, type NodeConnectionOptions } from '@nats-io/transport-node'
+import { type KV, Kvm, type KvOptions, type KvWatchEntry, type KvWatchOptions } from '@nats-io/kv'
+import {
+  connect,
+  type NatsConnection as Nc,
+  type NodeConnectionOptions,
+  type QueuedIterator,
+} from '@nats-io/transport-node'
 import { settleWithin } from '../util/settle-within.ts'
 
 /** How long close() waits for a drain before it closes the connection outright. */
@@ -87,6 +92,10 @@ export class NatsConnection extends EventEmitter<NatsConnectionEvents> {
   private stateNow: ConnectionState = 'new'
   private outageStart = Date.now()
   private jitter = Math.random()
+  /** KV watches being set up (see watch): close() lets them subscribe before it drains. */
+  private readonly watchesOpening = new Set<Promise<unknown>>()
+  /** Set as close() begins: no watch starts after it. */
+  private closing = false
 
   constructor(private readonly options: NatsConnectionOptions) {
     super()
@@ -193,15 +202,40 @@ export class NatsConnection extends EventEmitter<NatsConnectionEvents> {
   }
 
   /**
+   * Starts a watch on `kv`, a bucket of this connection. All KV watches go through here
+   * because of a leak in the client (@nats-io/jetstream 3.4.0, pushconsumer.ts `start`): a
+   * watch starts its heartbeat monitor, a setInterval, before it subscribes. When the
+   * connection is draining or closed, the subscribe throws, nothing can stop the monitor, and
+   * every 30 s it logs a ClosedConnectionError and keeps the process alive for good (a test
+   * file hung this way until its 180 s limit in CI, a node's sweep having listed a bucket as
+   * the node closed). So a watch is refused once the connection is closing, and close() waits
+   * for the watches being set up, which takes microtasks, to subscribe before it drains: their
+   * subscriptions' close then stops their monitors.
+   */
+  watch(kv: KV, opts?: KvWatchOptions): Promise<QueuedIterator<KvWatchEntry>> {
+    const nc = this.connection
+    if (this.closing || nc.isClosed() || nc.isDraining())
+      return Promise.reject(new Error('NATS connection closing'))
+    const opening = kv.watch(opts)
+    this.watchesOpening.add(opening)
+    const settled = (): void => void this.watchesOpening.delete(opening)
+    opening.then(settled, settled)
+    return opening
+  }
+
+  /**
    * Closes the connection. While connected it drains first (subscriptions stop, pending
    * publishes are flushed); while disconnected it closes at once. Safe to call twice.
    */
   async close(): Promise<void> {
+    this.closing = true
     const nc = this.nc
     if (!nc) {
       this.stateNow = 'closed'
       return
     }
+    if (nc.isClosed()) return
+    await Promise.allSettled([...this.watchesOpening])
     if (nc.isClosed()) return
     if (this.stateNow === 'connected' && !nc.isDraining()) {
       try {

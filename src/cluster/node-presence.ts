@@ -56,7 +56,7 @@ export class NodePresence {
     if (!(ttlMs > 0))
       throw new Error(`KV bucket ${names.nodesBucket} has no TTL; delete it so it can be recreated`)
     const presence = new NodePresence(kv, opts.nodeId, ttlMs, opts.run)
-    const watch = await kv.watch()
+    const watch = await conn.watch(kv)
     presence.stopWatch = () => watch.stop()
     void (async () => {
       for await (const entry of watch) presence.hear(entry)

@@ -76,19 +76,22 @@ export class SessionDirectory {
   /** Called for each record the watch brings (this node's own writes included), and each delete. */
   onChange: ((clientId: string, record: ClusterSessionRecord | undefined) => void) | undefined
 
-  private constructor(private readonly kv: KV) {}
+  private constructor(
+    private readonly conn: NatsConnection,
+    private readonly kv: KV,
+  ) {}
 
   /** Opens (or creates) the bucket and resolves once the local map holds every record. */
   static async open(conn: NatsConnection, names: ClusterNames, replicas = 1): Promise<SessionDirectory> {
     const kv = await conn.kv(`${names.cluster}_sessions`, { history: 1, replicas })
-    const dir = new SessionDirectory(kv)
+    const dir = new SessionDirectory(conn, kv)
     await dir.watch()
     return dir
   }
 
   private async watch(): Promise<void> {
     const empty = await isEmpty(this.kv)
-    const iter = await this.kv.watch()
+    const iter = await this.conn.watch(this.kv)
     this.stopWatch = () => iter.stop()
     let ready!: () => void
     const initial = new Promise<void>((resolve) => {

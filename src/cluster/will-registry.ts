@@ -34,6 +34,7 @@ export class WillRegistry {
   private readonly prefix: string
 
   private constructor(
+    private readonly conn: NatsConnection,
     private readonly kv: KV,
     private readonly jsm: JetStreamManager,
     private readonly bucket: string,
@@ -50,7 +51,7 @@ export class WillRegistry {
     replicas?: number,
   ): Promise<WillRegistry> {
     const kv = await conn.kv(names.willsBucket, { history: 1, ...(replicas ? { replicas } : {}) })
-    return new WillRegistry(kv, await conn.jetstreamManager(), names.willsBucket, node.nodeId, node.run)
+    return new WillRegistry(conn, kv, await conn.jetstreamManager(), names.willsBucket, node.nodeId, node.run)
   }
 
   /** Stores the will of a client that connected here; resolves with the entry's revision. */
@@ -87,12 +88,12 @@ export class WillRegistry {
   async orphans(alive: LiveRuns, nodes?: Iterable<string>): Promise<StoredWill[]> {
     const out: StoredWill[] = []
     if (nodes === undefined) {
-      await this.collect(out, entriesOfDeadNodes(this.kv, alive))
+      await this.collect(out, entriesOfDeadNodes(this.conn, this.kv, alive))
       return out
     }
     for (const node of nodes) {
       const only = { key: `${nodeToken(node)}.>`, bucket: this.bucket, jsm: this.jsm }
-      await this.collect(out, entriesOfDeadNodes(this.kv, alive, only))
+      await this.collect(out, entriesOfDeadNodes(this.conn, this.kv, alive, only))
     }
     return out
   }
