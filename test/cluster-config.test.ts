@@ -6,6 +6,7 @@ import assert from 'node:assert/strict'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { decodeEnvelope, encodeEnvelope } from '../src/cluster/envelope.ts'
+import { shareId } from '../src/cluster/subjects.ts'
 import { type Broker, startBroker } from '../src/index.ts'
 import {
   settingsCommand,
@@ -108,6 +109,16 @@ test('an envelope keeps every field; other bytes are refused', () => {
   assert.equal(decodeEnvelope(Buffer.from('hello world, not an envelope')), undefined)
   assert.equal(decodeEnvelope(Buffer.from([3, 0, 0, 0, 0, 0, 0, 0, 0, 0])), undefined, 'QoS 3')
   assert.equal(decodeEnvelope(wire.subarray(0, 12)), undefined, 'cut short')
+  // The `$share` groups kept in JetStream travel between the properties and the payload.
+  const shares = [shareId('g', 'a/#'), shareId('h', 'a/#')]
+  const kept = decodeEnvelope(encodeEnvelope(message, Buffer.from('node#x'), 43, shares))
+  assert.deepEqual(kept?.shares, shares)
+  assert.deepEqual(kept?.message, { ...message, topic: '' })
+  assert.equal(back?.shares, undefined)
+  assert.notEqual(shares[0], shares[1])
+  assert.equal(shareId('g', 'a/#').length, 12)
+  const cut = encodeEnvelope({ ...message, payload: Buffer.alloc(0) }, Buffer.from('n'), 1, shares)
+  assert.equal(decodeEnvelope(cut.subarray(0, cut.length - 1)), undefined, 'group list cut short')
 })
 
 test('the CLI with --cluster and an in-process node route to each other', async (t) => {

@@ -17,8 +17,7 @@ import {
   varintSize,
 } from '../src/broker/protocol/varint.ts'
 import { RetainedTree } from '../src/broker/retained.ts'
-import { parseSharedFilter } from '../src/broker/shared.ts'
-import { filterError, isValidFilter, topicNameError } from '../src/broker/topic-rules.ts'
+import { filterError, isValidFilter, parseSharedFilter, topicNameError } from '../src/broker/topic-rules.ts'
 import { SubscriptionTree } from '../src/broker/topics.ts'
 import { PRELUDE_SOURCE } from '../src/scripting/guest-prelude.ts'
 import { loadScript } from '../src/testing.ts'

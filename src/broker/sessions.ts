@@ -351,7 +351,7 @@ export class Session implements FlowSubscriber {
   private logged(entry: Outgoing): boolean {
     const log = this.log
     if (log === undefined) return true
-    if (!log.added(entry.seq, entry.message)) return false
+    if (!log.added(entry.seq, entry.message, entry.qos, entry.retain)) return false
     entry.clusterKey = log.keyOf(entry.seq)
     return true
   }

@@ -2,23 +2,6 @@ import type { Session } from './sessions.ts'
 import type { Subscription } from './subscription.ts'
 import type { QoS } from './types.ts'
 
-const prefix = '$share/'
-
-/**
- * `$share/<group>/<filter>` split into its parts; undefined for an ordinary filter, 'invalid'
- * for a malformed share name [MQTT-4.8.2-1, 4.8.2-2].
- */
-export function parseSharedFilter(filter: string): { group: string; filter: string } | 'invalid' | undefined {
-  if (!filter.startsWith(prefix)) return undefined
-  const slash = filter.indexOf('/', prefix.length)
-  if (slash < 0) return 'invalid'
-  const group = filter.slice(prefix.length, slash)
-  if (group.length === 0 || /[+#]/.test(group)) return 'invalid'
-  const rest = filter.slice(slash + 1)
-  if (rest.length === 0) return 'invalid'
-  return { group, filter: rest }
-}
-
 /**
  * One shared subscription group on one filter. In the subscription tree it is a single
  * subscriber; each message it matches goes to one member, round robin among the members

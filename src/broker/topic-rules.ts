@@ -75,3 +75,20 @@ export function bridgeStateTopic(name: string): string {
 export function isSysTopic(topic: string): boolean {
   return topic.startsWith('$SYS/')
 }
+
+const sharePrefix = '$share/'
+
+/**
+ * `$share/<group>/<filter>` split into its parts; undefined for an ordinary filter, 'invalid'
+ * for a malformed share name [MQTT-4.8.2-1, 4.8.2-2].
+ */
+export function parseSharedFilter(filter: string): { group: string; filter: string } | 'invalid' | undefined {
+  if (!filter.startsWith(sharePrefix)) return undefined
+  const slash = filter.indexOf('/', sharePrefix.length)
+  if (slash < 0) return 'invalid'
+  const group = filter.slice(sharePrefix.length, slash)
+  if (group.length === 0 || /[+#]/.test(group)) return 'invalid'
+  const rest = filter.slice(slash + 1)
+  if (rest.length === 0) return 'invalid'
+  return { group, filter: rest }
+}

@@ -202,11 +202,11 @@ export interface InflightEntry {
  */
 export interface SessionMessageLog {
   /**
-   * A message entered the session as entry `seq` (called while the message is routed). False:
-   * the session has this message already (read back from the cluster and routed here too, or
-   * the reverse), and does not take it again.
+   * A message entered the session as entry `seq`, delivered at `qos` with `retain` (called
+   * while the message is routed). False: the session has this message already (read back from
+   * the cluster and routed here too, or the reverse), and does not take it again.
    */
-  added(seq: number, message: Message): boolean
+  added(seq: number, message: Message, qos: QoS, retain: boolean): boolean
   /** The cluster's name of entry `seq`, kept with it in a durable store; undefined if it has none. */
   keyOf(seq: number): string | undefined
   /**

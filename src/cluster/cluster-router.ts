@@ -98,11 +98,13 @@ export class ClusterRouter implements RemoteFabric {
     const nc = this.conn.connection
     const seq = ++this.seq
     const subject = this.mapper.topicToSubject(message.topic)
-    const envelope = encodeEnvelope(message, this.originBytes, seq)
+    // The `$share` groups kept in JetStream take it from there; the envelope says which.
+    const shares = message.qos === 0 ? undefined : this.sessionMessages?.keptShares(message)
+    const envelope = encodeEnvelope(message, this.originBytes, seq, shares)
     nc.publish(subject, envelope)
     if (message.qos !== 0) {
       this.replay?.routed(seq, subject, envelope)
-      this.sessionMessages?.routed(message, this.origin, seq)
+      this.sessionMessages?.routed(message, this.origin, seq, shares)
     }
     if (message.retain) {
       this.retainedWrites.write({

@@ -32,6 +32,7 @@ import { SessionDirectory } from './session-directory.ts'
 import { ClusterSessionFabric } from './session-fabric.ts'
 import { SessionMessages } from './session-messages.ts'
 import { SessionQueue } from './session-queue.ts'
+import { SharedCopies } from './shared-copies.ts'
 import { SharedQueues } from './shared-queues.ts'
 import { startUniqueClients } from './unique-clients.ts'
 
@@ -168,11 +169,14 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     const replay = new RouteReplay(conn, names, clusterRouter, logger)
     clusterRouter.replay = replay
     const queues = new SharedQueues(sharedConn, names, logger)
+    const sharedCopies = new SharedCopies(queue, kept, logger)
+    queues.copies = sharedCopies
     clusterRouter.sharedQueues = queues
     const inlet = broker.attachFabric(clusterRouter)
     // NATS delivers on a later turn of the event loop: nothing arrives before the inlet is set.
     clusterRouter.connect(inlet)
     queues.connect(inlet)
+    sharedCopies.connect(inlet)
     replay.start()
     routeReplay = replay
     const mirror = new RetainedReplica(retained, inlet, logger)
@@ -181,6 +185,7 @@ export async function startCluster(broker: Broker, spec: ClusterSpec): Promise<C
     closeWithCluster(broker, logger, 'closing the NATS connections', async () => {
       inlet.detach()
       clusterRouter.stop()
+      sharedCopies.stop()
       kept.stop()
       await mirror.stop()
       retained?.close()

@@ -7,11 +7,12 @@
  * must keep a copy for (`matching`, an index of every record's subscriptions).
  */
 import type { KV, KvEntry } from '@nats-io/kv'
+import { parseSharedFilter } from '../broker/topic-rules.ts'
 import { SubscriptionTree } from '../broker/topics.ts'
 import { deleteAt, endsInitialValues, isEmpty, isRevisionConflict, jsonObject, liveEntry } from './kv-util.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
-import { levelToToken } from './subjects.ts'
+import { levelToToken, shareId } from './subjects.ts'
 
 /** One subscription as stored: the filter and its MQTT 5 options. */
 export interface SessionSubscriptionRecord {
@@ -54,6 +55,12 @@ export class SessionDirectory {
   private readonly records = new Map<string, ClusterSessionRecord>()
   /** Every record's subscriptions ($share ones aside: a group is served once, not per session). */
   private readonly index = new SubscriptionTree<string, SessionSubscriptionRecord>()
+  /**
+   * The `$share` groups some persistent session is a member of, under their filters: a QoS 1/2
+   * message they match is kept once per group (shared-copies.ts). Subscribers are
+   * `<client id>\0<group>`, values the group's shareId and the member's QoS.
+   */
+  private readonly shares = new SubscriptionTree<string, { id: string; qos: 0 | 1 | 2 }>()
   /** The client ids whose record names each node, and each record's KV revision (0: own write in flight). */
   private readonly byNode = new Map<string, Set<string>>()
   /** How many records each run of each node wrote ('' for records naming no run). */
@@ -139,7 +146,7 @@ export class SessionDirectory {
   private set(key: string, record: ClusterSessionRecord | undefined, revision = 0): void {
     const before = this.records.get(key)
     if (before) {
-      for (const sub of before.subscriptions) this.index.remove(sub.filter, before.clientId)
+      for (const sub of before.subscriptions) this.unindex(before.clientId, sub.filter)
       const held = this.byNode.get(before.node)
       held?.delete(before.clientId)
       if (held?.size === 0) this.byNode.delete(before.node)
@@ -156,8 +163,7 @@ export class SessionDirectory {
     else if (record.disconnectedAt !== undefined) this.lastInflight.delete(key)
     this.records.set(key, record)
     this.revisions.set(key, revision)
-    for (const sub of record.subscriptions)
-      if (!sub.filter.startsWith('$share/')) this.index.add(sub.filter, record.clientId, sub)
+    for (const sub of record.subscriptions) this.indexOne(record.clientId, sub)
     let held = this.byNode.get(record.node)
     if (held === undefined) {
       held = new Set()
@@ -165,6 +171,22 @@ export class SessionDirectory {
     }
     held.add(record.clientId)
     this.countRun(record, 1)
+  }
+
+  private indexOne(clientId: string, sub: SessionSubscriptionRecord): void {
+    const shared = parseSharedFilter(sub.filter)
+    if (shared === undefined) this.index.add(sub.filter, clientId, sub)
+    else if (shared !== 'invalid')
+      this.shares.add(shared.filter, `${clientId}\u0000${shared.group}`, {
+        id: shareId(shared.group, shared.filter),
+        qos: sub.qos,
+      })
+  }
+
+  private unindex(clientId: string, filter: string): void {
+    const shared = parseSharedFilter(filter)
+    if (shared === undefined) this.index.remove(filter, clientId)
+    else if (shared !== 'invalid') this.shares.remove(shared.filter, `${clientId}\u0000${shared.group}`)
   }
 
   private countRun(record: ClusterSessionRecord, by: 1 | -1): void {
@@ -252,6 +274,14 @@ export class SessionDirectory {
   /** Calls `visit` for each persistent session's subscription that `topic` matches. */
   matching(topic: string, visit: (clientId: string, subscription: SessionSubscriptionRecord) => void): void {
     if (this.index.size > 0) this.index.match(topic, visit)
+  }
+
+  /** Calls `visit` for each persistent session's membership of a `$share` group that `topic` matches. */
+  matchingShares(
+    topic: string,
+    visit: (member: string, share: { id: string; qos: 0 | 1 | 2 }) => void,
+  ): void {
+    if (this.shares.size > 0) this.shares.match(topic, visit)
   }
 
   /** The record the cluster holds for `clientId`, as last seen by this node's watcher. */

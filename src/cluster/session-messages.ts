@@ -11,6 +11,10 @@
  *   (`ClusterMessageLog.removed`). Deletes go by stream sequence, which the stream tells the
  *   holder node of every copy stored for its sessions (SessionQueue.followSequences); a copy
  *   whose sequence has not come within SEQUENCE_WAIT_MS is deleted by subject instead.
+ * - A QoS 1/2 message matching a `$share` group with a persistent member is kept once for the
+ *   group (`keptShares`, `routed`), and the group's nodes take it from JetStream rather than
+ *   from routing (shared-copies.ts). The member it goes to keeps it as a session's copy on this
+ *   node before the group's copy goes (`claimShared`), so from then on it is the member's.
  * - On each resume of a persistent session the node reads what the cluster kept for it and
  *   hands the session what it does not have yet (`missing`): all of it when the session moved
  *   here or its node died, the few messages this node missed otherwise.
@@ -20,7 +24,7 @@ import { LevelTree } from '../broker/level-tree.ts'
 import type { BacklogMessage, InflightEntry, Message, QoS, SessionMessageLog } from '../broker/types.ts'
 import { settleWithin } from '../util/settle-within.ts'
 import type { InflightRecord, SessionDirectory } from './session-directory.ts'
-import { SessionQueue } from './session-queue.ts'
+import { SessionQueue, type SharedCopy } from './session-queue.ts'
 
 const RETRY_MS = 1000
 /** How long a completed copy waits for its sequence before it is deleted by subject. */
@@ -59,8 +63,10 @@ interface Copy {
 }
 
 interface Store {
+  /** The session's client id; or, for a `$share` group's copy, the group's shareId. */
   clientId: string
-  holder: string
+  /** The session's holder; undefined for a group's copy. */
+  holder: string | undefined
   key: string
   message: Message
 }
@@ -146,7 +152,7 @@ export class SessionMessages {
    * A QoS 1/2 message routed on this node as `origin`'s number `seq`: a copy is stored for every
    * persistent session it matches, with the QoS and retain flag it is delivered with.
    */
-  routed(message: Message, origin: string, seq: number): void {
+  routed(message: Message, origin: string, seq: number, shares?: readonly string[]): void {
     let copies: Map<string, Copy> | undefined
     this.directory.matching(message.topic, (clientId, sub) => {
       if (sub.noLocal === true && message.clientId === clientId) return
@@ -163,16 +169,74 @@ export class SessionMessages {
         copies.set(clientId, { qos, retain })
       }
     })
-    if (copies === undefined) return
+    if (copies === undefined && shares === undefined) return
     const key = this.keyFor(origin, seq)
     this.keys.set(message, key)
     const batch = this.batch()
+    for (const share of shares ?? []) {
+      batch.stores.push({ clientId: share, holder: undefined, key, message })
+      this.queue.sendShare(share, key, message)
+    }
+    if (copies === undefined) return
     for (const [clientId, { qos, retain }] of copies) {
       const copy = { ...message, qos, retain }
       const holder = this.directory.get(clientId)?.node ?? this.nodeId
       batch.stores.push({ clientId, holder, key, message: copy })
       this.queue.send(clientId, holder, key, copy)
     }
+  }
+
+  /**
+   * The `$share` groups with a persistent member that a QoS 1/2 message is kept for (their
+   * shareIds; undefined when none): those whose members' QoS leaves it at QoS 1/2 for one.
+   */
+  keptShares(message: Message): string[] | undefined {
+    let out: string[] | undefined
+    this.directory.matchingShares(message.topic, (_member, share) => {
+      if (share.qos === 0 || out?.includes(share.id)) return
+      out ??= []
+      out.push(share.id)
+    })
+    return out
+  }
+
+  /** Group copies given to this node's members, until a member's log claims one (claimShared). */
+  private readonly claims = new WeakMap<Message, SharedCopy>()
+
+  /**
+   * A `$share` group's copy this node is about to give a member: named with its key, so a
+   * persistent member keeps it (claimShared). Call `settle` after the delivery.
+   */
+  offerShared(copy: SharedCopy): void {
+    this.keys.set(copy.message, copy.key)
+    this.claims.set(copy.message, copy)
+  }
+
+  /** After offerShared's delivery: a copy no persistent member claimed (a clean one took it, at QoS 0 or not) is done with. */
+  settleShared(copy: SharedCopy): void {
+    if (this.claims.delete(copy.message)) copy.taken()
+  }
+
+  /** After offerShared: no member here took the copy, which goes back to the group. */
+  withdrawShared(copy: SharedCopy): void {
+    this.claims.delete(copy.message)
+  }
+
+  /**
+   * A persistent session here took `message` as `key`: when it is a group's copy, the session
+   * gets its own copy, held here, and the group's goes once that is stored.
+   */
+  claimShared(clientId: string, key: string, message: Message, qos: QoS, retain: boolean): void {
+    const copy = this.claims.get(message)
+    if (copy === undefined) return
+    this.claims.delete(message)
+    const batch = this.batch()
+    const own = { ...message, qos, retain }
+    batch.stores.push({ clientId, holder: this.nodeId, key, message: own })
+    this.queue.send(clientId, this.nodeId, key, own)
+    void batch.done.then(() => {
+      if (!this.stopped) copy.taken()
+    })
   }
 
   /** Resolves once every copy sent so far is stored (or given up at stop). */
@@ -434,7 +498,8 @@ export class SessionMessages {
           if (this.stopped) return
           // Sent again in full: a store already kept is replaced by its copy (one per subject).
           for (const { clientId, holder, key, message } of batch.stores)
-            this.queue.send(clientId, holder, key, message)
+            if (holder === undefined) this.queue.sendShare(clientId, key, message)
+            else this.queue.send(clientId, holder, key, message)
           this.confirm(batch)
         }, RETRY_MS).unref()
       },
@@ -461,12 +526,13 @@ class ClusterMessageLog implements SessionMessageLog {
     this.token = SessionQueue.sessionToken(clientId)
   }
 
-  added(seq: number, message: Message): boolean {
+  added(seq: number, message: Message, qos: QoS, retain: boolean): boolean {
     const key = this.messages.keyOf(message)
     if (key === undefined) return true
     // The same message twice: read back from the cluster and arrived live, or the reverse.
     if (this.heldKeys.has(key) || this.recent?.has(key)) return false
     this.hold(seq, key)
+    this.messages.claimShared(this.clientId, key, message, qos, retain)
     return true
   }
 

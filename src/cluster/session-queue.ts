@@ -26,6 +26,13 @@
  *   after its holder died sends those messages again under the packet ids the client knows.
  *   Two tokens after `s` where a copy has four: never republished, never taken for a copy, and
  *   purged with the session's copies by the same filter.
+ * - A QoS 1/2 message kept for a `$share` group (a persistent session is a member) until one
+ *   of its nodes gave it to a member (shared-copies.ts), under
+ *
+ *     <cluster>.queue.g.<shareId>.<message key>
+ *
+ *   read through the group's durable consumer `share_<shareId>`, which every node with members
+ *   of the group pulls from (`followShare`).
  * - Writes are plain NATS publishes, confirmed together (`confirm`): one JetStream publish
  *   with an acknowledgement to `<cluster>.queue.b.<origin>` after them. The stream stores what
  *   one connection sends in order, so once that barrier is stored every copy sent before it is
@@ -34,13 +41,15 @@
  *   the same reason: one that is lost leaves a copy that is delivered again.
  */
 import {
+  AckPolicy,
+  DeliverPolicy,
   DiscardPolicy,
   type JetStreamClient,
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
 } from '@nats-io/jetstream'
-import type { Msg, Subscription } from '@nats-io/transport-node'
+import { type Msg, nanos, type Subscription } from '@nats-io/transport-node'
 import type { Message } from '../broker/types.ts'
 import { decodeEnvelope, encodeEnvelope } from './envelope.ts'
 import type { ClusterNames } from './names.ts'
@@ -57,6 +66,24 @@ const NO_ORIGIN = Buffer.alloc(0)
 /** The last token of a session's in-flight list's subject. */
 const INFLIGHT = 'inflight'
 const EMPTY = new Uint8Array(0)
+/**
+ * How long a node may hold a group's copy unanswered before the group's consumer gives it to
+ * a node again: the bound on how late a copy taken by a node that died comes to the others.
+ */
+export const SHARE_ACK_WAIT_MS = 30_000
+/** A group's consumer that no node pulled from for this long is deleted by the server. */
+const SHARE_IDLE_MS = 24 * 3600_000
+
+/** A `$share` group's copy as its consumer hands it to a node (SessionQueue.followShare). */
+export interface SharedCopy {
+  /** The message's cluster-wide key (SessionQueue.keyOf). */
+  key: string
+  message: Message
+  /** A member took it: it leaves the group's queue. */
+  taken(): void
+  /** No member here could take it: it goes to a node again after `delayMs`. */
+  refused(delayMs: number): void
+}
 
 export interface QueuedMessage {
   /** The message's cluster-wide id (SessionQueue.keyOf). */
@@ -106,7 +133,7 @@ export class SessionQueue {
       if (!(error instanceof Error) || !/stream not found/i.test(error.message)) throw error
       await jsm.streams.add({
         name: stream,
-        subjects: [`${prefix}.s.>`, `${prefix}.b.>`],
+        subjects: subjectsOf(prefix),
         retention: RetentionPolicy.Limits,
         discard: DiscardPolicy.Old,
         storage: StorageType.File,
@@ -122,6 +149,11 @@ export class SessionQueue {
         },
       })
     }
+    // A stream from before `$share` groups were kept gains their subjects.
+    const info = await jsm.streams.info(stream)
+    const subjects = info.config.subjects ?? []
+    if (!subjects.includes(`${prefix}.g.>`))
+      await jsm.streams.update(stream, { ...info.config, subjects: [...subjects, `${prefix}.g.>`] })
     return new SessionQueue(conn, conn.jetstream(), jsm, stream, prefix, origin)
   }
 
@@ -149,6 +181,62 @@ export class SessionQueue {
       `${this.prefix}.s.${levelToToken(clientId)}.${levelToToken(holder)}.${key}`,
       encodeQueued(message),
     )
+  }
+
+  /** Sends `message` to be kept for the `$share` group `share` (a shareId); see confirm. */
+  sendShare(share: string, key: string, message: Message): void {
+    this.conn.connection.publish(`${this.prefix}.g.${share}.${key}`, encodeQueued(message))
+  }
+
+  /**
+   * Hands `take` the copies kept for the `$share` group `share`, through the group's durable
+   * consumer: every node with members of the group pulls from it, so each copy goes to one
+   * node, and one left unanswered for SHARE_ACK_WAIT_MS (its node died) goes to a node again.
+   * Resolves with the function that stops this node's pulling.
+   */
+  async followShare(share: string, take: (copy: SharedCopy) => void): Promise<() => void> {
+    const name = `share_${share}`
+    const from = `${this.prefix}.g.${share}.`
+    try {
+      await this.jsm.consumers.add(this.stream, {
+        durable_name: name,
+        filter_subject: `${from}>`,
+        ack_policy: AckPolicy.Explicit,
+        ack_wait: nanos(SHARE_ACK_WAIT_MS),
+        deliver_policy: DeliverPolicy.All,
+        max_ack_pending: 1000,
+        inactive_threshold: nanos(SHARE_IDLE_MS),
+      })
+    } catch (error) {
+      // Made by another node meanwhile with settings of another version: used as it is.
+      await this.jsm.consumers.info(this.stream, name).catch(() => {
+        throw error
+      })
+    }
+    const consumer = await this.js.consumers.get(this.stream, name)
+    const messages = await consumer.consume({
+      max_messages: 100,
+      callback: (m) => {
+        const message = decodeQueued(m.data)
+        const key = m.subject.slice(from.length)
+        if (message === undefined || !key.includes('.')) {
+          // Another writer's, not ours: never deliverable.
+          m.term()
+          this.remove(m.seq)
+          return
+        }
+        take({
+          key,
+          message,
+          taken: () => {
+            m.ack()
+            this.remove(m.seq)
+          },
+          refused: (delayMs) => m.nak(delayMs),
+        })
+      },
+    })
+    return () => void messages.stop()
   }
 
   /**
@@ -240,6 +328,10 @@ export class SessionQueue {
     this.notices?.unsubscribe()
     this.notices = undefined
   }
+}
+
+function subjectsOf(prefix: string): string[] {
+  return [`${prefix}.s.>`, `${prefix}.b.>`, `${prefix}.g.>`]
 }
 
 function parseNotice(msg: Msg, skip: number): { sessionToken: string; key: string; seq: number } | undefined {

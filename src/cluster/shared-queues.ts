@@ -23,7 +23,16 @@ import type { FabricInlet } from '../broker/types.ts'
 import { decodeEnvelope } from './envelope.ts'
 import type { ClusterNames } from './names.ts'
 import type { NatsConnection } from './nats-connection.ts'
-import { levelToToken, SubjectMapper } from './subjects.ts'
+import type { SharedCopies } from './shared-copies.ts'
+import { levelToToken, SubjectMapper, shareId } from './subjects.ts'
+
+interface Share {
+  group: string
+  filter: string
+  /** The group's own subject, for a message handed back. */
+  back: string
+  id: string
+}
 
 export class SharedQueues {
   private readonly mapper: SubjectMapper
@@ -31,6 +40,8 @@ export class SharedQueues {
   private inlet: FabricInlet | undefined
   /** A queue subscription was added since the last flush (only then is a round trip needed). */
   private added = false
+  /** The groups' copies kept in JetStream, followed where this node has members. */
+  copies: SharedCopies | undefined
 
   constructor(
     private readonly conn: NatsConnection,
@@ -46,6 +57,7 @@ export class SharedQueues {
 
   interest(group: string, filter: string, present: boolean): void {
     const key = `${group}\u0000${filter}`
+    this.copies?.interest(group, filter, present)
     if (!present) {
       // Drained rather than dropped: a message the server handed this node before it had the
       // UNSUB still arrives, and goes back to the group (receive).
@@ -60,17 +72,18 @@ export class SharedQueues {
     const queue = `${this.names.cluster}.share.${levelToToken(group)}.${digest}`
     const nc = this.conn.connection
     const back = `${queue}.back`
+    const share = { group, filter, back, id: shareId(group, filter) }
     const subs = this.mapper.filterToSubjects(filter).map((subject) =>
       nc.subscribe(subject, {
         queue,
-        callback: (error, msg) => this.receive(error, group, filter, back, msg.subject, msg.data),
+        callback: (error, msg) => this.receive(error, share, msg.subject, msg.data),
       }),
     )
     subs.push(
       nc.subscribe(back, {
         queue,
         callback: (error, msg) =>
-          this.receive(error, group, filter, back, msg.headers?.get(SUBJECT_HEADER) ?? '', msg.data),
+          this.receive(error, share, msg.headers?.get(SUBJECT_HEADER) ?? '', msg.data),
       }),
     )
     this.groups.set(key, subs)
@@ -89,14 +102,8 @@ export class SharedQueues {
     }
   }
 
-  private receive(
-    error: Error | null,
-    group: string,
-    filter: string,
-    back: string,
-    subject: string,
-    data: Uint8Array,
-  ): void {
+  private receive(error: Error | null, share: Share, subject: string, data: Uint8Array): void {
+    const { group, filter, back } = share
     if (error) {
       this.logger.warn({ err: error }, 'cluster: shared subscription error')
       return
@@ -104,6 +111,8 @@ export class SharedQueues {
     const envelope = decodeEnvelope(data)
     const topic = this.mapper.subjectToTopic(subject)
     if (envelope === undefined || topic === undefined) return
+    // Kept for the group by its origin: it comes from JetStream (shared-copies.ts).
+    if (envelope.message.qos !== 0 && envelope.shares?.includes(share.id)) return
     envelope.message.topic = topic
     if (this.inlet === undefined || this.inlet.deliverShared(group, filter, envelope.message)) return
     // The node's last member left while the message was on its way: handed back, it goes to

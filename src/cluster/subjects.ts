@@ -24,6 +24,8 @@
  * `subject.length` where it matters.
  */
 
+import { createHash } from 'node:crypto'
+
 /** `A-Z a-z 0-9 _ -`: the characters a token keeps as they are. */
 function isPlain(c: number): boolean {
   return (
@@ -101,6 +103,17 @@ function hexDigit(c: number): number {
   if (c >= 0x30 && c <= 0x39) return c - 0x30
   if (c >= 0x41 && c <= 0x46) return c - 0x41 + 10
   return -1
+}
+
+/** Characters of a shareId. */
+export const SHARE_ID_LENGTH = 12
+
+/**
+ * A `$share` group on a filter as one subject token of SHARE_ID_LENGTH characters (72 bits of
+ * a SHA-256 of both): the token of its kept copies' subjects and of routing envelopes.
+ */
+export function shareId(group: string, filter: string): string {
+  return createHash('sha256').update(`${group}\u0000${filter}`).digest('base64url').slice(0, SHARE_ID_LENGTH)
 }
 
 /** The MQTT level for a token, or undefined when the token is not one `levelToToken` makes. */

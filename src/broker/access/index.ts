@@ -12,7 +12,7 @@
  */
 import type { Broker } from '../broker.ts'
 import { ConnackCode } from '../protocol/reason-codes.ts'
-import { parseSharedFilter } from '../shared.ts'
+import { parseSharedFilter } from '../topic-rules.ts'
 import type { AccessControl, AuthResult, ClientIdentity, Credentials } from '../types.ts'
 import { type AclAction, type AclRules, aclAllows, parseAcl } from './acl.ts'
 import { CertificateIdentities } from './certificate-identities.ts'

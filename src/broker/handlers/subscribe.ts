@@ -5,9 +5,8 @@ import { ProtocolError } from '../protocol/errors.ts'
 import type { SubscribePacket } from '../protocol/packets.ts'
 import { Reason, SubackFailure } from '../protocol/reason-codes.ts'
 import type { Session } from '../sessions.ts'
-import { parseSharedFilter } from '../shared.ts'
 import type { Subscription } from '../subscription.ts'
-import { isValidFilter } from '../topic-rules.ts'
+import { isValidFilter, parseSharedFilter } from '../topic-rules.ts'
 
 export function handleSubscribe(
   broker: BrokerCore,

@@ -1,0 +1,120 @@
+// `$share` groups with a persistent member, kept in JetStream on a real nats-server: a QoS 1/2
+// message for the group is stored before its publisher's PUBACK and survives the group's
+// nodes (closed, or killed with -9: a CLI child process); members online on several nodes
+// still get each message once.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { keptBecomes, persistent, queueReader, recordSeen } from './cluster-session-helpers.ts'
+import { mqttConnect, until } from './helpers.ts'
+import {
+  cliNode,
+  natsServerMissing,
+  node,
+  received,
+  stack,
+  startNatsServer,
+  twoNodes,
+} from './nats-helpers.ts'
+
+const skip = await natsServerMissing()
+
+test("a $share group's messages published while its only node is down reach its persistent member on another node", {
+  skip,
+}, async (t) => {
+  const { s, a, b } = await twoNodes(t)
+  const member = await mqttConnect(a.port, persistent('worker'), s)
+  await member.subscribeAsync('$share/g/job/#', { qos: 1 })
+  await member.endAsync()
+  await recordSeen(b, 'worker', 1, true)
+  // The group's only node goes: nobody has a queue subscription for the group any more.
+  await a.close()
+  const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
+  for (const n of [1, 2, 3]) await pub.publishAsync(`job/${n}`, `j${n}`, { qos: 1 })
+  await pub.publishAsync('job/0', 'not kept', { qos: 0 })
+
+  const back = await mqttConnect(b.port, persistent('worker'), s)
+  const got = received(back)
+  await until(
+    () => got.length >= 3,
+    () => `the three kept messages; got ${JSON.stringify(got)}`,
+  )
+  await pub.publishAsync('job/4', 'live', { qos: 1 })
+  await until(() => got.includes('job/4 live'), 'a live message after them')
+  assert.deepEqual(got, ['job/1 j1', 'job/2 j2', 'job/3 j3', 'job/4 live'])
+})
+
+test("a node killed (-9) holding a $share group's messages for its offline persistent member loses none", {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const b = await node(s, nats.url, 'b')
+  const a = await cliNode(t, nats.url, 'a')
+  const reader = await queueReader(s, nats.url)
+  const member = await mqttConnect(a.port, persistent('worker'), s)
+  await member.subscribeAsync('$share/g/job/#', { qos: 2 })
+  await member.endAsync()
+  await recordSeen(b, 'worker', 1, true)
+  const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
+  await pub.publishAsync('job/1', 'one', { qos: 1 })
+  await pub.publishAsync('job/2', 'two', { qos: 2 })
+  // Node a took them from the group for its offline member: they are that session's now.
+  await keptBecomes(reader, 'worker', 2)
+  a.cli.child.kill('SIGKILL')
+  await a.cli.exited
+
+  const back = await mqttConnect(b.port, persistent('worker'), s)
+  const got = received(back)
+  await until(
+    () => got.length >= 2,
+    () => `the two messages a held; got ${JSON.stringify(got)}`,
+  )
+  await pub.publishAsync('job/3', 'live', { qos: 1 })
+  await until(() => got.includes('job/3 live'), 'a live message after them')
+  assert.deepEqual(got, ['job/1 one', 'job/2 two', 'job/3 live'])
+  // Completed, so nothing is kept for the session or the group.
+  await keptBecomes(reader, 'worker', 0)
+})
+
+test('a kept $share group with members online on two nodes gets each message once, and so does a clean group on its filter', {
+  skip,
+}, async (t) => {
+  const { s, a, b } = await twoNodes(t)
+  const members = await Promise.all(
+    [
+      { on: a, id: 'k1', clean: false },
+      { on: b, id: 'k2', clean: false },
+      { on: a, id: 'c1', clean: true },
+      { on: b, id: 'c2', clean: true },
+    ].map(async ({ on, id, clean }) => {
+      const c = await mqttConnect(on.port, { ...persistent(id), clean }, s)
+      const got = received(c)
+      await c.subscribeAsync(clean ? '$share/clean/w/+' : '$share/kept/w/+', { qos: 1 })
+      return got
+    }),
+  )
+  await recordSeen(a, 'k2', 1, false)
+  await recordSeen(b, 'k1', 1, false)
+  const pubA = await mqttConnect(a.port, { clientId: 'pubA' }, s)
+  const pubB = await mqttConnect(b.port, { clientId: 'pubB' }, s)
+  const sent: string[] = []
+  for (let i = 0; i < 40; i++) {
+    sent.push(`w/${i % 3} m${i}`)
+    await (i % 2 === 0 ? pubA : pubB).publishAsync(`w/${i % 3}`, `m${i}`, { qos: 1 })
+  }
+  const [k1, k2, c1, c2] = members as [string[], string[], string[], string[]]
+  await until(
+    () => k1.length + k2.length >= 40 && c1.length + c2.length >= 40,
+    'both groups to get every message',
+  )
+  // Let any duplicate arrive before counting: a last message through each group.
+  await pubA.publishAsync('w/end', 'end', { qos: 1 })
+  await until(
+    () => [...k1, ...k2].includes('w/end end') && [...c1, ...c2].includes('w/end end'),
+    'the last message in both groups',
+  )
+  const kept = [...k1, ...k2].filter((m) => m !== 'w/end end')
+  const clean = [...c1, ...c2].filter((m) => m !== 'w/end end')
+  assert.deepEqual([...kept].sort(), [...sent].sort(), 'the kept group: each message once')
+  assert.deepEqual([...clean].sort(), [...sent].sort(), 'the clean group: each message once')
+})
