@@ -4,6 +4,10 @@
 // still get each message once.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream'
+import { clusterNames } from '../src/cluster/names.ts'
+import { NatsConnection } from '../src/cluster/nats-connection.ts'
+import { SessionQueue } from '../src/cluster/session-queue.ts'
 import { keptBecomes, persistent, queueReader, recordSeen } from './cluster-session-helpers.ts'
 import { mqttConnect, until } from './helpers.ts'
 import {
@@ -117,4 +121,93 @@ test('a kept $share group with members online on two nodes gets each message onc
   const clean = [...c1, ...c2].filter((m) => m !== 'w/end end')
   assert.deepEqual([...kept].sort(), [...sent].sort(), 'the kept group: each message once')
   assert.deepEqual([...clean].sort(), [...sent].sort(), 'the clean group: each message once')
+})
+
+test('a queue stream made before $share groups were kept gains their subjects and keeps its settings', {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const conn = new NatsConnection({ servers: [nats.url] })
+  await conn.connect()
+  s.after(() => conn.close())
+  const jsm = await conn.jetstreamManager()
+  const republish = {
+    src: 'tmq.queue.s.*.*.*.*',
+    dest: 'tmq.queue.seq.{{wildcard(2)}}.{{wildcard(1)}}.{{wildcard(3)}}.{{wildcard(4)}}',
+    headers_only: true,
+  }
+  await jsm.streams.add({
+    name: 'tmq_queue',
+    subjects: ['tmq.queue.s.>', 'tmq.queue.b.>'],
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    storage: StorageType.File,
+    max_msgs_per_subject: 1,
+    max_bytes: 1024 ** 3,
+    allow_direct: true,
+    republish,
+  })
+  const queue = await SessionQueue.open(conn, clusterNames(), 'origin')
+  const info = await jsm.streams.info('tmq_queue')
+  assert.deepEqual(info.config.subjects, ['tmq.queue.s.>', 'tmq.queue.b.>', 'tmq.queue.g.>'])
+  assert.deepEqual(info.config.republish, republish)
+  assert.equal(info.config.max_msgs_per_subject, 1)
+  // A group's copy is stored there now, and handed out by the group's consumer.
+  const message = { topic: 'x/y', payload: Buffer.from('p'), qos: 1 as const, retain: false }
+  queue.sendShare('abcdefghijkl', SessionQueue.keyOf('o', 1), message)
+  await queue.confirm()
+  const got: string[] = []
+  const stop = await queue.followShare('abcdefghijkl', (copy) => {
+    got.push(`${copy.key} ${copy.message.topic} ${copy.message.payload}`)
+    copy.taken()
+  })
+  s.after(stop)
+  await until(() => got.length > 0, 'the group copy')
+  assert.deepEqual(got, ['o.1 x/y p'])
+  // Taken, so deleted from the stream (not confirmed: read until it is gone).
+  const deadline = Date.now() + 30_000
+  while (await jsm.direct.getMessage('tmq_queue', { seq: 1, next_by_subj: 'tmq.queue.g.>' })) {
+    assert.ok(Date.now() < deadline, 'the taken group copy is still in the stream')
+    await new Promise((r) => setTimeout(r, 50))
+  }
+})
+
+test("a group's copy one node refuses (its last member left) goes to another node of the group", {
+  skip,
+}, async (t) => {
+  const s = stack(t)
+  const nats = await startNatsServer(t)
+  const queues: SessionQueue[] = []
+  for (const origin of ['a', 'b']) {
+    const conn = new NatsConnection({ servers: [nats.url] })
+    await conn.connect()
+    s.after(() => conn.close())
+    queues.push(await SessionQueue.open(conn, clusterNames(), origin))
+  }
+  const [a, b] = queues as [SessionQueue, SessionQueue]
+  let refused = 0
+  const taken: string[] = []
+  s.after(
+    await a.followShare('groupgroup12', (copy) => {
+      refused++
+      copy.refused(100)
+    }),
+  )
+  for (let n = 1; n <= 5; n++)
+    a.sendShare('groupgroup12', SessionQueue.keyOf('o', n), {
+      topic: 't',
+      payload: Buffer.from(String(n)),
+      qos: 1,
+      retain: false,
+    })
+  await a.confirm()
+  // a alone first: it is handed each copy and refuses it.
+  await until(() => refused >= 5, 'a to be offered the copies')
+  s.after(await b.followShare('groupgroup12', (copy) => taken.push(copy.key) && copy.taken()))
+  await until(
+    () => taken.length === 5,
+    () => `every copy on b; took ${JSON.stringify(taken)}, a refused ${refused}`,
+  )
+  assert.deepEqual([...taken].sort(), ['o.1', 'o.2', 'o.3', 'o.4', 'o.5'])
 })

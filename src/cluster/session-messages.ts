@@ -50,6 +50,8 @@ const RECENT_KEYS = 256
  * window of the stream's store latency (microseconds to milliseconds), which seconds cover.
  */
 const MOVED_READ_AGAIN_MS = 3000
+/** The `$share` groups one message is kept for at most (the routing envelope's count is a byte). */
+const MAX_KEPT_SHARES = 255
 
 /** What the cluster keeps for a session: its messages, oldest first, and its QoS 2 messages in flight. */
 interface Kept {
@@ -193,7 +195,8 @@ export class SessionMessages {
   keptShares(message: Message): string[] | undefined {
     let out: string[] | undefined
     this.directory.matchingShares(message.topic, (_member, share) => {
-      if (share.qos === 0 || out?.includes(share.id)) return
+      // The envelope lists at most 255; groups past that are served by routing alone.
+      if (share.qos === 0 || out?.includes(share.id) || out?.length === MAX_KEPT_SHARES) return
       out ??= []
       out.push(share.id)
     })
