@@ -17,6 +17,8 @@ export interface StreamJob {
   qos: 0 | 1
   /** Subscribers with persistent sessions (clean session 0) rather than clean ones. */
   persistentSubscribers?: boolean
+  /** The subscribers subscribe as members of this `$share` group on `filter`. */
+  sharedGroup?: string
   /** Publisher i sends to `${topic}${i}` when true, else every publisher sends to `${topic}`. */
   perPublisherTopic: boolean
   topic: string

@@ -59,7 +59,11 @@ export async function runStream(
         job.persistentSubscribers !== true,
       )
       subs.push(conn)
-      await subscribe(conn, job.filter, job.qos)
+      await subscribe(
+        conn,
+        job.sharedGroup === undefined ? job.filter : `$share/${job.sharedGroup}/${job.filter}`,
+        job.qos,
+      )
     }
     const payload = Buffer.alloc(job.payloadBytes, 0x61)
     for (let i = 0; i < job.publishers; i++) {

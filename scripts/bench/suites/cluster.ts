@@ -8,7 +8,8 @@
  * started from the command line (`--memory --sys-interval 0`), each with its own event loop as
  * in production: nodes A and B with `--cluster`, and a standalone node without it. The Node
  * load generator (load/stream.ts, the broker suite's fan-in and QoS 1 shapes, and QoS 1 to a
- * subscriber with a persistent session) runs each load three ways: publishers on A and the subscriber on B (cross-node), both on A (same node, in
+ * subscriber with a persistent session, on its own subscription and as the one member of a
+ * `$share` group) runs each load three ways: publishers on A and the subscriber on B (cross-node), both on A (same node, in
  * the cluster), both on the standalone node. Each node's and nats-server's CPU is read from
  * /proc at the generator's marks, and nats-server's message and byte counters from its /varz,
  * each divided by the messages delivered in the measured window. Before the loads, a connect
@@ -161,7 +162,9 @@ async function measure(
     maxMessages: 500_000_000,
     ...(load === 'QoS 0' ? FAN_IN : QOS1),
     publishers: options.publishers,
-    persistentSubscribers: load === 'QoS 1 persistent',
+    persistentSubscribers: load.startsWith('QoS 1 persistent'),
+    // The one subscriber as the one member of a $share group: kept in JetStream when clustered.
+    ...(load === 'QoS 1 persistent $share' ? { sharedGroup: 'bench' } : {}),
   }
   // CPU of each node and of nats-server (last), and nats-server's counters, at the marks.
   const pids = [...nodes.map((n) => n.pid), nats.pid]
