@@ -8,8 +8,14 @@ import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
-import { keptBecomes, persistent, queueReader, recordSeen } from './cluster-session-helpers.ts'
-import { mqttConnect, until } from './helpers.ts'
+import {
+  inflightBecomes,
+  keptBecomes,
+  persistent,
+  queueReader,
+  recordSeen,
+} from './cluster-session-helpers.ts'
+import { mqttConnect, PT, RawClient, subscribe, until } from './helpers.ts'
 import {
   cliNode,
   natsServerMissing,
@@ -47,7 +53,7 @@ test("a $share group's messages published while its only node is down reach its 
   assert.deepEqual(got, ['job/1 j1', 'job/2 j2', 'job/3 j3', 'job/4 live'])
 })
 
-test("a node killed (-9) holding a $share group's messages for its offline persistent member loses none", {
+test("a node killed (-9) with a $share group's messages in flight to its persistent member loses none", {
   skip,
 }, async (t) => {
   const s = stack(t)
@@ -55,29 +61,63 @@ test("a node killed (-9) holding a $share group's messages for its offline persi
   const b = await node(s, nats.url, 'b')
   const a = await cliNode(t, nats.url, 'a')
   const reader = await queueReader(s, nats.url)
-  const member = await mqttConnect(a.port, persistent('worker'), s)
-  await member.subscribeAsync('$share/g/job/#', { qos: 2 })
-  await member.endAsync()
-  await recordSeen(b, 'worker', 1, true)
+  // A member that reads but never answers: what a takes from the group stays in flight to it.
+  const member = await RawClient.connect(a.port, { clientId: 'worker', clean: false }, s)
+  await member.client.send(subscribe(1, [{ topic: '$share/g/job/#', qos: 2 }]))
+  await member.client.expect(PT.SUBACK)
+  await recordSeen(b, 'worker', 1, false)
   const pub = await mqttConnect(b.port, { clientId: 'pub' }, s)
   await pub.publishAsync('job/1', 'one', { qos: 1 })
   await pub.publishAsync('job/2', 'two', { qos: 2 })
-  // Node a took them from the group for its offline member: they are that session's now.
+  const first = await member.client.nextPublish()
+  const second = await member.client.nextPublish()
+  assert.deepEqual([first.topic, second.topic], ['job/1', 'job/2'])
+  // Node a gave them to its member: they are that session's own copies now, not the group's.
   await keptBecomes(reader, 'worker', 2)
+  // And the QoS 2 one is on a's list of what is in flight to the member (written as it went).
+  await inflightBecomes(reader, 'worker', `${second.packetId} publish`)
   a.cli.child.kill('SIGKILL')
   await a.cli.exited
+  await member.client.waitClosed()
 
   const back = await mqttConnect(b.port, persistent('worker'), s)
   const got = received(back)
   await until(
     () => got.length >= 2,
-    () => `the two messages a held; got ${JSON.stringify(got)}`,
+    () => `the two messages in flight on a; got ${JSON.stringify(got)}`,
   )
   await pub.publishAsync('job/3', 'live', { qos: 1 })
   await until(() => got.includes('job/3 live'), 'a live message after them')
-  assert.deepEqual(got, ['job/1 one', 'job/2 two', 'job/3 live'])
-  // Completed, so nothing is kept for the session or the group.
+  // The QoS 2 one goes again first, under its packet id, from a's list of what was in flight.
+  assert.deepEqual(got, ['job/2 two', 'job/1 one', 'job/3 live'])
+  // Completed, so nothing is kept for the session any more.
   await keptBecomes(reader, 'worker', 0)
+})
+
+test("a node whose members of a kept $share group are all offline leaves the group's messages to a node with one online", {
+  skip,
+}, async (t) => {
+  const { s, a, b } = await twoNodes(t)
+  const sleeper = await mqttConnect(a.port, persistent('sleeper'), s)
+  await sleeper.subscribeAsync('$share/g/job/+', { qos: 1 })
+  await sleeper.endAsync()
+  const awake = await mqttConnect(b.port, persistent('awake'), s)
+  const got = received(awake)
+  await awake.subscribeAsync('$share/g/job/+', { qos: 1 })
+  await recordSeen(a, 'awake', 1, false)
+  await recordSeen(b, 'sleeper', 1, true)
+  const pub = await mqttConnect(a.port, { clientId: 'pub' }, s)
+  const sent: string[] = []
+  for (let n = 0; n < 10; n++) {
+    sent.push(`job/${n} m${n}`)
+    await pub.publishAsync(`job/${n}`, `m${n}`, { qos: 1 })
+  }
+  await until(
+    () => got.length >= 10,
+    () => `every message on the member online; got ${JSON.stringify(got)}`,
+  )
+  // Each once, so the offline member was given none.
+  assert.deepEqual([...got].sort(), [...sent].sort())
 })
 
 test('a kept $share group with members online on two nodes gets each message once, and so does a clean group on its filter', {

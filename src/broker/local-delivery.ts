@@ -149,6 +149,11 @@ export class LocalDelivery implements Delivery {
     return true
   }
 
+  /** Whether a member of this node's shared group has its client connected. */
+  groupOnline(group: string, filter: string): boolean {
+    return this.sharedGroups.get(sharedKey({ group, filter }))?.hasOnlineMember() ?? false
+  }
+
   /** The shared groups this node has members of. */
   groups(): { group: string; filter: string }[] {
     return [...this.sharedGroups.values()].map(({ group, filter }) => ({ group, filter }))

@@ -165,6 +165,7 @@ export class Router implements ClientRouting {
     return {
       deliver: (message) => this.routeRemote(message),
       deliverShared: (group, filter, message) => this.local.deliverToGroup(group, filter, message),
+      sharedMemberOnline: (group, filter) => this.local.groupOnline(group, filter),
       retain: (message) => {
         this.retained.set(message)
         this.persistence.putRetained(message)

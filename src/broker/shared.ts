@@ -22,6 +22,11 @@ export class SharedGroup {
     readonly filter: string,
   ) {}
 
+  hasOnlineMember(): boolean {
+    for (const session of this.members.keys()) if (session.outlet !== undefined) return true
+    return false
+  }
+
   pick(): [Session, Subscription] | undefined {
     const members = [...this.members]
     let pool = members.filter(([session]) => session.outlet !== undefined)

@@ -254,6 +254,8 @@ export interface FabricInlet {
   deliver(message: Message): void
   /** Delivers a message to one member of this node's shared group (see RemoteFabric.sharedInterest). */
   deliverShared(group: string, filter: string, message: Message): boolean
+  /** Whether a member of this node's shared group has its client connected. */
+  sharedMemberOnline(group: string, filter: string): boolean
   /** Sets this node's copy of a retained message (an empty payload deletes it), without routing it. */
   retain(message: Message): void
   /** Every topic with a retained message on this node, `$` topics included. */

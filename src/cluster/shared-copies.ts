@@ -7,13 +7,13 @@
  * - The publishing node keeps one copy per such group that a QoS 1/2 message matches
  *   (SessionMessages.routed), and names the groups in the routing envelope, so the group's
  *   queue subscriptions skip that message (shared-queues.ts): it comes from here instead.
- * - Every node with members of a group pulls from the group's durable consumer (`follow`),
- *   and gives each copy to one member as a routed message would be given
+ * - Every node with a member of the group online pulls from the group's durable consumer
+ *   (`check`), and gives each copy to one member as a routed message would be given
  *   (FabricInlet.deliverShared). A persistent member keeps it as a copy of its own session
  *   first (SessionMessages.claimShared), and the group's copy is deleted once that is stored;
  *   for a clean member, or one that takes it at QoS 0, it is deleted at once.
  * - A node that dies holding a copy it did not answer: the consumer gives it to a node again
- *   after SHARE_ACK_WAIT_MS. No node with members: the copies wait for one.
+ *   after SHARE_ACK_WAIT_MS. No member online anywhere: the copies wait for one.
  * - Groups whose members are all clean sessions stay on routing alone (at most once, as a
  *   clean session's messages are elsewhere in the cluster).
  */
@@ -25,24 +25,34 @@ import { shareId } from './subjects.ts'
 
 /** How long a copy no member here could take waits before the consumer offers it again. */
 const REFUSED_DELAY_MS = 1000
-/** How long a consumer that could not be started waits before it is tried again. */
-const RETRY_MS = 2000
+/** How often each group is checked for a member online here (pulling starts or stops). */
+const ONLINE_CHECK_MS = 1000
 
 interface Following {
+  group: string
+  filter: string
+  /** Stops this node's pulling; undefined while not pulling (or while starting). */
   stop: (() => void) | undefined
-  ended: boolean
+  /** Pulling, or starting to. */
+  pulling: boolean
 }
 
 export class SharedCopies {
   private inlet: FabricInlet | undefined
   private readonly following = new Map<string, Following>()
+  private readonly timer: NodeJS.Timeout
   private stopped = false
 
   constructor(
     private readonly queue: SessionQueue,
     private readonly messages: SessionMessages,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.timer = setInterval(() => {
+      for (const following of this.following.values()) this.check(following)
+    }, ONLINE_CHECK_MS)
+    this.timer.unref()
+  }
 
   connect(inlet: FabricInlet): void {
     this.inlet = inlet
@@ -55,40 +65,70 @@ export class SharedCopies {
     if (!present) {
       if (current === undefined) return
       this.following.delete(key)
-      current.ended = true
-      current.stop?.()
+      this.pause(current)
       return
     }
     if (current !== undefined || this.stopped) return
-    const following: Following = { stop: undefined, ended: false }
+    const following: Following = { group, filter, stop: undefined, pulling: false }
     this.following.set(key, following)
-    this.start(group, filter, following)
+    this.check(following)
   }
 
-  private start(group: string, filter: string, following: Following): void {
+  /**
+   * Pulls the group's copies only while a member here has its client connected, as one node
+   * gives a group's message to an offline persistent member only when none is online: a node
+   * whose members are all offline leaves the copies to the nodes with online ones, or, when no
+   * node has one, to the first member that connects.
+   */
+  private check(following: Following): void {
+    const online = this.inlet?.sharedMemberOnline(following.group, following.filter) === true
+    if (online && !following.pulling && !this.stopped) this.start(following)
+    else if (!online && following.pulling) this.pause(following)
+  }
+
+  private pause(following: Following): void {
+    following.pulling = false
+    following.stop?.()
+    following.stop = undefined
+  }
+
+  private start(following: Following): void {
+    following.pulling = true
+    const { group, filter } = following
     this.queue
-      .followShare(shareId(group, filter), (copy) => this.take(group, filter, copy))
+      .followShare(shareId(group, filter), (copy) => this.take(following, copy))
       .then(
         (stop) => {
-          if (following.ended) stop()
-          else following.stop = stop
+          if (
+            following.pulling &&
+            !this.stopped &&
+            this.following.get(`${group}\u0000${filter}`) === following
+          )
+            following.stop = stop
+          else stop()
         },
         (error: unknown) => {
-          if (following.ended) return
+          following.pulling = false
+          // Tried again at a later check.
           this.logger.warn(
             { err: error, group, filter },
             "cluster: could not follow a shared group's kept messages; retrying",
           )
-          setTimeout(() => {
-            if (!following.ended) this.start(group, filter, following)
-          }, RETRY_MS).unref()
         },
       )
   }
 
-  private take(group: string, filter: string, copy: SharedCopy): void {
+  private take(following: Following, copy: SharedCopy): void {
+    const { group, filter } = following
     const inlet = this.inlet
     if (inlet === undefined || this.stopped) {
+      copy.refused(REFUSED_DELAY_MS)
+      return
+    }
+    // The last member here online went since the last check: not given to an offline one.
+    // Refused rather than pausing here: what the server already sent on would wait out the
+    // ack wait; the next check pauses.
+    if (!inlet.sharedMemberOnline(group, filter)) {
       copy.refused(REFUSED_DELAY_MS)
       return
     }
@@ -111,10 +151,8 @@ export class SharedCopies {
 
   stop(): void {
     this.stopped = true
-    for (const following of this.following.values()) {
-      following.ended = true
-      following.stop?.()
-    }
+    clearInterval(this.timer)
+    for (const following of this.following.values()) this.pause(following)
     this.following.clear()
   }
 }

@@ -205,5 +205,15 @@ export async function runStream(
   } finally {
     running = false
     for (const c of [...subs, ...pubs.map((p) => p.conn)]) c.end(DISCONNECT)
+    // Left behind, a persistent subscriber's session would take a share of every later job's
+    // messages on its filter (kept, queued and stored for it while offline): ended by a clean
+    // session under its client id.
+    if (job.persistentSubscribers === true)
+      for (let j = 0; j < subs.length; j++) {
+        const ender = await openClient(job.subscriberPort ?? job.port, `bs-${tag}-${j}`).catch(
+          () => undefined,
+        )
+        ender?.end(DISCONNECT)
+      }
   }
 }
