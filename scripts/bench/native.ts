@@ -53,6 +53,7 @@ function args(job: NativeJob): string[] {
   if (job.kind === 'latency') {
     return ['latency', job.port, job.ratePerSec, job.payloadBytes, job.warmupMs, job.measureMs].map(String)
   }
+  if (job.qos === 2) throw new Error('the C generator streams QoS 0 and 1 only (use the Node one)')
   if (job.subscriberPort !== undefined && job.subscriberPort !== job.port)
     throw new Error('the C generator puts publishers and subscribers on one port (use the Node one)')
   return [

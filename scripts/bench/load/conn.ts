@@ -107,7 +107,7 @@ export async function openClient(
   return conn
 }
 
-export async function subscribe(conn: Conn, filter: string, qos: 0 | 1, timeoutMs = 5000): Promise<void> {
+export async function subscribe(conn: Conn, filter: string, qos: 0 | 1 | 2, timeoutMs = 5000): Promise<void> {
   const reply = await conn.expect(subscribePacket(1, filter, qos), SUBACK, timeoutMs)
   if (reply[reply.length - 1] === 0x80) throw new Error(`SUBSCRIBE ${filter} refused`)
 }

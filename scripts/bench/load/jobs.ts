@@ -14,7 +14,7 @@ export interface StreamJob {
   subscriberPort?: number
   publishers: number
   subscribers: number
-  qos: 0 | 1
+  qos: 0 | 1 | 2
   /** Subscribers with persistent sessions (clean session 0) rather than clean ones. */
   persistentSubscribers?: boolean
   /** The subscribers subscribe as members of this `$share` group on `filter`. */

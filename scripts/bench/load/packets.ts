@@ -7,6 +7,9 @@ import { generate } from 'mqtt-packet'
 export const CONNACK = 2
 export const PUBLISH = 3
 export const PUBACK = 4
+export const PUBREC = 5
+export const PUBREL = 6
+export const PUBCOMP = 7
 export const SUBACK = 9
 export const PINGRESP = 13
 
@@ -23,14 +26,14 @@ export function connectPacket(clientId: string, keepalive = 0, clean = true): Bu
   })
 }
 
-export function subscribePacket(messageId: number, topic: string, qos: 0 | 1): Buffer {
+export function subscribePacket(messageId: number, topic: string, qos: 0 | 1 | 2): Buffer {
   return generate({ cmd: 'subscribe', messageId, subscriptions: [{ topic, qos }] })
 }
 
-export function publishPacket(topic: string, payload: Buffer, qos: 0 | 1, messageId = 1): Buffer {
+export function publishPacket(topic: string, payload: Buffer, qos: 0 | 1 | 2, messageId = 1): Buffer {
   return qos === 0
     ? generate({ cmd: 'publish', topic, payload, qos: 0, retain: false, dup: false })
-    : generate({ cmd: 'publish', topic, payload, qos: 1, messageId, retain: false, dup: false })
+    : generate({ cmd: 'publish', topic, payload, qos, messageId, retain: false, dup: false })
 }
 
 /** `count` copies of one packet back to back: one socket write sends them all. */
@@ -41,7 +44,12 @@ export function repeat(packet: Buffer, count: number): Buffer {
 }
 
 export function writePuback(out: Buffer, offset: number, messageId: number): void {
-  out[offset] = 0x40
+  writeAck(out, offset, 0x40, messageId)
+}
+
+/** A 4-byte acknowledgement (PUBACK 0x40, PUBREC 0x50, PUBREL 0x62, PUBCOMP 0x70) at `offset`. */
+export function writeAck(out: Buffer, offset: number, first: number, messageId: number): void {
+  out[offset] = first
   out[offset + 1] = 0x02
   out.writeUInt16BE(messageId, offset + 2)
 }

@@ -1,5 +1,5 @@
 /**
- * Full-speed streams: N publishers → M subscribers, QoS 0 or 1. Used for fan-in,
+ * Full-speed streams: N publishers → M subscribers, QoS 0, 1 or 2. Used for fan-in,
  * fan-out, QoS 1 end to end, and (with zero publishers or subscribers) for measuring
  * the generator itself against the sink.
  *
@@ -13,11 +13,14 @@ import type { StreamJob, StreamResult } from './jobs.ts'
 import {
   DISCONNECT,
   PUBACK,
+  PUBCOMP,
   PUBLISH,
+  PUBREC,
+  PUBREL,
   publishMessageId,
   publishPacket,
   repeat,
-  writePuback,
+  writeAck,
 } from './packets.ts'
 import { cpuFraction, ErrorLog, settle, sleep } from './util.ts'
 
@@ -72,9 +75,9 @@ export async function runStream(
       const one = publishPacket(topic, payload, 0)
       const byId: Buffer[] = [Buffer.alloc(0)]
       const free: number[] = []
-      if (job.qos === 1) {
+      if (job.qos !== 0) {
         for (let id = 1; id <= job.inflight; id++) {
-          byId.push(publishPacket(topic, payload, 1, id))
+          byId.push(publishPacket(topic, payload, job.qos, id))
           free.push(id)
         }
       }
@@ -108,7 +111,7 @@ export async function runStream(
       setImmediate(pumpQos0, p)
     }
 
-    const sendQos1 = (p: Publisher): void => {
+    const sendNumbered = (p: Publisher): void => {
       if (p.free.length === 0 || p.conn.closed) return
       p.conn.socket.cork()
       while (running && windowOpen()) {
@@ -125,47 +128,47 @@ export async function runStream(
 
     const resume = (): void => {
       for (const p of pubs) {
-        if (job.qos === 1) sendQos1(p)
+        if (job.qos !== 0) sendNumbered(p)
         else if (!p.waitingDrain && !p.scheduled) pumpQos0(p)
       }
     }
 
-    // Deliveries: count them; at QoS 1 collect the PUBACKs of one read into one write.
+    // Deliveries: count them; at QoS 1 (PUBACK) and 2 (PUBREC, then PUBCOMP for each PUBREL)
+    // collect the answers of one read into one write.
     for (const conn of subs) {
-      let acks = Buffer.allocUnsafe(4096)
-      let ackLen = 0
+      const acks = new AckBuffer()
       conn.handler = (buf, head, _start, body) => {
-        if (head >> 4 !== PUBLISH) return
-        delivered++
-        if ((head & 0x06) === 0x02) {
-          if (ackLen + 4 > acks.length) {
-            const bigger = Buffer.allocUnsafe(acks.length * 2)
-            acks.copy(bigger, 0, 0, ackLen)
-            acks = bigger
-          }
-          writePuback(acks, ackLen, publishMessageId(buf, body))
-          ackLen += 4
+        const type = head >> 4
+        if (type === PUBLISH) {
+          delivered++
+          const qos = (head >> 1) & 3
+          if (qos !== 0) acks.add(qos === 1 ? 0x40 : 0x50, publishMessageId(buf, body))
+        } else if (type === PUBREL) {
+          acks.add(0x70, buf.readUInt16BE(body))
         }
       }
       conn.afterChunk = () => {
-        if (ackLen > 0) {
-          conn.socket.write(Buffer.from(acks.subarray(0, ackLen)))
-          ackLen = 0
-        }
+        acks.flush(conn)
         resume()
       }
     }
 
-    // Publisher side: at QoS 1 each PUBACK frees its packet id for the next message.
+    // Publisher side: each PUBACK (QoS 1) or PUBCOMP (QoS 2, after the PUBREL its PUBREC
+    // asks for) frees its packet id for the next message.
     for (const p of pubs) {
+      const rels = new AckBuffer()
       p.conn.handler = (buf, header, _start, body) => {
-        if (header >> 4 === PUBACK) {
+        const type = header >> 4
+        if (type === PUBACK || type === PUBCOMP) {
           acked++
           p.free.push(buf.readUInt16BE(body))
+        } else if (type === PUBREC) {
+          rels.add(0x62, buf.readUInt16BE(body))
         }
       }
       p.conn.afterChunk = () => {
-        if (job.qos === 1) sendQos1(p)
+        rels.flush(p.conn)
+        if (job.qos !== 0) sendNumbered(p)
       }
     }
 
@@ -215,5 +218,27 @@ export async function runStream(
         )
         ender?.end(DISCONNECT)
       }
+  }
+}
+
+/** Acknowledgements (4 bytes each) gathered during one read and written at its end. */
+class AckBuffer {
+  private buf = Buffer.allocUnsafe(4096)
+  private len = 0
+
+  add(first: number, messageId: number): void {
+    if (this.len + 4 > this.buf.length) {
+      const bigger = Buffer.allocUnsafe(this.buf.length * 2)
+      this.buf.copy(bigger, 0, 0, this.len)
+      this.buf = bigger
+    }
+    writeAck(this.buf, this.len, first, messageId)
+    this.len += 4
+  }
+
+  flush(conn: Conn): void {
+    if (this.len === 0) return
+    conn.socket.write(Buffer.from(this.buf.subarray(0, this.len)))
+    this.len = 0
   }
 }

@@ -13,8 +13,14 @@ export const PLACEMENTS: readonly Placement[] = ['cross-node', 'same node', 'sta
  * The loads: QoS 0 and QoS 1 to a clean-session subscriber, and QoS 1 to a persistent one, for
  * which a cluster keeps each message in JetStream until it is delivered (session-messages.ts).
  */
-export type Load = 'QoS 0' | 'QoS 1' | 'QoS 1 persistent' | 'QoS 1 persistent $share'
-export const LOADS: readonly Load[] = ['QoS 0', 'QoS 1', 'QoS 1 persistent', 'QoS 1 persistent $share']
+export type Load = 'QoS 0' | 'QoS 1' | 'QoS 2' | 'QoS 1 persistent' | 'QoS 1 persistent $share'
+export const LOADS: readonly Load[] = [
+  'QoS 0',
+  'QoS 1',
+  'QoS 2',
+  'QoS 1 persistent',
+  'QoS 1 persistent $share',
+]
 
 export interface Run {
   load: Load

@@ -7,7 +7,7 @@
  * A nats-server with JetStream (temp store, free 127.0.0.1 port) and three tinymqtt processes
  * started from the command line (`--memory --sys-interval 0`), each with its own event loop as
  * in production: nodes A and B with `--cluster`, and a standalone node without it. The Node
- * load generator (load/stream.ts, the broker suite's fan-in and QoS 1 shapes, and QoS 1 to a
+ * load generator (load/stream.ts, the broker suite's fan-in and QoS 1 shapes, the QoS 1 shape at QoS 2, and QoS 1 to a
  * subscriber with a persistent session, on its own subscription and as the one member of a
  * `$share` group) runs each load three ways: publishers on A and the subscriber on B (cross-node), both on A (same node, in
  * the cluster), both on the standalone node. Each node's and nats-server's CPU is read from
@@ -86,7 +86,7 @@ export async function run(options: ClusterOptions): Promise<number> {
     let failed = false
     for (let round = 1; round <= options.rounds; round++) {
       for (const load of LOADS) {
-        const qos = load === 'QoS 0' ? 0 : 1
+        const qos = load === 'QoS 0' ? 0 : load === 'QoS 2' ? 2 : 1
         for (const placement of PLACEMENTS) {
           const [pubNode, subNode] =
             placement === 'cross-node' ? [a, b] : placement === 'same node' ? [a, a] : [solo, solo]
@@ -96,8 +96,8 @@ export async function run(options: ClusterOptions): Promise<number> {
           const cpu = Object.entries(measured.cpuPerMessage)
             .map(([n, us]) => `${n} ${us.toFixed(2)} µs`)
             .join(', ')
-          const lost = qos === 1 && r.lost > 0 ? `  LOST ${r.lost} of ${r.sent}` : ''
-          if (qos === 1 && r.lost > 0) failed = true
+          const lost = qos !== 0 && r.lost > 0 ? `  LOST ${r.lost} of ${r.sent}` : ''
+          if (qos !== 0 && r.lost > 0) failed = true
           console.log(
             `  round ${round} ${load.padEnd(16)} ${placement.padEnd(10)} ${Math.round(r.deliverRate).toLocaleString('en').padStart(9)} msg/s` +
               `  CPU/msg: ${cpu}  (sent ${r.sent}, delivered ${r.delivered}${qos === 0 ? `, dropped ${r.lost}` : ''})${lost}` +
@@ -161,6 +161,8 @@ async function measure(
     // Far above any rate reached here; only a runaway would hit it.
     maxMessages: 500_000_000,
     ...(load === 'QoS 0' ? FAN_IN : QOS1),
+    // The QoS 1 shape with QoS 2 on both hops.
+    ...(load === 'QoS 2' ? { qos: 2 as const } : {}),
     publishers: options.publishers,
     persistentSubscribers: load.startsWith('QoS 1 persistent'),
     // The one subscriber as the one member of a $share group: kept in JetStream when clustered.
