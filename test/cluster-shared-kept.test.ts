@@ -204,7 +204,8 @@ test('a queue stream made before $share groups were kept gains their subjects an
   })
   s.after(stop)
   await until(() => got.length > 0, 'the group copy')
-  assert.deepEqual(got, ['o.1 x/y p'])
+  // Under the key a member keeps it by: its own, not the message's.
+  assert.deepEqual(got, ['o==abcdefghijkl.1 x/y p'])
   // Taken, so deleted from the stream (not confirmed: read until it is gone).
   const deadline = Date.now() + 30_000
   while (await jsm.direct.getMessage('tmq_queue', { seq: 1, next_by_subj: 'tmq.queue.g.>' })) {
@@ -249,5 +250,28 @@ test("a group's copy one node refuses (its last member left) goes to another nod
     () => taken.length === 5,
     () => `every copy on b; took ${JSON.stringify(taken)}, a refused ${refused}`,
   )
-  assert.deepEqual([...taken].sort(), ['o.1', 'o.2', 'o.3', 'o.4', 'o.5'])
+  assert.deepEqual(
+    [...taken].sort(),
+    [1, 2, 3, 4, 5].map((n) => `o==groupgroup12.${n}`),
+  )
+})
+
+test('a persistent member with an ordinary subscription on the same topics gets both copies, as on one node', {
+  skip,
+}, async (t) => {
+  const { s, nats, a, b } = await twoNodes(t)
+  const reader = await queueReader(s, nats.url)
+  const both = await mqttConnect(b.port, persistent('both'), s)
+  const got = received(both)
+  await both.subscribeAsync({ '$share/g/d/+': { qos: 1 }, 'd/+': { qos: 1 } })
+  await recordSeen(a, 'both', 2, false)
+  const pub = await mqttConnect(a.port, { clientId: 'pub' }, s)
+  for (const n of [1, 2, 3]) await pub.publishAsync(`d/${n}`, `m${n}`, { qos: 1 })
+  await until(
+    () => got.length >= 6,
+    () => `two copies of each; got ${JSON.stringify(got)}`,
+  )
+  assert.deepEqual([...got].sort(), ['d/1 m1', 'd/1 m1', 'd/2 m2', 'd/2 m2', 'd/3 m3', 'd/3 m3'])
+  // Both copies completed, so neither is kept.
+  await keptBecomes(reader, 'both', 0)
 })

@@ -76,7 +76,7 @@ const SHARE_IDLE_MS = 24 * 3600_000
 
 /** A `$share` group's copy as its consumer hands it to a node (SessionQueue.followShare). */
 export interface SharedCopy {
-  /** The message's cluster-wide key (SessionQueue.keyOf). */
+  /** The key the member that takes it keeps it under (SessionQueue.memberKeyOf). */
   key: string
   message: Message
   /** A member took it: it leaves the group's queue. */
@@ -162,6 +162,17 @@ export class SessionQueue {
     return `${SessionQueue.originToken(origin)}.${seq}`
   }
 
+  /**
+   * The key a `$share` group's copy `key` (keyOf) has once a member took it: its own, so a
+   * member that also has an ordinary subscription matching the message keeps both copies, as
+   * MQTT asks. `==` never occurs in an origin token (levelToToken writes `=` and two hex
+   * digits), so it is no other message's key; it stays two tokens.
+   */
+  static memberKeyOf(key: string, share: string): string {
+    const dot = key.indexOf('.')
+    return `${key.slice(0, dot)}==${share}${key.slice(dot)}`
+  }
+
   /** The first half of keyOf, for callers that keep it per origin. */
   static originToken(origin: string): string {
     return levelToToken(origin)
@@ -226,7 +237,7 @@ export class SessionQueue {
           return
         }
         take({
-          key,
+          key: SessionQueue.memberKeyOf(key, share),
           message,
           taken: () => {
             m.ack()
