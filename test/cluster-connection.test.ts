@@ -6,7 +6,7 @@ import { test } from 'node:test'
 import { clusterNames } from '../src/cluster/names.ts'
 import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { RetainedStore } from '../src/cluster/retained-store.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsConnection, natsServerMissing, startNatsServer } from './nats-helpers.ts'
 import { makePki, requireCommand, tempDir } from './tls-helpers.ts'
 
 test('user and password: the right ones connect, wrong ones are refused', async (t) => {
@@ -72,9 +72,7 @@ test('a KV watch asked for as the connection closes subscribes and is ended by t
   const missing = await natsServerMissing()
   if (missing) return t.skip(missing)
   const server = await startNatsServer(t)
-  const conn = new NatsConnection({ servers: [server.url] })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, server.url)
   const kv = await conn.kv('watchclose')
   await kv.put('k', 'v')
   // Asked for in the same turn as the close: the client's watch subscribes a few microtasks

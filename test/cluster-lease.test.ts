@@ -4,10 +4,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { clusterNames } from '../src/cluster/names.ts'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { NodeLease } from '../src/cluster/node-lease.ts'
 import { type Cleanup, waitFor, withTimeout } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsConnection, natsServerMissing, startNatsServer } from './nats-helpers.ts'
 
 const names = clusterNames('leasetest')
 const LEASE_MS = 900
@@ -30,9 +29,7 @@ class Journal {
 }
 
 async function leaseNode(t: Cleanup, url: string, nodeId: string, journal: Journal) {
-  const conn = new NatsConnection({ servers: [url], name: nodeId })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, url, nodeId)
   const lease = await NodeLease.start(conn, names, { nodeId, leaseMs: LEASE_MS })
   t.after(() => lease.stop())
   journal.watch(nodeId, lease)
@@ -114,9 +111,7 @@ test('lease options are checked', async (t) => {
   const missing = await natsServerMissing()
   if (missing) return t.skip(missing)
   const server = await startNatsServer(t)
-  const conn = new NatsConnection({ servers: [server.url] })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, server.url)
   await assert.rejects(NodeLease.start(conn, names, { nodeId: 'x', leaseMs: 10 }), RangeError)
   await assert.rejects(NodeLease.start(conn, names, { nodeId: 'x', name: 'a.b' }), RangeError)
 })

@@ -5,18 +5,15 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { ClientLock, clientKey, type TakeoverNotice } from '../src/cluster/client-lock.ts'
 import { clusterNames } from '../src/cluster/names.ts'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { NodePresence } from '../src/cluster/node-presence.ts'
 import { WillRegistry } from '../src/cluster/will-registry.ts'
 import type { Cleanup } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsConnection, natsServerMissing, startNatsServer } from './nats-helpers.ts'
 
 const names = clusterNames('locktest')
 
 async function node(t: Cleanup, url: string, nodeId: string, notices: TakeoverNotice[], presence = true) {
-  const conn = new NatsConnection({ servers: [url], name: nodeId })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, url, nodeId)
   const pres = presence ? await NodePresence.start(conn, names, { nodeId, ttlMs: 60_000 }) : undefined
   if (pres) t.after(() => pres.stop())
   const lock = await ClientLock.open(conn, names, {
@@ -72,9 +69,7 @@ test('acquire waits for the old holder to finish closing the connection', async 
   const missing = await natsServerMissing()
   if (missing) return t.skip(missing)
   const server = await startNatsServer(t)
-  const conn = new NatsConnection({ servers: [server.url] })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, server.url)
   const steps: string[] = []
   const slow = await ClientLock.open(conn, names, {
     nodeId: 'slow',
@@ -160,9 +155,7 @@ test("the wills a node left are listed by its key prefix alone, or with everyone
   if (missing) return t.skip(missing)
   const server = await startNatsServer(t)
   const registry = async (nodeId: string) => {
-    const conn = new NatsConnection({ servers: [server.url], name: nodeId })
-    await conn.connect()
-    t.after(() => conn.close())
+    const conn = await natsConnection(t, server.url, nodeId)
     return WillRegistry.open(conn, names, { nodeId, run: `${nodeId}-run` })
   }
   const will = (topic: string) => ({

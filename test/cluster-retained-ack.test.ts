@@ -5,18 +5,15 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { clusterNames } from '../src/cluster/names.ts'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { RetainedStore } from '../src/cluster/retained-store.ts'
 import { type Cleanup, mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, node, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
+import { natsConnection, natsServerMissing, node, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
 
 /** The cluster's retained stream read directly, as another process would. */
 async function stream(t: Cleanup, url: string): Promise<RetainedStore> {
-  const conn = new NatsConnection({ servers: [url] })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, url)
   return RetainedStore.open(conn, clusterNames())
 }
 

@@ -4,17 +4,14 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { clusterNames } from '../src/cluster/names.ts'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { type RetainedMessage, RetainedStore } from '../src/cluster/retained-store.ts'
 import { type Cleanup, MATRIX_FILTERS, MATRIX_TOPICS, topicMatches } from './helpers.ts'
-import { natsServerMissing, startNatsServer } from './nats-helpers.ts'
+import { natsConnection, natsServerMissing, startNatsServer } from './nats-helpers.ts'
 
 const names = clusterNames('rettest')
 
 async function store(t: Cleanup, url: string): Promise<RetainedStore> {
-  const conn = new NatsConnection({ servers: [url] })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, url)
   return RetainedStore.open(conn, names)
 }
 

@@ -5,10 +5,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import type { MqttClient } from 'mqtt'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { type Broker, clusterOf, MemoryStore, startBroker } from '../src/index.ts'
 import { type Cleanup, LogCapture, mqttConnect, until, WARN, withTimeout } from './helpers.ts'
-import { natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
+import { natsConnection, natsServerMissing, node, stack, startNatsServer } from './nats-helpers.ts'
 
 interface Received {
   topic: string
@@ -339,9 +338,7 @@ test('bytes on a routed subject that are not a tinymqtt message are logged and d
   const a = await node(c0, server.url, 'a')
   const s = await client(c0, b, 's')
   await sub(s.c, 'g/#', 1)
-  const raw = new NatsConnection({ servers: [server.url] })
-  await raw.connect()
-  c0.after(() => raw.close())
+  const raw = await natsConnection(c0, server.url)
   raw.connection.publish('tmq.msg.t.g.x', 'not an envelope')
   await raw.connection.flush()
   const pub = await client(c0, a, 'pub')

@@ -8,11 +8,10 @@ import { join } from 'node:path'
 import { test } from 'node:test'
 import type { KV } from '@nats-io/kv'
 import type { MqttClient } from 'mqtt'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { type Broker, healthReport, startBroker } from '../src/index.ts'
 import { runCli } from './cli-process.ts'
 import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
-import { natsServerMissing, stack, startNatsServer } from './nats-helpers.ts'
+import { natsConnection, natsServerMissing, stack, startNatsServer } from './nats-helpers.ts'
 import { tempDir } from './tls-helpers.ts'
 
 const skip = await natsServerMissing()
@@ -116,9 +115,7 @@ test('kill -9 of the node running the scripts: another node starts them with the
   const second = runCli(['--port', '0', '--cluster', nats.url, '--scripts', dir], t)
   await second.waitForLog((l) => l.msg === 'joined the cluster', 'the second node to join')
   // persist is saved shortly after the change: wait until the cluster has it before the kill.
-  const conn = new NatsConnection({ servers: [nats.url] })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, nats.url)
   const kv = await conn.kv('tmq_scripts')
   await withTimeout(savedState(kv, '"starts":1'), 'the saved state')
   const killedAt = Date.now()

@@ -3,17 +3,14 @@
 import assert from 'node:assert/strict'
 import type { IClientOptions } from 'mqtt'
 import { clusterNames } from '../src/cluster/names.ts'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
 import { type Broker, clusterOf } from '../src/index.ts'
 import { type Cleanup, until } from './helpers.ts'
+import { natsConnection } from './nats-helpers.ts'
 
 /** The default cluster's session queue, read from NATS as another process would. */
 export async function queueReader(t: Cleanup, url: string): Promise<SessionQueue> {
-  const conn = new NatsConnection({ servers: [url], name: 'queue reader' })
-  await conn.connect()
-  t.after(() => conn.close())
-  return SessionQueue.open(conn, clusterNames(), 'queue reader')
+  return SessionQueue.open(await natsConnection(t, url, 'queue reader'), clusterNames(), 'queue reader')
 }
 
 /** Reads what the queue says of a session until it is `expected` (a guard, not a timing). */

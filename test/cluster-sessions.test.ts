@@ -7,19 +7,16 @@ import { isDeepStrictEqual } from 'node:util'
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt'
 import { chosenFor } from '../src/cluster/dead-node-sessions.ts'
 import { clusterNames } from '../src/cluster/names.ts'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { type ClusterSessionRecord, SessionDirectory } from '../src/cluster/session-directory.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
 import type { Message } from '../src/index.ts'
 import { type Cleanup, mqttConnect, until, withTimeout } from './helpers.ts'
-import { natsServerMissing, node, startNatsServer } from './nats-helpers.ts'
+import { natsConnection, natsServerMissing, node, startNatsServer } from './nats-helpers.ts'
 
 const names = clusterNames('sesstest')
 
 async function directory(t: Cleanup, url: string, name: string) {
-  const conn = new NatsConnection({ servers: [url], name })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, url, name)
   const dir = await SessionDirectory.open(conn, names)
   t.after(() => dir.stop())
   return { conn, dir }
@@ -158,9 +155,7 @@ test("a dead node's sessions spread over the live nodes, and a node leaving move
 
 /** Watches the default cluster's session bucket, as a node would. */
 async function observer(t: Cleanup, url: string): Promise<SessionDirectory> {
-  const conn = new NatsConnection({ servers: [url], name: 'observer' })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, url, 'observer')
   const dir = await SessionDirectory.open(conn, clusterNames())
   t.after(() => dir.stop())
   return dir

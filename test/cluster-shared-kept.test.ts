@@ -6,7 +6,6 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { DiscardPolicy, RetentionPolicy, StorageType } from '@nats-io/jetstream'
 import { clusterNames } from '../src/cluster/names.ts'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
 import {
   inflightBecomes,
@@ -18,6 +17,7 @@ import {
 import { mqttConnect, PT, RawClient, subscribe, until } from './helpers.ts'
 import {
   cliNode,
+  natsConnection,
   natsServerMissing,
   node,
   received,
@@ -168,9 +168,7 @@ test('a queue stream made before $share groups were kept gains their subjects an
 }, async (t) => {
   const s = stack(t)
   const nats = await startNatsServer(t)
-  const conn = new NatsConnection({ servers: [nats.url] })
-  await conn.connect()
-  s.after(() => conn.close())
+  const conn = await natsConnection(s, nats.url)
   const jsm = await conn.jetstreamManager()
   const republish = {
     src: 'tmq.queue.s.*.*.*.*',
@@ -220,12 +218,8 @@ test("a group's copy one node refuses (its last member left) goes to another nod
   const s = stack(t)
   const nats = await startNatsServer(t)
   const queues: SessionQueue[] = []
-  for (const origin of ['a', 'b']) {
-    const conn = new NatsConnection({ servers: [nats.url] })
-    await conn.connect()
-    s.after(() => conn.close())
-    queues.push(await SessionQueue.open(conn, clusterNames(), origin))
-  }
+  for (const origin of ['a', 'b'])
+    queues.push(await SessionQueue.open(await natsConnection(s, nats.url), clusterNames(), origin))
   const [a, b] = queues as [SessionQueue, SessionQueue]
   let refused = 0
   const taken: string[] = []

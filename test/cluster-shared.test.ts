@@ -8,12 +8,11 @@ import pino from 'pino'
 import type { FabricInlet, Message } from '../src/broker/types.ts'
 import { encodeEnvelope } from '../src/cluster/envelope.ts'
 import { clusterNames } from '../src/cluster/names.ts'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { SharedQueues } from '../src/cluster/shared-queues.ts'
 import { SubjectMapper } from '../src/cluster/subjects.ts'
 import type { Broker } from '../src/index.ts'
 import { type Cleanup, mqttConnect, until } from './helpers.ts'
-import { natsServerMissing, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
+import { natsConnection, natsServerMissing, stack, startNatsServer, twoNodes } from './nats-helpers.ts'
 
 const skip = await natsServerMissing()
 
@@ -113,9 +112,7 @@ test('a message handed back to its group reaches no other group on the same filt
   const names = clusterNames()
   /** One node's shared queues, whose members take what `takes` says. */
   const queuesOf = async (name: string, takes: (group: string) => boolean) => {
-    const conn = new NatsConnection({ servers: [nats.url], name })
-    await conn.connect()
-    s.after(() => conn.close())
+    const conn = await natsConnection(s, nats.url, name)
     const queues = new SharedQueues(conn, names, pino({ level: 'silent' }))
     s.after(() => queues.stop())
     const got: string[] = []

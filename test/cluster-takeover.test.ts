@@ -9,11 +9,11 @@ import { test } from 'node:test'
 import type { MqttClient } from 'mqtt'
 import { ClientLock } from '../src/cluster/client-lock.ts'
 import { clusterNames } from '../src/cluster/names.ts'
-import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { clusterOf } from '../src/index.ts'
 import { type Cleanup, freePort, mqttConnect, until, withTimeout } from './helpers.ts'
 import {
   cliNode,
+  natsConnection,
   natsServerMissing,
   node,
   stack,
@@ -26,9 +26,7 @@ const skip = await natsServerMissing()
 
 /** Who holds a client id's lock, read from NATS as another process would. */
 async function lockHolder(t: Cleanup, url: string, clientId: string): Promise<string | undefined> {
-  const conn = new NatsConnection({ servers: [url] })
-  await conn.connect()
-  t.after(() => conn.close())
+  const conn = await natsConnection(t, url)
   const lock = await ClientLock.open(conn, clusterNames(), { nodeId: 'reader', onTakeover: () => undefined })
   t.after(() => lock.close())
   return (await lock.holder(clientId))?.nodeId

@@ -11,6 +11,7 @@ import net from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { MqttClient } from 'mqtt'
+import { NatsConnection } from '../src/cluster/nats-connection.ts'
 import { type Broker, type StartOptions, startBroker } from '../src/index.ts'
 import { settleWithin } from '../src/util/settle-within.ts'
 import { type Cli, loggedPort, runCli } from './cli-process.ts'
@@ -118,6 +119,14 @@ export function stack(t: Cleanup): Cleanup {
       throw new Error(`cleanup steps did not finish within ${GUARD_MS} ms: ${hung.join(' | ')}`)
   })
   return { after: (fn) => fns.push(fn) }
+}
+
+/** A connection to the nats-server at `url`, as a node makes one; closed after the test. */
+export async function natsConnection(t: Cleanup, url: string, name?: string): Promise<NatsConnection> {
+  const conn = new NatsConnection({ servers: [url], ...(name !== undefined ? { name } : {}) })
+  await conn.connect()
+  t.after(() => conn.close())
+  return conn
 }
 
 /** A cluster node in this process on a free port, named `id`, with `extra` options; closed after the test. */
