@@ -35,6 +35,8 @@ interface Following {
   stop: (() => void) | undefined
   /** Pulling, or starting to. */
   pulling: boolean
+  /** A failure to start was logged as a warning since the last start (the next ones go to debug). */
+  warned: boolean
 }
 
 export class SharedCopies {
@@ -69,7 +71,7 @@ export class SharedCopies {
       return
     }
     if (current !== undefined || this.stopped) return
-    const following: Following = { group, filter, stop: undefined, pulling: false }
+    const following: Following = { group, filter, stop: undefined, pulling: false, warned: false }
     this.following.set(key, following)
     this.check(following)
   }
@@ -103,17 +105,19 @@ export class SharedCopies {
             following.pulling &&
             !this.stopped &&
             this.following.get(`${group}\u0000${filter}`) === following
-          )
+          ) {
             following.stop = stop
-          else stop()
+            following.warned = false
+          } else stop()
         },
         (error: unknown) => {
           following.pulling = false
-          // Tried again at a later check.
-          this.logger.warn(
+          // Tried again at every check: while NATS is away, a warning once, not every second.
+          this.logger[following.warned ? 'debug' : 'warn'](
             { err: error, group, filter },
             "cluster: could not follow a shared group's kept messages; retrying",
           )
+          following.warned = true
         },
       )
   }
