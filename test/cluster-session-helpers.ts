@@ -1,12 +1,12 @@
 // Helpers of the tests of persistent sessions across cluster nodes: the session queue read as
 // another process would, and waits on what the cluster's records and queue say.
 import assert from 'node:assert/strict'
-import type { IClientOptions } from 'mqtt'
+import type { IClientOptions, MqttClient } from 'mqtt'
 import { clusterNames } from '../src/cluster/names.ts'
 import { SessionQueue } from '../src/cluster/session-queue.ts'
 import { type Broker, clusterOf } from '../src/index.ts'
-import { type Cleanup, until } from './helpers.ts'
-import { natsConnection } from './nats-helpers.ts'
+import { type Cleanup, mqttConnect, until } from './helpers.ts'
+import { natsConnection, received } from './nats-helpers.ts'
 
 /** The default cluster's session queue, read from NATS as another process would. */
 export async function queueReader(t: Cleanup, url: string): Promise<SessionQueue> {
@@ -63,6 +63,30 @@ export async function recordSeen(
     },
     `${clientId}'s record as node ${clusterOf(broker)?.nodeId} sees it`,
   )
+}
+
+/**
+ * Connects `clientId`'s persistent session on `port`, waits for the `kept` messages it had
+ * coming, then has `pub` publish `<topic> live` at QoS 1 and waits for that too: everything
+ * the client got, in order (`<topic> <payload>`), and the client.
+ */
+export async function resumeThenLive(
+  t: Cleanup,
+  port: number,
+  clientId: string,
+  kept: number,
+  pub: MqttClient,
+  topic: string,
+): Promise<{ back: MqttClient; got: string[] }> {
+  const back = await mqttConnect(port, persistent(clientId), t)
+  const got = received(back)
+  await until(
+    () => got.length >= kept,
+    () => `the ${kept} messages kept for ${clientId}; got ${JSON.stringify(got)}`,
+  )
+  await pub.publishAsync(topic, 'live', { qos: 1 })
+  await until(() => got.includes(`${topic} live`), 'a live message after them')
+  return { back, got }
 }
 
 export const persistent = (clientId: string, extra: IClientOptions = {}): IClientOptions => ({

@@ -16,6 +16,7 @@ import {
   persistent,
   queueReader,
   recordSeen,
+  resumeThenLive,
 } from './cluster-session-helpers.ts'
 import {
   ackId,
@@ -68,11 +69,7 @@ test('messages kept for an offline session follow it to another node, once and i
   assert.equal((await reader.read('roamer')).length, 4)
 
   // Back on b: session present, the four QoS 1/2 messages in publish order, nothing twice.
-  const back = await mqttConnect(b.port, persistent('roamer'), s)
-  const got = received(back)
-  await until(() => got.length >= 4, 'the kept messages on b')
-  await onB.publishAsync('q/6', 'live', { qos: 1 })
-  await until(() => got.includes('q/6 live'), 'a live message after them')
+  const { back, got } = await resumeThenLive(s, b.port, 'roamer', 4, onB, 'q/6')
   assert.deepEqual(got, ['q/1 one', 'q/2 two', 'q/3 three', 'q/5 five', 'q/6 live'])
   // Each delivered and acknowledged message's copy is deleted.
   await keptBecomes(reader, 'roamer', 0)
@@ -147,11 +144,7 @@ test('a node restarted on its data directory knows its queued messages as the on
   // from the store, and the cluster still keeps its copies of them.
   await a.close()
   a = await durable()
-  const back = await mqttConnect(a.port, persistent('stored'), s)
-  const got = received(back)
-  await until(() => got.length >= 2, 'the two queued messages')
-  await pub.publishAsync('s/3', 'live', { qos: 1 })
-  await until(() => got.includes('s/3 live'), 'a live message after them')
+  const { got } = await resumeThenLive(s, a.port, 'stored', 2, pub, 's/3')
   assert.deepEqual(got, ['s/1 one', 's/2 two', 's/3 live'])
   // Completed from the store's copies, the cluster's are deleted too.
   await keptBecomes(reader, 'stored', 0)

@@ -13,6 +13,7 @@ import {
   persistent,
   queueReader,
   recordSeen,
+  resumeThenLive,
 } from './cluster-session-helpers.ts'
 import { mqttConnect, PT, RawClient, subscribe, until } from './helpers.ts'
 import {
@@ -42,14 +43,7 @@ test("a $share group's messages published while its only node is down reach its 
   for (const n of [1, 2, 3]) await pub.publishAsync(`job/${n}`, `j${n}`, { qos: 1 })
   await pub.publishAsync('job/0', 'not kept', { qos: 0 })
 
-  const back = await mqttConnect(b.port, persistent('worker'), s)
-  const got = received(back)
-  await until(
-    () => got.length >= 3,
-    () => `the three kept messages; got ${JSON.stringify(got)}`,
-  )
-  await pub.publishAsync('job/4', 'live', { qos: 1 })
-  await until(() => got.includes('job/4 live'), 'a live message after them')
+  const { got } = await resumeThenLive(s, b.port, 'worker', 3, pub, 'job/4')
   assert.deepEqual(got, ['job/1 j1', 'job/2 j2', 'job/3 j3', 'job/4 live'])
 })
 
@@ -80,14 +74,7 @@ test("a node killed (-9) with a $share group's messages in flight to its persist
   await a.cli.exited
   await member.client.waitClosed()
 
-  const back = await mqttConnect(b.port, persistent('worker'), s)
-  const got = received(back)
-  await until(
-    () => got.length >= 2,
-    () => `the two messages in flight on a; got ${JSON.stringify(got)}`,
-  )
-  await pub.publishAsync('job/3', 'live', { qos: 1 })
-  await until(() => got.includes('job/3 live'), 'a live message after them')
+  const { got } = await resumeThenLive(s, b.port, 'worker', 2, pub, 'job/3')
   // The QoS 2 one goes again first, under its packet id, from a's list of what was in flight.
   assert.deepEqual(got, ['job/2 two', 'job/1 one', 'job/3 live'])
   // Completed, so nothing is kept for the session any more.
