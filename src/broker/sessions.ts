@@ -304,10 +304,22 @@ export class Session implements FlowSubscriber {
       // The queue limit holds for what comes back too (a session whose node died has nobody
       // enforcing it meanwhile): what is past it is dropped, the newest first, as on delivery.
       const room = this.limits.maxQueuedMessages - (first ? 0 : this.queued)
-      for (const { message, qos, retain, inflight, subscriptionIds } of messages) {
+      // A message in flight on the node the session left goes out again first, under its id.
+      // Those the cluster stored before the last such one, not on its list (QoS 1 is never
+      // listed), went out before it there: they go again first too, under new ids, so the
+      // order holds [MQTT-4.6.0-1].
+      const listed = new Set<number>()
+      let lastListed = -1
+      messages.forEach(({ inflight }, i) => {
+        if (inflight === undefined || this.inflight.has(inflight.messageId)) return
+        listed.add(inflight.messageId)
+        lastListed = i
+      })
+      for (const [i, { message, qos, retain, inflight, subscriptionIds }] of messages.entries()) {
         const entry: Outgoing = { seq: this.nextSeq++, message, qos, retain, subscriptionIds }
         if (this.log !== undefined && !this.logged(entry)) continue
-        const resend = inflight !== undefined && !this.inflight.has(inflight.messageId)
+        const before = inflight === undefined && i < lastListed
+        const resend = before || (inflight !== undefined && !this.inflight.has(inflight.messageId))
         if (!resend && entries.length >= room) {
           this.onDrop(this, message, 'queue full')
           this.log?.dropped(entry.seq)
@@ -320,6 +332,15 @@ export class Session implements FlowSubscriber {
           this.inflightMap ??= new Map()
           this.inflightMap.set(inflight.messageId, entry)
           this.log?.inFlight(entry.seq, inflight.messageId, inflight.state, qos)
+          resent.push(entry)
+        } else if (before) {
+          let messageId = this.allocateId()
+          while (listed.has(messageId)) messageId = this.allocateId()
+          entry.messageId = messageId
+          entry.state = 'publish'
+          this.inflightMap ??= new Map()
+          this.inflightMap.set(messageId, entry)
+          this.log?.inFlight(entry.seq, messageId, 'publish', qos)
           resent.push(entry)
         } else {
           entries.push(entry)
