@@ -175,16 +175,11 @@ export class SessionMessages {
     const key = this.keyFor(origin, seq)
     this.keys.set(message, key)
     const batch = this.batch()
-    for (const share of shares ?? []) {
-      batch.stores.push({ clientId: share, holder: undefined, key, message })
-      this.queue.sendShare(share, key, message)
-    }
+    for (const share of shares ?? []) this.keep(batch, { clientId: share, holder: undefined, key, message })
     if (copies === undefined) return
     for (const [clientId, { qos, retain }] of copies) {
-      const copy = { ...message, qos, retain }
       const holder = this.directory.get(clientId)?.node ?? this.nodeId
-      batch.stores.push({ clientId, holder, key, message: copy })
-      this.queue.send(clientId, holder, key, copy)
+      this.keep(batch, { clientId, holder, key, message: { ...message, qos, retain } })
     }
   }
 
@@ -234,9 +229,7 @@ export class SessionMessages {
     if (copy === undefined) return
     this.claims.delete(message)
     const batch = this.batch()
-    const own = { ...message, qos, retain }
-    batch.stores.push({ clientId, holder: this.nodeId, key, message: own })
-    this.queue.send(clientId, this.nodeId, key, own)
+    this.keep(batch, { clientId, holder: this.nodeId, key, message: { ...message, qos, retain } })
     void batch.done.then(() => {
       if (!this.stopped) copy.taken()
     })
@@ -463,6 +456,17 @@ export class SessionMessages {
     this.current = undefined
   }
 
+  /** Sends `store` as part of `batch`, which sends it again if the batch is not confirmed. */
+  private keep(batch: Batch, store: Store): void {
+    batch.stores.push(store)
+    this.send(store)
+  }
+
+  private send({ clientId, holder, key, message }: Store): void {
+    if (holder === undefined) this.queue.sendShare(clientId, key, message)
+    else this.queue.send(clientId, holder, key, message)
+  }
+
   /** This turn's batch: its stores go out as they come, its confirmation at setImmediate. */
   private batch(): Batch {
     if (this.current) return this.current
@@ -500,9 +504,7 @@ export class SessionMessages {
         setTimeout(() => {
           if (this.stopped) return
           // Sent again in full: a store already kept is replaced by its copy (one per subject).
-          for (const { clientId, holder, key, message } of batch.stores)
-            if (holder === undefined) this.queue.sendShare(clientId, key, message)
-            else this.queue.send(clientId, holder, key, message)
+          for (const store of batch.stores) this.send(store)
           this.confirm(batch)
         }, RETRY_MS).unref()
       },

@@ -48,6 +48,7 @@ import {
   type JetStreamManager,
   RetentionPolicy,
   StorageType,
+  type StreamInfo,
 } from '@nats-io/jetstream'
 import { type Msg, nanos, type Subscription } from '@nats-io/transport-node'
 import type { Message } from '../broker/types.ts'
@@ -127,11 +128,12 @@ export class SessionQueue {
     const stream = `${names.cluster}_queue`
     const prefix = `${names.cluster}.queue`
     const jsm = await conn.jetstreamManager()
+    let info: StreamInfo
     try {
-      await jsm.streams.info(stream)
+      info = await jsm.streams.info(stream)
     } catch (error) {
       if (!(error instanceof Error) || !/stream not found/i.test(error.message)) throw error
-      await jsm.streams.add({
+      info = await jsm.streams.add({
         name: stream,
         subjects: subjectsOf(prefix),
         retention: RetentionPolicy.Limits,
@@ -150,7 +152,6 @@ export class SessionQueue {
       })
     }
     // A stream from before `$share` groups were kept gains their subjects.
-    const info = await jsm.streams.info(stream)
     const subjects = info.config.subjects ?? []
     if (!subjects.includes(`${prefix}.g.>`))
       await jsm.streams.update(stream, { ...info.config, subjects: [...subjects, `${prefix}.g.>`] })
