@@ -31,10 +31,17 @@ const ONLINE_CHECK_MS = 1000
 interface Following {
   group: string
   filter: string
+  /** The group's shareId. */
+  id: string
   /** Stops this node's pulling; undefined while not pulling (or while starting). */
   stop: (() => void) | undefined
   /** Pulling, or starting to. */
   pulling: boolean
+  /**
+   * Counts starts and pauses: a start that resolves after a later pause or start (the member
+   * went offline and came back meanwhile) stops its own pulling instead of keeping it.
+   */
+  run: number
   /** A failure to start was logged as a warning since the last start (the next ones go to debug). */
   warned: boolean
 }
@@ -71,7 +78,15 @@ export class SharedCopies {
       return
     }
     if (current !== undefined || this.stopped) return
-    const following: Following = { group, filter, stop: undefined, pulling: false, warned: false }
+    const following: Following = {
+      group,
+      filter,
+      id: shareId(group, filter),
+      stop: undefined,
+      pulling: false,
+      run: 0,
+      warned: false,
+    }
     this.following.set(key, following)
     this.check(following)
   }
@@ -90,27 +105,26 @@ export class SharedCopies {
 
   private pause(following: Following): void {
     following.pulling = false
+    following.run++
     following.stop?.()
     following.stop = undefined
   }
 
   private start(following: Following): void {
     following.pulling = true
+    const run = ++following.run
     const { group, filter } = following
+    // A pause (also on removal and at stop) moves `run` on, so only the latest start is kept.
     this.queue
-      .followShare(shareId(group, filter), (copy) => this.take(following, copy))
+      .followShare(following.id, (copy) => this.take(following, copy))
       .then(
         (stop) => {
-          if (
-            following.pulling &&
-            !this.stopped &&
-            this.following.get(`${group}\u0000${filter}`) === following
-          ) {
-            following.stop = stop
-            following.warned = false
-          } else stop()
+          if (following.run !== run) return stop()
+          following.stop = stop
+          following.warned = false
         },
         (error: unknown) => {
+          if (following.run !== run) return
           following.pulling = false
           // Tried again at every check: while NATS is away, a warning once, not every second.
           this.logger[following.warned ? 'debug' : 'warn'](
